@@ -1,0 +1,188 @@
+// The rasterpipe command: options to a pipeline, input files (or stdin) into it, NDJSON records out on
+// stdout; progress, per-record errors and the summary on stderr. Exit 0 all ok, 1 any failed, 2 usage.
+import { createReadStream } from 'node:fs'
+import { access, constants } from 'node:fs/promises'
+import { once } from 'node:events'
+import { parseArgs } from 'node:util'
+import { UsageError } from './errors.js'
+import { GdalMissingError } from './gdal.js'
+import type { ResultRecord } from './job.js'
+import { LineSplitter } from './lines.js'
+import { defaults, optionValue, type FetchMode, type PipelineOptions } from './options.js'
+import { rasterPipeline, type RasterPipeline } from './pipeline.js'
+import { Progress } from './progress.js'
+import { parseBands, parseBbox, parseCrs, parseOutSize, parseWindow } from './request.js'
+import { parseSize } from './sizes.js'
+import { Summary } from './summary.js'
+import { helpText, version } from './help.js'
+
+const spec = {
+  'out-dir': { type: 'string', short: 'o' },
+  concurrency: { type: 'string', short: 'c' },
+  window: { type: 'string', short: 'w' },
+  bbox: { type: 'string', short: 'b' },
+  'bbox-crs': { type: 'string' },
+  bands: { type: 'string' },
+  boundless: { type: 'boolean' },
+  'out-size': { type: 'string' },
+  'max-pixels': { type: 'string' },
+  fetch: { type: 'string' },
+  retries: { type: 'string' },
+  timeout: { type: 'string' },
+  'max-bytes': { type: 'string' },
+  format: { type: 'string' },
+  co: { type: 'string', multiple: true },
+  'skip-existing': { type: 'boolean' },
+  stats: { type: 'string' },
+  progress: { type: 'boolean' },
+  'no-progress': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' }
+} as const
+
+export interface CliIo {
+  stdin: NodeJS.ReadableStream
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream & { isTTY?: boolean }
+}
+
+interface CliConfig {
+  options: Partial<PipelineOptions>
+  inputs: string[]
+  progress: boolean
+  stats?: string
+}
+
+function integer (name: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name}: '${text}' is not a whole number of at least ${min}`)
+  }
+  return n
+}
+
+export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConfig | 'help' | 'version' {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const v = parsed.values
+  if (v.help) return 'help'
+  if (v.version) return 'version'
+  const timeout = v.timeout === undefined ? undefined : Number(v.timeout)
+  if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout: '${v.timeout}' is not a number of seconds above 0`)
+  if (v.fetch !== undefined && !['auto', 'download', 'range'].includes(v.fetch)) {
+    throw new UsageError(`--fetch: '${v.fetch}' is not one of auto, download, range`)
+  }
+  if (v['bbox-crs'] !== undefined && v.bbox === undefined) throw new UsageError('--bbox-crs needs --bbox')
+  if (v.bbox !== undefined && v.window !== undefined) throw new UsageError('--window and --bbox cannot be used together')
+  const options: Partial<PipelineOptions> = {
+    outDir: v['out-dir'],
+    concurrency: integer('concurrency', v.concurrency, 1),
+    window: v.window === undefined ? undefined : optionValue('window', () => parseWindow(v.window)),
+    bbox: v.bbox === undefined ? undefined : optionValue('bbox', () => parseBbox(v.bbox)),
+    bboxCrs: v['bbox-crs'] === undefined ? undefined : optionValue('bbox-crs', () => parseCrs(v['bbox-crs'])),
+    bands: v.bands === undefined ? undefined : optionValue('bands', () => parseBands(v.bands)),
+    boundless: v.boundless,
+    outSize: v['out-size'] === undefined ? undefined : optionValue('out-size', () => parseOutSize(v['out-size'])),
+    maxPixels: integer('max-pixels', v['max-pixels'], 1),
+    fetch: v.fetch as FetchMode | undefined,
+    retries: integer('retries', v.retries, 0),
+    timeout,
+    maxBytes: v['max-bytes'] === undefined ? undefined : parseSize(v['max-bytes'], '--max-bytes'),
+    format: v.format,
+    creationOptions: v.co,
+    skipExisting: v['skip-existing']
+  }
+  const progress = v['no-progress'] ? false : v.progress ?? stderrIsTTY
+  const config: CliConfig = { options, inputs: parsed.positionals, progress }
+  if (v.stats !== undefined) config.stats = v.stats
+  return config
+}
+
+async function checkInputs (inputs: string[]): Promise<void> {
+  for (const name of inputs) {
+    if (name === '-') continue
+    await access(name, constants.R_OK).catch(() => {
+      throw new UsageError(`cannot read input file '${name}'`)
+    })
+  }
+}
+
+/** Feeds every input, in order, line by line into the pipeline, honouring its backpressure. */
+async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, stopped: () => boolean): Promise<void> {
+  const sources = inputs.length === 0 ? ['-'] : inputs
+  const maxLength = pipeline.options.maxLineLength
+  for (const name of sources) {
+    if (stopped()) break
+    const stream = name === '-' ? io.stdin : createReadStream(name)
+    const lines = stream.pipe(new LineSplitter(maxLength, name === '-' ? undefined : name))
+    for await (const raw of lines) {
+      if (stopped()) break
+      if (!pipeline.write(raw)) await once(pipeline, 'drain')
+    }
+    if (name !== '-') (stream as NodeJS.ReadableStream & { destroy: () => void }).destroy()
+  }
+  pipeline.end()
+}
+
+export async function main (argv: string[], io: CliIo = process as unknown as CliIo): Promise<number> {
+  let config
+  try {
+    config = parseCommandLine(argv, Boolean(io.stderr.isTTY))
+    if (config === 'help') { io.stdout.write(helpText()); return 0 }
+    if (config === 'version') { io.stdout.write(`rasterpipe ${version()}\n`); return 0 }
+    await checkInputs(config.inputs)
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`rasterpipe: ${err.message}\nTry 'rasterpipe --help' for the options.\n`)
+      return 2
+    }
+    throw err
+  }
+
+  let pipeline: RasterPipeline
+  try {
+    pipeline = rasterPipeline(config.options)
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof GdalMissingError) {
+      io.stderr.write(`rasterpipe: ${err.message}\n`)
+      return 2
+    }
+    throw err
+  }
+
+  const summary = new Summary()
+  const progress = config.progress ? new Progress(io.stderr) : undefined
+  const log = (line: string): void => { if (progress) progress.log(line); else io.stderr.write(line + '\n') }
+  let stopping = false
+
+  const done = new Promise<void>((resolve, reject) => {
+    pipeline.on('data', (r: ResultRecord) => {
+      summary.add(r)
+      if (r.error) log(`rasterpipe: ${r.input ? `${r.input}:` : 'line '}${r.line}: ${r.error.stage} ${r.error.code}: ${r.error.message}`)
+      progress?.update(summary.done, pipeline.taken())
+      if (!io.stdout.write(JSON.stringify(r) + '\n')) {
+        pipeline.pause()
+        io.stdout.once('drain', () => pipeline.resume())
+      }
+    })
+    pipeline.once('end', resolve)
+    pipeline.once('error', reject)
+  })
+  io.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // A closed pipe (`| head`) means nobody reads the records any more: stop quietly.
+    if (err.code === 'EPIPE') { stopping = true; pipeline.abort(); pipeline.destroy(); process.exit(1) }
+  })
+
+  await Promise.all([feed(pipeline, config.inputs, io, () => stopping), done])
+  progress?.stop()
+  io.stderr.write(summary.text(pipeline.options.outDir) + '\n')
+  if (config.stats) await summary.writeJson(config.stats)
+  return summary.failed > 0 ? 1 : 0
+}
+
+export { defaults }

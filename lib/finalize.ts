@@ -1,0 +1,51 @@
+// The last stage: every job leaves as exactly one result record, whatever happened to it, after its
+// datasets are closed and its local copy is released.
+import { Transform, type TransformCallback } from 'node:stream'
+import type { Job, ResultRecord } from './job.js'
+
+export function toResult (job: Job): ResultRecord {
+  const status = job.error ? 'error' : job.status ?? 'ok'
+  job.ms.total = Math.round(performance.now() - job.started)
+  // Built field by field so that the key order is DESIGN.md's, whatever the job learnt first.
+  const r: ResultRecord = { line: job.line } as ResultRecord
+  if (job.input !== undefined) r.input = job.input
+  if (job.id !== undefined) r.id = job.id
+  if (job.url) r.url = job.url
+  r.status = status
+  if (job.output !== undefined && status === 'ok') r.output = job.output
+  if (job.fetch !== undefined) r.fetch = job.fetch
+  r.bytes = job.bytes
+  r.attempts = job.attempts
+  if (job.window) r.window = job.window
+  if (job.source) r.source = job.source
+  if (job.georeferenced === false) r.georeferenced = false
+  r.ms = job.ms
+  if (job.error) r.error = job.error.toJSON()
+  return r
+}
+
+/** Lets go of whatever a job still holds. Datasets are idle here: no stage works on the job any more. */
+export async function releaseJob (job: Job): Promise<void> {
+  for (const ds of [job.dataset, job.pixels]) {
+    try { ds?.close() } catch { /* already closed */ }
+  }
+  job.dataset = undefined
+  job.pixels = undefined
+  const local = job.local
+  job.local = undefined
+  await local?.release()
+}
+
+export class Finalize extends Transform {
+  constructor () {
+    super({ objectMode: true, highWaterMark: 16 })
+  }
+
+  override _transform (job: Job, _enc: BufferEncoding, done: TransformCallback): void {
+    releaseJob(job).then(() => done(null, toResult(job)), (err: unknown) => {
+      // Failing to remove a temp file must not lose the record; the run's temp dir goes at the end anyway.
+      process.emitWarning(`rasterpipe: could not release line ${job.line}: ${(err as Error).message}`)
+      done(null, toResult(job))
+    })
+  }
+}

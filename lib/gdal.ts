@@ -1,0 +1,38 @@
+// The one place that loads gdal-async and sets GDAL's process-wide configuration, so that every other
+// module sees the same settings and a missing binding becomes one clear setup error.
+import { createRequire } from 'node:module'
+import type * as GdalModule from 'gdal-async'
+
+export type Gdal = typeof GdalModule
+export type Dataset = GdalModule.Dataset
+
+const require = createRequire(import.meta.url)
+
+let loaded: Gdal | undefined
+
+export class GdalMissingError extends Error {
+  override name = 'GdalMissingError'
+}
+
+export function loadGdal (): Gdal {
+  if (loaded) return loaded
+  try {
+    loaded = require('gdal-async') as Gdal
+  } catch (err) {
+    throw new GdalMissingError(`cannot load gdal-async (GDAL bindings): ${(err as Error).message}\n` +
+      'run `make setup` (it installs libgdal-dev and builds gdal-async against it)')
+  }
+  configure(loaded)
+  return loaded
+}
+
+function configure (gdal: Gdal): void {
+  // Block cache in MB: the only memory GDAL keeps between reads; bounded so that RSS stays flat.
+  if (!process.env.GDAL_CACHEMAX) gdal.config.set('GDAL_CACHEMAX', '64')
+  // No .aux.xml side files: they would appear beside outputs (under their temporary names too).
+  gdal.config.set('GDAL_PAM_ENABLED', 'NO')
+  // Sources are single files in private directories: never list directories looking for side files.
+  gdal.config.set('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
+  // x = easting/longitude everywhere, as GDAL's command-line tools take coordinates (GDAL >= 3.5).
+  gdal.config.set('OSR_DEFAULT_AXIS_MAPPING_STRATEGY', 'TRADITIONAL_GIS_ORDER')
+}

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs'
+import { defaults } from './options.js'
+import { formatBytes } from './sizes.js'
+
+export function version (): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+export function helpText (): string {
+  const d = defaults
+  const w = d.window
+  return `Usage: rasterpipe [options] [input ...]
+
+Reads raster URLs (one per line: a bare URL or path, or a JSON record), fetches them concurrently,
+reads a window out of each with GDAL, writes it as a georeferenced raster, and prints one NDJSON result
+record per input on stdout. Inputs are files of records; none, or '-', reads stdin.
+
+Options:
+  -o, --out-dir DIR          where outputs go                                  [default: ${d.outDir}]
+  -c, --concurrency N        fetches in flight (and connections per host)      [default: ${d.concurrency}]
+  -w, --window C,R,W,H       pixel window: column, row, width, height          [default: ${w.col},${w.row},${w.width},${w.height}]
+  -b, --bbox MINX,MINY,MAXX,MAXY
+                             window by bounds instead (as gdal_translate -projwin)
+      --bbox-crs CRS         CRS of --bbox: EPSG:4326, WKT or PROJ             [default: the raster's own]
+      --bands LIST           1-based bands, in output order, e.g. 3,2,1        [default: all]
+      --boundless            fill the part of the window outside the raster with nodata
+                             (else the window is clipped to the raster)        [default: off]
+      --out-size W,H         resample the window to this size                  [default: the window's size]
+      --max-pixels N         refuse a window larger than N pixels, before reading any [default: ${d.maxPixels}]
+      --fetch MODE           auto, download or range                           [default: ${d.fetch}]
+      --retries N            retries per request (jittered exponential backoff) [default: ${d.retries}]
+      --timeout SECONDS      inactivity limit per request: connect, headers, or a stalled body [default: ${d.timeout}]
+      --max-bytes SIZE       largest download accepted (500MB, 2GiB)           [default: ${formatBytes(d.maxBytes)}]
+      --format NAME          output GDAL driver: GTiff or COG (others that can write) [default: ${d.format}]
+      --co NAME=VALUE        creation option, repeatable, as gdal_translate -co [default: COMPRESS=DEFLATE, TILED=YES]
+      --skip-existing        leave outputs already there; their records say "skipped" [default: off]
+      --stats FILE           write the run's summary as JSON
+      --progress, --no-progress
+                             progress bar on stderr                            [default: on when stderr is a terminal]
+  -h, --help                 this help
+  -V, --version              the version
+
+Input records (one per line; only "url" is required, other fields override the options):
+  https://example.org/scene.tif
+  {"url": "scene.tif", "id": "s7", "window": [0, 0, 512, 512], "bands": [3, 2, 1], "out": "scenes/7.tif"}
+  {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "boundless": true}
+
+Examples:
+  rasterpipe -c 32 -w 1024,1024,512,512 urls.txt > results.ndjson
+  cat urls.txt | rasterpipe --bbox 500000,4190000,505120,4195120 -o chips | jq -c 'select(.status != "ok")'
+  rasterpipe --skip-existing --stats run.json urls.txt     # rerun: only what is missing
+
+Exit status: 0 every record ok or skipped; 1 any record failed; 2 usage or setup error;
+130 after SIGINT, 143 after SIGTERM.
+`
+}

@@ -1,0 +1,5 @@
+export { rasterPipeline, type RasterPipeline } from './pipeline.js'
+export { LineSplitter, type RawLine } from './lines.js'
+export { defaults, resolveOptions, type PipelineOptions, type FetchMode } from './options.js'
+export type { ResultRecord, SourceInfo, Status } from './job.js'
+export { RecordError, UsageError } from './errors.js'

@@ -1,0 +1,76 @@
+// The unit that flows through the chain: one input record, what the stages learnt about it, and the
+// resources it holds (a local copy, open datasets) until the last stage lets them go.
+import type { RecordError } from './errors.js'
+import type { Dataset } from './gdal.js'
+import type { PixelWindow, WindowRequest } from './request.js'
+
+export type Status = 'ok' | 'error' | 'skipped'
+export type FetchKind = 'download' | 'range' | 'local'
+
+export interface SourceInfo {
+  driver: string
+  width: number
+  height: number
+  count: number
+  dtype: string
+  crs: string | null
+}
+
+export interface Timings {
+  fetch?: number
+  open?: number
+  read?: number
+  write?: number
+  total?: number
+}
+
+/** A local file a record reads from; `release` is called exactly once when the record is done. */
+export interface LocalSource {
+  path: string
+  /** Downloaded (and so opened with the raster allow-list only), or a user's own local file. */
+  downloaded: boolean
+  release: () => Promise<void>
+}
+
+export interface Job {
+  line: number
+  input?: string
+  id?: string
+  url: string
+  request: WindowRequest
+  /** Output path as the user will see it (out-dir joined with the name). */
+  output?: string
+  /** Absolute output path. */
+  outputPath?: string
+  status?: Status
+  error?: RecordError
+  fetch?: FetchKind
+  bytes: number
+  attempts: number
+  local?: LocalSource
+  dataset?: Dataset
+  pixels?: Dataset
+  source?: SourceInfo
+  georeferenced?: boolean
+  window?: PixelWindow
+  ms: Timings
+  started: number
+}
+
+/** The NDJSON record printed for every input record, as DESIGN.md fixes it. */
+export interface ResultRecord {
+  line: number
+  input?: string
+  id?: string
+  url?: string
+  status: Status
+  output?: string
+  fetch?: FetchKind
+  bytes: number
+  attempts: number
+  window?: PixelWindow
+  source?: SourceInfo
+  georeferenced?: boolean
+  ms: Timings
+  error?: { stage: string, code: string, message: string, retryable: boolean }
+}

@@ -1,0 +1,78 @@
+// Splits a byte stream into numbered lines. split2 decodes before it splits and either throws or silently
+// drops a line that is too long; a batch tool needs both problems as records naming their line, so this
+// splitter works on bytes, checks UTF-8 itself and never holds more than `maxLength` bytes of one line.
+import { Transform, type TransformCallback } from 'node:stream'
+import { isUtf8 } from 'node:buffer'
+
+export interface RawLine {
+  line: number
+  /** The input it came from, when it is a named file. */
+  input?: string
+  text?: string
+  /** Why the line could not be read as text. */
+  problem?: string
+}
+
+const NL = 0x0a
+const CR = 0x0d
+
+export class LineSplitter extends Transform {
+  private readonly maxLength: number
+  private readonly input?: string
+  private parts: Buffer[] = []
+  private length = 0
+  private overflow = false
+  private lineNo = 0
+
+  constructor (maxLength: number, input?: string) {
+    super({ readableObjectMode: true, readableHighWaterMark: 16 })
+    this.maxLength = maxLength
+    this.input = input
+  }
+
+  override _transform (chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let start = 0
+    for (let nl = chunk.indexOf(NL); nl !== -1; nl = chunk.indexOf(NL, start)) {
+      this.collect(chunk.subarray(start, nl))
+      this.emitLine()
+      start = nl + 1
+    }
+    this.collect(chunk.subarray(start))
+    done()
+  }
+
+  override _flush (done: TransformCallback): void {
+    if (this.length > 0 || this.overflow) this.emitLine()
+    done()
+  }
+
+  private collect (piece: Buffer): void {
+    if (piece.length === 0) return
+    if (this.overflow) { this.length += piece.length; return }
+    this.length += piece.length
+    if (this.length > this.maxLength) {
+      this.overflow = true
+      this.parts = []
+      return
+    }
+    this.parts.push(piece)
+  }
+
+  private emitLine (): void {
+    const line = ++this.lineNo
+    const out: RawLine = { line }
+    if (this.input !== undefined) out.input = this.input
+    if (this.overflow) {
+      out.problem = `line is longer than the maximum of ${this.maxLength} bytes (${this.length} bytes)`
+    } else {
+      let buf = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.length)
+      if (buf.length > 0 && buf[buf.length - 1] === CR) buf = buf.subarray(0, buf.length - 1)
+      if (isUtf8(buf)) out.text = buf.toString('utf8')
+      else out.problem = 'line is not valid UTF-8'
+    }
+    this.parts = []
+    this.length = 0
+    this.overflow = false
+    this.push(out)
+  }
+}

@@ -1,0 +1,82 @@
+// The open stage: opens the local copy with GDAL (async, on the libuv pool) and learns the source's shape.
+// Downloaded files open with an allow-list of single-file raster drivers, so that a file from the network
+// cannot make GDAL read local files or other hosts (no VRT, WMS, WCS, MBTiles and the like).
+import { RecordError } from './errors.js'
+import type { Dataset, Gdal } from './gdal.js'
+import type { Job, SourceInfo } from './job.js'
+
+export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
+
+/** Sides longer than this are not a real raster but a hostile or broken header. */
+export const MAX_SOURCE_SIDE = 10_000_000
+
+export function allowedDrivers (gdal: Gdal): string[] {
+  const present = new Set(gdal.drivers.getNames())
+  return RASTER_DRIVERS.filter((d) => present.has(d))
+}
+
+export function createOpener (gdal: Gdal): (job: Job) => Promise<void> {
+  const drivers = allowedDrivers(gdal)
+
+  return async function openStage (job: Job): Promise<void> {
+    const t0 = performance.now()
+    try {
+      const local = job.local
+      if (!local) throw new RecordError('open', 'NO_SOURCE', 'nothing was fetched')
+      let ds: Dataset
+      try {
+        ds = local.downloaded
+          ? await gdal.openAsync(local.path, 'r', drivers)
+          : await gdal.openAsync(local.path, 'r')
+      } catch (err) {
+        throw new RecordError('open', 'NOT_A_RASTER',
+          `${job.url}: not a raster GDAL can read${local.downloaded ? ` with the allowed drivers (${drivers.join(', ')})` : ''}: ${(err as Error).message}`)
+      }
+      job.dataset = ds
+      job.source = await describe(ds, job.url)
+      const gt = await ds.geoTransformAsync
+      job.georeferenced = gt !== null && !(gt[0] === 0 && gt[1] === 1 && gt[2] === 0 && gt[3] === 0 && gt[4] === 0 && gt[5] === 1)
+    } finally {
+      job.ms.open = Math.round(performance.now() - t0)
+    }
+  }
+}
+
+async function describe (ds: Dataset, url: string): Promise<SourceInfo> {
+  const size = await ds.rasterSizeAsync
+  const count = await ds.bands.countAsync()
+  if (count === 0) throw new RecordError('open', 'NO_BANDS', `${url}: the file has no raster bands`)
+  if (!(size.x > 0 && size.y > 0) || size.x > MAX_SOURCE_SIDE || size.y > MAX_SOURCE_SIDE) {
+    throw new RecordError('open', 'BAD_SIZE', `${url}: source of ${size.x}×${size.y} pixels is refused (at most ${MAX_SOURCE_SIDE} a side)`)
+  }
+  const band = await ds.bands.getAsync(1)
+  const srs = await ds.srsAsync
+  return {
+    driver: ds.driver.description,
+    width: size.x,
+    height: size.y,
+    count,
+    dtype: (await band.dataTypeAsync) ?? 'Unknown',
+    crs: srs ? crsName(srs) : null
+  }
+}
+
+/** `AUTHORITY:CODE` where GDAL can tell one, else the WKT. */
+function crsName (srs: NonNullable<Dataset['srs']>): string {
+  const name = (s: typeof srs): string | null => {
+    const auth = s.getAuthorityName(null)
+    const code = s.getAuthorityCode(null)
+    return auth && code ? `${auth}:${code}` : null
+  }
+  const direct = name(srs)
+  if (direct) return direct
+  try {
+    const guess = srs.clone()
+    guess.autoIdentifyEPSG()
+    const identified = name(guess)
+    if (identified) return identified
+  } catch {
+    // Not identifiable: fall through to WKT.
+  }
+  return srs.toWKT()
+}

@@ -1,0 +1,36 @@
+// Where a record's output goes. The default name is deterministic and distinct for distinct requests
+// (url and window), so reruns find their outputs (`--skip-existing`) and no two records collide.
+import { createHash } from 'node:crypto'
+import { isAbsolute, join, relative, resolve, sep } from 'node:path'
+import type { PipelineOptions } from './options.js'
+import { InvalidValue, type WindowRequest } from './request.js'
+
+export interface OutputName { display: string, path: string }
+
+export function outputFor (url: string, request: WindowRequest, out: unknown, o: PipelineOptions, ext: string): OutputName {
+  const root = resolve(o.outDir)
+  let name: string
+  if (out !== undefined) {
+    if (typeof out !== 'string' || out.trim() === '') throw new InvalidValue('"out" must be a relative file path')
+    if (isAbsolute(out) || /^[a-zA-Z]:[\\/]/.test(out)) throw new InvalidValue(`"out" must be relative to --out-dir, got absolute '${out}'`)
+    name = out
+  } else {
+    name = defaultName(url, request, o, ext)
+  }
+  const path = resolve(root, name)
+  const rel = relative(root, path)
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) {
+    throw new InvalidValue(`"out" may not leave --out-dir: '${String(out)}'`)
+  }
+  return { display: join(o.outDir, rel), path }
+}
+
+function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string): string {
+  const key = JSON.stringify([url, request.window, request.bbox ?? null, request.bboxCrs ?? null, request.bands ?? null,
+    request.boundless, request.outSize ?? null, o.format, o.creationOptions])
+  const hash = createHash('sha256').update(key).digest('hex').slice(0, 12)
+  let base = url.replace(/[?#].*$/, '').replace(/\/+$/, '')
+  base = base.slice(base.lastIndexOf('/') + 1).replace(/\.[A-Za-z0-9]{1,5}$/, '')
+  base = base.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 60) || 'raster'
+  return `${base}-${hash}${ext}`
+}

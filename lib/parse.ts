@@ -1,0 +1,128 @@
+// Input records to jobs. A line is a bare URL or path, or a JSON object whose fields override the
+// command-line defaults. Anything wrong becomes an error record (stage `input`) naming the line.
+import { RecordError } from './errors.js'
+import type { Job } from './job.js'
+import type { RawLine } from './lines.js'
+import type { PipelineOptions } from './options.js'
+import { InvalidValue, parseBands, parseBbox, parseCrs, parseOutSize, parseWindow, type WindowRequest } from './request.js'
+import { outputFor } from './output-name.js'
+
+export type InputItem = string | RawLine | Record<string, unknown>
+
+const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
+const ALLOWED_SCHEMES = new Set(['http', 'https', 'file'])
+const KNOWN_FIELDS = new Set(['url', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out'])
+
+export function newJob (line: number, url = ''): Job {
+  return {
+    line,
+    url,
+    request: { window: { col: 0, row: 0, width: 1, height: 1 }, boundless: false },
+    bytes: 0,
+    attempts: 0,
+    ms: {},
+    started: performance.now()
+  }
+}
+
+/**
+ * Turns one input item into a job, or null for a blank line. Never throws: a bad item becomes a job
+ * that carries its error, so that it still gets its one result record.
+ */
+export function parseItem (item: InputItem, line: number, options: PipelineOptions, ext: string): Job | null {
+  let raw: RawLine
+  if (typeof item === 'string') raw = { line, text: item }
+  else if (isRawLine(item)) raw = item
+  else raw = { line, text: undefined }
+
+  const job = newJob(raw.line)
+  if (raw.input !== undefined) job.input = raw.input
+  try {
+    if (raw.problem !== undefined) throw new InvalidValue(raw.problem)
+    let fields: Record<string, unknown>
+    if (raw.text !== undefined) {
+      const text = raw.text.trim()
+      if (text === '') return null
+      fields = text.startsWith('{') || text.startsWith('[') || text.startsWith('"') ? parseJson(text) : { url: text }
+    } else {
+      fields = item as Record<string, unknown>
+    }
+    fill(job, fields, options, ext)
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err)
+    job.error = new RecordError('input', 'BAD_RECORD', message)
+  }
+  return job
+}
+
+function isRawLine (item: object): item is RawLine {
+  return typeof (item as RawLine).line === 'number' && !('url' in item)
+}
+
+function parseJson (text: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new InvalidValue(`invalid JSON (${(err as Error).message})`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidValue(`a record must be a JSON object with a "url", not ${Array.isArray(value) ? 'an array' : typeof value}`)
+  }
+  return value as Record<string, unknown>
+}
+
+function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptions, ext: string): void {
+  if (fields.id !== undefined) {
+    if (typeof fields.id !== 'string' && typeof fields.id !== 'number') throw new InvalidValue('"id" must be a string or a number')
+    job.id = String(fields.id)
+  }
+  const url = fields.url
+  if (typeof url !== 'string' || url.trim() === '') throw new InvalidValue('record has no "url"')
+  job.url = checkUrl(url.trim())
+  for (const key of Object.keys(fields)) {
+    if (!KNOWN_FIELDS.has(key)) throw new InvalidValue(`unknown field "${key}" (known: ${[...KNOWN_FIELDS].join(', ')})`)
+  }
+  job.request = requestFor(fields, options)
+  const out = outputFor(job.url, job.request, fields.out, options, ext)
+  job.output = out.display
+  job.outputPath = out.path
+}
+
+function requestFor (f: Record<string, unknown>, o: PipelineOptions): WindowRequest {
+  const request: WindowRequest = {
+    window: f.window !== undefined ? parseWindow(f.window) : o.window,
+    boundless: o.boundless
+  }
+  // A record's window wins over a command-line bbox, and a record's bbox over any window.
+  const bbox = f.bbox !== undefined ? parseBbox(f.bbox) : (f.window === undefined ? o.bbox : undefined)
+  if (bbox) request.bbox = bbox
+  const crs = f.bbox_crs !== undefined ? parseCrs(f.bbox_crs, 'bbox_crs') : o.bboxCrs
+  if (crs !== undefined && bbox) request.bboxCrs = crs
+  const bands = f.bands !== undefined ? parseBands(f.bands) : o.bands
+  if (bands) request.bands = bands
+  if (f.boundless !== undefined) {
+    if (typeof f.boundless !== 'boolean') throw new InvalidValue('"boundless" must be true or false')
+    request.boundless = f.boundless
+  }
+  const outSize = f.out_size !== undefined ? parseOutSize(f.out_size, 'out_size') : o.outSize
+  if (outSize) request.outSize = outSize
+  return request
+}
+
+function checkUrl (url: string): string {
+  const m = SCHEME.exec(url)
+  // One letter before the colon is a Windows drive, not a scheme.
+  if (m && m[1].length > 1) {
+    const scheme = m[1].toLowerCase()
+    if (!ALLOWED_SCHEMES.has(scheme)) throw new InvalidValue(`unsupported URL scheme '${scheme}:' (use http, https, file or a local path)`)
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new InvalidValue(`invalid URL '${url}'`)
+    }
+    if (scheme !== 'file' && parsed.hostname === '') throw new InvalidValue(`URL '${url}' has no host`)
+  }
+  return url
+}

@@ -1,0 +1,44 @@
+// The read stage: resolves the window, then reads its pixels into an in-memory dataset through GDAL's own
+// translate (async, on the libuv pool). Going through gdal_translate's code keeps what it keeps: data
+// type, nodata, colour interpretation and table, scale and offset, descriptions, masks; the window's
+// geotransform and the source CRS. The source is closed as soon as the pixels are in memory.
+import { RecordError } from './errors.js'
+import type { Gdal } from './gdal.js'
+import type { Job } from './job.js'
+import type { PixelWindow } from './request.js'
+import { resolveWindow, type CrsCatalog } from './window.js'
+
+export interface ReadContext {
+  gdal: Gdal
+  crs: CrsCatalog
+  maxPixels: number
+}
+
+export function translateArgs (window: PixelWindow, job: Job): string[] {
+  const args = ['-of', 'MEM', '-srcwin', String(window.col), String(window.row), String(window.width), String(window.height)]
+  for (const b of job.request.bands ?? []) args.push('-b', String(b))
+  if (job.request.outSize) args.push('-outsize', String(job.request.outSize[0]), String(job.request.outSize[1]))
+  return args
+}
+
+export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
+  return async function readStage (job: Job): Promise<void> {
+    const t0 = performance.now()
+    try {
+      const window = await resolveWindow(ctx.gdal, ctx.crs, job, ctx.maxPixels)
+      job.window = window
+      const ds = job.dataset as NonNullable<Job['dataset']>
+      try {
+        job.pixels = await ctx.gdal.translateAsync('', ds, translateArgs(window, job))
+      } catch (err) {
+        throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
+      }
+      // The dataset is idle now (its last async call has returned), so the synchronous close cannot block
+      // on its lock; closing early frees the source before the write.
+      ds.close()
+      job.dataset = undefined
+    } finally {
+      job.ms.read = Math.round(performance.now() - t0)
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// What one record asks for (window or bbox, bands, size), validated the same way whether it comes from a
+// command-line option or from a field of an input record. Validators throw InvalidValue with a message
+// that names the value; callers turn it into a usage error or an error record.
+
+export interface PixelWindow { col: number, row: number, width: number, height: number }
+export type Bbox = [number, number, number, number]
+
+export interface WindowRequest {
+  window: PixelWindow
+  bbox?: Bbox
+  bboxCrs?: string
+  bands?: number[]
+  boundless: boolean
+  outSize?: [number, number]
+}
+
+export class InvalidValue extends Error {
+  override name = 'InvalidValue'
+}
+
+type Raw = unknown
+
+function numbers (value: Raw, name: string, count: number): number[] {
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value
+  if (!Array.isArray(list) || list.length !== count) {
+    throw new InvalidValue(`${name} needs ${count} numbers, got ${JSON.stringify(value)}`)
+  }
+  return list.map((v: Raw) => {
+    const n = typeof v === 'string' && v !== '' ? Number(v) : v
+    if (typeof n !== 'number' || !Number.isFinite(n)) throw new InvalidValue(`${name}: ${JSON.stringify(v)} is not a number`)
+    return n
+  })
+}
+
+function integers (value: Raw, name: string, count: number): number[] {
+  const list = numbers(value, name, count)
+  for (const n of list) if (!Number.isInteger(n)) throw new InvalidValue(`${name}: ${n} is not a whole number`)
+  return list
+}
+
+export function parseWindow (value: Raw, name = 'window'): PixelWindow {
+  const [col, row, width, height] = integers(value, `${name} (COL,ROW,WIDTH,HEIGHT)`, 4)
+  if (col < 0 || row < 0) throw new InvalidValue(`${name}: offsets must be 0 or more, got ${col},${row}`)
+  if (width <= 0 || height <= 0) throw new InvalidValue(`${name}: width and height must be more than 0, got ${width},${height}`)
+  return { col, row, width, height }
+}
+
+export function parseBbox (value: Raw, name = 'bbox'): Bbox {
+  const [minx, miny, maxx, maxy] = numbers(value, `${name} (MINX,MINY,MAXX,MAXY)`, 4)
+  if (!(minx < maxx) || !(miny < maxy)) {
+    throw new InvalidValue(`${name}: needs MINX < MAXX and MINY < MAXY, got ${minx},${miny},${maxx},${maxy}`)
+  }
+  return [minx, miny, maxx, maxy]
+}
+
+export function parseBands (value: Raw, name = 'bands'): number[] {
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value
+  if (!Array.isArray(list) || list.length === 0) throw new InvalidValue(`${name} needs a list of band numbers, e.g. 3,2,1`)
+  return list.map((v: Raw) => {
+    const n = typeof v === 'string' && v !== '' ? Number(v) : v
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+      throw new InvalidValue(`${name}: ${JSON.stringify(v)} is not a band number (bands count from 1)`)
+    }
+    return n
+  })
+}
+
+export function parseOutSize (value: Raw, name = 'out-size'): [number, number] {
+  const [w, h] = integers(value, `${name} (WIDTH,HEIGHT)`, 2)
+  if (w <= 0 || h <= 0) throw new InvalidValue(`${name}: width and height must be more than 0, got ${w},${h}`)
+  return [w, h]
+}
+
+export function parseCrs (value: Raw, name = 'bbox-crs'): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new InvalidValue(`${name} needs a CRS such as EPSG:4326`)
+  return value.trim()
+}

@@ -1,0 +1,58 @@
+// Records that name the same URL share one fetch and one local copy, which goes when the last of them is
+// done. A failed fetch is not cached: a later record for the URL tries again.
+
+export interface Shared<T> {
+  value: T
+  /** True for the record whose request made the fetch (it carries the bytes and attempts). */
+  first: boolean
+  release: () => Promise<void>
+}
+
+interface Entry<T> {
+  promise: Promise<T>
+  refs: number
+}
+
+export class SourceCache<T> {
+  private readonly entries = new Map<string, Entry<T>>()
+  private readonly dispose: (value: T) => Promise<void>
+
+  constructor (dispose: (value: T) => Promise<void>) {
+    this.dispose = dispose
+  }
+
+  async acquire (key: string, load: () => Promise<T>): Promise<Shared<T>> {
+    let entry = this.entries.get(key)
+    const first = entry === undefined
+    if (!entry) {
+      entry = { promise: load(), refs: 0 }
+      this.entries.set(key, entry)
+    }
+    entry.refs++
+    const current = entry
+    let value: T
+    try {
+      value = await current.promise
+    } catch (err) {
+      current.refs--
+      if (this.entries.get(key) === current) this.entries.delete(key)
+      throw err
+    }
+    let released = false
+    return {
+      value,
+      first,
+      release: async () => {
+        if (released) return
+        released = true
+        if (--current.refs > 0) return
+        if (this.entries.get(key) === current) this.entries.delete(key)
+        await this.dispose(value)
+      }
+    }
+  }
+
+  get size (): number {
+    return this.entries.size
+  }
+}

@@ -1,0 +1,103 @@
+// The run's summary: counts, bytes, per-stage timings, event-loop delay and peak memory, for the stderr
+// paragraph and for --stats FILE.
+import { writeFile } from 'node:fs/promises'
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import type { ResultRecord, Timings } from './job.js'
+import { formatBytes } from './sizes.js'
+
+const STAGES: (keyof Timings)[] = ['fetch', 'open', 'read', 'write', 'total']
+
+export interface StatsJson {
+  records: number
+  ok: number
+  failed: number
+  skipped: number
+  wall_s: number
+  bytes: number
+  bytes_per_s: number
+  stage_ms: Record<string, { p50: number, p95: number, max: number }>
+  event_loop_delay_ms: { p50: number, p99: number, max: number }
+  peak_rss_mb: number
+  errors: Record<string, number>
+}
+
+function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]
+}
+
+export class Summary {
+  ok = 0
+  failed = 0
+  skipped = 0
+  bytes = 0
+  private readonly started = performance.now()
+  private readonly timings = new Map<keyof Timings, number[]>()
+  private readonly errors = new Map<string, number>()
+  private readonly loop: IntervalHistogram
+
+  constructor () {
+    this.loop = monitorEventLoopDelay({ resolution: 10 })
+    this.loop.enable()
+  }
+
+  get done (): number {
+    return this.ok + this.failed + this.skipped
+  }
+
+  add (r: ResultRecord): void {
+    if (r.status === 'ok') this.ok++
+    else if (r.status === 'skipped') this.skipped++
+    else this.failed++
+    this.bytes += r.bytes
+    if (r.error) this.errors.set(r.error.code, (this.errors.get(r.error.code) ?? 0) + 1)
+    for (const s of STAGES) {
+      const v = r.ms[s]
+      if (v === undefined) continue
+      let list = this.timings.get(s)
+      if (!list) this.timings.set(s, list = [])
+      list.push(v)
+    }
+  }
+
+  json (): StatsJson {
+    this.loop.disable()
+    const wall = (performance.now() - this.started) / 1000
+    const stageMs: StatsJson['stage_ms'] = {}
+    for (const [s, list] of this.timings) {
+      const sorted = [...list].sort((a, b) => a - b)
+      stageMs[s] = { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), max: sorted[sorted.length - 1] }
+    }
+    const ms = (ns: number): number => Math.round(ns / 1e4) / 100
+    return {
+      records: this.done,
+      ok: this.ok,
+      failed: this.failed,
+      skipped: this.skipped,
+      wall_s: Math.round(wall * 1000) / 1000,
+      bytes: this.bytes,
+      bytes_per_s: wall > 0 ? Math.round(this.bytes / wall) : 0,
+      stage_ms: stageMs,
+      event_loop_delay_ms: { p50: ms(this.loop.percentile(50)), p99: ms(this.loop.percentile(99)), max: ms(this.loop.max) },
+      peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      errors: Object.fromEntries(this.errors)
+    }
+  }
+
+  text (outDir: string): string {
+    const s = this.json()
+    const stages = (['fetch', 'open', 'read', 'write'] as const)
+      .filter((k) => s.stage_ms[k])
+      .map((k) => `${k} ${s.stage_ms[k].p50}/${s.stage_ms[k].p95}`)
+      .join(', ')
+    return `rasterpipe: ${s.records} record${s.records === 1 ? '' : 's'} in ${s.wall_s.toFixed(1)} s: ` +
+      `${s.ok} ok, ${s.failed} failed, ${s.skipped} skipped; ${formatBytes(s.bytes)} fetched ` +
+      `(${formatBytes(s.bytes_per_s)}/s)${s.ok > 0 ? `; outputs in ${outDir}` : ''}.` +
+      (stages ? ` Stage ms p50/p95: ${stages}.` : '') +
+      ` Event loop delay p99 ${s.event_loop_delay_ms.p99} ms, max ${s.event_loop_delay_ms.max} ms; peak RSS ${s.peak_rss_mb} MB.`
+  }
+
+  async writeJson (path: string): Promise<void> {
+    await writeFile(path, JSON.stringify(this.json(), null, 2) + '\n')
+  }
+}

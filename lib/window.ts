@@ -1,0 +1,130 @@
+// Which pixels a record reads: its pixel window, or its bbox turned into one the way gdal_translate's
+// -projwin does, then clipped to the raster unless the read is boundless. Refused before any pixel is
+// read when it is empty or larger than --max-pixels.
+import { RecordError } from './errors.js'
+import type { Gdal } from './gdal.js'
+import type { Job } from './job.js'
+import type { Bbox, PixelWindow } from './request.js'
+
+type Srs = InstanceType<Gdal['SpatialReference']>
+
+/** Points per edge when a bbox is carried into another CRS: edges bend, corners alone miss the bulge. */
+const DENSIFY = 21
+
+export class CrsCatalog {
+  private readonly gdal: Gdal
+  private readonly known = new Map<string, Srs | Error>()
+
+  constructor (gdal: Gdal) {
+    this.gdal = gdal
+  }
+
+  /** The CRS for a user's string, parsed once per distinct string. */
+  get (text: string): Srs {
+    let found = this.known.get(text)
+    if (!found) {
+      try {
+        found = this.gdal.SpatialReference.fromUserInput(text)
+      } catch (err) {
+        found = new Error(`unknown CRS '${text}': ${(err as Error).message}`)
+      }
+      this.known.set(text, found)
+    }
+    if (found instanceof Error) throw new RecordError('input', 'BAD_CRS', found.message)
+    return found
+  }
+}
+
+export function transformBbox (gdal: Gdal, bbox: Bbox, from: Srs, to: Srs): Bbox {
+  const ct = new gdal.CoordinateTransformation(from, to)
+  const [x0, y0, x1, y1] = bbox
+  let minx = Infinity
+  let miny = Infinity
+  let maxx = -Infinity
+  let maxy = -Infinity
+  const add = (x: number, y: number): void => {
+    try {
+      const p = ct.transformPoint(x, y)
+      if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) return
+      if (p.x < minx) minx = p.x
+      if (p.x > maxx) maxx = p.x
+      if (p.y < miny) miny = p.y
+      if (p.y > maxy) maxy = p.y
+    } catch {
+      // A point outside the target CRS's area: the others still bound the box.
+    }
+  }
+  for (let i = 0; i < DENSIFY; i++) {
+    const t = i / (DENSIFY - 1)
+    add(x0 + t * (x1 - x0), y0)
+    add(x0 + t * (x1 - x0), y1)
+    add(x0, y0 + t * (y1 - y0))
+    add(x1, y0 + t * (y1 - y0))
+  }
+  if (!(minx < maxx && miny < maxy)) throw new RecordError('read', 'BAD_BBOX', 'the bbox cannot be carried into the raster\'s CRS')
+  return [minx, miny, maxx, maxy]
+}
+
+/** gdal_translate's -projwin arithmetic, with its rounding for nearest-neighbour reads (GDAL #6610). */
+export function bboxToWindow (bbox: Bbox, gt: number[]): PixelWindow {
+  if (gt[2] !== 0 || gt[4] !== 0) throw new RecordError('read', 'ROTATED', 'a bbox cannot be used on a rotated geotransform')
+  const [minx, miny, maxx, maxy] = bbox
+  const ulx = minx
+  const uly = gt[5] < 0 ? maxy : miny
+  const lrx = maxx
+  const lry = gt[5] < 0 ? miny : maxy
+  const col = Math.floor((ulx - gt[0]) / gt[1] + 0.001)
+  const row = Math.floor((uly - gt[3]) / gt[5] + 0.001)
+  const width = Math.floor((lrx - ulx) / gt[1] + 0.5)
+  const height = Math.floor((lry - uly) / gt[5] + 0.5)
+  if (width <= 0 || height <= 0) throw new RecordError('read', 'EMPTY_WINDOW', `the bbox covers no whole pixel (${width}×${height})`)
+  return { col, row, width, height }
+}
+
+export function clipWindow (w: PixelWindow, width: number, height: number): PixelWindow | null {
+  const x0 = Math.max(0, w.col)
+  const y0 = Math.max(0, w.row)
+  const x1 = Math.min(width, w.col + w.width)
+  const y1 = Math.min(height, w.row + w.height)
+  if (x1 <= x0 || y1 <= y0) return null
+  return { col: x0, row: y0, width: x1 - x0, height: y1 - y0 }
+}
+
+export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxPixels: number): Promise<PixelWindow> {
+  const ds = job.dataset
+  const source = job.source
+  if (!ds || !source) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
+  const req = job.request
+
+  for (const b of req.bands ?? []) {
+    if (b > source.count) throw new RecordError('read', 'BAD_BANDS', `band ${b} requested, but the source has ${source.count} band${source.count === 1 ? '' : 's'}`)
+  }
+
+  let window = req.window
+  if (req.bbox) {
+    const gt = await ds.geoTransformAsync
+    if (!job.georeferenced || !gt) throw new RecordError('read', 'NOT_GEOREFERENCED', 'a bbox needs a georeferenced source, and this one has no geotransform')
+    let bbox = req.bbox
+    if (req.bboxCrs) {
+      const from = crs.get(req.bboxCrs)
+      const to = await ds.srsAsync
+      if (!to) throw new RecordError('read', 'NO_CRS', `--bbox-crs ${req.bboxCrs} given, but the source has no CRS to carry the bbox into`)
+      if (!from.isSame(to)) bbox = transformBbox(gdal, bbox, from, to)
+    }
+    window = bboxToWindow(bbox, gt)
+  }
+
+  if (!req.boundless) {
+    const clipped = clipWindow(window, source.width, source.height)
+    if (!clipped) {
+      throw new RecordError('read', 'OUTSIDE', `window ${window.col},${window.row},${window.width},${window.height} lies wholly outside the ${source.width}×${source.height} raster`)
+    }
+    window = clipped
+  }
+
+  const [outW, outH] = req.outSize ?? [window.width, window.height]
+  if (outW * outH > maxPixels) {
+    throw new RecordError('read', 'TOO_MANY_PIXELS', `window of ${outW}×${outH} = ${outW * outH} pixels is over --max-pixels ${maxPixels}`)
+  }
+  return window
+}

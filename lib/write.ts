@@ -1,0 +1,58 @@
+// The write stage: the in-memory window becomes the output file. It is written under a temporary name
+// beside its final place and renamed when whole, so a visible output is never partial.
+import { mkdir, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { RecordError } from './errors.js'
+import type { Gdal } from './gdal.js'
+import type { Job } from './job.js'
+
+export interface WriteContext {
+  gdal: Gdal
+  format: string
+  creationOptions: string[]
+}
+
+/** Creation options: the format's defaults, each overridden by a user's option of the same name. */
+export function mergeCreationOptions (format: string, given: string[]): string[] {
+  const defaults = format === 'GTiff' ? ['COMPRESS=DEFLATE', 'TILED=YES'] : format === 'COG' ? ['COMPRESS=DEFLATE'] : []
+  const byName = new Map<string, string>()
+  for (const co of [...defaults, ...given]) byName.set(co.slice(0, co.indexOf('=')).toUpperCase(), co)
+  return [...byName.values()]
+}
+
+let seq = 0
+
+export function temporaryName (path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}-${++seq}.part`)
+}
+
+export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
+  const driver = ctx.gdal.drivers.get(ctx.format)
+  const options = mergeCreationOptions(ctx.format, ctx.creationOptions)
+
+  return async function writeStage (job: Job): Promise<void> {
+    const t0 = performance.now()
+    const final = job.outputPath as string
+    const temp = temporaryName(final)
+    try {
+      const pixels = job.pixels
+      if (!pixels) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
+      await mkdir(dirname(final), { recursive: true })
+      try {
+        const out = await driver.createCopyAsync(temp, pixels, options)
+        await out.flushAsync()
+        out.close()
+      } catch (err) {
+        throw new RecordError('write', 'WRITE_FAILED', `${job.output}: ${(err as Error).message}`)
+      }
+      pixels.close()
+      job.pixels = undefined
+      await rename(temp, final)
+    } catch (err) {
+      await rm(temp, { force: true })
+      throw err
+    } finally {
+      job.ms.write = Math.round(performance.now() - t0)
+    }
+  }
+}

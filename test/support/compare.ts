@@ -1,0 +1,65 @@
+// Compares an output of ours with gdal_translate's for the same request: pixels, geotransform (to 1e-9),
+// CRS, data type, band count, nodata, colour interpretation and colour table.
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import assert from 'node:assert/strict'
+import { loadGdal, type Dataset } from '../../lib/gdal.js'
+
+const gdal = loadGdal()
+
+/** Runs GDAL's own gdal_translate (the command-line tool) and returns the path it wrote. */
+export function gdalTranslate (src: string, args: string[], dir: string, name: string): string {
+  const out = join(dir, name)
+  execFileSync('gdal_translate', ['-q', ...args, src, out], { stdio: ['ignore', 'ignore', 'pipe'] })
+  return out
+}
+
+function pixels (ds: Dataset, b: number): ArrayLike<number> {
+  const band = ds.bands.get(b)
+  return band.pixels.read(0, 0, ds.rasterSize.x, ds.rasterSize.y) as ArrayLike<number>
+}
+
+export function assertSameRaster (ours: string, reference: string, what: string): void {
+  const a = gdal.open(ours)
+  const b = gdal.open(reference)
+  try {
+    assert.deepEqual(a.rasterSize, b.rasterSize, `${what}: size`)
+    assert.equal(a.bands.count(), b.bands.count(), `${what}: band count`)
+    const ga = a.geoTransform
+    const gb = b.geoTransform
+    assert.equal(ga === null, gb === null, `${what}: georeferenced`)
+    if (ga && gb) ga.forEach((v, i) => assert.ok(Math.abs(v - gb[i]) <= 1e-9, `${what}: geotransform[${i}] ${v} != ${gb[i]}`))
+    const sa = a.srs
+    const sb = b.srs
+    assert.equal(sa === null, sb === null, `${what}: CRS presence`)
+    if (sa && sb) assert.ok(sa.isSame(sb), `${what}: CRS differs`)
+    for (let i = 1; i <= a.bands.count(); i++) {
+      const ba = a.bands.get(i)
+      const bb = b.bands.get(i)
+      assert.equal(ba.dataType, bb.dataType, `${what}: band ${i} data type`)
+      assert.equal(ba.noDataValue, bb.noDataValue, `${what}: band ${i} nodata`)
+      assert.equal(ba.colorInterpretation, bb.colorInterpretation, `${what}: band ${i} colour interpretation`)
+      const ca = ba.colorTable
+      const cb = bb.colorTable
+      assert.equal(ca === null, cb === null, `${what}: band ${i} colour table presence`)
+      if (ca && cb) assert.ok(ca.isSame(cb), `${what}: band ${i} colour table`)
+      assert.equal(ba.scale, bb.scale, `${what}: band ${i} scale`)
+      assert.equal(ba.offset, bb.offset, `${what}: band ${i} offset`)
+      assert.equal(ba.description, bb.description, `${what}: band ${i} description`)
+      assert.equal(ba.getMaskFlags(), bb.getMaskFlags(), `${what}: band ${i} mask flags`)
+      const pa = pixels(a, i)
+      const pb = pixels(b, i)
+      assert.equal(pa.length, pb.length)
+      for (let k = 0; k < pa.length; k++) {
+        const x = pa[k]
+        const y = pb[k]
+        if (x !== y && !(Number.isNaN(x) && Number.isNaN(y))) {
+          assert.fail(`${what}: band ${i} pixel ${k % a.rasterSize.x},${Math.floor(k / a.rasterSize.x)}: ${x} != ${y}`)
+        }
+      }
+    }
+  } finally {
+    a.close()
+    b.close()
+  }
+}

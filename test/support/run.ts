@@ -1,0 +1,66 @@
+// Runs the real rasterpipe executable with a private TMPDIR, and checks after every run that it left no
+// temp directory behind.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import assert from 'node:assert/strict'
+import type { ResultRecord } from '../../lib/job.js'
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+export const BIN = join(ROOT, 'bin', 'rasterpipe')
+export const FIXTURES = join(ROOT, 'fixtures', 'rasters')
+
+export interface RunResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  records: ResultRecord[]
+}
+
+export interface RunOptions {
+  stdin?: string
+  env?: Record<string, string>
+  /** Called with the child once started (to send signals). */
+  started?: (child: ReturnType<typeof spawn>) => void
+  timeoutMs?: number
+}
+
+export function scratch (prefix = 'rp-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export async function runCli (args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const tmp = scratch('rp-tmp-')
+  try {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TMPDIR: tmp, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
+    opts.started?.(child)
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.stdin.on('error', () => undefined)
+    child.stdin.end(opts.stdin ?? '')
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+      child.on('close', (c, s) => resolve([c, s]))
+    })
+    clearTimeout(timer)
+    const records = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as ResultRecord)
+    const left = readdirSync(tmp)
+    assert.deepEqual(left, [], `rasterpipe left temp files behind: ${left.join(', ')}`)
+    return { code, signal, stdout, stderr, records }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+export function byLine (records: ResultRecord[]): Map<number, ResultRecord> {
+  return new Map(records.map((r) => [r.line, r]))
+}

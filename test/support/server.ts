@@ -1,0 +1,212 @@
+// The loopback raster server the tests start: serves a directory (and in-memory files) on 127.0.0.1 at a
+// random port, with Range support and ETags, counts requests, bytes and requests in flight per path, and
+// injects faults one request at a time: statuses, resets, truncation, stalls, silence, redirects.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { readFileSync, statSync } from 'node:fs'
+import { join, normalize } from 'node:path'
+import { createHash } from 'node:crypto'
+
+export type Fault =
+  | { kind: 'status', status: number, headers?: Record<string, string>, body?: string }
+  /** Sends headers and `after` body bytes, then resets the connection. */
+  | { kind: 'reset', after: number }
+  /** Sends a full Content-Length but only `after` bytes, then ends the connection cleanly. */
+  | { kind: 'truncate', after: number }
+  /** Sends headers and `after` body bytes, then sends nothing more (until the client gives up). */
+  | { kind: 'stall', after: number }
+  /** Accepts the request and never answers. */
+  | { kind: 'silent' }
+  | { kind: 'redirect', to: string, status?: number }
+  /** Serves this body instead of the file, with status 200. */
+  | { kind: 'body', body: Buffer | string, contentType?: string }
+  /** Answers as if Range were not supported (200, whole body). */
+  | { kind: 'ignore-range' }
+  | { kind: 'delay', ms: number }
+
+export interface PathStats {
+  requests: number
+  /** Body bytes sent. */
+  bytes: number
+  ranges: string[]
+}
+
+export interface RasterServer {
+  url: (path: string) => string
+  base: string
+  fault: (path: string, ...faults: Fault[]) => void
+  /** Faults for every request to a path, not consumed. */
+  always: (path: string, fault: Fault) => void
+  file: (path: string, body: Buffer) => void
+  stats: (path: string) => PathStats
+  totalRequests: () => number
+  inFlight: () => number
+  maxInFlight: () => number
+  reset: () => void
+  /** Per-request latency in ms, added before the answer. */
+  latency: number
+  /** Drop Range support for every path. */
+  noRanges: boolean
+  close: () => Promise<void>
+}
+
+export async function startServer (root?: string): Promise<RasterServer> {
+  const files = new Map<string, Buffer>()
+  const queued = new Map<string, Fault[]>()
+  const standing = new Map<string, Fault>()
+  const stats = new Map<string, PathStats>()
+  const sockets = new Set<Socket>()
+  const hanging = new Set<ServerResponse>()
+  let inFlight = 0
+  let maxInFlight = 0
+  let total = 0
+
+  const statsFor = (path: string): PathStats => {
+    let s = stats.get(path)
+    if (!s) stats.set(path, s = { requests: 0, bytes: 0, ranges: [] })
+    return s
+  }
+
+  function load (path: string): Buffer | null {
+    const mem = files.get(path)
+    if (mem) return mem
+    if (!root) return null
+    const full = normalize(join(root, decodeURIComponent(path)))
+    if (!full.startsWith(normalize(root))) return null
+    try {
+      if (!statSync(full).isFile()) return null
+      return readFileSync(full)
+    } catch {
+      return null
+    }
+  }
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0]
+    const s = statsFor(path)
+    s.requests++
+    total++
+    inFlight++
+    if (inFlight > maxInFlight) maxInFlight = inFlight
+    let counted = false
+    const finish = (): void => { if (!counted) { counted = true; inFlight-- } }
+    res.on('close', finish)
+    const fault = queued.get(path)?.shift() ?? standing.get(path)
+    const answer = (): void => handle(req, res, path, s, fault)
+    if (api.latency > 0) setTimeout(answer, api.latency)
+    else answer()
+  })
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+
+  function send (res: ServerResponse, s: PathStats, body: Buffer): void {
+    s.bytes += body.length
+    res.end(body)
+  }
+
+  function handle (req: IncomingMessage, res: ServerResponse, path: string, s: PathStats, fault?: Fault): void {
+    if (fault?.kind === 'delay') {
+      setTimeout(() => handle(req, res, path, s), fault.ms)
+      return
+    }
+    if (fault?.kind === 'silent') { hanging.add(res); return }
+    if (fault?.kind === 'status') {
+      res.writeHead(fault.status, { 'content-type': 'text/plain', ...fault.headers })
+      send(res, s, Buffer.from(fault.body ?? `status ${fault.status}\n`))
+      return
+    }
+    if (fault?.kind === 'redirect') {
+      res.writeHead(fault.status ?? 302, { location: fault.to, 'content-length': '0' })
+      res.end()
+      return
+    }
+    if (fault?.kind === 'body') {
+      const body = Buffer.isBuffer(fault.body) ? fault.body : Buffer.from(fault.body)
+      res.writeHead(200, { 'content-type': fault.contentType ?? 'application/octet-stream', 'content-length': String(body.length) })
+      send(res, s, body)
+      return
+    }
+    const body = load(path)
+    if (!body) {
+      res.writeHead(404, { 'content-type': 'text/plain' })
+      send(res, s, Buffer.from('not found\n'))
+      return
+    }
+    const etag = '"' + createHash('sha1').update(body).digest('hex').slice(0, 16) + '"'
+    const ranges = !api.noRanges && fault?.kind !== 'ignore-range'
+    let start = 0
+    let end = body.length - 1
+    let status = 200
+    const range = req.headers.range
+    const ifRange = req.headers['if-range']
+    if (ranges && range && (!ifRange || ifRange === etag)) {
+      const m = /^bytes=(\d*)-(\d*)$/.exec(range)
+      if (m) {
+        s.ranges.push(range)
+        if (m[1] === '') { start = Math.max(0, body.length - Number(m[2])) } else {
+          start = Number(m[1])
+          if (m[2] !== '') end = Math.min(Number(m[2]), body.length - 1)
+        }
+        if (start >= body.length || start > end) {
+          res.writeHead(416, { 'content-range': `bytes */${body.length}` })
+          res.end()
+          return
+        }
+        status = 206
+      }
+    }
+    const slice = body.subarray(start, end + 1)
+    const headers: Record<string, string> = {
+      'content-type': 'image/tiff',
+      'content-length': String(slice.length),
+      etag
+    }
+    if (ranges) headers['accept-ranges'] = 'bytes'
+    if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${body.length}`
+    res.writeHead(status, headers)
+    if (fault?.kind === 'reset' || fault?.kind === 'truncate' || fault?.kind === 'stall') {
+      const part = slice.subarray(0, Math.min(fault.after, slice.length))
+      s.bytes += part.length
+      res.write(part, () => {
+        if (fault.kind === 'reset') res.socket?.resetAndDestroy()
+        else if (fault.kind === 'truncate') res.socket?.end()
+        else hanging.add(res)
+      })
+      return
+    }
+    send(res, s, slice)
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const base = `http://127.0.0.1:${port}`
+
+  const api: RasterServer = {
+    base,
+    latency: 0,
+    noRanges: false,
+    url: (path) => `${base}/${path.replace(/^\//, '')}`,
+    fault: (path, ...faults) => {
+      const key = '/' + path.replace(/^\//, '')
+      queued.set(key, [...(queued.get(key) ?? []), ...faults])
+    },
+    always: (path, fault) => { standing.set('/' + path.replace(/^\//, ''), fault) },
+    file: (path, body) => { files.set('/' + path.replace(/^\//, ''), body) },
+    stats: (path) => statsFor('/' + path.replace(/^\//, '')),
+    totalRequests: () => total,
+    inFlight: () => inFlight,
+    maxInFlight: () => maxInFlight,
+    reset: () => {
+      stats.clear(); queued.clear(); standing.clear()
+      maxInFlight = inFlight; total = 0
+    },
+    close: async () => {
+      for (const res of hanging) res.destroy()
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+  return api
+}
