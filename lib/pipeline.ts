@@ -27,7 +27,12 @@ export interface RasterPipeline extends Duplex {
 }
 
 export function outputExtension (gdal: Gdal, format: string): string {
-  const driver = gdal.drivers.get(format)
+  let driver
+  try {
+    driver = gdal.drivers.get(format)
+  } catch {
+    driver = null
+  }
   if (!driver) throw new UsageError(`--format: unknown GDAL driver '${format}'`)
   const md = driver.getMetadata() as Record<string, string>
   if (md.DCAP_RASTER !== 'YES' || (md.DCAP_CREATECOPY !== 'YES' && md.DCAP_CREATE !== 'YES')) {

@@ -1,7 +1,9 @@
 // A pipeline stage: an object-mode Transform that works on up to `limit` jobs at once and emits each as
-// soon as it is done, out of order. It stops taking input while full, and Node's Transform holds its
-// write callback while the readable side is above `highWaterMark`, so a slow consumer stalls the stage,
-// which stalls the stage before it: backpressure is the concurrency and the memory cap.
+// soon as it is done, out of order. It takes a new job only while it has a free slot and its finished
+// jobs waiting to be read are under `highWaterMark`; otherwise it holds the write callback until a job
+// finishes or the next stage reads. A slow consumer so stalls the stage, which stalls the one before it:
+// backpressure is the concurrency and the memory cap. (Node's own Transform checks its readable buffer
+// only for outputs pushed before the callback, which an async stage never has, so it would not stall.)
 import { Transform, type TransformCallback } from 'node:stream'
 import { asRecordError, type Stage as StageName } from './errors.js'
 import type { Job } from './job.js'
@@ -18,7 +20,7 @@ export interface StageOptions {
 
 export class Stage extends Transform {
   readonly name: StageName
-  private readonly limit: number
+  readonly limit: number
   private readonly work: StageWork
   private readonly code: string
   private active = 0
@@ -51,8 +53,25 @@ export class Stage extends Transform {
         this.finish(job)
       }
     )
-    if (this.active < this.limit) next()
-    else this.waiting = next
+    this.waiting = next
+    this.release()
+  }
+
+  override _read (size: number): void {
+    // The reader wants more: take a job if a slot is free, whatever is buffered. Node calls _read again
+    // only after the next push, so declining here while no job is active would stall the chain for good.
+    // Release first: if Transform then parks the write callback (its buffer is at the mark), its own
+    // _read below hands it on at once.
+    this.release(true)
+    super._read(size)
+  }
+
+  private release (wanted = false): void {
+    const waiting = this.waiting
+    if (waiting && this.active < this.limit && (wanted || this.readableLength < this.readableHighWaterMark)) {
+      this.waiting = undefined
+      waiting()
+    }
   }
 
   override _flush (done: TransformCallback): void {
@@ -64,11 +83,7 @@ export class Stage extends Transform {
     this.active--
     if (this.destroyed) return
     this.push(job)
-    const waiting = this.waiting
-    if (waiting) {
-      this.waiting = undefined
-      waiting()
-    }
+    this.release()
     if (this.active === 0 && this.flushed) this.flushed()
   }
 }

@@ -52,7 +52,9 @@ export async function runCli (args: string[], opts: RunOptions = {}): Promise<Ru
       child.on('close', (c, s) => resolve([c, s]))
     })
     clearTimeout(timer)
-    const records = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as ResultRecord)
+    const records = stdout.startsWith('{')
+      ? stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as ResultRecord)
+      : []
     const left = readdirSync(tmp)
     assert.deepEqual(left, [], `rasterpipe left temp files behind: ${left.join(', ')}`)
     return { code, signal, stdout, stderr, records }

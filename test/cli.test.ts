@@ -1,0 +1,101 @@
+// The command line: help, usage errors, bad input lines among good ones, exit statuses.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startServer, type RasterServer } from './support/server.js'
+import { FIXTURES, byLine, runCli, scratch } from './support/run.js'
+
+let server: RasterServer
+let dir: string
+
+before(async () => {
+  server = await startServer(FIXTURES)
+  dir = scratch()
+})
+after(async () => {
+  await server.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+test('--help lists every option with its default', async () => {
+  const run = await runCli(['--help'])
+  assert.equal(run.code, 0)
+  const options = ['--out-dir', '--concurrency', '--window', '--bbox', '--bbox-crs', '--bands', '--boundless', '--out-size',
+    '--max-pixels', '--fetch', '--retries', '--timeout', '--max-bytes', '--format', '--co', '--skip-existing', '--stats',
+    '--progress', '--no-progress', '--help', '--version']
+  for (const o of options) assert.match(run.stdout, new RegExp(`${o}\\b`), `help lacks ${o}`)
+  const defaults = ['[default: output]', '[default: 16]', '[default: 0,0,512,512]', '[default: auto]', '[default: 4]',
+    '[default: 60]', '[default: 2.00 GiB]', '[default: GTiff]', '[default: all]']
+  for (const d of defaults) assert.ok(run.stdout.includes(d), `help lacks ${d}`)
+})
+
+test('an unknown option exits 2 with a message naming it', async () => {
+  const run = await runCli(['--frobnicate'])
+  assert.equal(run.code, 2)
+  assert.match(run.stderr, /--frobnicate/)
+  assert.equal(run.stdout, '')
+})
+
+test('bad option values exit 2 and name the option', async () => {
+  for (const args of [['-c', '0'], ['--window', '1,2,3'], ['--fetch', 'ftp'], ['--max-bytes', 'lots'], ['--bands', '0'], ['--format', 'NoSuchDriver']]) {
+    const run = await runCli(args, { stdin: server.url('int16-small.tif') + '\n' })
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`)
+    assert.match(run.stderr, new RegExp(args[0].replace(/^-c$/, '--concurrency')), args.join(' '))
+  }
+})
+
+test('a missing input file exits 2 naming it', async () => {
+  const run = await runCli(['/no/such/list.txt'])
+  assert.equal(run.code, 2)
+  assert.match(run.stderr, /\/no\/such\/list\.txt/)
+})
+
+test('bad lines give one error record each with their line number; good lines around them succeed', async () => {
+  const good = server.url('int16-small.tif')
+  const lines = [
+    good, // 1
+    '{"url": "x.tif", ', // 2 invalid JSON
+    '[1, 2, 3]', // 3 array
+    '{"id": "no-url"}', // 4 no url
+    'ftp://example.org/a.tif', // 5 ftp
+    '', // 6 blank: skipped, no record
+    JSON.stringify({ url: good, window: [10, 10, 64, 64] }) // 7
+  ]
+  const out = join(dir, 'badlines')
+  const run = await runCli(['-o', out], { stdin: lines.join('\n') + '\n' })
+  assert.equal(run.code, 1)
+  assert.equal(run.records.length, 6)
+  const r = byLine(run.records)
+  assert.equal(r.get(1)?.status, 'ok')
+  assert.equal(r.get(7)?.status, 'ok')
+  assert.equal(r.has(6), false)
+  for (const [line, pattern] of [[2, /invalid JSON/], [3, /array/], [4, /no "url"/], [5, /scheme 'ftp:'/]] as const) {
+    const rec = r.get(line)
+    assert.equal(rec?.status, 'error', `line ${line}`)
+    assert.equal(rec?.error?.stage, 'input')
+    assert.match(rec?.error?.message ?? '', pattern)
+    assert.match(run.stderr, new RegExp(`line ${line}: input`), `stderr names line ${line}`)
+  }
+})
+
+test('input files are read in order, and errors name the file and line', async () => {
+  const a = join(dir, 'a.txt')
+  const b = join(dir, 'b.txt')
+  writeFileSync(a, server.url('int16-small.tif') + '\n')
+  writeFileSync(b, 'not a url at all://\n')
+  const run = await runCli(['-o', join(dir, 'files'), a, b])
+  assert.equal(run.code, 1)
+  assert.equal(run.records.length, 2)
+  const bad = run.records.find((r) => r.status === 'error')
+  assert.equal(bad?.input, b)
+  assert.equal(bad?.line, 1)
+  assert.ok(run.stderr.includes(`${b}:1:`))
+})
+
+test('records go to stdout only, and the summary to stderr', async () => {
+  const run = await runCli(['-o', join(dir, 'summary'), '--no-progress'], { stdin: server.url('int16-small.tif') + '\n' })
+  assert.equal(run.code, 0)
+  assert.equal(run.stdout.trim().split('\n').length, 1)
+  assert.match(run.stderr, /1 record in .*1 ok, 0 failed, 0 skipped/)
+})
