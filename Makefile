@@ -31,7 +31,7 @@ dist/.built: $(STAMP) $(SOURCES)
 	@touch $@
 
 test: build
-	node --test --test-concurrency=1 dist/test/
+	node --test --test-concurrency=1 dist/test/*.test.js
 
 demo: build
 	node dist/fixtures/demo.js

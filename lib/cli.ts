@@ -95,7 +95,9 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     maxBytes: v['max-bytes'] === undefined ? undefined : parseSize(v['max-bytes'], '--max-bytes'),
     format: v.format,
     creationOptions: v.co,
-    skipExisting: v['skip-existing']
+    skipExisting: v['skip-existing'],
+    // Not an option users need: tests shorten the backoff with it.
+    retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined
   }
   const progress = v['no-progress'] ? false : v.progress ?? stderrIsTTY
   const config: CliConfig = { options, inputs: parsed.positionals, progress }
@@ -113,21 +115,41 @@ async function checkInputs (inputs: string[]): Promise<void> {
 }
 
 /** Feeds every input, in order, line by line into the pipeline, honouring its backpressure. */
-async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, stopped: () => boolean): Promise<void> {
+async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, control: FeedControl): Promise<void> {
   const sources = inputs.length === 0 ? ['-'] : inputs
   const maxLength = pipeline.options.maxLineLength
-  for (const name of sources) {
-    if (stopped()) break
-    const stream = name === '-' ? io.stdin : createReadStream(name)
-    const lines = stream.pipe(new LineSplitter(maxLength, name === '-' ? undefined : name))
-    for await (const raw of lines) {
-      if (stopped()) break
-      if (!pipeline.write(raw)) await once(pipeline, 'drain')
+  try {
+    for (const name of sources) {
+      if (control.stopped) break
+      const stream = (name === '-' ? io.stdin : createReadStream(name)) as NodeJS.ReadableStream & { destroy: () => void }
+      control.current = stream
+      const lines = stream.pipe(new LineSplitter(maxLength, name === '-' ? undefined : name))
+      try {
+        for await (const raw of lines) {
+          if (control.stopped) break
+          if (!pipeline.write(raw)) await once(pipeline, 'drain')
+        }
+      } catch (err) {
+        // Reading stops early on a signal (the stream is destroyed under us); anything else is real.
+        if (!control.stopped) throw err
+      } finally {
+        if (name !== '-') stream.destroy()
+      }
     }
-    if (name !== '-') (stream as NodeJS.ReadableStream & { destroy: () => void }).destroy()
+  } finally {
+    control.current = undefined
+    pipeline.end()
   }
-  pipeline.end()
 }
+
+interface FeedControl {
+  stopped: boolean
+  current?: { destroy: () => void }
+}
+
+/** After the first signal, records in flight get this long to finish before their fetches are aborted. */
+const GRACE_MS = 2000
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
 
 export async function main (argv: string[], io: CliIo = process as unknown as CliIo): Promise<number> {
   let config
@@ -158,7 +180,22 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
   const summary = new Summary()
   const progress = config.progress ? new Progress(io.stderr) : undefined
   const log = (line: string): void => { if (progress) progress.log(line); else io.stderr.write(line + '\n') }
-  let stopping = false
+  const control: FeedControl = { stopped: false }
+  let signalled: NodeJS.Signals | undefined
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled) {
+      // Second signal: leave now. The exit hook still removes temp files and partial outputs.
+      io.stderr.write(`\nrasterpipe: ${sig} again: exiting now\n`)
+      process.exit(SIGNAL_EXIT[sig] ?? 1)
+    }
+    signalled = sig
+    control.stopped = true
+    control.current?.destroy()
+    log(`rasterpipe: ${sig}: reading no more input; finishing the records in flight (${sig} again to quit at once)`)
+    setTimeout(() => pipeline.abort(), GRACE_MS).unref()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
 
   const done = new Promise<void>((resolve, reject) => {
     pipeline.on('data', (r: ResultRecord) => {
@@ -175,13 +212,19 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
   })
   io.stdout.on('error', (err: NodeJS.ErrnoException) => {
     // A closed pipe (`| head`) means nobody reads the records any more: stop quietly.
-    if (err.code === 'EPIPE') { stopping = true; pipeline.abort(); pipeline.destroy(); process.exit(1) }
+    if (err.code === 'EPIPE') { control.stopped = true; pipeline.abort(); pipeline.destroy(); process.exit(1) }
   })
 
-  await Promise.all([feed(pipeline, config.inputs, io, () => stopping), done])
+  try {
+    await Promise.all([feed(pipeline, config.inputs, io, control), done])
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
   progress?.stop()
   io.stderr.write(summary.text(pipeline.options.outDir) + '\n')
   if (config.stats) await summary.writeJson(config.stats)
+  if (signalled) return SIGNAL_EXIT[signalled] ?? 1
   return summary.failed > 0 ? 1 : 0
 }
 

@@ -3,8 +3,8 @@
 // taken as success: the length is checked against Content-Length or Content-Range.
 import { createWriteStream } from 'node:fs'
 import { stat, truncate } from 'node:fs/promises'
-import { Transform, type TransformCallback } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { once } from 'node:events'
+import { finished } from 'node:stream/promises'
 import { request, type Dispatcher } from 'undici'
 import { RecordError } from './errors.js'
 import { networkError, statusError } from './http.js'
@@ -103,12 +103,23 @@ async function attemptOnce (url: string, path: string, o: DownloadOptions, state
   }
   if (!append) await truncate(path, 0).catch(() => undefined)
 
-  const start = state.written
-  const meter = new Meter(start, o.maxBytes, url, counter)
+  const file = createWriteStream(path, { flags: append ? 'a' : 'w' })
   try {
-    await pipeline(res.body, meter, createWriteStream(path, { flags: append ? 'a' : 'w' }))
+    let position = state.written
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      counter.bytes += chunk.length
+      position += chunk.length
+      if (position > o.maxBytes) {
+        res.body.destroy()
+        throw tooLarge(url, position, o.maxBytes)
+      }
+      if (!file.write(chunk)) await once(file, 'drain')
+    }
   } finally {
-    // What reached the file, not what passed the meter: a retry resumes from the file's real end.
+    // End the file gracefully even when the body failed: what arrived is kept, so a retry can resume
+    // from it. (Destroying the stream would drop writes still queued.)
+    file.end()
+    await finished(file).catch(() => undefined)
     state.written = await stat(path).then((s) => s.size, () => 0)
   }
   if (state.total !== undefined && state.written !== state.total) {
@@ -125,30 +136,4 @@ function strongValidator (h: Headers): string | undefined {
 
 function tooLarge (url: string, size: number, max: number): RecordError {
   return new RecordError('fetch', 'TOO_LARGE', `${url}: body of ${size} bytes is over --max-bytes ${max}`)
-}
-
-/** Counts body bytes as they pass (for the record and the file position) and enforces the size cap. */
-class Meter extends Transform {
-  private position: number
-  private readonly max: number
-  private readonly url: string
-  private readonly counter: { bytes: number }
-
-  constructor (start: number, max: number, url: string, counter: { bytes: number }) {
-    super()
-    this.position = start
-    this.max = max
-    this.url = url
-    this.counter = counter
-  }
-
-  override _transform (chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.counter.bytes += chunk.length
-    if (this.position + chunk.length > this.max) {
-      done(tooLarge(this.url, this.position + chunk.length, this.max))
-      return
-    }
-    this.position += chunk.length
-    done(null, chunk)
-  }
 }

@@ -57,12 +57,13 @@ export function networkError (err: unknown, url: string): RecordError {
   if (err instanceof RecordError) return err
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }
   const code = e?.code ?? e?.cause?.code ?? ''
+  // undici stops a redirect loop itself, with an argument error: it is the server's loop, not our URL.
+  if (/redirect/i.test(e?.message ?? '')) {
+    return new RecordError('fetch', 'TOO_MANY_REDIRECTS', `${url}: ${e.message.split('. ')[0]}`)
+  }
   const known = NETWORK_CODES[code]
   if (known) return new RecordError('fetch', known[0], `${url}: ${known[1]}`, known[2])
   if (e?.name === 'AbortError') return new RecordError('fetch', 'ABORTED', `${url}: aborted`, false)
-  if (/max redirects|redirect/i.test(e?.message ?? '')) {
-    return new RecordError('fetch', 'TOO_MANY_REDIRECTS', `${url}: ${e.message}`)
-  }
   const message = e?.message ?? String(err)
   return new RecordError('fetch', code.startsWith('HPE_') ? 'BAD_RESPONSE' : 'NETWORK', `${url}: ${message}`, true)
 }

@@ -71,6 +71,7 @@ export function resolveOptions (given: Partial<PipelineOptions> = {}): PipelineO
   positiveInt(o.retries, 'retries', 0)
   positiveInt(o.maxBytes, 'max-bytes')
   positiveInt(o.maxLineLength, 'maxLineLength')
+  if (typeof o.retryBaseMs !== 'number' || !(o.retryBaseMs >= 0)) throw new UsageError(`retryBaseMs must be 0 or more, got ${String(o.retryBaseMs)}`)
   if (typeof o.timeout !== 'number' || !(o.timeout > 0)) throw new UsageError(`timeout must be more than 0 seconds, got ${String(o.timeout)}`)
   if (!['auto', 'download', 'range'].includes(o.fetch)) throw new UsageError(`fetch must be auto, download or range, got '${o.fetch}'`)
   if (typeof o.outDir !== 'string' || o.outDir === '') throw new UsageError('out-dir must be a directory path')

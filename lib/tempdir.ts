@@ -1,5 +1,5 @@
 // The run's private temp directory (mode 0700, from mkdtemp). Files in it are removed as their records
-// finish; the directory goes at the end of the run, and on exit whatever the path to it was.
+// finish; the directory goes at the end of the run, or on exit however the run ended.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -8,10 +8,30 @@ const live = new Set<string>()
 let hooked = false
 
 function removeAllSync (): void {
-  for (const dir of live) {
-    try { rmSync(dir, { recursive: true, force: true }) } catch { /* best effort on the way out */ }
+  for (const path of live) {
+    try { rmSync(path, { recursive: true, force: true }) } catch { /* best effort on the way out */ }
   }
   live.clear()
+}
+
+function hookExit (): void {
+  if (hooked) return
+  hooked = true
+  process.once('exit', removeAllSync)
+}
+
+/**
+ * Files and directories that must not outlive the process, even when it exits in the middle of a record
+ * (a second Ctrl-C): they are removed synchronously on exit unless forgotten first.
+ */
+export const removeOnExit = {
+  add (path: string): void {
+    hookExit()
+    live.add(path)
+  },
+  forget (path: string): void {
+    live.delete(path)
+  }
 }
 
 export class TempDir {
@@ -21,11 +41,7 @@ export class TempDir {
   constructor (root: string) {
     // Synchronous on purpose: it runs once, before any record, and must exist before the first fetch.
     this.path = mkdtempSync(join(root, 'rasterpipe-'))
-    live.add(this.path)
-    if (!hooked) {
-      hooked = true
-      process.once('exit', removeAllSync)
-    }
+    removeOnExit.add(this.path)
   }
 
   /** A fresh file name inside the directory; the caller creates the file. */

@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path'
 import { RecordError } from './errors.js'
 import type { Gdal } from './gdal.js'
 import type { Job } from './job.js'
+import { removeOnExit } from './tempdir.js'
 
 export interface WriteContext {
   gdal: Gdal
@@ -38,6 +39,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       const pixels = job.pixels
       if (!pixels) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
       await mkdir(dirname(final), { recursive: true })
+      removeOnExit.add(temp)
       try {
         const out = await driver.createCopyAsync(temp, pixels, options)
         await out.flushAsync()
@@ -52,6 +54,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       await rm(temp, { force: true })
       throw err
     } finally {
+      removeOnExit.forget(temp)
       job.ms.write = Math.round(performance.now() - t0)
     }
   }

@@ -19,7 +19,7 @@ export type Fault =
   | { kind: 'silent' }
   | { kind: 'redirect', to: string, status?: number }
   /** Serves this body instead of the file, with status 200. */
-  | { kind: 'body', body: Buffer | string, contentType?: string }
+  | { kind: 'body', body: Buffer | string, contentType?: string, chunked?: boolean }
   /** Answers as if Range were not supported (200, whole body). */
   | { kind: 'ignore-range' }
   | { kind: 'delay', ms: number }
@@ -124,7 +124,9 @@ export async function startServer (root?: string): Promise<RasterServer> {
     }
     if (fault?.kind === 'body') {
       const body = Buffer.isBuffer(fault.body) ? fault.body : Buffer.from(fault.body)
-      res.writeHead(200, { 'content-type': fault.contentType ?? 'application/octet-stream', 'content-length': String(body.length) })
+      const headers: Record<string, string> = { 'content-type': fault.contentType ?? 'application/octet-stream' }
+      if (!fault.chunked) headers['content-length'] = String(body.length)
+      res.writeHead(200, headers)
       send(res, s, body)
       return
     }
@@ -169,11 +171,13 @@ export async function startServer (root?: string): Promise<RasterServer> {
     if (fault?.kind === 'reset' || fault?.kind === 'truncate' || fault?.kind === 'stall') {
       const part = slice.subarray(0, Math.min(fault.after, slice.length))
       s.bytes += part.length
-      res.write(part, () => {
+      // A pause before the fault, so that the client has read what was sent (a reset discards data still
+      // unread in the peer's buffers).
+      res.write(part, () => setTimeout(() => {
         if (fault.kind === 'reset') res.socket?.resetAndDestroy()
         else if (fault.kind === 'truncate') res.socket?.end()
         else hanging.add(res)
-      })
+      }, 50))
       return
     }
     send(res, s, slice)
