@@ -84,6 +84,12 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
     if (!KNOWN_FIELDS.has(key)) throw new InvalidValue(`unknown field "${key}" (known: ${[...KNOWN_FIELDS].join(', ')})`)
   }
   job.request = requestFor(fields, options)
+  // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
+  const r = job.request
+  const [w, h] = r.outSize ?? (r.bbox ? [0, 0] : [r.window.width, r.window.height])
+  if (w * h > options.maxPixels) {
+    throw new InvalidValue(`window of ${w}×${h} = ${w * h} pixels is over --max-pixels ${options.maxPixels}`)
+  }
   const out = outputFor(job.url, job.request, fields.out, options, ext)
   job.output = out.display
   job.outputPath = out.path

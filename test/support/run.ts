@@ -21,7 +21,7 @@ export interface RunResult {
 }
 
 export interface RunOptions {
-  stdin?: string
+  stdin?: string | Buffer
   env?: Record<string, string>
   /** Called with the child once started (to send signals). */
   started?: (child: ReturnType<typeof spawn>) => void

@@ -1,0 +1,80 @@
+// A corpus of bad and hostile input lines among good ones: each bad line gives one error record naming its
+// line and the reason, nothing is written outside --out-dir, and the process exits 1 (not by a crash).
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startServer, type RasterServer } from './support/server.js'
+import { FIXTURES, byLine, runCli, scratch } from './support/run.js'
+import { loadGdal } from '../lib/gdal.js'
+
+const gdal = loadGdal()
+
+let server: RasterServer
+let dir: string
+
+before(async () => {
+  server = await startServer(FIXTURES)
+  dir = scratch()
+})
+after(async () => {
+  await server.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+test('bad-input corpus: one error record per bad line, good lines fine, nothing outside --out-dir', async () => {
+  const small = server.url('int16-small.tif')
+  // A VRT that points at a local file, disguised as a GeoTIFF: must not be opened.
+  const vrt = `<VRTDataset rasterXSize="300" rasterYSize="200"><VRTRasterBand dataType="Int16" band="1"><SimpleSource>
+<SourceFilename relativeToVRT="0">${join(FIXTURES, 'int16-small.tif')}</SourceFilename><SourceBand>1</SourceBand>
+</SimpleSource></VRTRasterBand></VRTDataset>`
+  server.always('evil.tif', { kind: 'body', body: vrt, contentType: 'image/tiff' })
+  // The same bytes do open in GDAL without the allow-list: it is the allow-list that refuses them.
+  writeFileSync(join(dir, 'evil.tif'), vrt)
+  const plain = gdal.open(join(dir, 'evil.tif'))
+  assert.equal(plain.driver.description, 'VRT')
+  plain.close()
+  const rec = (o: object): string => JSON.stringify({ url: small, window: [0, 0, 50, 50], ...o })
+  const corpus: [string | Buffer, RegExp, string?][] = [
+    [rec({ out: '../../escaped.tif' }), /may not leave --out-dir/],
+    [rec({ out: '/tmp/absolute.tif' }), /absolute/],
+    ['javascript:alert(1)', /scheme 'javascript:'/],
+    ['ftp://example.org/a.tif', /scheme 'ftp:'/],
+    ['data:image/tiff;base64,SUkqAA==', /scheme 'data:'/],
+    [rec({ window: [-5, 0, 10, 10] }), /offsets must be 0 or more/],
+    [rec({ window: [0, 0, 0, 10] }), /more than 0/],
+    [rec({ window: [0, 0, 10.5, 10] }), /whole number/],
+    [rec({ window: [0, 0, 200, 200] }), /over --max-pixels 10000/],
+    [rec({ bands: [0] }), /not a band number/],
+    [rec({ bands: [2] }), /band 2 requested, but the source has 1 band/, 'read'],
+    [rec({ bbox: [400500, 5599000, 400000, 5599500] }), /MINX < MAXX/],
+    [rec({ bbox: [400000, 5599000, 400500, 5599500], bbox_crs: 'EPSG:99999999' }), /unknown CRS/],
+    ['{"url": "' + 'x'.repeat(10 * 1024 * 1024) + '"}', /longer than the maximum/],
+    [Buffer.from([0x68, 0x74, 0x74, 0x70, 0xc3, 0x28, 0xff]), /not valid UTF-8/],
+    [rec({ url: server.url('evil.tif') }), /not a raster GDAL can read with the allowed drivers/, 'open']
+  ]
+  const parts: Buffer[] = [Buffer.from(rec({ window: [0, 0, 64, 64] }) + '\n')]
+  for (const [line] of corpus) parts.push(Buffer.isBuffer(line) ? line : Buffer.from(line), Buffer.from('\n'))
+  parts.push(Buffer.from(rec({ window: [10, 10, 32, 32] }) + '\n'))
+
+  const parent = scratch()
+  const out = join(parent, 'out')
+  const run = await runCli(['-o', out, '--max-pixels', '10000'], { stdin: Buffer.concat(parts) })
+  assert.equal(run.code, 1, run.stderr)
+  assert.equal(run.signal, null)
+  assert.equal(run.records.length, corpus.length + 2)
+  const records = byLine(run.records)
+  assert.equal(records.get(1)?.status, 'ok')
+  assert.equal(records.get(corpus.length + 2)?.status, 'ok')
+  corpus.forEach(([, reason, stage], i) => {
+    const line = i + 2
+    const r = records.get(line)
+    assert.equal(r?.status, 'error', `line ${line}: ${JSON.stringify(r)}`)
+    assert.equal(r?.error?.stage, stage ?? 'input', `line ${line}: ${JSON.stringify(r?.error)}`)
+    assert.match(r?.error?.message ?? '', reason, `line ${line}`)
+    assert.ok(run.stderr.includes(`line ${line}: `), `stderr names line ${line}`)
+  })
+  assert.deepEqual(readdirSync(parent), ['out'], 'nothing written beside --out-dir')
+  assert.equal(readdirSync(out).length, 2, 'only the two good outputs')
+  rmSync(parent, { recursive: true, force: true })
+})
