@@ -99,6 +99,9 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     // Not an option users need: tests shorten the backoff with it.
     retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined
   }
+  if (options.window && !options.boundless && (options.window.col < 0 || options.window.row < 0)) {
+    throw new UsageError('--window: negative offsets reach outside the raster and need --boundless')
+  }
   const progress = v['no-progress'] ? false : v.progress ?? stderrIsTTY
   const config: CliConfig = { options, inputs: parsed.positionals, progress }
   if (v.stats !== undefined) config.stats = v.stats

@@ -31,6 +31,8 @@ function configure (gdal: Gdal): void {
   if (!process.env.GDAL_CACHEMAX) gdal.config.set('GDAL_CACHEMAX', '64')
   // No .aux.xml side files: they would appear beside outputs (under their temporary names too).
   gdal.config.set('GDAL_PAM_ENABLED', 'NO')
+  // Masks inside the output TIFF, never as a .msk side file that the rename would leave behind.
+  gdal.config.set('GDAL_TIFF_INTERNAL_MASK', 'YES')
   // Sources are single files in private directories: never list directories looking for side files.
   gdal.config.set('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
   // x = easting/longitude everywhere, as GDAL's command-line tools take coordinates (GDAL >= 3.5).

@@ -111,6 +111,10 @@ function requestFor (f: Record<string, unknown>, o: PipelineOptions): WindowRequ
     if (typeof f.boundless !== 'boolean') throw new InvalidValue('"boundless" must be true or false')
     request.boundless = f.boundless
   }
+  const w = request.window
+  if (!bbox && !request.boundless && (w.col < 0 || w.row < 0)) {
+    throw new InvalidValue(`window: offsets must be 0 or more, got ${w.col},${w.row} (a window reaching left of or above the raster needs --boundless)`)
+  }
   const outSize = f.out_size !== undefined ? parseOutSize(f.out_size, 'out_size') : o.outSize
   if (outSize) request.outSize = outSize
   return request

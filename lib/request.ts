@@ -40,7 +40,6 @@ function integers (value: Raw, name: string, count: number): number[] {
 
 export function parseWindow (value: Raw, name = 'window'): PixelWindow {
   const [col, row, width, height] = integers(value, `${name} (COL,ROW,WIDTH,HEIGHT)`, 4)
-  if (col < 0 || row < 0) throw new InvalidValue(`${name}: offsets must be 0 or more, got ${col},${row}`)
   if (width <= 0 || height <= 0) throw new InvalidValue(`${name}: width and height must be more than 0, got ${width},${height}`)
   return { col, row, width, height }
 }
