@@ -1,5 +1,6 @@
 // rasterPipeline(): the chain parse → fetch → open → read → write → finalize as one object-mode Duplex.
 // Write input items (lines, raw lines from LineSplitter, or record objects); read result records.
+import { setMaxListeners } from 'node:events'
 import { Transform, type Duplex, type TransformCallback } from 'node:stream'
 import chain from 'stream-chain'
 import type { Dispatcher } from 'undici'
@@ -71,6 +72,8 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
   const temp = new TempDir(options.tempRoot)
   const dispatcher: Dispatcher = createAgent({ connections: options.concurrency, timeoutMs: options.timeout * 1000 })
   const controller = new AbortController()
+  // Every request in flight listens on the run's signal: more than Node's default of 10 is the point.
+  setMaxListeners(0, controller.signal)
   const crs = new CrsCatalog(gdal)
 
   const parse = new Parse(options, ext)

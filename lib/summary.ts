@@ -37,7 +37,7 @@ export class Summary {
   private readonly loop: IntervalHistogram
 
   constructor () {
-    this.loop = monitorEventLoopDelay({ resolution: 10 })
+    this.loop = monitorEventLoopDelay({ resolution: 1 })
     this.loop.enable()
   }
 

@@ -47,6 +47,8 @@ export interface RasterServer {
   latency: number
   /** Drop Range support for every path. */
   noRanges: boolean
+  /** Bytes per second for each response body; 0 for no cap. */
+  bandwidth: number
   close: () => Promise<void>
 }
 
@@ -103,7 +105,21 @@ export async function startServer (root?: string): Promise<RasterServer> {
 
   function send (res: ServerResponse, s: PathStats, body: Buffer): void {
     s.bytes += body.length
-    res.end(body)
+    if (api.bandwidth <= 0 || body.length === 0) {
+      res.end(body)
+      return
+    }
+    const chunk = 64 * 1024
+    const gap = (chunk / api.bandwidth) * 1000
+    let at = 0
+    const next = (): void => {
+      if (res.destroyed) return
+      const piece = body.subarray(at, at + chunk)
+      at += piece.length
+      if (at >= body.length) res.end(piece)
+      else { res.write(piece); setTimeout(next, gap) }
+    }
+    next()
   }
 
   function handle (req: IncomingMessage, res: ServerResponse, path: string, s: PathStats, fault?: Fault): void {
@@ -191,6 +207,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     base,
     latency: 0,
     noRanges: false,
+    bandwidth: 0,
     url: (path) => `${base}/${path.replace(/^\//, '')}`,
     fault: (path, ...faults) => {
       const key = '/' + path.replace(/^\//, '')

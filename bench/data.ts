@@ -1,0 +1,39 @@
+// Benchmark data, made with GDAL in a temp directory: a few GeoTIFFs of 1–3 MB whose pixels do not
+// compress away, served under many names so that every input is a distinct URL.
+import { join } from 'node:path'
+import { loadGdal } from '../lib/gdal.js'
+
+const gdal = loadGdal()
+
+export interface BenchFile { path: string, size: number }
+
+/** A deterministic noisy raster: xorshift noise over a gradient, so DEFLATE keeps it at 1–3 MB. */
+export function makeNoisyTiff (dir: string, name: string, side: number, bands: number, options: string[]): string {
+  const mem = gdal.drivers.get('MEM').create('', side, side, bands, 'Byte')
+  mem.srs = gdal.SpatialReference.fromEPSG(32618)
+  mem.geoTransform = [500000, 10, 0, 4200000, 0, -10]
+  let state = 2463534242 ^ side
+  const data = new Uint8Array(side * side)
+  for (let b = 1; b <= bands; b++) {
+    for (let i = 0; i < data.length; i++) {
+      state ^= state << 13; state ^= state >>> 17; state ^= state << 5
+      data[i] = (((i % side) + Math.floor(i / side)) >> 3) + ((state >>> 0) & 0x3f)
+    }
+    mem.bands.get(b).pixels.write(0, 0, side, side, data)
+  }
+  const path = join(dir, name)
+  gdal.drivers.get('GTiff').createCopy(path, mem, options).close()
+  mem.close()
+  return path
+}
+
+export function makeBatchFiles (dir: string): string[] {
+  const tiled = ['TILED=YES', 'COMPRESS=DEFLATE']
+  return [
+    makeNoisyTiff(dir, 'a.tif', 1024, 1, tiled),
+    makeNoisyTiff(dir, 'b.tif', 1280, 1, tiled),
+    makeNoisyTiff(dir, 'c.tif', 1024, 2, tiled),
+    makeNoisyTiff(dir, 'd.tif', 1448, 1, ['COMPRESS=DEFLATE']),
+    makeNoisyTiff(dir, 'e.tif', 1024, 3, tiled)
+  ]
+}
