@@ -1,5 +1,5 @@
-// Benchmark data, made with GDAL in a temp directory: a few GeoTIFFs of 1–3 MB whose pixels do not
-// compress away, served under many names so that every input is a distinct URL.
+// Benchmark and test data, made with GDAL in a temp directory: GeoTIFFs and COGs whose pixels do not
+// compress away, so that byte counts mean something.
 import { join } from 'node:path'
 import { loadGdal } from '../lib/gdal.js'
 
@@ -8,7 +8,7 @@ const gdal = loadGdal()
 export interface BenchFile { path: string, size: number }
 
 /** A deterministic noisy raster: xorshift noise over a gradient, so DEFLATE keeps it at 1–3 MB. */
-export function makeNoisyTiff (dir: string, name: string, side: number, bands: number, options: string[]): string {
+export function makeNoisyTiff (dir: string, name: string, side: number, bands: number, options: string[], driver = 'GTiff'): string {
   const mem = gdal.drivers.get('MEM').create('', side, side, bands, 'Byte')
   mem.srs = gdal.SpatialReference.fromEPSG(32618)
   mem.geoTransform = [500000, 10, 0, 4200000, 0, -10]
@@ -22,7 +22,7 @@ export function makeNoisyTiff (dir: string, name: string, side: number, bands: n
     mem.bands.get(b).pixels.write(0, 0, side, side, data)
   }
   const path = join(dir, name)
-  gdal.drivers.get('GTiff').createCopy(path, mem, options).close()
+  gdal.drivers.get(driver).createCopy(path, mem, options).close()
   mem.close()
   return path
 }

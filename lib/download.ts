@@ -1,6 +1,6 @@
-// Download mode: the whole body streamed to a file in the private temp directory, with retries, resume by
-// Range (guarded by the validator the server gave), and exact byte accounting. A short body is never
-// taken as success: the length is checked against Content-Length or Content-Range.
+// Whole-body transfers into the private temp directory, with retries, resume by Range (guarded by the
+// validator the server gave), and exact byte accounting. A short body is never taken as success: the
+// length is checked against Content-Length or Content-Range.
 import { createWriteStream } from 'node:fs'
 import { stat, truncate } from 'node:fs/promises'
 import { once } from 'node:events'
@@ -19,55 +19,61 @@ export interface DownloadOptions {
   signal?: AbortSignal
 }
 
-export interface DownloadResult {
-  path: string
-  /** Body bytes received over every attempt. */
+/** What crossed the network for a record: body bytes over every attempt, and the requests made. */
+export interface Transfer {
   bytes: number
   attempts: number
+}
+
+export interface DownloadResult extends Transfer {
+  path: string
   size: number
 }
 
-type Headers = Record<string, string | string[] | undefined>
+export type Headers = Record<string, string | string[] | undefined>
 
-function header (headers: Headers, name: string): string | undefined {
+export function header (headers: Headers, name: string): string | undefined {
   const v = headers[name]
   return Array.isArray(v) ? v[0] : v
 }
 
-/** State carried between attempts, so a retry can resume where the last one stopped. */
-interface Progress {
+/** What a download has on disk, so that the next request can resume after it. */
+export interface Progress {
   written: number
   validator?: string
   rangesOk: boolean
   total?: number
 }
 
-export async function download (url: string, path: string, o: DownloadOptions): Promise<DownloadResult> {
-  const state: Progress = { written: 0, rangesOk: false }
-  const counter = { bytes: 0 }
-  for (let attempt = 1; ; attempt++) {
+/**
+ * Runs one request (`attempt`) until it succeeds, retrying transient failures with jittered backoff.
+ * Counts every request in `transfer.attempts`.
+ */
+export async function retrying<T> (url: string, o: DownloadOptions, transfer: Transfer, attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    transfer.attempts++
     try {
-      await attemptOnce(url, path, o, state, counter)
-      return { path, bytes: counter.bytes, attempts: attempt, size: state.written }
+      return await attempt()
     } catch (caught) {
       const err = networkError(caught, url)
-      if (!err.retryable || attempt > o.retries || o.signal?.aborted) {
-        if (attempt > 1) err.message += ` (after ${attempt} attempts)`
-        throw Object.assign(err, { attempts: attempt, bytes: counter.bytes })
+      if (!err.retryable || tries > o.retries || o.signal?.aborted) {
+        if (tries > 1) err.message += ` (after ${tries} attempts)`
+        throw err
       }
-      await waitBeforeRetry(attempt, o.retryBaseMs, err, o.signal)
+      await waitBeforeRetry(tries, o.retryBaseMs, err, o.signal)
     }
   }
 }
 
-async function attemptOnce (url: string, path: string, o: DownloadOptions, state: Progress, counter: { bytes: number }): Promise<void> {
-  const resume = state.written > 0 && state.rangesOk && state.validator !== undefined
-  const headers: Record<string, string> = {}
-  if (resume) {
-    headers.range = `bytes=${state.written}-`
-    headers['if-range'] = state.validator as string
-  }
-  const res = await request(url, {
+export async function download (url: string, path: string, o: DownloadOptions, transfer: Transfer = { bytes: 0, attempts: 0 },
+  from: Progress = { written: 0, rangesOk: false }): Promise<DownloadResult> {
+  const state = { ...from }
+  await retrying(url, o, transfer, () => attemptOnce(url, path, o, state, transfer))
+  return { path, bytes: transfer.bytes, attempts: transfer.attempts, size: state.written }
+}
+
+export function get (url: string, o: DownloadOptions, headers: Record<string, string>): ReturnType<typeof request> {
+  return request(url, {
     dispatcher: o.dispatcher,
     method: 'GET',
     headers,
@@ -75,6 +81,16 @@ async function attemptOnce (url: string, path: string, o: DownloadOptions, state
     bodyTimeout: o.timeoutMs,
     signal: o.signal
   })
+}
+
+async function attemptOnce (url: string, path: string, o: DownloadOptions, state: Progress, transfer: Transfer): Promise<void> {
+  const resume = state.written > 0 && state.rangesOk && state.validator !== undefined
+  const headers: Record<string, string> = {}
+  if (resume) {
+    headers.range = `bytes=${state.written}-`
+    headers['if-range'] = state.validator as string
+  }
+  const res = await get(url, o, headers)
   const h = res.headers as Headers
   let append = false
   if (res.statusCode === 206 && resume) {
@@ -88,29 +104,38 @@ async function attemptOnce (url: string, path: string, o: DownloadOptions, state
     append = true
   } else if (res.statusCode === 200) {
     state.written = 0
-    state.validator = strongValidator(h)
-    state.rangesOk = header(h, 'accept-ranges') === 'bytes'
-    const length = header(h, 'content-length')
-    state.total = length !== undefined ? Number(length) : undefined
+    acceptFull(state, h)
   } else {
     await res.body.dump().catch(() => undefined)
     throw statusError(res.statusCode, h, url)
   }
-
   if (state.total !== undefined && state.total > o.maxBytes) {
     res.body.destroy()
     throw tooLarge(url, state.total, o.maxBytes)
   }
   if (!append) await truncate(path, 0).catch(() => undefined)
+  await receiveBody(res.body, url, path, append, state, o, transfer)
+}
 
+/** Takes what a 200 response says of the whole file. */
+export function acceptFull (state: Progress, h: Headers): void {
+  state.validator = strongValidator(h)
+  state.rangesOk = header(h, 'accept-ranges') === 'bytes'
+  const length = header(h, 'content-length')
+  state.total = length !== undefined ? Number(length) : undefined
+}
+
+/** Streams a body to the end of a file, counting bytes, enforcing --max-bytes and the expected length. */
+export async function receiveBody (body: AsyncIterable<Buffer> & { destroy: () => void }, url: string, path: string, append: boolean,
+  state: Progress, o: DownloadOptions, transfer: Transfer): Promise<void> {
   const file = createWriteStream(path, { flags: append ? 'a' : 'w' })
   try {
     let position = state.written
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      counter.bytes += chunk.length
+    for await (const chunk of body) {
+      transfer.bytes += chunk.length
       position += chunk.length
       if (position > o.maxBytes) {
-        res.body.destroy()
+        body.destroy()
         throw tooLarge(url, position, o.maxBytes)
       }
       if (!file.write(chunk)) await once(file, 'drain')
@@ -128,12 +153,12 @@ async function attemptOnce (url: string, path: string, o: DownloadOptions, state
 }
 
 /** ETag, or Last-Modified: what If-Range may carry. A weak ETag cannot guard a byte range. */
-function strongValidator (h: Headers): string | undefined {
+export function strongValidator (h: Headers): string | undefined {
   const etag = header(h, 'etag')
   if (etag && !etag.startsWith('W/')) return etag
   return header(h, 'last-modified')
 }
 
-function tooLarge (url: string, size: number, max: number): RecordError {
+export function tooLarge (url: string, size: number, max: number): RecordError {
   return new RecordError('fetch', 'TOO_LARGE', `${url}: body of ${size} bytes is over --max-bytes ${max}`)
 }

@@ -1,11 +1,15 @@
 // The fetch stage: makes each record's source a local file. HTTP(S) sources are downloaded into the
-// private temp directory (shared between records of the same URL); local paths and file:// URLs are used
-// in place. Outputs that exist already are skipped here, before any byte moves, under --skip-existing.
+// private temp directory, or in range mode become a sparse file holding the head (shared between records
+// of the same URL); local paths and file:// URLs are used in place. Outputs that exist already are skipped
+// here, before any byte moves, under --skip-existing. The blocks stage, after open has resolved the
+// window, fetches the blocks a range-mode record needs.
 import { stat, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
-import { download, type DownloadResult } from './download.js'
+import { download, type DownloadOptions } from './download.js'
+import { probe, fetchMissing, type Probed } from './remote.js'
+import { planBlocks } from './blocks.js'
 import { RecordError } from './errors.js'
 import type { Job } from './job.js'
 import type { PipelineOptions } from './options.js'
@@ -23,9 +27,14 @@ export function isRemote (url: string): boolean {
   return /^https?:\/\//i.test(url)
 }
 
+function httpOptions ({ options: o, dispatcher, signal }: FetchContext): DownloadOptions {
+  return { dispatcher, retries: o.retries, timeoutMs: o.timeout * 1000, maxBytes: o.maxBytes, retryBaseMs: o.retryBaseMs, signal }
+}
+
 export function createFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
-  const cache = new SourceCache<DownloadResult>(async (d) => { await rm(d.path, { force: true }) })
+  const cache = new SourceCache<Probed>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
   const o = ctx.options
+  const http = httpOptions(ctx)
 
   return async function fetchStage (job: Job): Promise<void> {
     const t0 = performance.now()
@@ -38,25 +47,21 @@ export function createFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
         await useLocal(job)
         return
       }
-      job.fetch = 'download'
-      const shared = await cache.acquire(job.url, () => download(job.url, ctx.temp.file(job.url), {
-        dispatcher: ctx.dispatcher,
-        retries: o.retries,
-        timeoutMs: o.timeout * 1000,
-        maxBytes: o.maxBytes,
-        retryBaseMs: o.retryBaseMs,
-        signal: ctx.signal
-      })).catch((err: unknown) => {
-        const e = err as { attempts?: number, bytes?: number }
-        job.attempts = e.attempts ?? job.attempts
-        job.bytes = e.bytes ?? job.bytes
-        throw err
+      // Records for one URL share its fetch and local copy. The record that makes the request carries its
+      // bytes and attempts; the others carry only what they fetch themselves (range mode's blocks).
+      const shared = await cache.acquire(job.url, async (): Promise<Probed> => {
+        const path = ctx.temp.file(job.url)
+        if (o.fetch === 'download') {
+          await download(job.url, path, http, job)
+          return { kind: 'download', path }
+        }
+        return probe(job.url, path, o.fetch, http, job)
       })
-      if (shared.first) {
-        job.bytes = shared.value.bytes
-        job.attempts = shared.value.attempts
-      }
-      job.local = { path: shared.value.path, downloaded: true, release: shared.release }
+      const got = shared.value
+      job.fetch = got.kind
+      job.local = got.kind === 'range'
+        ? { path: got.source.path, downloaded: true, sparse: got.source, release: shared.release }
+        : { path: got.path, downloaded: true, release: shared.release }
     } finally {
       job.ms.fetch = Math.round(performance.now() - t0)
     }
@@ -79,4 +84,18 @@ async function useLocal (job: Job): Promise<void> {
 
 async function exists (path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false)
+}
+
+export function createBlockFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
+  const http = httpOptions(ctx)
+  return async function blocksStage (job: Job): Promise<void> {
+    const sparse = job.local?.sparse
+    if (!sparse || !job.window) return
+    const t0 = performance.now()
+    try {
+      await fetchMissing(sparse, planBlocks(sparse.info, job.window, job.request.bands, job.request.outSize), http, job)
+    } finally {
+      job.ms.fetch = (job.ms.fetch ?? 0) + Math.round(performance.now() - t0)
+    }
+  }
 }

@@ -3,6 +3,7 @@
 import type { RecordError } from './errors.js'
 import type { Dataset } from './gdal.js'
 import type { PixelWindow, WindowRequest } from './request.js'
+import type { SparseSource } from './remote.js'
 
 export type Status = 'ok' | 'error' | 'skipped'
 export type FetchKind = 'download' | 'range' | 'local'
@@ -29,6 +30,8 @@ export interface LocalSource {
   path: string
   /** Downloaded (and so opened with the raster allow-list only), or a user's own local file. */
   downloaded: boolean
+  /** In range mode: the sparse file's remote source and what it holds. */
+  sparse?: SparseSource
   release: () => Promise<void>
 }
 

@@ -1,9 +1,11 @@
-// The open stage: opens the local copy with GDAL (async, on the libuv pool) and learns the source's shape.
+// The open stage: opens the local copy with GDAL (async, on the libuv pool), learns the source's shape,
+// and resolves the record's window against it.
 // Downloaded files open with an allow-list of single-file raster drivers, so that a file from the network
 // cannot make GDAL read local files or other hosts (no VRT, WMS, WCS, MBTiles and the like).
 import { RecordError } from './errors.js'
 import type { Dataset, Gdal } from './gdal.js'
 import type { Job, SourceInfo } from './job.js'
+import { resolveWindow, type CrsCatalog } from './window.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -15,7 +17,13 @@ export function allowedDrivers (gdal: Gdal): string[] {
   return RASTER_DRIVERS.filter((d) => present.has(d))
 }
 
-export function createOpener (gdal: Gdal): (job: Job) => Promise<void> {
+export interface OpenContext {
+  gdal: Gdal
+  crs: CrsCatalog
+  maxPixels: number
+}
+
+export function createOpener ({ gdal, crs, maxPixels }: OpenContext): (job: Job) => Promise<void> {
   const drivers = allowedDrivers(gdal)
 
   return async function openStage (job: Job): Promise<void> {
@@ -36,6 +44,8 @@ export function createOpener (gdal: Gdal): (job: Job) => Promise<void> {
       job.source = await describe(ds, job.url)
       const gt = await ds.geoTransformAsync
       job.georeferenced = gt !== null && !(gt[0] === 0 && gt[1] === 1 && gt[2] === 0 && gt[3] === 0 && gt[4] === 0 && gt[5] === 1)
+      // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
+      job.window = await resolveWindow(gdal, crs, job, maxPixels)
     } finally {
       job.ms.open = Math.round(performance.now() - t0)
     }

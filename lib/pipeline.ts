@@ -5,7 +5,7 @@ import { Transform, type Duplex, type TransformCallback } from 'node:stream'
 import chain from 'stream-chain'
 import type { Dispatcher } from 'undici'
 import { UsageError } from './errors.js'
-import { createFetcher } from './fetch.js'
+import { createBlockFetcher, createFetcher } from './fetch.js'
 import { Finalize } from './finalize.js'
 import { loadGdal, type Gdal } from './gdal.js'
 import { createAgent } from './http.js'
@@ -76,11 +76,14 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
   setMaxListeners(0, controller.signal)
   const crs = new CrsCatalog(gdal)
 
+  const fetchContext = { options, dispatcher, temp, signal: controller.signal }
   const parse = new Parse(options, ext)
   const stages = [
-    new Stage({ name: 'fetch', limit: options.concurrency }, createFetcher({ options, dispatcher, temp, signal: controller.signal })),
-    new Stage({ name: 'open', limit: options.gdalConcurrency }, createOpener(gdal)),
-    new Stage({ name: 'read', limit: options.gdalConcurrency }, createReader({ gdal, crs, maxPixels: options.maxPixels })),
+    new Stage({ name: 'fetch', limit: options.concurrency }, createFetcher(fetchContext)),
+    new Stage({ name: 'open', limit: options.gdalConcurrency }, createOpener({ gdal, crs, maxPixels: options.maxPixels })),
+    // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
+    new Stage({ name: 'fetch', limit: options.concurrency }, createBlockFetcher(fetchContext)),
+    new Stage({ name: 'read', limit: options.gdalConcurrency }, createReader({ gdal })),
     new Stage({ name: 'write', limit: options.gdalConcurrency }, createWriter({ gdal, format: options.format, creationOptions: options.creationOptions }))
   ]
   const duplex = chain([parse, ...stages, new Finalize()]) as unknown as Duplex

@@ -1,4 +1,4 @@
-// The read stage: resolves the window, then reads its pixels into an in-memory dataset through GDAL's own
+// The read stage: reads the window's pixels into an in-memory dataset through GDAL's own
 // translate (async, on the libuv pool). Going through gdal_translate's code keeps what it keeps: data
 // type, nodata, colour interpretation and table, scale and offset, descriptions, masks; the window's
 // geotransform and the source CRS. The source is closed as soon as the pixels are in memory.
@@ -6,12 +6,9 @@ import { RecordError } from './errors.js'
 import type { Gdal } from './gdal.js'
 import type { Job } from './job.js'
 import type { PixelWindow } from './request.js'
-import { resolveWindow, type CrsCatalog } from './window.js'
 
 export interface ReadContext {
   gdal: Gdal
-  crs: CrsCatalog
-  maxPixels: number
 }
 
 export function translateArgs (window: PixelWindow, job: Job): string[] {
@@ -25,8 +22,8 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
   return async function readStage (job: Job): Promise<void> {
     const t0 = performance.now()
     try {
-      const window = await resolveWindow(ctx.gdal, ctx.crs, job, ctx.maxPixels)
-      job.window = window
+      const window = job.window
+      if (!window) throw new RecordError('read', 'NO_WINDOW', 'no window was resolved')
       const ds = job.dataset as NonNullable<Job['dataset']>
       try {
         job.pixels = await ctx.gdal.translateAsync('', ds, translateArgs(window, job))

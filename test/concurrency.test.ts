@@ -27,7 +27,7 @@ test('--concurrency 4 with 20 inputs: the server sees 4 requests in flight, neve
   server.latency = 150
   try {
     const input = Array.from({ length: 20 }, (_, i) => JSON.stringify({ url: `${server.url('int16-small.tif')}?n=${i}`, window: [0, 0, 64, 64] })).join('\n')
-    const run = await runCli(['-c', '4', '-o', join(dir, 'c4')], { stdin: input })
+    const run = await runCli(['-c', '4', '--fetch', 'download', '-o', join(dir, 'c4')], { stdin: input })
     assert.equal(run.code, 0, run.stderr)
     assert.equal(run.records.length, 20)
     assert.equal(server.stats('int16-small.tif').requests, 20)

@@ -1,0 +1,179 @@
+// Range mode's source: the first request both probes the server and brings the file's head; a TIFF laid
+// out like a COG then becomes a sparse local file that holds only the header and the blocks a window
+// needs, fetched by undici with merged byte ranges. GDAL opens and decodes that local file, so network
+// waits never hold a libuv pool thread. The ranges held are tracked, and GDAL is only asked for windows
+// whose blocks are all held.
+import { open, truncate, writeFile, type FileHandle } from 'node:fs/promises'
+import { RecordError } from './errors.js'
+import { acceptFull, download, get, header, receiveBody, retrying, strongValidator, tooLarge, type DownloadOptions, type Headers, type Progress, type Transfer } from './download.js'
+import { statusError } from './http.js'
+import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
+import { looksLikeTiff, readTiff, type TiffInfo } from './tiff.js'
+import type { FetchMode } from './options.js'
+
+/** Bytes asked for by the first request: enough for a COG's header and directories. */
+export const PROBE_BYTES = 64 * 1024
+/** Files smaller than this are downloaded whole under `auto`: ranges would not pay. */
+export const RANGE_MIN_SIZE = 1024 * 1024
+/** Ranges closer than this are fetched as one request. */
+export const MERGE_GAP = 64 * 1024
+
+export interface SparseSource {
+  url: string
+  path: string
+  size: number
+  validator?: string
+  info: TiffInfo
+  held: Range[]
+}
+
+export type Probed = { kind: 'download', path: string } | { kind: 'range', source: SparseSource }
+
+/** Fetches [start, end) into the open file at the same offset; the response must be exactly that range. */
+async function fetchRange (url: string, file: FileHandle, [start, end]: Range, validator: string | undefined, o: DownloadOptions, transfer: Transfer): Promise<void> {
+  await retrying(url, o, transfer, async () => {
+    const headers: Record<string, string> = { range: `bytes=${start}-${end - 1}` }
+    if (validator) headers['if-range'] = validator
+    const res = await get(url, o, headers)
+    const h = res.headers as Headers
+    if (res.statusCode === 200) {
+      res.body.destroy()
+      throw new RecordError('fetch', validator ? 'SOURCE_CHANGED' : 'NO_RANGES',
+        validator ? `${url}: the file changed on the server during the run` : `${url}: the server stopped honouring Range requests`)
+    }
+    if (res.statusCode !== 206) {
+      await res.body.dump().catch(() => undefined)
+      throw statusError(res.statusCode, h, url)
+    }
+    const m = /^bytes (\d+)-(\d+)\//.exec(header(h, 'content-range') ?? '')
+    if (!m || Number(m[1]) !== start || Number(m[2]) !== end - 1) {
+      res.body.destroy()
+      throw new RecordError('fetch', 'BAD_RANGE', `${url}: asked for bytes ${start}-${end - 1}, got ${header(h, 'content-range') ?? 'no Content-Range'}`, true)
+    }
+    // Buffered, then written: a truncated range is retried and never lands in the file half-done.
+    const chunks: Buffer[] = []
+    let got = 0
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      transfer.bytes += chunk.length
+      got += chunk.length
+      chunks.push(chunk)
+    }
+    if (got !== end - start) {
+      throw new RecordError('fetch', 'TRUNCATED', `${url}: range ${start}-${end - 1} brought ${got} of ${end - start} bytes`, true)
+    }
+    await file.write(Buffer.concat(chunks, got), 0, got, start)
+  })
+}
+
+/** Fetches every range not yet held, merging close ones, and records them as held. */
+export async function fetchMissing (src: SparseSource, wanted: Range[], o: DownloadOptions, transfer: Transfer): Promise<void> {
+  const missing = mergeRanges(missingRanges(mergeRanges(wanted), src.held), MERGE_GAP)
+    .map(([a, b]): Range => [a, Math.min(b, src.size)])
+  if (missing.length === 0) return
+  const file = await open(src.path, 'r+')
+  try {
+    for (const range of missing) {
+      await fetchRange(src.url, file, range, src.validator, o, transfer)
+      src.held = mergeRanges([...src.held, range])
+    }
+  } finally {
+    await file.close()
+  }
+}
+
+/**
+ * The first request: `Range: bytes=0-…`. Its answer decides the mode (unless --fetch download): a whole
+ * small file or a server that ignores Range is a download done in that one request; a large TIFF whose
+ * directories sit at its head becomes a sparse source; anything else downloads the rest, resuming after
+ * the bytes already here.
+ */
+export async function probe (url: string, path: string, mode: FetchMode, o: DownloadOptions, transfer: Transfer): Promise<Probed> {
+  const state: Progress = { written: 0, rangesOk: false }
+  const head = await retrying(url, o, transfer, async () => {
+    const res = await get(url, o, { range: `bytes=0-${PROBE_BYTES - 1}` })
+    const h = res.headers as Headers
+    if (res.statusCode === 200) {
+      // Range ignored: this is the download, in this one request.
+      acceptFull(state, h)
+      if (state.total !== undefined && state.total > o.maxBytes) { res.body.destroy(); throw tooLarge(url, state.total, o.maxBytes) }
+      await receiveBody(res.body, url, path, false, state, o, transfer)
+      return null
+    }
+    if (res.statusCode !== 206) {
+      await res.body.dump().catch(() => undefined)
+      throw statusError(res.statusCode, h, url)
+    }
+    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header(h, 'content-range') ?? '')
+    if (!m || Number(m[1]) !== 0) {
+      res.body.destroy()
+      throw new RecordError('fetch', 'BAD_RANGE', `${url}: unusable Content-Range '${header(h, 'content-range') ?? ''}'`, true)
+    }
+    state.total = Number(m[3])
+    state.validator = strongValidator(h)
+    state.rangesOk = true
+    if (state.total > o.maxBytes) { res.body.destroy(); throw tooLarge(url, state.total, o.maxBytes) }
+    const chunks: Buffer[] = []
+    let got = 0
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      transfer.bytes += chunk.length
+      got += chunk.length
+      chunks.push(chunk)
+    }
+    const expected = Number(m[2]) + 1
+    if (got !== expected) throw new RecordError('fetch', 'TRUNCATED', `${url}: received ${got} of ${expected} bytes`, true)
+    return Buffer.concat(chunks, got)
+  })
+  if (head === null) return { kind: 'download', path }
+  const total = state.total as number
+  await writeFile(path, head)
+  state.written = head.length
+  if (head.length >= total) return { kind: 'download', path }
+
+  if ((mode === 'range' || total >= RANGE_MIN_SIZE) && looksLikeTiff(head)) {
+    const source = await asSparse(url, path, head, total, state.validator, mode, o, transfer)
+    if (source) return { kind: 'range', source }
+    await truncate(path, head.length)
+  }
+  await download(url, path, o, transfer, state)
+  return { kind: 'download', path }
+}
+
+/** A sparse local file holding the head and every directory; null when the TIFF is not laid out for it. */
+async function asSparse (url: string, path: string, head: Buffer, size: number, validator: string | undefined, mode: FetchMode,
+  o: DownloadOptions, transfer: Transfer): Promise<SparseSource | null> {
+  const src: SparseSource = { url, path, size, info: { ifds: [], structure: [] }, held: [[0, head.length]] }
+  if (validator !== undefined) src.validator = validator
+  const file = await open(path, 'r+')
+  await file.truncate(size)
+  await file.close()
+  // Directories outside the head cost a request each; a COG has none, a TIFF written front to back
+  // has its directory at the end. Under `auto`, needing one means: download instead.
+  const read = async (offset: number, length: number): Promise<Buffer> => {
+    const range: Range = [offset, Math.min(offset + length, size)]
+    if (range[1] <= head.length) return head.subarray(range[0], range[1])
+    if (missingRanges([range], src.held).length > 0) {
+      if (mode === 'auto') throw new NotCogLike()
+      await fetchMissing(src, [range], o, transfer)
+    }
+    const f = await open(path, 'r')
+    try {
+      const buf = Buffer.alloc(range[1] - range[0])
+      await f.read(buf, 0, buf.length, range[0])
+      return buf
+    } finally {
+      await f.close()
+    }
+  }
+  try {
+    src.info = await readTiff(read)
+    await fetchMissing(src, src.info.structure, o, transfer)
+  } catch (err) {
+    if (err instanceof NotCogLike) return null
+    throw err
+  }
+  // Not worth it when the structure alone is most of the file.
+  if (mode === 'auto' && totalBytes(src.held) > size / 2) return null
+  return src
+}
+
+class NotCogLike extends Error {}
