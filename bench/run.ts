@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startServer, type RasterServer } from '../test/support/server.js'
 import type { StatsJson } from '../lib/summary.js'
-import { makeBatchFiles } from './data.js'
+import { makeBatchFiles, makeNoisyTiff } from './data.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = join(ROOT, 'bin', 'rasterpipe')
@@ -28,7 +28,7 @@ const RUNS = Number(values.runs)
 const only = values.only ? new Set(values.only.split(',')) : null
 const want = (name: string): boolean => !only || only.has(name)
 
-interface Measure { wall: number, stats?: StatsJson }
+interface Measure { wall: number, stats?: StatsJson, requests?: number, bytes?: number }
 
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -98,12 +98,15 @@ async function main (): Promise<void> {
       `from a loopback server with ${server.latency} ms latency per request${server.bandwidth ? ` and ${server.bandwidth} B/s per response` : ''}.`)
 
     if (want('latency') || want('loop')) {
-      const c1 = await repeat('scenario 1, -c 1', () => rasterpipe(work, input(200), ['-c', '1', ...window]))
-      const c16 = await repeat('scenario 1, -c 16', () => rasterpipe(work, input(200), ['-c', '16', ...window]))
+      // Download mode: one request per file, the shape of a latency-bound batch; auto is shown beside it.
+      const c1 = await repeat('scenario 1, -c 1', () => rasterpipe(work, input(200), ['-c', '1', '--fetch', 'download', ...window]))
+      const c16 = await repeat('scenario 1, -c 16', () => rasterpipe(work, input(200), ['-c', '16', '--fetch', 'download', ...window]))
+      const auto16 = await repeat('scenario 1, -c 16 --fetch auto', () => rasterpipe(work, input(200), ['-c', '16', ...window]))
       const xargs = await repeat('scenario 1, xargs -P 16 gdal_translate', () => peer(work, urls(200), ['-srcwin', '0', '0', '512', '512']))
       report.push('', '## Scenario 1: latency-bound batch (200 GeoTIFFs, 512×512 window)', '',
         '| run | median wall (s) | runs (s) | records/s |', '| --- | --- | --- | --- |',
-        ...[['rasterpipe -c 1', c1], ['rasterpipe -c 16', c16], ['xargs -P 16 gdal_translate -srcwin /vsicurl/', xargs]].map(([name, ms]) => {
+        ...[['rasterpipe -c 1 --fetch download', c1], ['rasterpipe -c 16 --fetch download', c16], ['rasterpipe -c 16 (--fetch auto)', auto16],
+          ['xargs -P 16 gdal_translate -srcwin /vsicurl/', xargs]].map(([name, ms]) => {
           const m = ms as Measure[]
           return `| ${name as string} | ${wallOf(m).toFixed(2)} | ${m.map((x) => x.wall.toFixed(2)).join(', ')} | ${(200 / wallOf(m)).toFixed(1)} |`
         }),
@@ -112,6 +115,31 @@ async function main (): Promise<void> {
         '', '## Scenario 3: event loop during scenario 1 (`-c 16`)', '',
         `- event-loop delay p99 **${statOf(c16, (s) => s.event_loop_delay_ms.p99)} ms**, max ${statOf(c16, (s) => s.event_loop_delay_ms.max)} ms (medians over runs; target p99 under 20 ms).`,
         `- per-stage ms p50/p95 (last run): ${Object.entries(c16[c16.length - 1].stats?.stage_ms ?? {}).map(([k, v]) => `${k} ${v.p50}/${v.p95}`).join(', ')}.`)
+    }
+
+    if (want('cog')) {
+      const cog = readFileSync(makeNoisyTiff(work, 'cog.tif', 2048, 3, ['COMPRESS=DEFLATE', 'BLOCKSIZE=512'], 'COG'))
+      const n = 40
+      for (let i = 0; i < n; i++) server.file(`cog${i}.tif`, cog)
+      const cogUrls = Array.from({ length: n }, (_, i) => server.url(`cog${i}.tif`))
+      const cogInput = cogUrls.join('\n') + '\n'
+      const win = ['-w', '768,768,512,512']
+      const counted = (fn: () => Promise<Measure>) => async (): Promise<Measure> => {
+        server.reset()
+        const m = await fn()
+        return { ...m, requests: server.totalRequests(), bytes: server.totalBytes() }
+      }
+      const range = await repeat('COG, --fetch range', counted(() => rasterpipe(work, cogInput, ['-c', '16', '--fetch', 'range', ...win])))
+      const whole = await repeat('COG, --fetch download', counted(() => rasterpipe(work, cogInput, ['-c', '16', '--fetch', 'download', ...win])))
+      const gdalPeer = await repeat('COG, xargs -P 16 gdal_translate /vsicurl/', counted(() => peer(work, cogUrls, ['-srcwin', '768', '768', '512', '512'])))
+      const row = (name: string, ms: Measure[]): string =>
+        `| ${name} | ${wallOf(ms).toFixed(2)} | ${ms.map((x) => x.wall.toFixed(2)).join(', ')} | ${(median(ms.map((x) => x.bytes ?? 0)) / 1e6).toFixed(1)} | ${median(ms.map((x) => x.requests ?? 0))} |`
+      report.push('', `## COG scenario: a 512×512 window out of ${n} COGs of ${(cog.length / 1e6).toFixed(1)} MB (2048×2048, 3 bands, 512 tiles)`, '',
+        '| run | median wall (s) | runs (s) | MB sent by the server | requests |', '| --- | --- | --- | --- | --- |',
+        row('rasterpipe --fetch range -c 16', range), row('rasterpipe --fetch download -c 16', whole),
+        row('xargs -P 16 gdal_translate -srcwin /vsicurl/ (GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR)', gdalPeer),
+        '', `- range against the gdal_translate peer: **${(wallOf(gdalPeer) / wallOf(range)).toFixed(2)}×** (above 1: range is faster; target at least 1).`,
+        `- range against download: **${(wallOf(whole) / wallOf(range)).toFixed(2)}×** faster, ${(median(whole.map((x) => x.bytes ?? 0)) / median(range.map((x) => x.bytes ?? 1))).toFixed(0)}× fewer bytes.`)
     }
 
     if (want('memory')) {

@@ -23,6 +23,8 @@ export interface FetchContext {
   signal: AbortSignal
 }
 
+const WHOLE_FILE_FORMATS = /\.(png|jpe?g|gif|webp|bmp)$/i
+
 export function isRemote (url: string): boolean {
   return /^https?:\/\//i.test(url)
 }
@@ -51,7 +53,9 @@ export function createFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
       // bytes and attempts; the others carry only what they fetch themselves (range mode's blocks).
       const shared = await cache.acquire(job.url, async (): Promise<Probed> => {
         const path = ctx.temp.file(job.url)
-        if (o.fetch === 'download') {
+        // Image tiles (PNG, JPEG, …) cannot be read in parts: under auto they are plain downloads, in
+        // one request, as small tiles should be.
+        if (o.fetch === 'download' || (o.fetch === 'auto' && WHOLE_FILE_FORMATS.test(new URL(job.url).pathname))) {
           await download(job.url, path, http, job)
           return { kind: 'download', path }
         }

@@ -72,10 +72,11 @@ export async function fetchMissing (src: SparseSource, wanted: Range[], o: Downl
   if (missing.length === 0) return
   const file = await open(src.path, 'r+')
   try {
-    for (const range of missing) {
+    // In parallel: the ranges of one window are one round trip, not one each.
+    await Promise.all(missing.map(async (range) => {
       await fetchRange(src.url, file, range, src.validator, o, transfer)
       src.held = mergeRanges([...src.held, range])
-    }
+    }))
   } finally {
     await file.close()
   }

@@ -40,6 +40,8 @@ export interface RasterServer {
   file: (path: string, body: Buffer) => void
   stats: (path: string) => PathStats
   totalRequests: () => number
+  /** Body bytes sent over all paths. */
+  totalBytes: () => number
   inFlight: () => number
   maxInFlight: () => number
   reset: () => void
@@ -217,6 +219,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     file: (path, body) => { files.set('/' + path.replace(/^\//, ''), body) },
     stats: (path) => statsFor('/' + path.replace(/^\//, '')),
     totalRequests: () => total,
+    totalBytes: () => [...stats.values()].reduce((sum, st) => sum + st.bytes, 0),
     inFlight: () => inFlight,
     maxInFlight: () => maxInFlight,
     reset: () => {
