@@ -163,7 +163,14 @@ async function main (): Promise<void> {
     `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, GDAL ${gdalVersion}.`,
     `Command: \`make bench\` (\`node dist/bench/run.js ${process.argv.slice(2).join(' ')}\`), ${RUNS} runs per row, medians.`,
     `Date: ${new Date().toISOString().slice(0, 10)}.`, '']
-  const text = [...header, ...report, ''].join('\n')
+  // A hand-written analysis at the end of the report (from '## Analysis' on) survives a rerun.
+  let analysis = ''
+  try {
+    const old = readFileSync(values.out as string, 'utf8')
+    const at = old.indexOf('\n## Analysis')
+    if (at >= 0) analysis = old.slice(at)
+  } catch { /* first run */ }
+  const text = [...header, ...report, ''].join('\n') + analysis
   writeFileSync(values.out as string, text)
   process.stdout.write(text)
 }
