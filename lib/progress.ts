@@ -1,33 +1,52 @@
-// The progress bar on stderr. The total grows as input is read: a stream has no length up front.
+// Progress on stderr. On a terminal, a cli-progress bar that per-record messages print above; elsewhere
+// (`--progress` into a log file), a plain line at most once a second and a last one at the end. The
+// total grows as input is read: a stream has no length up front.
 import cliProgress from 'cli-progress'
 
 export class Progress {
-  private readonly multi: cliProgress.MultiBar
-  private readonly bar: cliProgress.SingleBar
+  private readonly stream: NodeJS.WritableStream
+  private readonly multi?: cliProgress.MultiBar
+  private readonly bar?: cliProgress.SingleBar
+  private lastLine = 0
+  private done = 0
+  private total = 0
 
-  constructor (stream: NodeJS.WritableStream) {
-    this.multi = new cliProgress.MultiBar({
-      stream,
-      format: 'rasterpipe [{bar}] {value}/{total} records | {duration_formatted}',
-      hideCursor: false,
-      clearOnComplete: true,
-      // Draw even when stderr is not a terminal, as --progress asks.
-      noTTYOutput: true,
-      notTTYSchedule: 1000
-    }, cliProgress.Presets.shades_classic)
-    this.bar = this.multi.create(0, 0)
+  constructor (stream: NodeJS.WritableStream & { isTTY?: boolean }) {
+    this.stream = stream
+    if (stream.isTTY) {
+      this.multi = new cliProgress.MultiBar({
+        stream,
+        format: 'rasterpipe [{bar}] {value}/{total} records | {duration_formatted}',
+        hideCursor: false,
+        clearOnComplete: true
+      }, cliProgress.Presets.shades_classic)
+      this.bar = this.multi.create(0, 0)
+    }
   }
 
   update (done: number, total: number): void {
-    this.bar.setTotal(total)
-    this.bar.update(done)
+    this.done = done
+    this.total = total
+    if (this.bar) {
+      this.bar.setTotal(total)
+      this.bar.update(done)
+    } else if (performance.now() - this.lastLine >= 1000) {
+      this.line()
+    }
   }
 
-  log (line: string): void {
-    this.multi.log(line + '\n')
+  log (text: string): void {
+    if (this.multi) this.multi.log(text + '\n')
+    else this.stream.write(text + '\n')
   }
 
   stop (): void {
-    this.multi.stop()
+    if (this.multi) this.multi.stop()
+    else this.line()
+  }
+
+  private line (): void {
+    this.lastLine = performance.now()
+    this.stream.write(`rasterpipe [${this.done}/${this.total}] records\n`)
   }
 }

@@ -2,7 +2,8 @@
 // line and the reason, nothing is written outside --out-dir, and the process exits 1 (not by a crash).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { FIXTURES, byLine, runCli, scratch } from './support/run.js'
@@ -77,4 +78,16 @@ test('bad-input corpus: one error record per bad line, good lines fine, nothing 
   assert.deepEqual(readdirSync(parent), ['out'], 'nothing written beside --out-dir')
   assert.equal(readdirSync(out).length, 2, 'only the two good outputs')
   rmSync(parent, { recursive: true, force: true })
+})
+
+test('a source with absurd dimensions is refused at open, before any pixel is read', async () => {
+  const path = join(dir, 'absurd.tif')
+  execFileSync('gdal_create', ['-q', '-of', 'GTiff', '-outsize', '20000000', '2', '-bands', '1', '-ot', 'Byte',
+    '-co', 'SPARSE_OK=YES', '-co', 'TILED=YES', '-co', 'BIGTIFF=YES', path])
+  server.file('absurd.tif', readFileSync(path))
+  const run = await runCli(['-o', join(dir, 'absurd-out'), '-w', '0,0,2,2'], { stdin: server.url('absurd.tif') + '\n' })
+  assert.equal(run.code, 1)
+  assert.equal(run.records[0].error?.stage, 'open')
+  assert.equal(run.records[0].error?.code, 'BAD_SIZE')
+  assert.match(run.records[0].error?.message ?? '', /20000000×2 pixels is refused/)
 })

@@ -1,10 +1,11 @@
 // The command line: help, usage errors, bad input lines among good ones, exit statuses.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { FIXTURES, byLine, runCli, scratch } from './support/run.js'
+import type { StatsJson } from '../lib/summary.js'
 
 let server: RasterServer
 let dir: string
@@ -98,4 +99,24 @@ test('records go to stdout only, and the summary to stderr', async () => {
   assert.equal(run.code, 0)
   assert.equal(run.stdout.trim().split('\n').length, 1)
   assert.match(run.stderr, /1 record in .*1 ok, 0 failed, 0 skipped/)
+})
+
+test('--stats writes the run summary as JSON; --progress draws a bar on stderr', async () => {
+  const stats = join(dir, 'stats.json')
+  const input = [server.url('int16-small.tif'), server.url('missing.tif')].join('\n')
+  const run = await runCli(['-o', join(dir, 'stats'), '--stats', stats, '--progress', '--fetch', 'download'], { stdin: input })
+  assert.equal(run.code, 1)
+  const s = JSON.parse(readFileSync(stats, 'utf8')) as StatsJson
+  assert.equal(s.records, 2)
+  assert.equal(s.ok, 1)
+  assert.equal(s.failed, 1)
+  assert.equal(s.skipped, 0)
+  assert.equal(s.bytes, run.records.reduce((sum, r) => sum + r.bytes, 0))
+  assert.ok(s.wall_s > 0 && s.bytes_per_s > 0)
+  for (const stage of ['fetch', 'open', 'read', 'write', 'total']) assert.ok(s.stage_ms[stage]?.p95 >= s.stage_ms[stage]?.p50, stage)
+  assert.ok(s.event_loop_delay_ms.max >= s.event_loop_delay_ms.p99)
+  assert.ok(s.peak_rss_mb > 0)
+  assert.deepEqual(s.errors, { HTTP_404: 1 })
+  assert.match(run.stderr, /rasterpipe \[2\/2\] records/)
+  assert.match(run.stderr, /line 2: fetch HTTP_404/)
 })
