@@ -167,11 +167,13 @@ async function asSparse (url: string, path: string, head: Buffer, size: number, 
   }
   try {
     src.info = await readTiff(read)
-    await fetchMissing(src, src.info.structure, o, transfer)
   } catch (err) {
-    if (err instanceof NotCogLike) return null
-    throw err
+    if (err instanceof RecordError) throw err
+    // Not laid out for ranges, or a directory we cannot follow: under auto, GDAL gets the whole file.
+    if (mode === 'auto') return null
+    throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot read the TIFF directories for range reads: ${(err as Error).message}`)
   }
+  await fetchMissing(src, src.info.structure, o, transfer)
   // Not worth it when the structure alone is most of the file.
   if (mode === 'auto' && totalBytes(src.held) > size / 2) return null
   return src

@@ -1,0 +1,42 @@
+// Byte-range arithmetic and the TIFF directory reader, on their own.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { mergeRanges, missingRanges, totalBytes } from '../lib/ranges.js'
+import { readTiff, looksLikeTiff } from '../lib/tiff.js'
+import { planBlocks } from '../lib/blocks.js'
+import { FIXTURES } from './support/run.js'
+
+test('ranges: merged when they overlap or lie within the gap; missing parts found', () => {
+  assert.deepEqual(mergeRanges([[10, 20], [0, 5], [18, 30], [40, 50]]), [[0, 5], [10, 30], [40, 50]])
+  assert.deepEqual(mergeRanges([[0, 5], [8, 10]], 3), [[0, 10]])
+  assert.deepEqual(missingRanges([[0, 100]], [[10, 20], [50, 60]]), [[0, 10], [20, 50], [60, 100]])
+  assert.deepEqual(missingRanges([[10, 20]], [[0, 100]]), [])
+  assert.equal(totalBytes([[0, 10], [20, 25]]), 15)
+})
+
+test('tiff: directories, blocks and out-of-line values of a tiled and a striped fixture', async () => {
+  for (const [name, tiled, planar] of [['rgb-byte-tiled.tif', true, 1], ['uint16-striped.tif', false, 1], ['float32-band-interleaved.tif', true, 2]] as const) {
+    const buf = readFileSync(join(FIXTURES, name))
+    assert.ok(looksLikeTiff(buf))
+    const info = await readTiff(async (offset, length) => buf.subarray(offset, offset + length))
+    const ifd = info.ifds[0]
+    assert.equal(ifd.tiled, tiled, name)
+    assert.equal(ifd.planar, planar, name)
+    assert.equal(ifd.offsets.length, ifd.byteCounts.length)
+    // Every block lies inside the file, and the blocks plus the structure account for the whole file.
+    for (let i = 0; i < ifd.offsets.length; i++) assert.ok(ifd.offsets[i] + ifd.byteCounts[i] <= buf.length)
+    const blocks = ifd.offsets.map((o, i): [number, number] => [o, o + ifd.byteCounts[i]])
+    const all = mergeRanges([...blocks, ...info.structure])
+    assert.ok(totalBytes(all) > buf.length * 0.99, `${name}: ${totalBytes(all)} of ${buf.length} bytes placed`)
+  }
+})
+
+test('blocks: a window on one tile plans one tile; across four tiles, four', async () => {
+  const buf = readFileSync(join(FIXTURES, 'rgb-byte-tiled.tif'))
+  const info = await readTiff(async (offset, length) => buf.subarray(offset, offset + length))
+  assert.equal(planBlocks(info, { col: 0, row: 0, width: 256, height: 256 }, undefined).length, 1)
+  assert.equal(planBlocks(info, { col: 200, row: 200, width: 100, height: 100 }, undefined).length, 4)
+  assert.equal(planBlocks(info, { col: 2000, row: 0, width: 10, height: 10 }, undefined).length, 0)
+})
