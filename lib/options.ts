@@ -1,21 +1,16 @@
 // Pipeline options: defaults, and validation at the edge so that stages can trust what they get.
 import { tmpdir } from 'node:os'
 import { UsageError } from './errors.js'
-import { InvalidValue, type PixelWindow, type Bbox } from './request.js'
+import { InvalidValue, type WindowRequest } from './request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
 
-export interface PipelineOptions {
+/** The window fields are every record's defaults; a record's own fields override them. */
+export interface PipelineOptions extends WindowRequest {
   /** Where outputs go; `out` of a record is relative to it and may not leave it. */
   outDir: string
   /** Fetches in flight, and connections per origin. */
   concurrency: number
-  window: PixelWindow
-  bbox?: Bbox
-  bboxCrs?: string
-  bands?: number[]
-  boundless: boolean
-  outSize?: [number, number]
   /** Largest window, in pixels per band, read for one record. */
   maxPixels: number
   fetch: FetchMode

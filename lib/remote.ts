@@ -29,6 +29,19 @@ export interface SparseSource {
 
 export type Probed = { kind: 'download', path: string } | { kind: 'range', source: SparseSource }
 
+/** A whole (small) body in memory, counted; fewer bytes than promised is a retryable TRUNCATED. */
+async function readExactly (body: AsyncIterable<Buffer>, expected: number, url: string, transfer: Transfer): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let got = 0
+  for await (const chunk of body) {
+    transfer.bytes += chunk.length
+    got += chunk.length
+    chunks.push(chunk)
+  }
+  if (got !== expected) throw new RecordError('fetch', 'TRUNCATED', `${url}: received ${got} of ${expected} bytes`, true)
+  return Buffer.concat(chunks, got)
+}
+
 /** Fetches [start, end) into the open file at the same offset; the response must be exactly that range. */
 async function fetchRange (url: string, file: FileHandle, [start, end]: Range, validator: string | undefined, o: DownloadOptions, transfer: Transfer): Promise<void> {
   await retrying(url, o, transfer, async () => {
@@ -51,17 +64,8 @@ async function fetchRange (url: string, file: FileHandle, [start, end]: Range, v
       throw new RecordError('fetch', 'BAD_RANGE', `${url}: asked for bytes ${start}-${end - 1}, got ${header(h, 'content-range') ?? 'no Content-Range'}`, true)
     }
     // Buffered, then written: a truncated range is retried and never lands in the file half-done.
-    const chunks: Buffer[] = []
-    let got = 0
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      transfer.bytes += chunk.length
-      got += chunk.length
-      chunks.push(chunk)
-    }
-    if (got !== end - start) {
-      throw new RecordError('fetch', 'TRUNCATED', `${url}: range ${start}-${end - 1} brought ${got} of ${end - start} bytes`, true)
-    }
-    await file.write(Buffer.concat(chunks, got), 0, got, start)
+    const data = await readExactly(res.body, end - start, url, transfer)
+    await file.write(data, 0, data.length, start)
   })
 }
 
@@ -113,16 +117,7 @@ export async function probe (url: string, path: string, mode: FetchMode, o: Down
     state.validator = strongValidator(h)
     state.rangesOk = true
     if (state.total > o.maxBytes) { res.body.destroy(); throw tooLarge(url, state.total, o.maxBytes) }
-    const chunks: Buffer[] = []
-    let got = 0
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      transfer.bytes += chunk.length
-      got += chunk.length
-      chunks.push(chunk)
-    }
-    const expected = Number(m[2]) + 1
-    if (got !== expected) throw new RecordError('fetch', 'TRUNCATED', `${url}: received ${got} of ${expected} bytes`, true)
-    return Buffer.concat(chunks, got)
+    return readExactly(res.body, Number(m[2]) + 1, url, transfer)
   })
   if (head === null) return { kind: 'download', path }
   const total = state.total as number

@@ -1,38 +1,28 @@
 // A corpus of bad and hostile input lines among good ones: each bad line gives one error record naming its
 // line and the reason, nothing is written outside --out-dir, and the process exits 1 (not by a crash).
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { startServer, type RasterServer } from './support/server.js'
+import { useServer } from './support/context.js'
 import { FIXTURES, byLine, runCli, scratch } from './support/run.js'
 import { loadGdal } from '../lib/gdal.js'
 
 const gdal = loadGdal()
 
-let server: RasterServer
-let dir: string
-
-before(async () => {
-  server = await startServer(FIXTURES)
-  dir = scratch()
-})
-after(async () => {
-  await server.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const ctx = useServer()
 
 test('bad-input corpus: one error record per bad line, good lines fine, nothing outside --out-dir', async () => {
-  const small = server.url('int16-small.tif')
+  const small = ctx.server.url('int16-small.tif')
   // A VRT that points at a local file, disguised as a GeoTIFF: must not be opened.
   const vrt = `<VRTDataset rasterXSize="300" rasterYSize="200"><VRTRasterBand dataType="Int16" band="1"><SimpleSource>
 <SourceFilename relativeToVRT="0">${join(FIXTURES, 'int16-small.tif')}</SourceFilename><SourceBand>1</SourceBand>
 </SimpleSource></VRTRasterBand></VRTDataset>`
-  server.always('evil.tif', { kind: 'body', body: vrt, contentType: 'image/tiff' })
+  ctx.server.always('evil.tif', { kind: 'body', body: vrt, contentType: 'image/tiff' })
   // The same bytes do open in GDAL without the allow-list: it is the allow-list that refuses them.
-  writeFileSync(join(dir, 'evil.tif'), vrt)
-  const plain = gdal.open(join(dir, 'evil.tif'))
+  writeFileSync(join(ctx.dir, 'evil.tif'), vrt)
+  const plain = gdal.open(join(ctx.dir, 'evil.tif'))
   assert.equal(plain.driver.description, 'VRT')
   plain.close()
   const rec = (o: object): string => JSON.stringify({ url: small, window: [0, 0, 50, 50], ...o })
@@ -52,7 +42,7 @@ test('bad-input corpus: one error record per bad line, good lines fine, nothing 
     [rec({ bbox: [400000, 5599000, 400500, 5599500], bbox_crs: 'EPSG:99999999' }), /unknown CRS/],
     ['{"url": "' + 'x'.repeat(10 * 1024 * 1024) + '"}', /longer than the maximum/],
     [Buffer.from([0x68, 0x74, 0x74, 0x70, 0xc3, 0x28, 0xff]), /not valid UTF-8/],
-    [rec({ url: server.url('evil.tif') }), /not a raster GDAL can read with the allowed drivers/, 'open']
+    [rec({ url: ctx.server.url('evil.tif') }), /not a raster GDAL can read with the allowed drivers/, 'open']
   ]
   const parts: Buffer[] = [Buffer.from(rec({ window: [0, 0, 64, 64] }) + '\n')]
   for (const [line] of corpus) parts.push(Buffer.isBuffer(line) ? line : Buffer.from(line), Buffer.from('\n'))
@@ -81,11 +71,11 @@ test('bad-input corpus: one error record per bad line, good lines fine, nothing 
 })
 
 test('a source with absurd dimensions is refused at open, before any pixel is read', async () => {
-  const path = join(dir, 'absurd.tif')
+  const path = join(ctx.dir, 'absurd.tif')
   execFileSync('gdal_create', ['-q', '-of', 'GTiff', '-outsize', '20000000', '2', '-bands', '1', '-ot', 'Byte',
     '-co', 'SPARSE_OK=YES', '-co', 'TILED=YES', '-co', 'BIGTIFF=YES', path])
-  server.file('absurd.tif', readFileSync(path))
-  const run = await runCli(['-o', join(dir, 'absurd-out'), '-w', '0,0,2,2'], { stdin: server.url('absurd.tif') + '\n' })
+  ctx.server.file('absurd.tif', readFileSync(path))
+  const run = await runCli(['-o', join(ctx.dir, 'absurd-out'), '-w', '0,0,2,2'], { stdin: ctx.server.url('absurd.tif') + '\n' })
   assert.equal(run.code, 1)
   assert.equal(run.records[0].error?.stage, 'open')
   assert.equal(run.records[0].error?.code, 'BAD_SIZE')

@@ -1,23 +1,13 @@
 // The command line: help, usage errors, bad input lines among good ones, exit statuses.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startServer, type RasterServer } from './support/server.js'
-import { FIXTURES, byLine, runCli, scratch } from './support/run.js'
+import { useServer } from './support/context.js'
+import { byLine, runCli } from './support/run.js'
 import type { StatsJson } from '../lib/summary.js'
 
-let server: RasterServer
-let dir: string
-
-before(async () => {
-  server = await startServer(FIXTURES)
-  dir = scratch()
-})
-after(async () => {
-  await server.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const ctx = useServer()
 
 test('--help lists every option with its default', async () => {
   const run = await runCli(['--help'])
@@ -40,7 +30,7 @@ test('an unknown option exits 2 with a message naming it', async () => {
 
 test('bad option values exit 2 and name the option', async () => {
   for (const args of [['-c', '0'], ['--window', '1,2,3'], ['--fetch', 'ftp'], ['--max-bytes', 'lots'], ['--bands', '0'], ['--format', 'NoSuchDriver']]) {
-    const run = await runCli(args, { stdin: server.url('int16-small.tif') + '\n' })
+    const run = await runCli(args, { stdin: ctx.server.url('int16-small.tif') + '\n' })
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`)
     assert.match(run.stderr, new RegExp(args[0].replace(/^-c$/, '--concurrency')), args.join(' '))
   }
@@ -53,7 +43,7 @@ test('a missing input file exits 2 naming it', async () => {
 })
 
 test('bad lines give one error record each with their line number; good lines around them succeed', async () => {
-  const good = server.url('int16-small.tif')
+  const good = ctx.server.url('int16-small.tif')
   const lines = [
     good, // 1
     '{"url": "x.tif", ', // 2 invalid JSON
@@ -63,7 +53,7 @@ test('bad lines give one error record each with their line number; good lines ar
     '', // 6 blank: skipped, no record
     JSON.stringify({ url: good, window: [10, 10, 64, 64] }) // 7
   ]
-  const out = join(dir, 'badlines')
+  const out = join(ctx.dir, 'badlines')
   const run = await runCli(['-o', out], { stdin: lines.join('\n') + '\n' })
   assert.equal(run.code, 1)
   assert.equal(run.records.length, 6)
@@ -81,11 +71,11 @@ test('bad lines give one error record each with their line number; good lines ar
 })
 
 test('input files are read in order, and errors name the file and line', async () => {
-  const a = join(dir, 'a.txt')
-  const b = join(dir, 'b.txt')
-  writeFileSync(a, server.url('int16-small.tif') + '\n')
+  const a = join(ctx.dir, 'a.txt')
+  const b = join(ctx.dir, 'b.txt')
+  writeFileSync(a, ctx.server.url('int16-small.tif') + '\n')
   writeFileSync(b, 'not a url at all://\n')
-  const run = await runCli(['-o', join(dir, 'files'), a, b])
+  const run = await runCli(['-o', join(ctx.dir, 'files'), a, b])
   assert.equal(run.code, 1)
   assert.equal(run.records.length, 2)
   const bad = run.records.find((r) => r.status === 'error')
@@ -95,16 +85,16 @@ test('input files are read in order, and errors name the file and line', async (
 })
 
 test('records go to stdout only, and the summary to stderr', async () => {
-  const run = await runCli(['-o', join(dir, 'summary'), '--no-progress'], { stdin: server.url('int16-small.tif') + '\n' })
+  const run = await runCli(['-o', join(ctx.dir, 'summary'), '--no-progress'], { stdin: ctx.server.url('int16-small.tif') + '\n' })
   assert.equal(run.code, 0)
   assert.equal(run.stdout.trim().split('\n').length, 1)
   assert.match(run.stderr, /1 record in .*1 ok, 0 failed, 0 skipped/)
 })
 
 test('--stats writes the run summary as JSON; --progress draws a bar on stderr', async () => {
-  const stats = join(dir, 'stats.json')
-  const input = [server.url('int16-small.tif'), server.url('missing.tif')].join('\n')
-  const run = await runCli(['-o', join(dir, 'stats'), '--stats', stats, '--progress', '--fetch', 'download'], { stdin: input })
+  const stats = join(ctx.dir, 'stats.json')
+  const input = [ctx.server.url('int16-small.tif'), ctx.server.url('missing.tif')].join('\n')
+  const run = await runCli(['-o', join(ctx.dir, 'stats'), '--stats', stats, '--progress', '--fetch', 'download'], { stdin: input })
   assert.equal(run.code, 1)
   const s = JSON.parse(readFileSync(stats, 'utf8')) as StatsJson
   assert.equal(s.records, 2)

@@ -1,45 +1,35 @@
 // Bounded concurrency and backpressure: the limits hold at the server, and a slow reader of results stops
 // the pipeline from pulling input far ahead of what it has emitted.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { startServer, type RasterServer } from './support/server.js'
+import { useServer } from './support/context.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
 import { rasterPipeline } from '../lib/pipeline.js'
 import type { ResultRecord } from '../lib/job.js'
 
-let server: RasterServer
-let dir: string
-
-before(async () => {
-  server = await startServer(FIXTURES)
-  dir = scratch()
-})
-after(async () => {
-  await server.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const ctx = useServer()
 
 test('--concurrency 4 with 20 inputs: the server sees 4 requests in flight, never more', async () => {
-  server.reset()
-  server.latency = 150
+  ctx.server.reset()
+  ctx.server.latency = 150
   try {
-    const input = Array.from({ length: 20 }, (_, i) => JSON.stringify({ url: `${server.url('int16-small.tif')}?n=${i}`, window: [0, 0, 64, 64] })).join('\n')
-    const run = await runCli(['-c', '4', '--fetch', 'download', '-o', join(dir, 'c4')], { stdin: input })
+    const input = Array.from({ length: 20 }, (_, i) => JSON.stringify({ url: `${ctx.server.url('int16-small.tif')}?n=${i}`, window: [0, 0, 64, 64] })).join('\n')
+    const run = await runCli(['-c', '4', '--fetch', 'download', '-o', join(ctx.dir, 'c4')], { stdin: input })
     assert.equal(run.code, 0, run.stderr)
     assert.equal(run.records.length, 20)
-    assert.equal(server.stats('int16-small.tif').requests, 20)
-    assert.equal(server.maxInFlight(), 4)
+    assert.equal(ctx.server.stats('int16-small.tif').requests, 20)
+    assert.equal(ctx.server.maxInFlight(), 4)
   } finally {
-    server.latency = 0
+    ctx.server.latency = 0
   }
 })
 
 test('backpressure: 2,000 records and a slow reader; input pulled stays a bounded distance ahead', async () => {
   const tempRoot = scratch('rp-bp-')
-  const pipeline = rasterPipeline({ outDir: join(dir, 'bp'), concurrency: 8, tempRoot, window: { col: 0, row: 0, width: 16, height: 16 } })
+  const pipeline = rasterPipeline({ outDir: join(ctx.dir, 'bp'), concurrency: 8, tempRoot, window: { col: 0, row: 0, width: 16, height: 16 } })
   const total = 2000
   const src = join(FIXTURES, 'int16-small.tif')
 

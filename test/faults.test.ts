@@ -1,29 +1,20 @@
 // The fault matrix: each fault injected by the loopback server into one URL of a batch of three. Every
 // case checks the faulty record and the server's request count, and that the batch around it succeeds,
 // one record per input, no temp file left (runCli), no partial output.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { startServer, type Fault, type RasterServer } from './support/server.js'
-import { FIXTURES, runCli, scratch, type RunResult } from './support/run.js'
+import type { Fault } from './support/server.js'
+import { useServer } from './support/context.js'
+import { FIXTURES, runCli, type RunResult } from './support/run.js'
 import { loadGdal } from '../lib/gdal.js'
 import type { ResultRecord } from '../lib/job.js'
 
 const gdal = loadGdal()
-let server: RasterServer
-let dir: string
+const ctx = useServer()
 const ENV = { RASTERPIPE_RETRY_BASE_MS: '20' }
-
-before(async () => {
-  server = await startServer(FIXTURES)
-  dir = scratch()
-})
-after(async () => {
-  await server.close()
-  rmSync(dir, { recursive: true, force: true })
-})
 
 interface CaseResult { run: RunResult, rec: ResultRecord, requests: number, ranges: string[], out: string }
 
@@ -41,22 +32,22 @@ function assertWholeOutputs (out: string, records: ResultRecord[]): void {
 
 async function faultCase (name: string, setup: (path: string) => void, args: string[] = [], source = 'int16-small.tif'): Promise<CaseResult> {
   const path = `case-${name}.tif`
-  server.file(path, readFileSync(join(FIXTURES, source)))
+  ctx.server.file(path, readFileSync(join(FIXTURES, source)))
   setup(path)
-  const out = join(dir, name)
+  const out = join(ctx.dir, name)
   // Small neighbours, so that they pass under the --max-bytes of the size cases.
-  const input = [server.url(path), server.url('int32-small.tif') + `?${name}`, server.url('float64-small.tif') + `?${name}`].join('\n')
+  const input = [ctx.server.url(path), ctx.server.url('int32-small.tif') + `?${name}`, ctx.server.url('float64-small.tif') + `?${name}`].join('\n')
   // Download mode: the matrix counts the requests of whole-file transfers (range mode has its own tests).
   const run = await runCli(['-o', out, '-c', '3', '--fetch', 'download', ...args], { stdin: input, env: ENV })
   assert.equal(run.records.length, 3, `one record per input: ${run.stdout}`)
   const rec = run.records.find((r) => r.line === 1) as ResultRecord
   for (const r of run.records.filter((x) => x.line !== 1)) assert.equal(r.status, 'ok', `the rest of the batch: ${JSON.stringify(r)}`)
   assert.equal(run.code, rec.status === 'ok' ? 0 : 1, run.stderr)
-  if (rec.status === 'ok' || readdirSync(dir).includes(name)) assertWholeOutputs(out, run.records)
-  return { run, rec, requests: server.stats(path).requests, ranges: server.stats(path).ranges, out }
+  if (rec.status === 'ok' || readdirSync(ctx.dir).includes(name)) assertWholeOutputs(out, run.records)
+  return { run, rec, requests: ctx.server.stats(path).requests, ranges: ctx.server.stats(path).ranges, out }
 }
 
-const faults = (...list: Fault[]) => (path: string) => server.fault(path, ...list)
+const faults = (...list: Fault[]) => (path: string) => ctx.server.fault(path, ...list)
 
 test('503 twice, then OK: ok after 3 attempts', async () => {
   const c = await faultCase('503', faults({ kind: 'status', status: 503 }, { kind: 'status', status: 503 }))
@@ -91,7 +82,7 @@ test('truncated body: ok after a retry', async () => {
 })
 
 test('a body that stalls past --timeout: TIMEOUT after the retries', async () => {
-  const c = await faultCase('stall', (p) => server.always(p, { kind: 'stall', after: 10_000 }), ['--timeout', '1', '--retries', '1'])
+  const c = await faultCase('stall', (p) => ctx.server.always(p, { kind: 'stall', after: 10_000 }), ['--timeout', '1', '--retries', '1'])
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.code, 'TIMEOUT')
   assert.equal(c.rec.error?.stage, 'fetch')
@@ -100,14 +91,14 @@ test('a body that stalls past --timeout: TIMEOUT after the retries', async () =>
 })
 
 test('a server that never sends headers: TIMEOUT after the retries', async () => {
-  const c = await faultCase('silent', (p) => server.always(p, { kind: 'silent' }), ['--timeout', '1', '--retries', '1'])
+  const c = await faultCase('silent', (p) => ctx.server.always(p, { kind: 'silent' }), ['--timeout', '1', '--retries', '1'])
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.code, 'TIMEOUT')
   assert.equal(c.requests, 2)
 })
 
 test('404: an error after exactly one request', async () => {
-  const c = await faultCase('404', (p) => server.always(p, { kind: 'status', status: 404 }))
+  const c = await faultCase('404', (p) => ctx.server.always(p, { kind: 'status', status: 404 }))
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.code, 'HTTP_404')
   assert.equal(c.rec.error?.retryable, false)
@@ -115,7 +106,7 @@ test('404: an error after exactly one request', async () => {
 })
 
 test('an HTML page with status 200: an error at stage open saying it is not a raster', async () => {
-  const c = await faultCase('html', (p) => server.always(p, { kind: 'body', body: '<!doctype html><title>Sign in</title>', contentType: 'text/html' }))
+  const c = await faultCase('html', (p) => ctx.server.always(p, { kind: 'body', body: '<!doctype html><title>Sign in</title>', contentType: 'text/html' }))
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.stage, 'open')
   assert.match(c.rec.error?.message ?? '', /not a raster/)
@@ -126,7 +117,7 @@ test('a corrupted TIFF: an error record, and the process carries on', async () =
   const good = readFileSync(join(FIXTURES, 'rgb-byte-tiled.tif'))
   const bad = Buffer.from(good)
   for (let i = 4096; i < bad.length; i += 7) bad[i] ^= 0x5a
-  const c = await faultCase('corrupt', (p) => server.always(p, { kind: 'body', body: bad }), [], 'rgb-byte-tiled.tif')
+  const c = await faultCase('corrupt', (p) => ctx.server.always(p, { kind: 'body', body: bad }), [], 'rgb-byte-tiled.tif')
   assert.equal(c.rec.status, 'error')
   assert.ok(['open', 'read'].includes(c.rec.error?.stage ?? ''), JSON.stringify(c.rec.error))
 })
@@ -140,20 +131,20 @@ test('a body over --max-bytes (by Content-Length): refused, nothing kept', async
 
 test('a body over --max-bytes without Content-Length: stopped while streaming, nothing kept', async () => {
   const body = readFileSync(join(FIXTURES, 'int16-small.tif'))
-  const c = await faultCase('toolarge-chunked', (p) => server.always(p, { kind: 'body', body, chunked: true }), ['--max-bytes', '110000'])
+  const c = await faultCase('toolarge-chunked', (p) => ctx.server.always(p, { kind: 'body', body, chunked: true }), ['--max-bytes', '110000'])
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.code, 'TOO_LARGE')
   assert.equal(c.requests, 1)
 })
 
 test('a redirect is followed', async () => {
-  const c = await faultCase('redirect', (p) => server.fault(p, { kind: 'redirect', to: '/int16-small.tif' }))
+  const c = await faultCase('redirect', (p) => ctx.server.fault(p, { kind: 'redirect', to: '/int16-small.tif' }))
   assert.equal(c.rec.status, 'ok', JSON.stringify(c.rec))
-  assert.equal(server.stats('case-redirect.tif').requests, 1)
+  assert.equal(ctx.server.stats('case-redirect.tif').requests, 1)
 })
 
 test('a redirect loop is an error', async () => {
-  const c = await faultCase('loop', (p) => server.always(p, { kind: 'redirect', to: `/${p}` }))
+  const c = await faultCase('loop', (p) => ctx.server.always(p, { kind: 'redirect', to: `/${p}` }))
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.code, 'TOO_MANY_REDIRECTS')
   assert.ok(c.requests >= 1 && c.requests <= 6, `${c.requests} requests`)
@@ -161,16 +152,16 @@ test('a redirect loop is an error', async () => {
 
 test('a chain of more than five redirects is an error', async () => {
   const c = await faultCase('chain', (p) => {
-    server.always(p, { kind: 'redirect', to: '/hop-1.tif' })
-    for (let i = 1; i <= 7; i++) server.always(`hop-${i}.tif`, { kind: 'redirect', to: `/hop-${i + 1}.tif` })
+    ctx.server.always(p, { kind: 'redirect', to: '/hop-1.tif' })
+    for (let i = 1; i <= 7; i++) ctx.server.always(`hop-${i}.tif`, { kind: 'redirect', to: `/hop-${i + 1}.tif` })
   })
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.code, 'TOO_MANY_REDIRECTS')
-  assert.equal(server.stats('hop-6.tif').requests, 0, 'no sixth redirect followed')
+  assert.equal(ctx.server.stats('hop-6.tif').requests, 0, 'no sixth redirect followed')
 })
 
 test('a redirect to a file: URL is not followed', async () => {
-  const c = await faultCase('redirect-file', (p) => server.always(p, { kind: 'redirect', to: `file://${join(FIXTURES, 'int16-small.tif')}` }))
+  const c = await faultCase('redirect-file', (p) => ctx.server.always(p, { kind: 'redirect', to: `file://${join(FIXTURES, 'int16-small.tif')}` }))
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.stage, 'fetch')
 })
@@ -180,8 +171,8 @@ test('connection refused: an error after the retries', async () => {
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
   const port = (probe.address() as { port: number }).port
   await new Promise<void>((resolve) => probe.close(() => resolve()))
-  const input = [`http://127.0.0.1:${port}/gone.tif`, server.url('int16-small.tif') + '?refused'].join('\n')
-  const run = await runCli(['-o', join(dir, 'refused'), '--retries', '2', '--fetch', 'download'], { stdin: input, env: ENV })
+  const input = [`http://127.0.0.1:${port}/gone.tif`, ctx.server.url('int16-small.tif') + '?refused'].join('\n')
+  const run = await runCli(['-o', join(ctx.dir, 'refused'), '--retries', '2', '--fetch', 'download'], { stdin: input, env: ENV })
   assert.equal(run.code, 1)
   assert.equal(run.records.length, 2)
   const rec = run.records.find((r) => r.line === 1)

@@ -1,26 +1,16 @@
 // Every fixture, fetched over HTTP: a 512×512 window and an edge-crossing one must equal what GDAL's own
 // gdal_translate -srcwin makes of the same (clipped) window.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { readdirSync, rmSync } from 'node:fs'
-import { startServer, type RasterServer } from './support/server.js'
-import { FIXTURES, runCli, scratch } from './support/run.js'
+import { readdirSync } from 'node:fs'
+import { useServer } from './support/context.js'
+import { FIXTURES, runCli } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
 import { loadGdal } from '../lib/gdal.js'
 
 const gdal = loadGdal()
-let server: RasterServer
-let dir: string
-
-before(async () => {
-  server = await startServer(FIXTURES)
-  dir = scratch()
-})
-after(async () => {
-  await server.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const ctx = useServer()
 
 const fixtures = readdirSync(FIXTURES).filter((f) => /\.(tif|png)$/.test(f)).sort()
 
@@ -37,8 +27,8 @@ for (const name of fixtures) {
       { request: [0, 0, 512, 512], expect: [0, 0, Math.min(512, width), Math.min(512, height)] },
       { request: [width - 100, height - 50, 512, 512], expect: [width - 100, height - 50, 100, 50] }
     ]
-    const input = windows.map((w, i) => JSON.stringify({ url: server.url(name), window: w.request, out: `${name}-${i}.tif` })).join('\n')
-    const out = join(dir, name)
+    const input = windows.map((w, i) => JSON.stringify({ url: ctx.server.url(name), window: w.request, out: `${name}-${i}.tif` })).join('\n')
+    const out = join(ctx.dir, name)
     const run = await runCli(['-o', out, '-c', '2'], { stdin: input })
     assert.equal(run.code, 0, run.stderr)
     assert.equal(run.records.length, 2)
@@ -48,7 +38,7 @@ for (const name of fixtures) {
       assert.equal(r.fetch, 'download')
       const [col, row, w, h] = windows[i].expect
       assert.deepEqual(r.window, { col, row, width: w, height: h })
-      const ref = gdalTranslate(join(FIXTURES, name), ['-srcwin', String(col), String(row), String(w), String(h)], dir, `${name}-ref-${i}.tif`)
+      const ref = gdalTranslate(join(FIXTURES, name), ['-srcwin', String(col), String(row), String(w), String(h)], ctx.dir, `${name}-ref-${i}.tif`)
       assertSameRaster(join(out, `${name}-${i}.tif`), ref, `${name} window ${windows[i].request.join(',')}`)
     }
   })

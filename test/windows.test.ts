@@ -1,29 +1,19 @@
 // The correctness matrix: rasterpipe's output against gdal_translate's for the same request, over every
 // data type, a palette, nodata, a mask, alpha, tiled and striped: pixel windows (-srcwin), bboxes in the
 // raster's CRS (-projwin), bboxes in EPSG:4326 (-projwin_srs), boundless windows and band lists (-b).
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { rmSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { startServer, type RasterServer } from './support/server.js'
-import { FIXTURES, runCli, scratch } from './support/run.js'
+import { useServer } from './support/context.js'
+import { FIXTURES, runCli } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
 import { loadGdal } from '../lib/gdal.js'
 import { PROBE_BYTES } from '../lib/remote.js'
 
 const gdal = loadGdal()
-let server: RasterServer
-let dir: string
-
-before(async () => {
-  server = await startServer(FIXTURES)
-  dir = scratch()
-})
-after(async () => {
-  await server.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const ctx = useServer()
 
 const FIXTURE_NAMES = ['rgb-byte-tiled.tif', 'uint16-striped.tif', 'float32-band-interleaved.tif', 'int16-small.tif',
   'int32-small.tif', 'uint32-small.tif', 'float64-small.tif', 'palette-byte.tif', 'mask-byte.tif', 'rgba-alpha.tif']
@@ -113,8 +103,8 @@ for (const mode of ['download', 'range']) {
 for (const name of FIXTURE_NAMES) {
   test(`${name} (--fetch ${mode}): windows, bboxes, boundless reads and bands equal gdal_translate's`, async () => {
     const cases = casesFor(name)
-    const out = join(dir, `${mode}-${name}`)
-    const input = cases.map((k) => JSON.stringify({ url: server.url(name), id: k.name, out: `${k.name}.tif`, ...k.record })).join('\n')
+    const out = join(ctx.dir, `${mode}-${name}`)
+    const input = cases.map((k) => JSON.stringify({ url: ctx.server.url(name), id: k.name, out: `${k.name}.tif`, ...k.record })).join('\n')
     const run = await runCli(['-o', out, '-c', '4', '--fetch', mode], { stdin: input })
     assert.equal(run.code, 0, run.stderr + run.stdout)
     assert.equal(run.records.length, cases.length)
@@ -123,7 +113,7 @@ for (const name of FIXTURE_NAMES) {
       assert.equal(rec?.status, 'ok', JSON.stringify(rec))
       // Files that the first request brings whole are downloads, whatever the mode.
       if (mode === 'range') assert.equal(rec?.fetch, statSync(join(FIXTURES, name)).size > PROBE_BYTES ? 'range' : 'download')
-      const ref = gdalTranslate(join(FIXTURES, name), k.gdalArgs, dir, `${name}-${k.name}-ref.tif`)
+      const ref = gdalTranslate(join(FIXTURES, name), k.gdalArgs, ctx.dir, `${name}-${k.name}-ref.tif`)
       assertSameRaster(join(out, `${k.name}.tif`), ref, `${name} ${k.name} (${mode})`)
     }
   })
@@ -131,9 +121,9 @@ for (const name of FIXTURE_NAMES) {
 }
 
 test('a bbox on a source without georeferencing is an error; a window on it is written without a geotransform', async () => {
-  const url = server.url('tile-rgb.png')
+  const url = ctx.server.url('tile-rgb.png')
   const input = [JSON.stringify({ url, bbox: [0, 0, 10, 10] }), JSON.stringify({ url, window: [10, 10, 64, 64], out: 'tile.tif' })].join('\n')
-  const out = join(dir, 'nogeo')
+  const out = join(ctx.dir, 'nogeo')
   const run = await runCli(['-o', out], { stdin: input })
   assert.equal(run.code, 1)
   const bad = run.records.find((r) => r.line === 1)
@@ -141,18 +131,18 @@ test('a bbox on a source without georeferencing is an error; a window on it is w
   const ok = run.records.find((r) => r.line === 2)
   assert.equal(ok?.status, 'ok')
   assert.equal(ok?.georeferenced, false)
-  const ref = gdalTranslate(join(FIXTURES, 'tile-rgb.png'), ['-of', 'GTiff', '-srcwin', '10', '10', '64', '64'], dir, 'tile-ref.tif')
+  const ref = gdalTranslate(join(FIXTURES, 'tile-rgb.png'), ['-of', 'GTiff', '-srcwin', '10', '10', '64', '64'], ctx.dir, 'tile-ref.tif')
   assertSameRaster(join(out, 'tile.tif'), ref, 'png tile window')
 })
 
 test('--format COG writes a COG layout; --co COMPRESS=LZW shows in gdalinfo', async () => {
-  const url = server.url('rgb-byte-tiled.tif')
-  const cog = await runCli(['-o', join(dir, 'cog'), '--format', 'COG', '-w', '0,0,600,600'], { stdin: JSON.stringify({ url, out: 'a.tif' }) })
+  const url = ctx.server.url('rgb-byte-tiled.tif')
+  const cog = await runCli(['-o', join(ctx.dir, 'cog'), '--format', 'COG', '-w', '0,0,600,600'], { stdin: JSON.stringify({ url, out: 'a.tif' }) })
   assert.equal(cog.code, 0, cog.stderr)
-  const info = execFileSync('gdalinfo', [join(dir, 'cog', 'a.tif')]).toString()
+  const info = execFileSync('gdalinfo', [join(ctx.dir, 'cog', 'a.tif')]).toString()
   assert.match(info, /LAYOUT=COG/)
   assert.match(info, /COMPRESSION=DEFLATE/)
-  const lzw = await runCli(['-o', join(dir, 'lzw'), '--co', 'COMPRESS=LZW'], { stdin: JSON.stringify({ url, out: 'b.tif' }) })
+  const lzw = await runCli(['-o', join(ctx.dir, 'lzw'), '--co', 'COMPRESS=LZW'], { stdin: JSON.stringify({ url, out: 'b.tif' }) })
   assert.equal(lzw.code, 0, lzw.stderr)
-  assert.match(execFileSync('gdalinfo', [join(dir, 'lzw', 'b.tif')]).toString(), /COMPRESSION=LZW/)
+  assert.match(execFileSync('gdalinfo', [join(ctx.dir, 'lzw', 'b.tif')]).toString(), /COMPRESSION=LZW/)
 })
