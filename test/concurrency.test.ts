@@ -2,7 +2,7 @@
 // the pipeline from pulling input far ahead of what it has emitted.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { rmSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { useServer } from './support/context.js'
@@ -64,6 +64,7 @@ test('backpressure: 2,000 records and a slow reader; input pulled stays a bounde
     }
   }
   await produced
+  assert.deepEqual(readdirSync(tempRoot), [], 'the run removed its temp directory')
   rmSync(tempRoot, { recursive: true, force: true })
   assert.equal(read, total)
   assert.ok(maxAhead <= bound, `pulled ${maxAhead} records ahead of the results read (bound ${bound})`)
