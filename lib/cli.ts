@@ -1,7 +1,7 @@
 // The rasterpipe command: options to a pipeline, input files (or stdin) into it, NDJSON records out on
 // stdout; progress, per-record errors and the summary on stderr. Exit 0 all ok, 1 any failed, 2 usage.
 import { createReadStream } from 'node:fs'
-import { access, constants } from 'node:fs/promises'
+import { access, constants, stat } from 'node:fs/promises'
 import { once } from 'node:events'
 import { parseArgs } from 'node:util'
 import { UsageError } from './errors.js'
@@ -114,6 +114,8 @@ async function checkInputs (inputs: string[]): Promise<void> {
     await access(name, constants.R_OK).catch(() => {
       throw new UsageError(`cannot read input file '${name}'`)
     })
+    // Pipes (`<(cmd)`) and devices are fine; a directory is not a list of records.
+    if ((await stat(name)).isDirectory()) throw new UsageError(`input '${name}' is a directory`)
   }
 }
 
@@ -127,14 +129,20 @@ async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, cont
       const stream = (name === '-' ? io.stdin : createReadStream(name)) as NodeJS.ReadableStream & { destroy: () => void }
       control.current = stream
       const lines = stream.pipe(new LineSplitter(maxLength, name === '-' ? undefined : name))
+      // pipe() does not carry a read error on: hand it to the loop below.
+      stream.on('error', (err: Error) => lines.destroy(err))
       try {
         for await (const raw of lines) {
           if (control.stopped) break
           if (!pipeline.write(raw)) await once(pipeline, 'drain')
         }
       } catch (err) {
-        // Reading stops early on a signal (the stream is destroyed under us); anything else is real.
-        if (!control.stopped) throw err
+        // Reading stops early on a signal (the stream is destroyed under us). A read error stops the
+        // input too: the records already read still finish, and the run exits 2.
+        if (!control.stopped) {
+          control.stopped = true
+          control.error = `cannot read input ${name === '-' ? 'stdin' : `'${name}'`}: ${(err as Error).message}`
+        }
       } finally {
         if (name !== '-') stream.destroy()
       }
@@ -148,6 +156,8 @@ async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, cont
 interface FeedControl {
   stopped: boolean
   current?: { destroy: () => void }
+  /** Why reading input failed, if it did. */
+  error?: string
 }
 
 /** After the first signal, records in flight get this long to finish before their fetches are aborted. */
@@ -228,6 +238,10 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
   io.stderr.write(summary.text(pipeline.options.outDir) + '\n')
   if (config.stats) await summary.writeJson(config.stats)
   if (signalled) return SIGNAL_EXIT[signalled] ?? 1
+  if (control.error) {
+    io.stderr.write(`rasterpipe: ${control.error}\n`)
+    return 2
+  }
   return summary.failed > 0 ? 1 : 0
 }
 

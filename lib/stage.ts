@@ -12,30 +12,23 @@ export type StageWork = (job: Job) => Promise<void>
 
 export interface StageOptions {
   name: StageName
+  /** Jobs worked on at once; also the highWaterMark of both sides. */
   limit: number
-  highWaterMark?: number
-  /** Code for errors that are not already RecordErrors. */
-  code?: string
 }
 
 export class Stage extends Transform {
   readonly name: StageName
   readonly limit: number
   private readonly work: StageWork
-  private readonly code: string
   private active = 0
-  /** Peak of `active`, for tests and stats. */
-  peak = 0
   private waiting?: TransformCallback
   private flushed?: TransformCallback
 
   constructor (options: StageOptions, work: StageWork) {
-    const hwm = options.highWaterMark ?? options.limit
-    super({ objectMode: true, readableHighWaterMark: hwm, writableHighWaterMark: hwm })
+    super({ objectMode: true, readableHighWaterMark: options.limit, writableHighWaterMark: options.limit })
     this.name = options.name
     this.limit = options.limit
     this.work = work
-    this.code = options.code ?? 'FAILED'
   }
 
   override _transform (job: Job, _enc: BufferEncoding, next: TransformCallback): void {
@@ -45,11 +38,10 @@ export class Stage extends Transform {
       return
     }
     this.active++
-    if (this.active > this.peak) this.peak = this.active
     this.work(job).then(
       () => this.finish(job),
       (err: unknown) => {
-        job.error = asRecordError(err, this.name, this.code)
+        job.error = asRecordError(err, this.name)
         this.finish(job)
       }
     )

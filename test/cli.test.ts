@@ -36,10 +36,13 @@ test('bad option values exit 2 and name the option', async () => {
   }
 })
 
-test('a missing input file exits 2 naming it', async () => {
+test('a missing input file, or a directory, exits 2 naming it', async () => {
   const run = await runCli(['/no/such/list.txt'])
   assert.equal(run.code, 2)
   assert.match(run.stderr, /\/no\/such\/list\.txt/)
+  const dirRun = await runCli([ctx.dir])
+  assert.equal(dirRun.code, 2)
+  assert.ok(dirRun.stderr.includes(`input '${ctx.dir}' is a directory`))
 })
 
 test('bad lines give one error record each with their line number; good lines around them succeed', async () => {
