@@ -76,11 +76,14 @@ export async function fetchMissing (src: SparseSource, wanted: Range[], o: Downl
   if (missing.length === 0) return
   const file = await open(src.path, 'r+')
   try {
-    // In parallel: the ranges of one window are one round trip, not one each.
-    await Promise.all(missing.map(async (range) => {
+    // In parallel: the ranges of one window are one round trip, not one each. All settle before the
+    // file closes, so no late write meets a closed handle.
+    const results = await Promise.allSettled(missing.map(async (range) => {
       await fetchRange(src.url, file, range, src.validator, o, transfer)
       src.held = mergeRanges([...src.held, range])
     }))
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
   } finally {
     await file.close()
   }
@@ -108,24 +111,25 @@ export async function probe (url: string, path: string, mode: FetchMode, o: Down
       await res.body.dump().catch(() => undefined)
       throw statusError(res.statusCode, h, url)
     }
-    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header(h, 'content-range') ?? '')
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(h, 'content-range') ?? '')
     if (!m || Number(m[1]) !== 0) {
       res.body.destroy()
       throw new RecordError('fetch', 'BAD_RANGE', `${url}: unusable Content-Range '${header(h, 'content-range') ?? ''}'`, true)
     }
-    state.total = Number(m[3])
+    // A total of '*' (unknown length) can only be downloaded to its end.
+    state.total = m[3] === '*' ? undefined : Number(m[3])
     state.validator = strongValidator(h)
     state.rangesOk = true
-    if (state.total > o.maxBytes) { res.body.destroy(); throw tooLarge(url, state.total, o.maxBytes) }
+    if (state.total !== undefined && state.total > o.maxBytes) { res.body.destroy(); throw tooLarge(url, state.total, o.maxBytes) }
     return readExactly(res.body, Number(m[2]) + 1, url, transfer)
   })
   if (head === null) return { kind: 'download', path }
-  const total = state.total as number
+  const total = state.total
   await writeFile(path, head)
   state.written = head.length
-  if (head.length >= total) return { kind: 'download', path }
+  if (total !== undefined && head.length >= total) return { kind: 'download', path }
 
-  if ((mode === 'range' || total >= RANGE_MIN_SIZE) && looksLikeTiff(head)) {
+  if (total !== undefined && (mode === 'range' || total >= RANGE_MIN_SIZE) && looksLikeTiff(head)) {
     const source = await asSparse(url, path, head, total, state.validator, mode, o, transfer)
     if (source) return { kind: 'range', source }
     await truncate(path, head.length)
