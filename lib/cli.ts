@@ -8,7 +8,7 @@ import { UsageError } from './errors.js'
 import { GdalMissingError } from './gdal.js'
 import type { ResultRecord } from './job.js'
 import { LineSplitter } from './lines.js'
-import { defaults, optionValue, type FetchMode, type PipelineOptions } from './options.js'
+import { optionValue, type FetchMode, type PipelineOptions } from './options.js'
 import { rasterPipeline, type RasterPipeline } from './pipeline.js'
 import { Progress } from './progress.js'
 import { parseBands, parseBbox, parseCrs, parseOutSize, parseWindow } from './request.js'
@@ -245,4 +245,3 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
   return summary.failed > 0 ? 1 : 0
 }
 
-export { defaults }

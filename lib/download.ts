@@ -25,11 +25,6 @@ export interface Transfer {
   attempts: number
 }
 
-export interface DownloadResult extends Transfer {
-  path: string
-  size: number
-}
-
 export type Headers = Record<string, string | string[] | undefined>
 
 export function header (headers: Headers, name: string): string | undefined {
@@ -66,10 +61,9 @@ export async function retrying<T> (url: string, o: DownloadOptions, transfer: Tr
 }
 
 export async function download (url: string, path: string, o: DownloadOptions, transfer: Transfer = { bytes: 0, attempts: 0 },
-  from: Progress = { written: 0, rangesOk: false }): Promise<DownloadResult> {
+  from: Progress = { written: 0, rangesOk: false }): Promise<void> {
   const state = { ...from }
   await retrying(url, o, transfer, () => attemptOnce(url, path, o, state, transfer))
-  return { path, bytes: transfer.bytes, attempts: transfer.attempts, size: state.written }
 }
 
 export function get (url: string, o: DownloadOptions, headers: Record<string, string>): ReturnType<typeof request> {

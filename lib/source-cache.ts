@@ -3,8 +3,6 @@
 
 export interface Shared<T> {
   value: T
-  /** True for the record whose request made the fetch (it carries the bytes and attempts). */
-  first: boolean
   release: () => Promise<void>
 }
 
@@ -23,7 +21,6 @@ export class SourceCache<T> {
 
   async acquire (key: string, load: () => Promise<T>): Promise<Shared<T>> {
     let entry = this.entries.get(key)
-    const first = entry === undefined
     if (!entry) {
       entry = { promise: load(), refs: 0 }
       this.entries.set(key, entry)
@@ -41,7 +38,6 @@ export class SourceCache<T> {
     let released = false
     return {
       value,
-      first,
       release: async () => {
         if (released) return
         released = true
@@ -50,9 +46,5 @@ export class SourceCache<T> {
         await this.dispose(value)
       }
     }
-  }
-
-  get size (): number {
-    return this.entries.size
   }
 }

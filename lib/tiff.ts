@@ -13,7 +13,6 @@ export interface TiffIfd {
   samples: number
   /** 1 chunky (pixel-interleaved), 2 planar (band-interleaved). */
   planar: number
-  compression: number
   /** NewSubfileType: bit 0 reduced resolution (overview), bit 2 transparency mask. */
   subfile: number
   offsets: number[]
@@ -31,6 +30,8 @@ export type ByteReader = (offset: number, length: number) => Promise<Buffer>
 
 const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 }
 const MAX_IFDS = 64
+/** NewSubfileType, width, height, samples, planar configuration, and where the blocks lie. */
+const DECODED = new Set([254, 256, 257, 273, 277, 278, 279, 284, 322, 323, 324, 325])
 const MAX_ENTRIES = 4096
 
 export class NotTiff extends Error {
@@ -79,17 +80,11 @@ export async function readTiff (read: ByteReader): Promise<TiffInfo> {
       const bytes = (TYPE_SIZE[type] ?? 1) * n
       const inline = bytes <= (big ? 8 : 4)
       const valueAt = e + (big ? 12 : 8)
-      let values: Buffer
-      if (inline) {
-        values = dir.subarray(valueAt, valueAt + bytes)
-      } else {
-        const at = offsetAt(dir, valueAt)
-        structure.push([at, at + bytes])
-        // Only the tags that place blocks are decoded; the rest are just located.
-        if (![256, 257, 273, 279, 322, 323, 324, 325, 258].includes(tag)) continue
-        values = await read(at, bytes)
-      }
-      if (![254, 256, 257, 258, 259, 273, 277, 278, 279, 284, 322, 323, 324, 325].includes(tag)) continue
+      const at = inline ? -1 : offsetAt(dir, valueAt)
+      if (!inline) structure.push([at, at + bytes])
+      // Only the tags that place blocks are decoded; the rest are just located.
+      if (!DECODED.has(tag)) continue
+      const values = inline ? dir.subarray(valueAt, valueAt + bytes) : await read(at, bytes)
       const list: number[] = []
       for (let k = 0; k < n; k++) {
         if (type === 3) list.push(u16(values, k * 2))
@@ -111,7 +106,6 @@ export async function readTiff (read: ByteReader): Promise<TiffInfo> {
       blockHeight: tiled ? tags.get(323)?.[0] ?? 0 : Math.min(tags.get(278)?.[0] ?? height, height),
       samples: tags.get(277)?.[0] ?? 1,
       planar: tags.get(284)?.[0] ?? 1,
-      compression: tags.get(259)?.[0] ?? 1,
       subfile: tags.get(254)?.[0] ?? 0,
       offsets: tags.get(tiled ? 324 : 273) ?? [],
       byteCounts: tags.get(tiled ? 325 : 279) ?? []
