@@ -1,16 +1,41 @@
 # rasterpipe — `make demo` and `make test` do all the set-up a fresh machine needs.
 SHELL := /bin/bash
 NODE_BUILD_ENV := npm_config_build_from_source=true npm_config_shared_gdal=true
-STAMP := node_modules/.rasterpipe-setup
+
+# The runtime. rasterpipe needs Node.js 22.19 or newer (undici 8); a system Node that new is used as it
+# is. Otherwise `make setup` brings Node $(NODE_VERSION) (the active LTS) from the npm registry into
+# .runtime/: the platform package carries the binary and the headers gdal-async is compiled against.
+NODE_VERSION := 24.21.0
+RUNTIME := .runtime
+NODE_OK := $(shell node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 19) ? 0 : 1)' 2>/dev/null && echo yes)
+ifeq ($(NODE_OK),yes)
+  NODE_ID := system-$(shell node --version)
+else
+  PLATFORM_PKG := node-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')
+  NODE_HOME := $(CURDIR)/$(RUNTIME)/node_modules/$(PLATFORM_PKG)
+  RUNTIME_STAMP := $(RUNTIME)/.installed-$(NODE_VERSION)
+  NODE_ID := runtime-$(NODE_VERSION)
+  # Every recipe (npm, npx, node, the tests' child processes) runs on that Node; native builds use its headers.
+  export PATH := $(NODE_HOME)/bin:$(PATH)
+  export npm_config_nodedir := $(NODE_HOME)
+endif
+# gdal-async is a native addon: rebuilt when the Node it runs on changes.
+STAMP := node_modules/.rasterpipe-setup-$(NODE_ID)
 SOURCES := $(shell find lib test fixtures bench -name '*.ts' 2>/dev/null) tsconfig.json
 
 .PHONY: setup build test demo bench lint clean fixtures
 
 setup: $(STAMP)
 
+$(RUNTIME_STAMP):
+	@echo "setup: this Node is older than 22.19; installing Node $(NODE_VERSION) for the project into $(RUNTIME)/"
+	rm -rf $(RUNTIME) && mkdir -p $(RUNTIME) && echo '{"private": true}' > $(RUNTIME)/package.json
+	cd $(RUNTIME) && npm install --no-save --no-package-lock --no-audit --no-fund $(PLATFORM_PKG)@$(NODE_VERSION)
+	@touch $@
+
 # GDAL comes from the system: gdal-async is built against it (its prebuilt binaries are not reachable
 # everywhere, and building its bundled GDAL takes over an hour).
-$(STAMP): package.json package-lock.json
+$(STAMP): package.json package-lock.json $(RUNTIME_STAMP)
 	@command -v gdal-config >/dev/null && command -v gdal_translate >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "setup: installing GDAL from Debian packages"; \
@@ -21,6 +46,8 @@ $(STAMP): package.json package-lock.json
 	    echo "  brew install gdal                               # macOS" >&2; \
 	    exit 2; \
 	  fi; }
+	@echo "setup: building on Node $$(node --version)"
+	rm -f node_modules/.rasterpipe-setup-*
 	$(NODE_BUILD_ENV) npm ci --no-audit --no-fund
 	@touch $(STAMP)
 

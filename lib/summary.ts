@@ -1,7 +1,7 @@
 // The run's summary: counts, bytes, per-stage timings, event-loop delay and peak memory, for the stderr
 // paragraph and for --stats FILE.
 import { writeFile } from 'node:fs/promises'
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
 import type { ResultRecord, Timings } from './job.js'
 import { formatBytes } from './sizes.js'
 
@@ -34,7 +34,7 @@ export class Summary {
   private readonly started = performance.now()
   private readonly timings = new Map<keyof Timings, number[]>()
   private readonly errors = new Map<string, number>()
-  private readonly loop: IntervalHistogram
+  private readonly loop: ELDHistogram
 
   constructor () {
     this.loop = monitorEventLoopDelay({ resolution: 1 })
