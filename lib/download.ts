@@ -78,6 +78,9 @@ export function get (url: string, o: DownloadOptions, headers: Record<string, st
 }
 
 async function attemptOnce (url: string, path: string, o: DownloadOptions, state: Progress, transfer: Transfer): Promise<void> {
+  // Every byte arrived before the connection failed (a server closing the socket as the body ends):
+  // there is nothing left to ask for, and asking for bytes past the end would be answered 416.
+  if (complete(state)) return
   const resume = state.written > 0 && state.rangesOk && state.validator !== undefined
   const headers: Record<string, string> = {}
   if (resume) {
@@ -123,6 +126,7 @@ export function acceptFull (state: Progress, h: Headers): void {
 export async function receiveBody (body: AsyncIterable<Buffer> & { destroy: () => void }, url: string, path: string, append: boolean,
   state: Progress, o: DownloadOptions, transfer: Transfer): Promise<void> {
   const file = createWriteStream(path, { flags: append ? 'a' : 'w' })
+  let failure: unknown
   try {
     let position = state.written
     for await (const chunk of body) {
@@ -134,6 +138,8 @@ export async function receiveBody (body: AsyncIterable<Buffer> & { destroy: () =
       }
       if (!file.write(chunk)) await once(file, 'drain')
     }
+  } catch (err) {
+    failure = err
   } finally {
     // End the file gracefully even when the body failed: what arrived is kept, so a retry can resume
     // from it. (Destroying the stream would drop writes still queued.)
@@ -141,9 +147,16 @@ export async function receiveBody (body: AsyncIterable<Buffer> & { destroy: () =
     await finished(file).catch(() => undefined)
     state.written = await stat(path).then((s) => s.size, () => 0)
   }
+  // A connection that fails after the last byte of a body of known length has lost nothing.
+  if (failure !== undefined && !(complete(state) && !(failure instanceof RecordError))) throw failure
   if (state.total !== undefined && state.written !== state.total) {
     throw new RecordError('fetch', 'TRUNCATED', `${url}: received ${state.written} of ${state.total} bytes`, true)
   }
+}
+
+/** The whole body of a known length is on disk. */
+function complete (state: Progress): boolean {
+  return state.total !== undefined && state.written > 0 && state.written === state.total
 }
 
 /** ETag, or Last-Modified: what If-Range may carry. A weak ETag cannot guard a byte range. */

@@ -51,6 +51,10 @@ export interface RasterServer {
   noRanges: boolean
   /** Bytes per second for each response body; 0 for no cap. */
   bandwidth: number
+  /** Answer every request with `Connection: close`, as HTTP/1.0 servers and some proxies do. */
+  connectionClose: boolean
+  /** Chance (0–1) that a keep-alive connection is closed by the server soon after a response, when idle. */
+  idleClose: number
   close: () => Promise<void>
 }
 
@@ -61,6 +65,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
   const stats = new Map<string, PathStats>()
   const sockets = new Set<Socket>()
   const hanging = new Set<ServerResponse>()
+  const busy = new WeakMap<Socket, number>()
   let inFlight = 0
   let maxInFlight = 0
   let total = 0
@@ -93,8 +98,21 @@ export async function startServer (root?: string): Promise<RasterServer> {
     inFlight++
     if (inFlight > maxInFlight) maxInFlight = inFlight
     let counted = false
-    const finish = (): void => { if (!counted) { counted = true; inFlight-- } }
+    const socket = req.socket
+    busy.set(socket, (busy.get(socket) ?? 0) + 1)
+    const finish = (): void => {
+      if (counted) return
+      counted = true
+      inFlight--
+      busy.set(socket, (busy.get(socket) ?? 1) - 1)
+      // Closing an idle keep-alive connection a moment after its response: the client may be sending
+      // its next request on it just then, which is the race this fault is for.
+      if (api.idleClose > 0 && Math.random() < api.idleClose) {
+        setTimeout(() => { if (!busy.get(socket)) socket.destroy() }, Math.floor(Math.random() * 5))
+      }
+    }
     res.on('close', finish)
+    if (api.connectionClose) res.setHeader('connection', 'close')
     const fault = queued.get(path)?.shift() ?? standing.get(path)
     const answer = (): void => handle(req, res, path, s, fault)
     if (api.latency > 0) setTimeout(answer, api.latency)
@@ -210,6 +228,8 @@ export async function startServer (root?: string): Promise<RasterServer> {
     latency: 0,
     noRanges: false,
     bandwidth: 0,
+    connectionClose: false,
+    idleClose: 0,
     url: (path) => `${base}/${path.replace(/^\//, '')}`,
     fault: (path, ...faults) => {
       const key = '/' + path.replace(/^\//, '')
