@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import { parseArgs } from 'node:util'
 import { UsageError } from './errors.js'
 import { GdalMissingError } from './gdal.js'
-import type { ResultRecord } from './job.js'
+import type { ResultRecord } from './records.js'
 import { LineSplitter } from './lines.js'
 import { optionValue, type FetchMode, type PipelineOptions } from './options.js'
 import { rasterPipeline, type RasterPipeline } from './pipeline.js'
@@ -84,10 +84,10 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     concurrency: integer('concurrency', v.concurrency, 1),
     window: v.window === undefined ? undefined : optionValue('window', () => parseWindow(v.window)),
     bbox: v.bbox === undefined ? undefined : optionValue('bbox', () => parseBbox(v.bbox)),
-    bboxCrs: v['bbox-crs'] === undefined ? undefined : optionValue('bbox-crs', () => parseCrs(v['bbox-crs'])),
+    bboxCrs: v['bbox-crs'] === undefined ? undefined : optionValue('bboxCrs', () => parseCrs(v['bbox-crs'])),
     bands: v.bands === undefined ? undefined : optionValue('bands', () => parseBands(v.bands)),
     boundless: v.boundless,
-    outSize: v['out-size'] === undefined ? undefined : optionValue('out-size', () => parseOutSize(v['out-size'])),
+    outSize: v['out-size'] === undefined ? undefined : optionValue('outSize', () => parseOutSize(v['out-size'])),
     maxPixels: integer('max-pixels', v['max-pixels'], 1),
     fetch: v.fetch as FetchMode | undefined,
     retries: integer('retries', v.retries, 0),
@@ -108,11 +108,21 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
   return config
 }
 
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'name too long'
+}
+
 async function checkInputs (inputs: string[]): Promise<void> {
   for (const name of inputs) {
     if (name === '-') continue
-    await access(name, constants.R_OK).catch(() => {
-      throw new UsageError(`cannot read input file '${name}'`)
+    await access(name, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
+      const why = READ_ERRORS[err.code ?? ''] ?? err.message
+      throw new UsageError(`cannot read input file '${name}': ${why}${err.code ? ` (${err.code})` : ''}`)
     })
     // Pipes (`<(cmd)`) and devices are fine; a directory is not a list of records.
     if ((await stat(name)).isDirectory()) throw new UsageError(`input '${name}' is a directory`)
@@ -127,14 +137,16 @@ async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, cont
     for (const name of sources) {
       if (control.stopped) break
       const stream = (name === '-' ? io.stdin : createReadStream(name)) as NodeJS.ReadableStream & { destroy: () => void }
-      control.current = stream
       const lines = stream.pipe(new LineSplitter(maxLength, name === '-' ? undefined : name))
+      // Stopping (a signal, a closed stdout) ends the loop below even while it waits for input that may
+      // never come: destroying only the source would leave the splitter, and this loop, waiting forever.
+      control.current = { destroy: () => { stream.destroy(); lines.destroy() } }
       // pipe() does not carry a read error on: hand it to the loop below.
       stream.on('error', (err: Error) => lines.destroy(err))
       try {
         for await (const raw of lines) {
           if (control.stopped) break
-          if (!pipeline.write(raw)) await once(pipeline, 'drain')
+          if (!pipeline.write(raw)) await once(pipeline, 'drain', { signal: control.stop.signal })
         }
       } catch (err) {
         // Reading stops early on a signal (the stream is destroyed under us). A read error stops the
@@ -149,12 +161,14 @@ async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, cont
     }
   } finally {
     control.current = undefined
-    pipeline.end()
+    if (!pipeline.destroyed) pipeline.end()
   }
 }
 
 interface FeedControl {
   stopped: boolean
+  /** Aborted when input must stop: wakes a feed waiting for the pipeline to drain. */
+  stop: AbortController
   current?: { destroy: () => void }
   /** Why reading input failed, if it did. */
   error?: string
@@ -163,6 +177,13 @@ interface FeedControl {
 /** After the first signal, records in flight get this long to finish before their fetches are aborted. */
 const GRACE_MS = 2000
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+/** After stdout closed early (`| head`): 128 + SIGPIPE, what a shell reports for a filter SIGPIPE ended. */
+export const BROKEN_PIPE_EXIT = 141
+
+function usage (io: CliIo, message: string): number {
+  io.stderr.write(`rasterpipe: ${message}\nTry 'rasterpipe --help' for the options.\n`)
+  return 2
+}
 
 export async function main (argv: string[], io: CliIo = process as unknown as CliIo): Promise<number> {
   let config
@@ -172,10 +193,7 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
     if (config === 'version') { io.stdout.write(`rasterpipe ${version()}\n`); return 0 }
     await checkInputs(config.inputs)
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`rasterpipe: ${err.message}\nTry 'rasterpipe --help' for the options.\n`)
-      return 2
-    }
+    if (err instanceof UsageError) return usage(io, err.message)
     throw err
   }
 
@@ -183,7 +201,8 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
   try {
     pipeline = rasterPipeline(config.options)
   } catch (err) {
-    if (err instanceof UsageError || err instanceof GdalMissingError) {
+    if (err instanceof UsageError) return usage(io, err.message)
+    if (err instanceof GdalMissingError) {
       io.stderr.write(`rasterpipe: ${err.message}\n`)
       return 2
     }
@@ -193,7 +212,12 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
   const summary = new Summary()
   const progress = config.progress ? new Progress(io.stderr) : undefined
   const log = (line: string): void => { if (progress) progress.log(line); else io.stderr.write(line + '\n') }
-  const control: FeedControl = { stopped: false }
+  const control: FeedControl = { stopped: false, stop: new AbortController() }
+  const stopInput = (): void => {
+    control.stopped = true
+    control.stop.abort()
+    control.current?.destroy()
+  }
   let signalled: NodeJS.Signals | undefined
   const onSignal = (sig: NodeJS.Signals): void => {
     if (signalled) {
@@ -202,16 +226,18 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
       process.exit(SIGNAL_EXIT[sig] ?? 1)
     }
     signalled = sig
-    control.stopped = true
-    control.current?.destroy()
+    stopInput()
     log(`rasterpipe: ${sig}: reading no more input; finishing the records in flight (${sig} again to quit at once)`)
     setTimeout(() => pipeline.abort(), GRACE_MS).unref()
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 
+  let brokenPipe = false
+  pipeline.on('warning', (message: string) => log(`rasterpipe: warning: ${message}`))
   const done = new Promise<void>((resolve, reject) => {
     pipeline.on('data', (r: ResultRecord) => {
+      if (brokenPipe) return
       summary.add(r)
       if (r.error) log(`rasterpipe: ${r.input ? `${r.input}:` : 'line '}${r.line}: ${r.error.stage} ${r.error.code}: ${r.error.message}`)
       progress?.update(summary.done, pipeline.taken())
@@ -222,19 +248,32 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
     })
     pipeline.once('end', resolve)
     pipeline.once('error', reject)
+    // After a cancel there is no 'end': the run is over once it has let go of everything.
+    pipeline.once('close', () => { void pipeline.released.then(resolve) })
   })
-  io.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    // A closed pipe (`| head`) means nobody reads the records any more: stop quietly.
-    if (err.code === 'EPIPE') { control.stopped = true; pipeline.abort(); pipeline.destroy(); process.exit(1) }
-  })
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE' || brokenPipe) return
+    // A closed pipe (`| head`) means nobody reads the records any more: take no more input, cancel the
+    // work in flight (no output is put in place after this), let GDAL's calls in flight return, remove
+    // the temp files, and leave quietly, as a filter that SIGPIPE ended.
+    brokenPipe = true
+    stopInput()
+    void pipeline.cancel()
+  }
+  io.stdout.on('error', onStdoutError)
 
   try {
     await Promise.all([feed(pipeline, config.inputs, io, control), done])
+    await pipeline.released
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
   progress?.stop()
+  if (brokenPipe) {
+    if (config.stats) await summary.writeJson(config.stats)
+    return BROKEN_PIPE_EXIT
+  }
   io.stderr.write(summary.text(pipeline.options.outDir) + '\n')
   if (config.stats) await summary.writeJson(config.stats)
   if (signalled) return SIGNAL_EXIT[signalled] ?? 1

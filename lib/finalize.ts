@@ -1,10 +1,11 @@
 // The last stage: every job leaves as exactly one result record, whatever happened to it, after its
 // datasets are closed and its local copy is released.
 import { Transform, type TransformCallback } from 'node:stream'
-import type { Job, ResultRecord } from './job.js'
+import type { Job } from './job.js'
+import type { ResultRecord, Status } from './records.js'
 
 export function toResult (job: Job): ResultRecord {
-  const status = job.error ? 'error' : job.status ?? 'ok'
+  const status: Status = job.error ? 'error' : job.status ?? 'ok'
   job.ms.total = Math.round(performance.now() - job.started)
   // Built field by field so that the key order is DESIGN.md's, whatever the job learnt first.
   const r: ResultRecord = { line: job.line } as ResultRecord
@@ -12,7 +13,7 @@ export function toResult (job: Job): ResultRecord {
   if (job.id !== undefined) r.id = job.id
   if (job.url) r.url = job.url
   r.status = status
-  if (job.output !== undefined && status === 'ok') r.output = job.output
+  if (job.output !== undefined && status !== 'error') r.output = job.output
   if (job.fetch !== undefined) r.fetch = job.fetch
   r.bytes = job.bytes
   r.attempts = job.attempts
@@ -37,15 +38,28 @@ export async function releaseJob (job: Job): Promise<void> {
 }
 
 export class Finalize extends Transform {
-  constructor () {
+  private readonly onReleased: (job: Job) => void
+  private pending: Promise<void> = Promise.resolve()
+
+  constructor (onReleased: (job: Job) => void) {
     super({ objectMode: true, highWaterMark: 16 })
+    this.onReleased = onReleased
   }
 
   override _transform (job: Job, _enc: BufferEncoding, done: TransformCallback): void {
-    releaseJob(job).then(() => done(null, toResult(job)), (err: unknown) => {
+    this.pending = releaseJob(job).then(() => {
+      this.onReleased(job)
+      done(null, toResult(job))
+    }, (err: unknown) => {
       // Failing to remove a temp file must not lose the record; the run's temp dir goes at the end anyway.
       process.emitWarning(`rasterpipe: could not release line ${job.line}: ${(err as Error).message}`)
+      this.onReleased(job)
       done(null, toResult(job))
     })
+  }
+
+  /** Resolves when no release is running (one at a time: the transform takes the next after `done`). */
+  async idle (): Promise<void> {
+    await this.pending
   }
 }

@@ -1,6 +1,6 @@
-// The run's one HTTP client: an undici Agent (keep-alive, connections per origin capped) with redirects,
+// The run's one HTTP client: an undici Agent (keep-alive, connections per origin capped; redirects added by the pipeline),
 // and the mapping of everything that can go wrong on the wire to record error codes.
-import { Agent, interceptors, type Dispatcher } from 'undici'
+import { Agent, type Dispatcher } from 'undici'
 import { RecordError } from './errors.js'
 import { parseRetryAfter, RETRYABLE_STATUS } from './retry.js'
 
@@ -11,8 +11,9 @@ export interface HttpOptions {
   timeoutMs: number
 }
 
+/** The run's default dispatcher (the pipeline adds redirects on top of it, and its fault guard). */
 export function createAgent ({ connections, timeoutMs }: HttpOptions): Dispatcher {
-  const agent = new Agent({
+  return new Agent({
     connections,
     pipelining: 1,
     keepAliveTimeout: 10_000,
@@ -20,7 +21,6 @@ export function createAgent ({ connections, timeoutMs }: HttpOptions): Dispatche
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs
   })
-  return agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS }))
 }
 
 /** The error for a response that is not what we asked for. */

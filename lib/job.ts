@@ -3,27 +3,8 @@
 import type { RecordError } from './errors.js'
 import type { Dataset } from './gdal.js'
 import type { PixelWindow, WindowRequest } from './request.js'
+import type { FetchKind, SourceInfo, Status, Timings } from './records.js'
 import type { SparseSource } from './remote.js'
-
-export type Status = 'ok' | 'error' | 'skipped'
-export type FetchKind = 'download' | 'range' | 'local'
-
-export interface SourceInfo {
-  driver: string
-  width: number
-  height: number
-  count: number
-  dtype: string
-  crs: string | null
-}
-
-export interface Timings {
-  fetch?: number
-  open?: number
-  read?: number
-  write?: number
-  total?: number
-}
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {
@@ -58,22 +39,4 @@ export interface Job {
   window?: PixelWindow
   ms: Timings
   started: number
-}
-
-/** The NDJSON record printed for every input record, as DESIGN.md fixes it. */
-export interface ResultRecord {
-  line: number
-  input?: string
-  id?: string
-  url?: string
-  status: Status
-  output?: string
-  fetch?: FetchKind
-  bytes: number
-  attempts: number
-  window?: PixelWindow
-  source?: SourceInfo
-  georeferenced?: boolean
-  ms: Timings
-  error?: { stage: string, code: string, message: string, retryable: boolean }
 }

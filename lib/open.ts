@@ -4,7 +4,8 @@
 // cannot make GDAL read local files or other hosts (no VRT, WMS, WCS, MBTiles and the like).
 import { RecordError } from './errors.js'
 import type { Dataset, Gdal } from './gdal.js'
-import type { Job, SourceInfo } from './job.js'
+import type { Job } from './job.js'
+import type { SourceInfo } from './records.js'
 import { resolveWindow, type CrsCatalog } from './window.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']

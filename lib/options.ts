@@ -1,7 +1,10 @@
-// Pipeline options: defaults, and validation at the edge so that stages can trust what they get.
+// Pipeline options: defaults, and validation at the edge so that stages can trust what they get. The
+// library and the CLI share this one validator; its messages name the command-line option (`--co`), which
+// for the library's key (`creationOptions`) is listed in the README side by side.
 import { tmpdir } from 'node:os'
+import type { Dispatcher } from 'undici'
 import { UsageError } from './errors.js'
-import { InvalidValue, type WindowRequest } from './request.js'
+import { InvalidValue, parseBands, parseBbox, parseCrs, parseOutSize, type PixelWindow, type WindowRequest } from './request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
 
@@ -30,6 +33,11 @@ export interface PipelineOptions extends WindowRequest {
   gdalConcurrency: number
   /** Base delay of the retry backoff, in ms (tests shorten it). */
   retryBaseMs: number
+  /**
+   * Makes the run's undici dispatcher, e.g. `() => new ProxyAgent(url)`. Called again to replace it after
+   * a fault inside the HTTP client. Default: an Agent with `concurrency` connections per origin.
+   */
+  dispatcher?: () => Dispatcher
 }
 
 export const defaults: PipelineOptions = {
@@ -51,41 +59,114 @@ export const defaults: PipelineOptions = {
   retryBaseMs: 250
 }
 
-function positiveInt (value: unknown, name: string, min = 1): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new UsageError(`${name} must be a whole number of at least ${min}, got ${String(value)}`)
-  }
-  return value
+/** The command-line spelling of each option, for messages; library-only options keep their key. */
+const FLAGS: Record<string, string> = {
+  outDir: '--out-dir',
+  concurrency: '--concurrency',
+  window: '--window',
+  bbox: '--bbox',
+  bboxCrs: '--bbox-crs',
+  bands: '--bands',
+  boundless: '--boundless',
+  outSize: '--out-size',
+  maxPixels: '--max-pixels',
+  fetch: '--fetch',
+  retries: '--retries',
+  timeout: '--timeout',
+  maxBytes: '--max-bytes',
+  format: '--format',
+  creationOptions: '--co',
+  skipExisting: '--skip-existing'
 }
 
+const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher'])
+
+export function flagOf (key: string): string {
+  return FLAGS[key] ?? key
+}
+
+function fail (key: string, message: string): never {
+  throw new UsageError(`${flagOf(key)}: ${message}`)
+}
+
+function wholeNumber (o: Record<string, unknown>, key: string, min = 1): void {
+  const value = o[key]
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    fail(key, `must be a whole number of at least ${min}, got ${JSON.stringify(value)}`)
+  }
+}
+
+/** Runs a request validator for an option, turning its complaint into a usage error naming the option. */
+export function optionValue<T> (key: string, parse: () => T): T {
+  try {
+    return parse()
+  } catch (err) {
+    if (err instanceof InvalidValue) fail(key, err.message)
+    throw err
+  }
+}
+
+function checkWindow (value: unknown): PixelWindow {
+  // Options take the window in the shape result records print it: {col, row, width, height}.
+  if (Array.isArray(value) || value === null || typeof value !== 'object') {
+    fail('window', `must be {col, row, width, height}, got ${JSON.stringify(value)}`)
+  }
+  const w = value as Record<string, unknown>
+  const extra = Object.keys(w).filter((k) => !['col', 'row', 'width', 'height'].includes(k))
+  if (extra.length > 0) fail('window', `unknown key ${extra.map((k) => `"${k}"`).join(', ')} (known: col, row, width, height)`)
+  for (const k of ['col', 'row', 'width', 'height']) {
+    if (typeof w[k] !== 'number' || !Number.isSafeInteger(w[k])) fail('window', `${k} must be a whole number, got ${JSON.stringify(w[k])}`)
+  }
+  const window = w as unknown as PixelWindow
+  if (window.width <= 0 || window.height <= 0) fail('window', `width and height must be more than 0, got ${window.width},${window.height}`)
+  return { col: window.col, row: window.row, width: window.width, height: window.height }
+}
+
+/**
+ * Defaults filled in and every value checked, with the same messages for the library and the CLI.
+ * Unknown keys are refused, so that a misspelt option is not silently ignored (in JS as well as TS).
+ */
 export function resolveOptions (given: Partial<PipelineOptions> = {}): PipelineOptions {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new UsageError('options must be an object')
+  const unknown = Object.keys(given).filter((k) => !KNOWN.has(k))
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${[...KNOWN].join(', ')})`)
+  }
   const o: PipelineOptions = { ...defaults, ...stripUndefined(given) }
-  positiveInt(o.concurrency, 'concurrency')
-  positiveInt(o.gdalConcurrency, 'gdalConcurrency')
-  positiveInt(o.maxPixels, 'max-pixels')
-  positiveInt(o.retries, 'retries', 0)
-  positiveInt(o.maxBytes, 'max-bytes')
-  positiveInt(o.maxLineLength, 'maxLineLength')
-  if (typeof o.retryBaseMs !== 'number' || !(o.retryBaseMs >= 0)) throw new UsageError(`retryBaseMs must be 0 or more, got ${String(o.retryBaseMs)}`)
-  if (typeof o.timeout !== 'number' || !(o.timeout > 0)) throw new UsageError(`timeout must be more than 0 seconds, got ${String(o.timeout)}`)
-  if (!['auto', 'download', 'range'].includes(o.fetch)) throw new UsageError(`fetch must be auto, download or range, got '${o.fetch}'`)
-  if (typeof o.outDir !== 'string' || o.outDir === '') throw new UsageError('out-dir must be a directory path')
+  const r = o as unknown as Record<string, unknown>
+  wholeNumber(r, 'concurrency')
+  wholeNumber(r, 'gdalConcurrency')
+  wholeNumber(r, 'maxPixels')
+  wholeNumber(r, 'retries', 0)
+  wholeNumber(r, 'maxBytes')
+  wholeNumber(r, 'maxLineLength')
+  if (typeof o.retryBaseMs !== 'number' || !(o.retryBaseMs >= 0)) fail('retryBaseMs', `must be 0 or more, got ${JSON.stringify(o.retryBaseMs)}`)
+  if (typeof o.timeout !== 'number' || !(o.timeout > 0) || !Number.isFinite(o.timeout)) fail('timeout', `must be a number of seconds above 0, got ${JSON.stringify(o.timeout)}`)
+  if (!['auto', 'download', 'range'].includes(o.fetch)) fail('fetch', `must be one of auto, download, range, got ${JSON.stringify(o.fetch)}`)
+  if (typeof o.outDir !== 'string' || o.outDir === '') fail('outDir', 'must be a directory path')
+  if (typeof o.tempRoot !== 'string' || o.tempRoot === '') fail('tempRoot', 'must be a directory path')
+  if (typeof o.format !== 'string' || o.format === '') fail('format', 'must be a GDAL driver name')
+  if (typeof o.boundless !== 'boolean') fail('boundless', `must be true or false, got ${JSON.stringify(o.boundless)}`)
+  if (typeof o.skipExisting !== 'boolean') fail('skipExisting', `must be true or false, got ${JSON.stringify(o.skipExisting)}`)
+  if (!Array.isArray(o.creationOptions)) fail('creationOptions', 'must be a list of NAME=VALUE strings')
   for (const co of o.creationOptions) {
-    if (!/^[A-Za-z0-9_]+=/.test(co)) throw new UsageError(`co: '${co}' is not NAME=VALUE`)
+    if (typeof co !== 'string' || !/^[A-Za-z0-9_]+=/.test(co)) fail('creationOptions', `'${String(co)}' is not NAME=VALUE`)
+  }
+  if (o.dispatcher !== undefined && typeof o.dispatcher !== 'function') fail('dispatcher', 'must be a function that returns an undici Dispatcher')
+  o.window = checkWindow(o.window)
+  if (o.bbox !== undefined) o.bbox = optionValue('bbox', () => parseBbox(o.bbox))
+  if (o.bboxCrs !== undefined) {
+    if (o.bbox === undefined) fail('bboxCrs', 'needs --bbox')
+    o.bboxCrs = optionValue('bboxCrs', () => parseCrs(o.bboxCrs))
+  }
+  if (o.bands !== undefined) o.bands = optionValue('bands', () => parseBands(o.bands))
+  if (o.outSize !== undefined) o.outSize = optionValue('outSize', () => parseOutSize(o.outSize))
+  if (o.bbox === undefined && !o.boundless && (o.window.col < 0 || o.window.row < 0)) {
+    fail('window', 'negative offsets reach outside the raster and need --boundless')
   }
   return o
 }
 
 function stripUndefined<T extends object> (obj: T): Partial<T> {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>
-}
-
-/** Runs a request validator for an option, turning its complaint into a usage error. */
-export function optionValue<T> (name: string, parse: () => T): T {
-  try {
-    return parse()
-  } catch (err) {
-    if (err instanceof InvalidValue) throw new UsageError(`--${name}: ${err.message}`)
-    throw err
-  }
 }

@@ -6,8 +6,8 @@ import type { RawLine } from './lines.js'
 import type { PipelineOptions } from './options.js'
 import { InvalidValue, parseBands, parseBbox, parseCrs, parseOutSize, parseWindow, type WindowRequest } from './request.js'
 import { outputFor } from './output-name.js'
+import { tooManyPixels } from './window.js'
 
-export type InputItem = string | RawLine | Record<string, unknown>
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
 const ALLOWED_SCHEMES = new Set(['http', 'https', 'file'])
@@ -29,10 +29,10 @@ export function newJob (line: number, url = ''): Job {
  * Turns one input item into a job, or null for a blank line. Never throws: a bad item becomes a job
  * that carries its error, so that it still gets its one result record.
  */
-export function parseItem (item: InputItem, line: number, options: PipelineOptions, ext: string): Job | null {
+export function parseItem (item: unknown, line: number, options: PipelineOptions, ext: string): Job | null {
   let raw: RawLine
   if (typeof item === 'string') raw = { line, text: item }
-  else if (isRawLine(item)) raw = item
+  else if (item !== null && typeof item === 'object' && isRawLine(item)) raw = item
   else raw = { line, text: undefined }
 
   const job = newJob(raw.line)
@@ -44,13 +44,14 @@ export function parseItem (item: InputItem, line: number, options: PipelineOptio
       const text = raw.text.trim()
       if (text === '') return null
       fields = text.startsWith('{') || text.startsWith('[') || text.startsWith('"') ? parseJson(text) : { url: text }
-    } else {
+    } else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
       fields = item as Record<string, unknown>
+    } else {
+      throw new InvalidValue(`a record must be a line of text or an object with a "url", not ${Array.isArray(item) ? 'an array' : item === null ? 'null' : typeof item}`)
     }
     fill(job, fields, options, ext)
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err)
-    job.error = new RecordError('input', 'BAD_RECORD', message)
+    job.error = err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err))
   }
   return job
 }
@@ -87,9 +88,7 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
   const r = job.request
   const [w, h] = r.outSize ?? (r.bbox ? [0, 0] : [r.window.width, r.window.height])
-  if (w * h > options.maxPixels) {
-    throw new InvalidValue(`window of ${w}×${h} = ${w * h} pixels is over --max-pixels ${options.maxPixels}`)
-  }
+  if (w * h > options.maxPixels) throw tooManyPixels(w, h, options.maxPixels)
   const out = outputFor(job.url, job.request, fields.out, options, ext)
   job.output = out.display
   job.outputPath = out.path

@@ -1,66 +1,79 @@
-// rasterPipeline(): the chain parse → fetch → open → read → write → finalize as one object-mode Duplex.
-// Write input items (lines, raw lines from LineSplitter, or record objects); read result records.
+// rasterPipeline(): the chain parse → fetch → open → blocks → read → write → finalize as one object-mode
+// Duplex. Write input items (lines, raw lines from LineSplitter, or record objects); read result records.
+// When the consumer stops early (destroy(), or a `break` out of `for await`), the run is cancelled: no
+// stage starts new work, fetches are aborted, no output is put in place after that moment, and once the
+// GDAL calls in flight have returned every dataset is closed and every temp file removed.
 import { setMaxListeners } from 'node:events'
 import { Transform, type Duplex, type TransformCallback } from 'node:stream'
 import chain from 'stream-chain'
-import type { Dispatcher } from 'undici'
+import { interceptors } from 'undici'
 import { UsageError } from './errors.js'
 import { createBlockFetcher, createFetcher } from './fetch.js'
-import { Finalize } from './finalize.js'
-import { loadGdal, type Gdal } from './gdal.js'
-import { createAgent } from './http.js'
+import { Finalize, releaseJob } from './finalize.js'
+import { checkCreationOptions, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from './formats.js'
+import { loadGdal } from './gdal.js'
+import { createAgent, MAX_REDIRECTS } from './http.js'
+import { GuardedDispatcher } from './http-guard.js'
+import type { Job } from './job.js'
 import { createOpener } from './open.js'
 import { resolveOptions, type PipelineOptions } from './options.js'
-import { parseItem, type InputItem } from './parse.js'
+import { parseItem } from './parse.js'
 import { createReader } from './read.js'
+import type { InputItem, ResultRecord } from './records.js'
 import { Stage } from './stage.js'
 import { TempDir } from './tempdir.js'
 import { CrsCatalog } from './window.js'
 import { createWriter } from './write.js'
 
+type Callback = (error?: Error | null) => void
+
+/** The Duplex, typed: input items in, result records out. */
 export interface RasterPipeline extends Duplex {
   readonly options: PipelineOptions
   readonly stages: Stage[]
   /** Input items taken in so far. */
   readonly taken: () => number
-  /** Stops every fetch and GDAL step that has not started; records in flight end as errors. */
+  /** Aborts every fetch in flight and not yet started; those records end as errors, the rest go on. */
   abort: () => void
-}
-
-export function outputExtension (gdal: Gdal, format: string): string {
-  let driver
-  try {
-    driver = gdal.drivers.get(format)
-  } catch {
-    driver = null
-  }
-  if (!driver) throw new UsageError(`--format: unknown GDAL driver '${format}'`)
-  const md = driver.getMetadata() as Record<string, string>
-  if (md.DCAP_RASTER !== 'YES' || (md.DCAP_CREATECOPY !== 'YES' && md.DCAP_CREATE !== 'YES')) {
-    throw new UsageError(`--format: GDAL driver '${format}' cannot write rasters`)
-  }
-  if (format === 'GTiff' || format === 'COG') return '.tif'
-  const ext = (md.DMD_EXTENSION ?? md.DMD_EXTENSIONS ?? '').split(/\s+/)[0]
-  return ext ? `.${ext}` : ''
+  /** Stops the run at once: as destroy(), and resolves when everything in flight has been let go. */
+  cancel: () => Promise<void>
+  /** Resolves when the run has released everything it held: after the last record, or after cancel. */
+  readonly released: Promise<void>
+  write (record: InputItem, callback?: Callback): boolean
+  write (record: InputItem, encoding: BufferEncoding, callback?: Callback): boolean
+  end (callback?: () => void): this
+  end (record: InputItem, callback?: () => void): this
+  read (size?: number): ResultRecord | null
+  [Symbol.asyncIterator] (): NodeJS.AsyncIterator<ResultRecord>
+  on (event: 'data', listener: (record: ResultRecord) => void): this
+  on (event: 'warning', listener: (message: string) => void): this
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Duplex's own signature, which this narrows
+  on (event: string | symbol, listener: (...args: any[]) => void): this
+  once (event: 'data', listener: (record: ResultRecord) => void): this
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+  once (event: string | symbol, listener: (...args: any[]) => void): this
 }
 
 class Parse extends Transform {
   private count = 0
   private readonly options: PipelineOptions
   private readonly ext: string
+  private readonly onJob: (job: Job) => void
 
-  constructor (options: PipelineOptions, ext: string) {
+  constructor (options: PipelineOptions, ext: string, onJob: (job: Job) => void) {
     super({ objectMode: true, highWaterMark: 16 })
     this.options = options
     this.ext = ext
+    this.onJob = onJob
   }
 
   get taken (): number {
     return this.count
   }
 
-  override _transform (item: InputItem, _enc: BufferEncoding, done: TransformCallback): void {
+  override _transform (item: unknown, _enc: BufferEncoding, done: TransformCallback): void {
     const job = parseItem(item, ++this.count, this.options, this.ext)
+    if (job) this.onJob(job)
     done(null, job ?? undefined)
   }
 }
@@ -69,40 +82,90 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
   const options = resolveOptions(given)
   const gdal = loadGdal()
   const ext = outputExtension(gdal, options.format)
-  const temp = new TempDir(options.tempRoot)
-  const dispatcher: Dispatcher = createAgent({ connections: options.concurrency, timeoutMs: options.timeout * 1000 })
-  const controller = new AbortController()
-  // Every request in flight listens on the run's signal: more than Node's default of 10 is the point.
-  setMaxListeners(0, controller.signal)
+  const creationOptions = mergeCreationOptions(options.format, options.creationOptions)
+  checkCreationOptions(gdal, options.format, creationOptions)
   const crs = new CrsCatalog(gdal)
-
-  const fetchContext = { options, dispatcher, temp, signal: controller.signal }
-  const parse = new Parse(options, ext)
-  const stages = [
-    new Stage({ name: 'fetch', limit: options.concurrency }, createFetcher(fetchContext)),
-    new Stage({ name: 'open', limit: options.gdalConcurrency }, createOpener({ gdal, crs, maxPixels: options.maxPixels })),
-    // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
-    new Stage({ name: 'fetch', limit: options.concurrency }, createBlockFetcher(fetchContext)),
-    new Stage({ name: 'read', limit: options.gdalConcurrency }, createReader({ gdal })),
-    new Stage({ name: 'write', limit: options.gdalConcurrency }, createWriter({ gdal, format: options.format, creationOptions: options.creationOptions }))
-  ]
-  const duplex = chain([parse, ...stages, new Finalize()]) as unknown as Duplex
-
-  let cleaned = false
-  const cleanup = (): void => {
-    if (cleaned) return
-    cleaned = true
-    temp.removeSync()
-    void dispatcher.close().catch(() => undefined)
+  if (options.bboxCrs !== undefined) {
+    try {
+      crs.get(options.bboxCrs)
+    } catch (err) {
+      throw new UsageError(`--bbox-crs: ${(err as Error).message}`)
+    }
   }
-  duplex.once('end', cleanup)
-  duplex.once('close', cleanup)
-  duplex.once('error', () => { controller.abort(); cleanup() })
+  const temp = new TempDir(options.tempRoot)
+  // Fetches are aborted by abort() (after a signal's grace period) and by a cancel; a cancel also stops
+  // every stage from starting work and the write stage from putting outputs in place.
+  const fetches = new AbortController()
+  const cancelled = new AbortController()
+  // Every request in flight listens on the run's signal: more than Node's default of 10 is the point.
+  setMaxListeners(0, fetches.signal)
+  setMaxListeners(0, cancelled.signal)
 
-  return Object.assign(duplex, {
+  let warn: (message: string) => void = () => undefined
+  const make = options.dispatcher ?? (() => createAgent({ connections: options.concurrency, timeoutMs: options.timeout * 1000 }))
+  const dispatcher = new GuardedDispatcher(
+    () => make().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
+    (err) => warn(`a fault inside the HTTP client was recovered from (requests in flight are retried): ${err instanceof Error ? err.message : String(err)}`)
+  )
+
+  // Every job from parse until finalize has let it go, so that a cancelled run can release those left
+  // in the stages' buffers.
+  const live = new Set<Job>()
+  const fetchContext = { options, dispatcher, temp, signal: fetches.signal }
+  const parse = new Parse(options, ext, (job) => live.add(job))
+  const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }
+  const stages = [
+    new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, createFetcher(fetchContext)),
+    new Stage({ name: 'open', ...gdalStage }, createOpener({ gdal, crs, maxPixels: options.maxPixels })),
+    // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
+    new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, createBlockFetcher(fetchContext)),
+    new Stage({ name: 'read', ...gdalStage }, createReader({ gdal })),
+    new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal }))
+  ]
+  const finalize = new Finalize((job) => live.delete(job))
+  const duplex = chain([parse, ...stages, finalize]) as unknown as Duplex
+  warn = (message) => { duplex.emit('warning', message) }
+
+  let released: Promise<void> | undefined
+  const release = (): Promise<void> => {
+    released ??= (async () => {
+      cancelled.abort()
+      fetches.abort()
+      // GDAL calls cannot be interrupted: wait for them, so that no dataset is closed under one.
+      await Promise.all([...stages.map((s) => s.idle()), finalize.idle()])
+      for (const job of live) await releaseJob(job).catch(() => undefined)
+      live.clear()
+      temp.removeSync()
+      await dispatcher.destroy().catch(() => undefined)
+    })()
+    return released
+  }
+  // The cancel takes effect inside destroy() itself, not a tick later on 'close': a write finishing in
+  // between must already see it.
+  const destroy = duplex._destroy.bind(duplex)
+  duplex._destroy = (err, callback) => {
+    cancelled.abort()
+    fetches.abort()
+    destroy(err, callback)
+  }
+  // After the last record every job has been let go: the temp directory can go at once, so that a
+  // consumer who has read everything finds it gone.
+  duplex.once('end', () => temp.removeSync())
+  const releasedAfterClose = new Promise<void>((resolve) => duplex.once('close', () => { resolve(release()) }))
+
+  const pipeline = Object.assign(duplex, {
     options,
     stages,
     taken: () => parse.taken,
-    abort: () => controller.abort()
+    abort: () => fetches.abort(),
+    cancel: async () => {
+      duplex.destroy()
+      await release()
+    },
+    released: releasedAfterClose
   })
+  if (UNGEOREFERENCED.has(options.format)) {
+    process.nextTick(() => warn(`--format ${options.format} keeps no georeferencing inside the file; outputs are plain images`))
+  }
+  return pipeline as unknown as RasterPipeline
 }

@@ -39,6 +39,13 @@ function integers (value: Raw, name: string, count: number): number[] {
 }
 
 export function parseWindow (value: Raw, name = 'window'): PixelWindow {
+  // The object form is the one result records print, so a record's window can be fed back as it is.
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>
+    const extra = Object.keys(o).filter((k) => !['col', 'row', 'width', 'height'].includes(k))
+    if (extra.length > 0) throw new InvalidValue(`${name}: unknown key "${extra[0]}" (an object window has col, row, width, height)`)
+    value = [o.col, o.row, o.width, o.height]
+  }
   const [col, row, width, height] = integers(value, `${name} (COL,ROW,WIDTH,HEIGHT)`, 4)
   if (width <= 0 || height <= 0) throw new InvalidValue(`${name}: width and height must be more than 0, got ${width},${height}`)
   return { col, row, width, height }

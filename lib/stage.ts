@@ -5,7 +5,7 @@
 // backpressure is the concurrency and the memory cap. (Node's own Transform checks its readable buffer
 // only for outputs pushed before the callback, which an async stage never has, so it would not stall.)
 import { Transform, type TransformCallback } from 'node:stream'
-import { asRecordError, type Stage as StageName } from './errors.js'
+import { asRecordError, RecordError, type Stage as StageName } from './errors.js'
 import type { Job } from './job.js'
 
 export type StageWork = (job: Job) => Promise<void>
@@ -14,12 +14,17 @@ export interface StageOptions {
   name: StageName
   /** Jobs worked on at once; also the highWaterMark of both sides. */
   limit: number
+  /** Once aborted (the run was cancelled), jobs pass through as errors without starting work. */
+  signal?: AbortSignal
 }
 
 export class Stage extends Transform {
   readonly name: StageName
   readonly limit: number
   private readonly work: StageWork
+  private readonly signal?: AbortSignal
+  /** Work started and not yet settled, so that a cancelled run can wait for it before letting go. */
+  private readonly pending = new Set<Promise<void>>()
   private active = 0
   private waiting?: TransformCallback
   private flushed?: TransformCallback
@@ -29,6 +34,7 @@ export class Stage extends Transform {
     this.name = options.name
     this.limit = options.limit
     this.work = work
+    this.signal = options.signal
   }
 
   override _transform (job: Job, _enc: BufferEncoding, next: TransformCallback): void {
@@ -37,14 +43,21 @@ export class Stage extends Transform {
       next(null, job)
       return
     }
+    if (this.signal?.aborted) {
+      job.error = new RecordError(this.name, 'CANCELLED', 'the run was cancelled before this record was done')
+      next(null, job)
+      return
+    }
     this.active++
-    this.work(job).then(
+    const done = this.work(job).then(
       () => this.finish(job),
       (err: unknown) => {
         job.error = asRecordError(err, this.name)
         this.finish(job)
       }
     )
+    this.pending.add(done)
+    void done.finally(() => this.pending.delete(done))
     this.waiting = next
     this.release()
   }
@@ -64,6 +77,11 @@ export class Stage extends Transform {
       this.waiting = undefined
       waiting()
     }
+  }
+
+  /** Resolves when no work of this stage is running (GDAL calls included: they cannot be interrupted). */
+  async idle (): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending])
   }
 
   override _flush (done: TransformCallback): void {

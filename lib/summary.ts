@@ -2,7 +2,7 @@
 // paragraph and for --stats FILE.
 import { writeFile } from 'node:fs/promises'
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
-import type { ResultRecord, Timings } from './job.js'
+import type { ResultRecord, Timings } from './records.js'
 import { formatBytes } from './sizes.js'
 
 const STAGES: (keyof Timings)[] = ['fetch', 'open', 'read', 'write', 'total']

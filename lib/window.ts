@@ -23,10 +23,14 @@ export class CrsCatalog {
   get (text: string): Srs {
     let found = this.known.get(text)
     if (!found) {
+      // Quiet while parsing: GDAL would print its own ERROR line beside the message below.
+      this.gdal.quiet()
       try {
         found = this.gdal.SpatialReference.fromUserInput(text)
       } catch (err) {
         found = new Error(`unknown CRS '${text}': ${(err as Error).message}`)
+      } finally {
+        this.gdal.verbose()
       }
       this.known.set(text, found)
     }
@@ -123,8 +127,11 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxP
   }
 
   const [outW, outH] = req.outSize ?? [window.width, window.height]
-  if (outW * outH > maxPixels) {
-    throw new RecordError('read', 'TOO_MANY_PIXELS', `window of ${outW}×${outH} = ${outW * outH} pixels is over --max-pixels ${maxPixels}`)
-  }
+  if (outW * outH > maxPixels) throw tooManyPixels(outW, outH, maxPixels, 'read')
   return window
+}
+
+/** One code for a window over --max-pixels, whether a pixel window refused at input or a bbox once open. */
+export function tooManyPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'read' = 'input'): RecordError {
+  return new RecordError(stage, 'TOO_MANY_PIXELS', `window of ${width}×${height} = ${width * height} pixels is over --max-pixels ${maxPixels}`)
 }

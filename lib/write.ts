@@ -1,24 +1,20 @@
 // The write stage: the in-memory window becomes the output file. It is written under a temporary name
 // beside its final place and renamed when whole, so a visible output is never partial.
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { renameSync } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { RecordError } from './errors.js'
 import type { Gdal } from './gdal.js'
 import type { Job } from './job.js'
 import { removeOnExit } from './tempdir.js'
+import { mergeCreationOptions } from './formats.js'
 
 export interface WriteContext {
   gdal: Gdal
   format: string
   creationOptions: string[]
-}
-
-/** Creation options: the format's defaults, each overridden by a user's option of the same name. */
-export function mergeCreationOptions (format: string, given: string[]): string[] {
-  const defaults = format === 'GTiff' ? ['COMPRESS=DEFLATE', 'TILED=YES'] : format === 'COG' ? ['COMPRESS=DEFLATE'] : []
-  const byName = new Map<string, string>()
-  for (const co of [...defaults, ...given]) byName.set(co.slice(0, co.indexOf('=')).toUpperCase(), co)
-  return [...byName.values()]
+  /** The run was cancelled: a finished output is not put in place after that moment. */
+  cancelled: AbortSignal
 }
 
 let seq = 0
@@ -49,7 +45,12 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       }
       pixels.close()
       job.pixels = undefined
-      await rename(temp, final)
+      // Checked and renamed in one turn of the event loop: a cancel either comes before and nothing
+      // appears, or after, and the output was already in place. (An async rename still in flight when
+      // the consumer stops would put an output in place after that moment.) One local rename is a
+      // single quick system call.
+      if (ctx.cancelled.aborted) throw new RecordError('write', 'CANCELLED', `${job.output}: the run was cancelled; not written`)
+      renameSync(temp, final)
     } catch (err) {
       await rm(temp, { force: true })
       throw err

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { useServer } from './support/context.js'
-import { byLine, runCli } from './support/run.js'
+import { byLine, ROOT, runCli } from './support/run.js'
 import type { StatsJson } from '../lib/summary.js'
 
 const ctx = useServer()
@@ -112,4 +112,75 @@ test('--stats writes the run summary as JSON; --progress draws a bar on stderr',
   assert.deepEqual(s.errors, { HTTP_404: 1 })
   assert.match(run.stderr, /rasterpipe \[2\/2\] records/)
   assert.match(run.stderr, /line 2: fetch HTTP_404/)
+})
+
+test('--format: only drivers that write one self-contained file; --co values GDAL rejects are usage errors', async () => {
+  const input = ctx.server.url('int16-small.tif') + '\n'
+  for (const format of ['VRT', 'MEM']) {
+    const run = await runCli(['--format', format], { stdin: input })
+    assert.equal(run.code, 2, `${format}: ${run.stderr}`)
+    assert.match(run.stderr, new RegExp(`--format: GDAL driver '${format}' cannot write a single self-contained raster file; use one of GTiff, COG`))
+    assert.match(run.stderr, /Try 'rasterpipe --help'/)
+    assert.equal(run.stdout, '')
+  }
+  const bogus = await runCli(['--co', 'COMPRESS=BOGUS'], { stdin: input })
+  assert.equal(bogus.code, 2, bogus.stderr)
+  assert.match(bogus.stderr, /--co: GDAL's GTiff driver rejects the creation options: .*BOGUS/)
+  assert.equal(bogus.stdout, '')
+  const unknown = await runCli(['--co', 'NO_SUCH_OPTION=1'], { stdin: input })
+  assert.equal(unknown.code, 2, unknown.stderr)
+  assert.match(unknown.stderr, /NO_SUCH_OPTION/)
+  // A valid option of another format is fine, and a format without georeferencing says so once.
+  const png = await runCli(['--format', 'PNG', '--co', 'ZLEVEL=9', '-w', '0,0,32,32', '-o', join(ctx.dir, 'png'), '--no-progress'], { stdin: input })
+  assert.equal(png.code, 0, png.stderr)
+  assert.equal(png.records[0].status, 'ok')
+  assert.match(png.records[0].output ?? '', /\.png$/)
+  assert.match(png.stderr, /warning: --format PNG keeps no georeferencing/)
+})
+
+test('small things: input file errors say why; option errors name the option and point to --help', async () => {
+  const missing = await runCli(['/no/such/list.txt'])
+  assert.equal(missing.code, 2)
+  assert.match(missing.stderr, /cannot read input file '\/no\/such\/list\.txt': no such file \(ENOENT\)/)
+  const notDir = await runCli([join(ROOT, 'package.json', 'list.txt')])
+  assert.equal(notDir.code, 2)
+  assert.match(notDir.stderr, /\(ENOTDIR\)/)
+  for (const [args, pattern] of [
+    [['--co', 'FOO'], /^rasterpipe: --co: 'FOO' is not NAME=VALUE\nTry 'rasterpipe --help' for the options\.\n$/],
+    [['-c', '0'], /^rasterpipe: --concurrency: '0' is not a whole number of at least 1\nTry 'rasterpipe --help'/],
+    [['--timeout', '0'], /^rasterpipe: --timeout: .*\nTry 'rasterpipe --help'/],
+    [['--bbox', '0,0,1,1', '--bbox-crs', 'EPSG:99999999'], /^rasterpipe: --bbox-crs: unknown CRS 'EPSG:99999999'.*\nTry 'rasterpipe --help'/],
+    [['--format', 'NoSuchDriver'], /^rasterpipe: --format: unknown GDAL driver 'NoSuchDriver'; use one of GTiff/]
+  ] as const) {
+    const run = await runCli([...args], { stdin: ctx.server.url('int16-small.tif') + '\n' })
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`)
+    assert.match(run.stderr, pattern, args.join(' '))
+    assert.equal(run.stdout, '', `${args.join(' ')}: no record before the usage error`)
+  }
+})
+
+test('--max-pixels: one code, TOO_MANY_PIXELS, for a pixel window (refused at input) and a bbox (refused once open)', async () => {
+  const url = ctx.server.url('rgb-byte-tiled.tif')
+  const input = [
+    JSON.stringify({ url, window: [0, 0, 200, 200] }),
+    JSON.stringify({ url, bbox: [500000, 4190000, 502000, 4192000] })
+  ].join('\n') + '\n'
+  const run = await runCli(['--max-pixels', '10000', '-o', join(ctx.dir, 'maxpx'), '--no-progress'], { stdin: input })
+  assert.equal(run.code, 1)
+  const r = byLine(run.records)
+  assert.equal(r.get(1)?.error?.code, 'TOO_MANY_PIXELS')
+  assert.equal(r.get(1)?.error?.stage, 'input')
+  assert.equal(r.get(1)?.bytes, 0)
+  assert.equal(r.get(2)?.error?.code, 'TOO_MANY_PIXELS')
+  assert.equal(r.get(2)?.error?.stage, 'read')
+})
+
+test('skipped records carry their output', async () => {
+  const out = join(ctx.dir, 'skipped')
+  const input = ctx.server.url('int16-small.tif') + '\n'
+  const first = await runCli(['-o', out, '--no-progress'], { stdin: input })
+  assert.equal(first.records[0].status, 'ok')
+  const again = await runCli(['-o', out, '--skip-existing', '--no-progress'], { stdin: input })
+  assert.equal(again.records[0].status, 'skipped')
+  assert.equal(again.records[0].output, first.records[0].output)
 })

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
-import type { ResultRecord } from '../../lib/job.js'
+import type { ResultRecord } from '../../lib/records.js'
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'rasterpipe')
@@ -26,6 +26,8 @@ export interface RunOptions {
   /** Called with the child once started (to send signals). */
   started?: (child: ReturnType<typeof spawn>) => void
   timeoutMs?: number
+  /** Leave stdin open after writing `stdin` (the test closes it, or signals the child). */
+  stdinOpen?: boolean
 }
 
 export function scratch (prefix = 'rp-test-'): string {
@@ -46,7 +48,8 @@ export async function runCli (args: string[], opts: RunOptions = {}): Promise<Ru
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
     child.stdin.on('error', () => undefined)
-    child.stdin.end(opts.stdin ?? '')
+    if (opts.stdinOpen) child.stdin.write(opts.stdin ?? '')
+    else child.stdin.end(opts.stdin ?? '')
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
       child.on('close', (c, s) => resolve([c, s]))

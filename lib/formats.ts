@@ -1,0 +1,84 @@
+// Output formats: which GDAL drivers may write outputs, their file extension, and creation options checked
+// by GDAL itself before the first record, so that a bad `--co` is a usage error and not a silent default.
+import { UsageError } from './errors.js'
+import type { Gdal } from './gdal.js'
+
+/**
+ * Drivers that write one self-contained file, renamed into place when whole. Not VRT (a file of
+ * references), MEM (nothing on disk), nor formats that put the data or header beside the file (ENVI,
+ * EHdr, AAIGrid's .prj, HFA's .ige for large files).
+ */
+export const OUTPUT_DRIVERS = ['GTiff', 'COG', 'PNG', 'JPEG', 'WEBP', 'GIF', 'BMP', 'JP2OpenJPEG', 'GPKG', 'netCDF', 'PCIDSK', 'KEA']
+
+/** Formats that hold no georeferencing inside the file (GDAL would put it in side files, which are off). */
+export const UNGEOREFERENCED = new Set(['PNG', 'JPEG', 'WEBP', 'GIF', 'BMP'])
+
+/** The drivers of OUTPUT_DRIVERS this GDAL has, able to write. */
+export function outputDrivers (gdal: Gdal): string[] {
+  return OUTPUT_DRIVERS.filter((name) => {
+    try {
+      const md = gdal.drivers.get(name)?.getMetadata() as Record<string, string> | undefined
+      return md?.DCAP_RASTER === 'YES' && (md.DCAP_CREATECOPY === 'YES' || md.DCAP_CREATE === 'YES')
+    } catch {
+      return false
+    }
+  })
+}
+
+/** The output file extension for a format, after checking that it may write outputs. */
+export function outputExtension (gdal: Gdal, format: string): string {
+  const allowed = outputDrivers(gdal)
+  const name = allowed.find((d) => d.toLowerCase() === format.toLowerCase())
+  if (!name) {
+    let known = false
+    try { known = Boolean(gdal.drivers.get(format)) } catch { known = false }
+    throw new UsageError(known
+      ? `--format: GDAL driver '${format}' cannot write a single self-contained raster file; use one of ${allowed.join(', ')}`
+      : `--format: unknown GDAL driver '${format}'; use one of ${allowed.join(', ')}`)
+  }
+  if (name === 'GTiff' || name === 'COG') return '.tif'
+  const md = gdal.drivers.get(name).getMetadata() as Record<string, string>
+  const ext = (md.DMD_EXTENSION ?? md.DMD_EXTENSIONS ?? '').split(/\s+/)[0]
+  return ext ? `.${ext}` : ''
+}
+
+/** Creation options: the format's defaults, each overridden by a user's option of the same name. */
+export function mergeCreationOptions (format: string, given: string[]): string[] {
+  const defaults = format === 'GTiff' ? ['COMPRESS=DEFLATE', 'TILED=YES'] : format === 'COG' ? ['COMPRESS=DEFLATE'] : []
+  const byName = new Map<string, string>()
+  for (const co of [...defaults, ...given]) byName.set(co.slice(0, co.indexOf('=')).toUpperCase(), co)
+  return [...byName.values()]
+}
+
+let checks = 0
+
+/**
+ * Lets GDAL validate the creation options on a 1×1 copy in memory, once, before any record: GDAL only
+ * warns of an unknown option or value (`COMPRESS=BOGUS`) and writes with its default, which for a batch
+ * means thousands of outputs that are not what was asked. Its validator's complaints are usage errors.
+ * Other failures of this tiny copy (an option that needs another data type) are left to the records.
+ */
+export function checkCreationOptions (gdal: Gdal, format: string, options: string[]): void {
+  if (options.length === 0) return
+  const driver = gdal.drivers.get(format)
+  const source = gdal.drivers.get('MEM').create('', 1, 1, 1, gdal.GDT_Byte)
+  const path = `/vsimem/rasterpipe-check-${process.pid}-${++checks}`
+  const complaints: string[] = []
+  gdal.quiet()
+  try {
+    gdal.lastError = null
+    try {
+      driver.createCopy(path, source, options).close()
+    } catch {
+      // Judged below by what GDAL said, not by whether this particular copy worked.
+    }
+    const last = gdal.lastError as { message: string } | null
+    if (last && /creation option|unexpected value|not support|not recogni[sz]ed/i.test(last.message)) complaints.push(last.message.trim())
+  } finally {
+    gdal.verbose()
+    gdal.lastError = null
+    source.close()
+    try { gdal.vsimem.release(path) } catch { /* nothing was written */ }
+  }
+  if (complaints.length > 0) throw new UsageError(`--co: GDAL's ${format} driver rejects the creation options: ${complaints.join('; ')}`)
+}

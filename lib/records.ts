@@ -1,0 +1,76 @@
+// The records on the wire: what goes in (a line of NDJSON, or an object written to the pipeline) and
+// what comes out (one result record per input). Fields are snake_case on the wire (`bbox_crs`,
+// `out_size`), as in the options' camelCase (`bboxCrs`, `outSize`); windows have one shape,
+// {col, row, width, height}, in options, input records and result records alike.
+import type { RawLine } from './lines.js'
+import type { Bbox, PixelWindow } from './request.js'
+
+/** One input record as an object. Only `url` is required; the other fields override the options. */
+export interface InputRecord {
+  url: string
+  /** Joins the result record to its input; printed as given. */
+  id?: string | number
+  /** Pixel window; `[col, row, width, height]` is accepted as a short form. */
+  window?: PixelWindow | [number, number, number, number]
+  /** Window by bounds, as gdal_translate -projwin: [minx, miny, maxx, maxy]. */
+  bbox?: Bbox
+  /** CRS of `bbox` (EPSG:4326, WKT, PROJ); the raster's own when absent. */
+  bbox_crs?: string
+  /** 1-based bands in output order. */
+  bands?: number[]
+  boundless?: boolean
+  /** [width, height] to resample the window to. */
+  out_size?: [number, number]
+  /** Output path relative to the output directory. */
+  out?: string
+}
+
+/** What the pipeline takes: a line of text (a URL, a path or a JSON record), a line from LineSplitter, or a record. */
+export type InputItem = string | RawLine | InputRecord
+
+export type Status = 'ok' | 'error' | 'skipped'
+export type FetchKind = 'download' | 'range' | 'local'
+
+export interface SourceInfo {
+  driver: string
+  width: number
+  height: number
+  count: number
+  dtype: string
+  crs: string | null
+}
+
+export interface Timings {
+  fetch?: number
+  open?: number
+  read?: number
+  write?: number
+  total?: number
+}
+
+export interface RecordErrorJson {
+  stage: 'input' | 'fetch' | 'open' | 'read' | 'write'
+  code: string
+  message: string
+  retryable: boolean
+}
+
+/** The NDJSON record printed for every input record, as DESIGN.md fixes it. */
+export interface ResultRecord {
+  line: number
+  /** The input file, when records came from named files. */
+  input?: string
+  id?: string
+  url?: string
+  status: Status
+  /** The output written (`ok`), or found already there (`skipped`). */
+  output?: string
+  fetch?: FetchKind
+  bytes: number
+  attempts: number
+  window?: PixelWindow
+  source?: SourceInfo
+  georeferenced?: boolean
+  ms: Timings
+  error?: RecordErrorJson
+}
