@@ -9,18 +9,19 @@ NODE_VERSION := 24.21.0
 RUNTIME := .runtime
 NODE_OK := $(shell node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 19) ? 0 : 1)' 2>/dev/null && echo yes)
 ifeq ($(NODE_OK),yes)
-  NODE_ID := system-$(shell node --version)
+  NODE_ID := $(shell node --version | tr -d v)
 else
   PLATFORM_PKG := node-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')
   NODE_HOME := $(CURDIR)/$(RUNTIME)/node_modules/$(PLATFORM_PKG)
   RUNTIME_STAMP := $(RUNTIME)/.installed-$(NODE_VERSION)
-  NODE_ID := runtime-$(NODE_VERSION)
+  NODE_ID := $(NODE_VERSION)
   # Every recipe (npm, npx, node, the tests' child processes) runs on that Node; native builds use its headers.
   export PATH := $(NODE_HOME)/bin:$(PATH)
   export npm_config_nodedir := $(NODE_HOME)
 endif
-# gdal-async is a native addon: rebuilt when the Node it runs on changes.
-STAMP := node_modules/.rasterpipe-setup-$(NODE_ID)
+# gdal-async is a native addon: rebuilt when the version of the Node it runs on changes (whichever Node
+# that is: the same version from .runtime/ or the system is the same build).
+STAMP := node_modules/.rasterpipe-setup-node-$(NODE_ID)
 SOURCES := $(shell find lib test fixtures bench -name '*.ts' 2>/dev/null) tsconfig.json
 
 .PHONY: setup build test demo bench lint clean fixtures

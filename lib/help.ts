@@ -32,7 +32,8 @@ Options:
       --retries N            retries per request (jittered exponential backoff) [default: ${d.retries}]
       --timeout SECONDS      inactivity limit per request: connect, headers, or a stalled body [default: ${d.timeout}]
       --max-bytes SIZE       largest download accepted (500MB, 2GiB)           [default: ${formatBytes(d.maxBytes)}]
-      --format NAME          output GDAL driver: GTiff or COG (others that can write) [default: ${d.format}]
+      --format NAME          output GDAL driver, one self-contained file: GTiff, COG, PNG, JPEG,
+                             WEBP, GIF, BMP, JP2OpenJPEG, GPKG, netCDF, PCIDSK     [default: ${d.format}]
       --co NAME=VALUE        creation option, repeatable, as gdal_translate -co [default: COMPRESS=DEFLATE, TILED=YES]
       --skip-existing        leave outputs already there; their records say "skipped" [default: off]
       --stats FILE           write the run's summary as JSON
@@ -44,6 +45,7 @@ Options:
 Input records (one per line; only "url" is required, other fields override the options):
   https://example.org/scene.tif
   {"url": "scene.tif", "id": "s7", "window": [0, 0, 512, 512], "bands": [3, 2, 1], "out": "scenes/7.tif"}
+  {"url": "scene.tif", "window": {"col": 0, "row": 0, "width": 512, "height": 512}, "out_size": [256, 256]}
   {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "boundless": true}
 
 Examples:
@@ -52,6 +54,6 @@ Examples:
   rasterpipe --skip-existing --stats run.json urls.txt     # rerun: only what is missing
 
 Exit status: 0 every record ok or skipped; 1 any record failed; 2 usage or setup error;
-130 after SIGINT, 143 after SIGTERM.
+70 internal error; 130 after SIGINT, 143 after SIGTERM; 141 when stdout closed early (| head).
 `
 }
