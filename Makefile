@@ -10,6 +10,12 @@ RUNTIME := .runtime
 NODE_OK := $(shell node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 19) ? 0 : 1)' 2>/dev/null && echo yes)
 ifeq ($(NODE_OK),yes)
   NODE_ID := $(shell node --version | tr -d v)
+  # Compile against this Node's own headers: an npmrc `nodedir` (this machine's says /usr) may be another
+  # Node's, and the addon would then fail to load (NODE_MODULE_VERSION mismatch).
+  NODE_PREFIX := $(shell node -p 'require("path").resolve(process.execPath, "../..")')
+  ifneq ($(wildcard $(NODE_PREFIX)/include/node/node.h),)
+    export npm_config_nodedir := $(NODE_PREFIX)
+  endif
 else
   PLATFORM_PKG := node-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')
   NODE_HOME := $(CURDIR)/$(RUNTIME)/node_modules/$(PLATFORM_PKG)
