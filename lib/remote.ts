@@ -73,6 +73,9 @@ async function fetchRange (url: string, file: FileHandle, [start, end]: Range, v
 export async function fetchMissing (src: SparseSource, wanted: Range[], o: DownloadOptions, transfer: Transfer): Promise<void> {
   const missing = mergeRanges(missingRanges(mergeRanges(wanted), src.held), MERGE_GAP)
     .map(([a, b]): Range => [a, Math.min(b, src.size)])
+    // Block padding past the last byte of the file clamps to nothing: never ask for an empty range
+    // (`bytes=N-(N-1)` is invalid, and servers answer it with 416 or the whole file).
+    .filter(([a, b]) => b > a)
   if (missing.length === 0) return
   const file = await open(src.path, 'r+')
   try {

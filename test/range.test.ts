@@ -123,3 +123,28 @@ test('--out-size reads from an overview: fewer bytes than full resolution, equal
   const ref = gdalTranslate(cogPath, ['-srcwin', '0', '0', '2048', '2048', '-outsize', '256', '256'], dir, 'ref-outsize.tif')
   assertSameRaster(small.out, ref, 'out-size 256 from 2048')
 })
+
+test('range mode never asks for an empty range: windows at the last rows of a striped TIFF (7-row strips) are ok', async () => {
+  // The last strip ends at the file's last byte: its block padding past the end used to become
+  // `Range: bytes=N-(N-1)`, answered 416 (or, by other servers, with the whole file).
+  const striped = gdalTranslate(join(FIXTURES, 'uint16-striped.tif'), ['-co', 'BLOCKYSIZE=7', '-co', 'COMPRESS=NONE'], dir, 'striped7.tif')
+  server.file('striped7.tif', readFileSync(striped))
+  server.reset()
+  const windows = Array.from({ length: 10 }, (_, i) => [0, 650 + i * 4, 100, 10 + i])
+  assert.ok(windows.some(([, row, , height]) => row + height > 700), 'a window crosses the last row')
+  const input = windows.map((window) => JSON.stringify({ url: server.url('striped7.tif'), window })).join('\n') + '\n'
+  const out = join(dir, 'out-striped7')
+  const run = await runCli(['-o', out, '--fetch', 'range', '-c', '1', '--no-progress'], { stdin: input, env: ENV })
+  assert.equal(run.code, 0, run.stderr)
+  for (const range of server.stats('striped7.tif').ranges) {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(range)
+    assert.ok(m && Number(m[2]) >= Number(m[1]), `an empty or inverted range was asked: ${range}`)
+  }
+  for (const r of run.records) {
+    assert.equal(r.fetch, 'range')
+    // The window the record reports (clipped to the raster's 700 rows), as gdal_translate reads it.
+    const w = r.window as NonNullable<typeof r.window>
+    const srcwin = [w.col, w.row, w.width, w.height].map(String)
+    assertSameRaster(r.output as string, gdalTranslate(striped, ['-srcwin', ...srcwin], dir, `ref-striped7-${r.line}.tif`), `line ${r.line}`)
+  }
+})
