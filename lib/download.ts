@@ -70,7 +70,8 @@ export function get (url: string, o: DownloadOptions, headers: Record<string, st
   return request(url, {
     dispatcher: o.dispatcher,
     method: 'GET',
-    headers,
+    // The file's own bytes: a compressed transfer could neither be resumed nor placed by byte offset.
+    headers: { 'accept-encoding': 'identity', ...headers },
     headersTimeout: o.timeoutMs,
     bodyTimeout: o.timeoutMs,
     signal: o.signal
@@ -106,12 +107,26 @@ async function attemptOnce (url: string, path: string, o: DownloadOptions, state
     await res.body.dump().catch(() => undefined)
     throw statusError(res.statusCode, h, url)
   }
+  try {
+    checkIdentity(url, h)
+  } catch (err) {
+    res.body.destroy()
+    throw err
+  }
   if (state.total !== undefined && state.total > o.maxBytes) {
     res.body.destroy()
     throw tooLarge(url, state.total, o.maxBytes)
   }
   if (!append) await truncate(path, 0).catch(() => undefined)
   await receiveBody(res.body, url, path, append, state, o, transfer)
+}
+
+/** A body with a Content-Encoding is not the file's bytes: it can be neither resumed nor placed by offset. */
+export function checkIdentity (url: string, h: Headers): void {
+  const encoding = header(h, 'content-encoding')
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    throw new RecordError('fetch', 'BAD_ENCODING', `${url}: the server answered with Content-Encoding '${encoding}' although asked for identity; its bytes are not the file's`)
+  }
 }
 
 /** Takes what a 200 response says of the whole file. */

@@ -9,7 +9,8 @@ import { resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import { download, type DownloadOptions } from './download.js'
 import { probe, fetchMissing, type Probed } from './remote.js'
-import { planBlocks } from './blocks.js'
+import { planBlocks, UncertainPlan } from './blocks.js'
+import type { Range } from './ranges.js'
 import { RecordError } from './errors.js'
 import type { Job } from './job.js'
 import type { PipelineOptions } from './options.js'
@@ -53,13 +54,19 @@ export function createFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
       // bytes and attempts; the others carry only what they fetch themselves (range mode's blocks).
       const shared = await cache.acquire(job.url, async (): Promise<Probed> => {
         const path = ctx.temp.file(job.url)
-        // Image tiles (PNG, JPEG, …) cannot be read in parts: under auto they are plain downloads, in
-        // one request, as small tiles should be.
-        if (o.fetch === 'download' || (o.fetch === 'auto' && WHOLE_FILE_FORMATS.test(new URL(job.url).pathname))) {
-          await download(job.url, path, http, job)
-          return { kind: 'download', path }
+        try {
+          // Image tiles (PNG, JPEG, …) cannot be read in parts: under auto they are plain downloads, in
+          // one request, as small tiles should be.
+          if (o.fetch === 'download' || (o.fetch === 'auto' && WHOLE_FILE_FORMATS.test(new URL(job.url).pathname))) {
+            await download(job.url, path, http, job)
+            return { kind: 'download', path }
+          }
+          return await probe(job.url, path, o.fetch, http, job)
+        } catch (err) {
+          // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
+          await rm(path, { force: true })
+          throw err
         }
-        return probe(job.url, path, o.fetch, http, job)
       })
       const got = shared.value
       job.fetch = got.kind
@@ -97,7 +104,18 @@ export function createBlockFetcher (ctx: FetchContext): (job: Job) => Promise<vo
     if (!sparse || !job.window) return
     const t0 = performance.now()
     try {
-      await fetchMissing(sparse, planBlocks(sparse.info, job.window, job.request.bands, job.request.outSize), http, job)
+      let wanted: Range[]
+      try {
+        wanted = planBlocks(sparse.info, job.window, job.request.bands, job.overview)
+      } catch (err) {
+        if (!(err instanceof UncertainPlan)) throw err
+        // The sure path: under auto, the whole file (then nothing GDAL reads can be a hole); under
+        // range, an error rather than a guess.
+        if (ctx.options.fetch !== 'auto') throw new RecordError('fetch', 'BAD_TIFF', `${job.url}: cannot be read by ranges: ${err.message}`)
+        wanted = [[0, sparse.size]]
+        job.fetch = 'download'
+      }
+      await fetchMissing(sparse, wanted, http, job)
     } finally {
       job.ms.fetch = (job.ms.fetch ?? 0) + Math.round(performance.now() - t0)
     }

@@ -37,6 +37,8 @@ export interface Job {
   source?: SourceInfo
   georeferenced?: boolean
   window?: PixelWindow
+  /** The overview level a resampled read is pinned to (index into GDAL's list, and its size); none: full resolution. */
+  overview?: { index: number, width: number, height: number }
   ms: Timings
   started: number
 }

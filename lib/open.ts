@@ -7,6 +7,7 @@ import type { Dataset, Gdal } from './gdal.js'
 import type { Job } from './job.js'
 import type { SourceInfo } from './records.js'
 import { resolveWindow, type CrsCatalog } from './window.js'
+import { chooseOverview } from './overview.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -47,10 +48,23 @@ export function createOpener ({ gdal, crs, maxPixels }: OpenContext): (job: Job)
       job.georeferenced = gt !== null && !(gt[0] === 0 && gt[1] === 1 && gt[2] === 0 && gt[3] === 0 && gt[4] === 0 && gt[5] === 1)
       // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
       job.window = await resolveWindow(gdal, crs, job, maxPixels)
+      await pinOverview(ds, job)
     } finally {
       job.ms.open = Math.round(performance.now() - t0)
     }
   }
+}
+
+/** Chooses the level a resampled read will use (lib/overview.ts), so that range mode fetches that one. */
+async function pinOverview (ds: Dataset, job: Job): Promise<void> {
+  const outSize = job.request.outSize
+  const window = job.window
+  if (!outSize || !window || !job.source) return
+  const overviews = (await ds.bands.getAsync(1)).overviews
+  const sizes = []
+  for (let i = 0, n = await overviews.countAsync(); i < n; i++) sizes.push(await (await overviews.getAsync(i)).sizeAsync)
+  const index = chooseOverview({ x: job.source.width, y: job.source.height }, sizes, window, outSize)
+  if (index !== null) job.overview = { index, width: sizes[index].x, height: sizes[index].y }
 }
 
 async function describe (ds: Dataset, url: string): Promise<SourceInfo> {

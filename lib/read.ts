@@ -14,7 +14,10 @@ export interface ReadContext {
 export function translateArgs (window: PixelWindow, job: Job): string[] {
   const args = ['-of', 'MEM', '-srcwin', String(window.col), String(window.row), String(window.width), String(window.height)]
   for (const b of job.request.bands ?? []) args.push('-b', String(b))
-  if (job.request.outSize) args.push('-outsize', String(job.request.outSize[0]), String(job.request.outSize[1]))
+  if (job.request.outSize) {
+    // Pinned to the level chosen at open (full resolution: NONE), so GDAL reads exactly that level.
+    args.push('-outsize', String(job.request.outSize[0]), String(job.request.outSize[1]), '-ovr', job.overview ? String(job.overview.index) : 'NONE')
+  }
   return args
 }
 

@@ -5,10 +5,10 @@
 // whose blocks are all held.
 import { open, truncate, writeFile, type FileHandle } from 'node:fs/promises'
 import { RecordError } from './errors.js'
-import { acceptFull, download, get, header, receiveBody, retrying, strongValidator, tooLarge, type DownloadOptions, type Headers, type Progress, type Transfer } from './download.js'
+import { acceptFull, checkIdentity, download, get, header, receiveBody, retrying, strongValidator, tooLarge, type DownloadOptions, type Headers, type Progress, type Transfer } from './download.js'
 import { statusError } from './http.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
-import { looksLikeTiff, readTiff, type TiffInfo } from './tiff.js'
+import { looksLikeTiff, NotTiff, readTiff, type TiffInfo } from './tiff.js'
 import type { FetchMode } from './options.js'
 
 /** Bytes asked for by the first request: enough for a COG's header and directories. */
@@ -29,43 +29,83 @@ export interface SparseSource {
 
 export type Probed = { kind: 'download', path: string } | { kind: 'range', source: SparseSource }
 
-/** A whole (small) body in memory, counted; fewer bytes than promised is a retryable TRUNCATED. */
-async function readExactly (body: AsyncIterable<Buffer>, expected: number, url: string, transfer: Transfer): Promise<Buffer> {
+/**
+ * The first `want` bytes of a body, in memory, counted. A server may send more than was asked (a 206 of
+ * 1.5 GB to a 64 KiB probe): reading stops at `want`, so memory is bounded by what was asked, not by what
+ * was sent. Fewer bytes than `want` is a retryable TRUNCATED.
+ */
+async function readHead (body: AsyncIterable<Buffer> & { destroy: () => void }, want: number, url: string, transfer: Transfer): Promise<Buffer> {
   const chunks: Buffer[] = []
   let got = 0
   for await (const chunk of body) {
+    const piece = chunk.subarray(0, want - got)
     transfer.bytes += chunk.length
-    got += chunk.length
-    chunks.push(chunk)
+    got += piece.length
+    chunks.push(piece)
+    if (got >= want) { body.destroy(); break }
   }
-  if (got !== expected) throw new RecordError('fetch', 'TRUNCATED', `${url}: received ${got} of ${expected} bytes`, true)
+  if (got < want) throw new RecordError('fetch', 'TRUNCATED', `${url}: received ${got} of ${want} bytes`, true)
   return Buffer.concat(chunks, got)
 }
 
-/** Fetches [start, end) into the open file at the same offset; the response must be exactly that range. */
-async function fetchRange (url: string, file: FileHandle, [start, end]: Range, validator: string | undefined, o: DownloadOptions, transfer: Transfer): Promise<void> {
+/**
+ * Every range must come from the version of the file the probe saw: the same total size, and the same
+ * validator when the server sends one. A server that ignores If-Range (or sends none) would otherwise
+ * mix two versions of a file, silently.
+ */
+function checkVersion (src: SparseSource, total: string, h: Headers): void {
+  if (total !== '*' && Number(total) !== src.size) {
+    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (now ${total} bytes, was ${src.size})`, true)
+  }
+  const validator = strongValidator(h)
+  if (src.validator !== undefined && validator !== undefined && validator !== src.validator) {
+    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (validator ${validator}, was ${src.validator})`, true)
+  }
+}
+
+/**
+ * Fetches [start, end) into the open file at the same offset; the response must be exactly that range of
+ * the same version of the file. The body streams into the file: memory holds one chunk, whatever the
+ * range's size. A range is only marked held by the caller once whole, so a truncated one is fetched again.
+ */
+async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Range, o: DownloadOptions, transfer: Transfer): Promise<void> {
+  const url = src.url
   await retrying(url, o, transfer, async () => {
     const headers: Record<string, string> = { range: `bytes=${start}-${end - 1}` }
-    if (validator) headers['if-range'] = validator
+    if (src.validator) headers['if-range'] = src.validator
     const res = await get(url, o, headers)
     const h = res.headers as Headers
     if (res.statusCode === 200) {
       res.body.destroy()
-      throw new RecordError('fetch', validator ? 'SOURCE_CHANGED' : 'NO_RANGES',
-        validator ? `${url}: the file changed on the server during the run` : `${url}: the server stopped honouring Range requests`)
+      throw new RecordError('fetch', src.validator ? 'SOURCE_CHANGED' : 'NO_RANGES',
+        src.validator ? `${url}: the file changed on the server during the run` : `${url}: the server stopped honouring Range requests`, Boolean(src.validator))
     }
     if (res.statusCode !== 206) {
       await res.body.dump().catch(() => undefined)
       throw statusError(res.statusCode, h, url)
     }
-    const m = /^bytes (\d+)-(\d+)\//.exec(header(h, 'content-range') ?? '')
-    if (!m || Number(m[1]) !== start || Number(m[2]) !== end - 1) {
+    try {
+      checkIdentity(url, h)
+      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(h, 'content-range') ?? '')
+      if (m) checkVersion(src, m[3], h)
+      if (!m || Number(m[1]) !== start || Number(m[2]) !== end - 1) {
+        throw new RecordError('fetch', 'BAD_RANGE', `${url}: asked for bytes ${start}-${end - 1}, got ${header(h, 'content-range') ?? 'no Content-Range'}`, true)
+      }
+    } catch (err) {
       res.body.destroy()
-      throw new RecordError('fetch', 'BAD_RANGE', `${url}: asked for bytes ${start}-${end - 1}, got ${header(h, 'content-range') ?? 'no Content-Range'}`, true)
+      throw err
     }
-    // Buffered, then written: a truncated range is retried and never lands in the file half-done.
-    const data = await readExactly(res.body, end - start, url, transfer)
-    await file.write(data, 0, data.length, start)
+    let at = start
+    for await (const chunk of res.body) {
+      transfer.bytes += chunk.length
+      if (at + chunk.length > end) {
+        res.body.destroy()
+        throw new RecordError('fetch', 'BAD_RANGE', `${url}: sent more than the ${end - start} bytes of range ${start}-${end - 1}`, true)
+      }
+      await file.write(chunk, 0, chunk.length, at)
+      at += chunk.length
+    }
+    if (at !== end) throw new RecordError('fetch', 'TRUNCATED', `${url}: received ${at - start} of ${end - start} bytes of range ${start}-${end - 1}`, true)
   })
 }
 
@@ -82,7 +122,7 @@ export async function fetchMissing (src: SparseSource, wanted: Range[], o: Downl
     // In parallel: the ranges of one window are one round trip, not one each. All settle before the
     // file closes, so no late write meets a closed handle.
     const results = await Promise.allSettled(missing.map(async (range) => {
-      await fetchRange(src.url, file, range, src.validator, o, transfer)
+      await fetchRange(src, file, range, o, transfer)
       src.held = mergeRanges([...src.held, range])
     }))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -115,16 +155,19 @@ export async function probe (url: string, path: string, mode: FetchMode, o: Down
       throw statusError(res.statusCode, h, url)
     }
     const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(h, 'content-range') ?? '')
-    if (!m || Number(m[1]) !== 0) {
+    try {
+      checkIdentity(url, h)
+      if (!m || Number(m[1]) !== 0) throw new RecordError('fetch', 'BAD_RANGE', `${url}: unusable Content-Range '${header(h, 'content-range') ?? ''}'`, true)
+    } catch (err) {
       res.body.destroy()
-      throw new RecordError('fetch', 'BAD_RANGE', `${url}: unusable Content-Range '${header(h, 'content-range') ?? ''}'`, true)
+      throw err
     }
     // A total of '*' (unknown length) can only be downloaded to its end.
     state.total = m[3] === '*' ? undefined : Number(m[3])
     state.validator = strongValidator(h)
     state.rangesOk = true
     if (state.total !== undefined && state.total > o.maxBytes) { res.body.destroy(); throw tooLarge(url, state.total, o.maxBytes) }
-    return readExactly(res.body, Number(m[2]) + 1, url, transfer)
+    return readHead(res.body, Math.min(Number(m[2]) + 1, PROBE_BYTES), url, transfer)
   })
   if (head === null) return { kind: 'download', path }
   const total = state.total
@@ -132,7 +175,9 @@ export async function probe (url: string, path: string, mode: FetchMode, o: Down
   state.written = head.length
   if (total !== undefined && head.length >= total) return { kind: 'download', path }
 
-  if (total !== undefined && (mode === 'range' || total >= RANGE_MIN_SIZE) && looksLikeTiff(head)) {
+  // Without a validator, ranges cannot be tied to one version of the file: under auto, download.
+  const versioned = state.validator !== undefined || mode === 'range'
+  if (total !== undefined && versioned && (mode === 'range' || total >= RANGE_MIN_SIZE) && looksLikeTiff(head)) {
     const source = await asSparse(url, path, head, total, state.validator, mode, o, transfer)
     if (source) return { kind: 'range', source }
     await truncate(path, head.length)
@@ -168,16 +213,18 @@ async function asSparse (url: string, path: string, head: Buffer, size: number, 
     }
   }
   try {
-    src.info = await readTiff(read)
+    src.info = await readTiff(read, size)
   } catch (err) {
     if (err instanceof RecordError) throw err
-    // Not laid out for ranges, or a directory we cannot follow: under auto, GDAL gets the whole file.
+    // Not laid out for ranges, or not as we can be sure libtiff reads it: under auto, GDAL gets the
+    // whole file; under range, a clear error.
     if (mode === 'auto') return null
-    throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot read the TIFF directories for range reads: ${(err as Error).message}`)
+    const why = err instanceof NotTiff ? err.message : 'its directories could not be followed'
+    throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot be read by ranges: ${why}`)
   }
+  // Not worth it when the structure alone is most of the file: judged before fetching it.
+  if (mode === 'auto' && totalBytes(mergeRanges([...src.held, ...src.info.structure])) > size / 2) return null
   await fetchMissing(src, src.info.structure, o, transfer)
-  // Not worth it when the structure alone is most of the file.
-  if (mode === 'auto' && totalBytes(src.held) > size / 2) return null
   return src
 }
 

@@ -20,7 +20,7 @@ test('tiff: directories, blocks and out-of-line values of a tiled and a striped 
   for (const [name, tiled, planar] of [['rgb-byte-tiled.tif', true, 1], ['uint16-striped.tif', false, 1], ['float32-band-interleaved.tif', true, 2]] as const) {
     const buf = readFileSync(join(FIXTURES, name))
     assert.ok(looksLikeTiff(buf))
-    const info = await readTiff(async (offset, length) => buf.subarray(offset, offset + length))
+    const info = await readTiff(async (offset, length) => buf.subarray(offset, offset + length), buf.length)
     const ifd = info.ifds[0]
     assert.equal(ifd.tiled, tiled, name)
     assert.equal(ifd.planar, planar, name)
@@ -35,7 +35,7 @@ test('tiff: directories, blocks and out-of-line values of a tiled and a striped 
 
 test('blocks: a window on one tile plans one tile; across four tiles, four', async () => {
   const buf = readFileSync(join(FIXTURES, 'rgb-byte-tiled.tif'))
-  const info = await readTiff(async (offset, length) => buf.subarray(offset, offset + length))
+  const info = await readTiff(async (offset, length) => buf.subarray(offset, offset + length), buf.length)
   assert.equal(planBlocks(info, { col: 0, row: 0, width: 256, height: 256 }, undefined).length, 1)
   assert.equal(planBlocks(info, { col: 200, row: 200, width: 100, height: 100 }, undefined).length, 4)
   assert.equal(planBlocks(info, { col: 2000, row: 0, width: 10, height: 10 }, undefined).length, 0)
