@@ -29,6 +29,7 @@ const spec = {
   fetch: { type: 'string' },
   retries: { type: 'string' },
   timeout: { type: 'string' },
+  'max-time': { type: 'string' },
   'max-bytes': { type: 'string' },
   format: { type: 'string' },
   co: { type: 'string', multiple: true },
@@ -74,6 +75,8 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
   if (v.version) return 'version'
   const timeout = v.timeout === undefined ? undefined : Number(v.timeout)
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout: '${v.timeout}' is not a number of seconds above 0`)
+  const maxTime = v['max-time'] === undefined ? undefined : Number(v['max-time'])
+  if (maxTime !== undefined && !(maxTime > 0)) throw new UsageError(`--max-time: '${v['max-time']}' is not a number of seconds above 0`)
   if (v.fetch !== undefined && !['auto', 'download', 'range'].includes(v.fetch)) {
     throw new UsageError(`--fetch: '${v.fetch}' is not one of auto, download, range`)
   }
@@ -92,6 +95,7 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     fetch: v.fetch as FetchMode | undefined,
     retries: integer('retries', v.retries, 0),
     timeout,
+    maxTime,
     maxBytes: v['max-bytes'] === undefined ? undefined : parseSize(v['max-bytes'], '--max-bytes'),
     format: v.format,
     creationOptions: v.co,

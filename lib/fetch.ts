@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import { download, type DownloadOptions } from './download.js'
-import { probe, fetchMissing, type Probed } from './remote.js'
+import { probe, fetchMissing, type Probed, type SparseSource } from './remote.js'
+import type { PixelWindow } from './request.js'
 import { planBlocks, UncertainPlan } from './blocks.js'
 import type { Range } from './ranges.js'
 import { RecordError } from './errors.js'
@@ -34,48 +35,73 @@ function httpOptions ({ options: o, dispatcher, signal }: FetchContext): Downloa
   return { dispatcher, retries: o.retries, timeoutMs: o.timeout * 1000, maxBytes: o.maxBytes, retryBaseMs: o.retryBaseMs, signal }
 }
 
+/**
+ * The HTTP options of one record: the run's, with a signal that also aborts at the record's --max-time.
+ * Its clock starts with the record's fetch and covers the blocks stage too.
+ */
+function recordHttp (ctx: FetchContext, job: Job): DownloadOptions {
+  job.deadline ??= AbortSignal.timeout((ctx.options.maxTime ?? 10 * ctx.options.timeout) * 1000)
+  return { ...httpOptions(ctx), signal: AbortSignal.any([ctx.signal, job.deadline]) }
+}
+
+/** Runs a record's network work; past its --max-time, whatever the abort surfaced as becomes MAX_TIME. */
+async function withinMaxTime (ctx: FetchContext, job: Job, work: (http: DownloadOptions) => Promise<void>): Promise<void> {
+  const http = recordHttp(ctx, job)
+  try {
+    await work(http)
+  } catch (err) {
+    if (job.deadline?.aborted && !ctx.signal.aborted) {
+      throw new RecordError('fetch', 'MAX_TIME', `${job.url}: not fetched within --max-time ${ctx.options.maxTime} s`, true)
+    }
+    throw err
+  }
+}
+
 export function createFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
   const cache = new SourceCache<Probed>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
   const o = ctx.options
-  const http = httpOptions(ctx)
 
   return async function fetchStage (job: Job): Promise<void> {
     const t0 = performance.now()
     try {
-      if (o.skipExisting && job.outputPath && await exists(job.outputPath)) {
-        job.status = 'skipped'
-        return
-      }
-      if (!isRemote(job.url)) {
-        await useLocal(job)
-        return
-      }
-      // Records for one URL share its fetch and local copy. The record that makes the request carries its
-      // bytes and attempts; the others carry only what they fetch themselves (range mode's blocks).
-      const shared = await cache.acquire(job.url, async (): Promise<Probed> => {
-        const path = ctx.temp.file(job.url)
-        try {
-          // Image tiles (PNG, JPEG, …) cannot be read in parts: under auto they are plain downloads, in
-          // one request, as small tiles should be.
-          if (o.fetch === 'download' || (o.fetch === 'auto' && WHOLE_FILE_FORMATS.test(new URL(job.url).pathname))) {
-            await download(job.url, path, http, job)
-            return { kind: 'download', path }
-          }
-          return await probe(job.url, path, o.fetch, http, job)
-        } catch (err) {
-          // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
-          await rm(path, { force: true })
-          throw err
-        }
-      })
-      const got = shared.value
-      job.fetch = got.kind
-      job.local = got.kind === 'range'
-        ? { path: got.source.path, downloaded: true, sparse: got.source, release: shared.release }
-        : { path: got.path, downloaded: true, release: shared.release }
+      await withinMaxTime(ctx, job, (http) => fetchSource(job, http))
     } finally {
       job.ms.fetch = Math.round(performance.now() - t0)
     }
+  }
+
+  async function fetchSource (job: Job, http: DownloadOptions): Promise<void> {
+    if (o.skipExisting && job.outputPath && await exists(job.outputPath)) {
+      job.status = 'skipped'
+      return
+    }
+    if (!isRemote(job.url)) {
+      await useLocal(job)
+      return
+    }
+    // Records for one URL share its fetch and local copy. The record that makes the request carries its
+    // bytes and attempts; the others carry only what they fetch themselves (range mode's blocks).
+    const shared = await cache.acquire(job.url, async (): Promise<Probed> => {
+      const path = ctx.temp.file(job.url)
+      try {
+        // Image tiles (PNG, JPEG, …) cannot be read in parts: under auto they are plain downloads, in
+        // one request, as small tiles should be.
+        if (o.fetch === 'download' || (o.fetch === 'auto' && WHOLE_FILE_FORMATS.test(new URL(job.url).pathname))) {
+          await download(job.url, path, http, job)
+          return { kind: 'download', path }
+        }
+        return await probe(job.url, path, o.fetch, http, job)
+      } catch (err) {
+        // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
+        await rm(path, { force: true })
+        throw err
+      }
+    })
+    const got = shared.value
+    job.fetch = got.kind
+    job.local = got.kind === 'range'
+      ? { path: got.source.path, downloaded: true, sparse: got.source, release: shared.release }
+      : { path: got.path, downloaded: true, release: shared.release }
   }
 }
 
@@ -98,26 +124,30 @@ async function exists (path: string): Promise<boolean> {
 }
 
 export function createBlockFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
-  const http = httpOptions(ctx)
   return async function blocksStage (job: Job): Promise<void> {
     const sparse = job.local?.sparse
     if (!sparse || !job.window) return
     const t0 = performance.now()
     try {
-      let wanted: Range[]
-      try {
-        wanted = planBlocks(sparse.info, job.window, job.request.bands, job.overview)
-      } catch (err) {
-        if (!(err instanceof UncertainPlan)) throw err
-        // The sure path: under auto, the whole file (then nothing GDAL reads can be a hole); under
-        // range, an error rather than a guess.
-        if (ctx.options.fetch !== 'auto') throw new RecordError('fetch', 'BAD_TIFF', `${job.url}: cannot be read by ranges: ${err.message}`)
-        wanted = [[0, sparse.size]]
-        job.fetch = 'download'
-      }
-      await fetchMissing(sparse, wanted, http, job)
+      await withinMaxTime(ctx, job, (http) => fetchBlocks(job, sparse, http))
     } finally {
       job.ms.fetch = (job.ms.fetch ?? 0) + Math.round(performance.now() - t0)
     }
+  }
+
+  async function fetchBlocks (job: Job, sparse: SparseSource, http: DownloadOptions): Promise<void> {
+    const window = job.window as PixelWindow
+    let wanted: Range[]
+    try {
+      wanted = planBlocks(sparse.info, window, job.request.bands, job.overview)
+    } catch (err) {
+      if (!(err instanceof UncertainPlan)) throw err
+      // The sure path: under auto, the whole file (then nothing GDAL reads can be a hole); under
+      // range, an error rather than a guess.
+      if (ctx.options.fetch !== 'auto') throw new RecordError('fetch', 'BAD_TIFF', `${job.url}: cannot be read by ranges: ${err.message}`)
+      wanted = [[0, sparse.size]]
+      job.fetch = 'download'
+    }
+    await fetchMissing(sparse, wanted, http, job)
   }
 }

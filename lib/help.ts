@@ -31,6 +31,8 @@ Options:
       --fetch MODE           auto, download or range                           [default: ${d.fetch}]
       --retries N            retries per request (jittered exponential backoff) [default: ${d.retries}]
       --timeout SECONDS      inactivity limit per request: connect, headers, or a stalled body [default: ${d.timeout}]
+      --max-time SECONDS     limit on one record's fetching in all, retries included (as curl's)
+                                                                               [default: 10 × --timeout]
       --max-bytes SIZE       largest download accepted (500MB, 2GiB)           [default: ${formatBytes(d.maxBytes)}]
       --format NAME          output GDAL driver, one self-contained file: GTiff, COG, PNG, JPEG,
                              WEBP, GIF, BMP, JP2OpenJPEG, GPKG, netCDF, PCIDSK     [default: ${d.format}]

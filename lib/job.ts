@@ -41,4 +41,6 @@ export interface Job {
   overview?: { index: number, width: number, height: number }
   ms: Timings
   started: number
+  /** Aborts when the record's fetching has taken --max-time; set when its fetch starts. */
+  deadline?: AbortSignal
 }

@@ -20,6 +20,8 @@ export interface PipelineOptions extends WindowRequest {
   retries: number
   /** Seconds of inactivity (connect, headers, or a stalled body) before a request fails. */
   timeout: number
+  /** Seconds one record's fetching may take in all, retries included (like curl's --max-time); default 10 × timeout. */
+  maxTime?: number
   /** Largest body accepted, in bytes. */
   maxBytes: number
   format: string
@@ -73,13 +75,14 @@ const FLAGS: Record<string, string> = {
   fetch: '--fetch',
   retries: '--retries',
   timeout: '--timeout',
+  maxTime: '--max-time',
   maxBytes: '--max-bytes',
   format: '--format',
   creationOptions: '--co',
   skipExisting: '--skip-existing'
 }
 
-const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher'])
+const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime'])
 
 export function flagOf (key: string): string {
   return FLAGS[key] ?? key
@@ -142,6 +145,8 @@ export function resolveOptions (given: Partial<PipelineOptions> = {}): PipelineO
   wholeNumber(r, 'maxLineLength')
   if (typeof o.retryBaseMs !== 'number' || !(o.retryBaseMs >= 0)) fail('retryBaseMs', `must be 0 or more, got ${JSON.stringify(o.retryBaseMs)}`)
   if (typeof o.timeout !== 'number' || !(o.timeout > 0) || !Number.isFinite(o.timeout)) fail('timeout', `must be a number of seconds above 0, got ${JSON.stringify(o.timeout)}`)
+  o.maxTime ??= 10 * o.timeout
+  if (typeof o.maxTime !== 'number' || !(o.maxTime > 0) || !Number.isFinite(o.maxTime)) fail('maxTime', `must be a number of seconds above 0, got ${JSON.stringify(o.maxTime)}`)
   if (!['auto', 'download', 'range'].includes(o.fetch)) fail('fetch', `must be one of auto, download, range, got ${JSON.stringify(o.fetch)}`)
   if (typeof o.outDir !== 'string' || o.outDir === '') fail('outDir', 'must be a directory path')
   if (typeof o.tempRoot !== 'string' || o.tempRoot === '') fail('tempRoot', 'must be a directory path')

@@ -23,6 +23,14 @@ export type Fault =
   /** Answers as if Range were not supported (200, whole body). */
   | { kind: 'ignore-range' }
   | { kind: 'delay', ms: number }
+  /** Sends the body one byte every `ms`: never idle long enough for an inactivity timeout. */
+  | { kind: 'trickle', ms: number }
+  /** Serves another version of the file, honouring Range but ignoring If-Range, with this ETag (or none). */
+  | { kind: 'version', body: Buffer, etag: string | null }
+  /** Answers as usual, but labels the body with this Content-Encoding. */
+  | { kind: 'encoding', encoding: string }
+  /** Answers any Range request with 206 and the whole file. */
+  | { kind: 'whole-206' }
 
 export interface PathStats {
   requests: number
@@ -166,20 +174,22 @@ export async function startServer (root?: string): Promise<RasterServer> {
       send(res, s, body)
       return
     }
-    const body = load(path)
+    const body = fault?.kind === 'version' ? fault.body : load(path)
     if (!body) {
       res.writeHead(404, { 'content-type': 'text/plain' })
       send(res, s, Buffer.from('not found\n'))
       return
     }
-    const etag = '"' + createHash('sha1').update(body).digest('hex').slice(0, 16) + '"'
+    const etag = fault?.kind === 'version' ? fault.etag : '"' + createHash('sha1').update(body).digest('hex').slice(0, 16) + '"'
     const ranges = !api.noRanges && fault?.kind !== 'ignore-range'
     let start = 0
     let end = body.length - 1
     let status = 200
     const range = req.headers.range
-    const ifRange = req.headers['if-range']
-    if (ranges && range && (!ifRange || ifRange === etag)) {
+    const ifRange = fault?.kind === 'version' ? undefined : req.headers['if-range']
+    if (ranges && range && fault?.kind === 'whole-206') {
+      status = 206
+    } else if (ranges && range && (!ifRange || ifRange === etag)) {
       const m = /^bytes=(\d*)-(\d*)$/.exec(range)
       if (m) {
         s.ranges.push(range)
@@ -198,9 +208,10 @@ export async function startServer (root?: string): Promise<RasterServer> {
     const slice = body.subarray(start, end + 1)
     const headers: Record<string, string> = {
       'content-type': 'image/tiff',
-      'content-length': String(slice.length),
-      etag
+      'content-length': String(slice.length)
     }
+    if (etag) headers.etag = etag
+    if (fault?.kind === 'encoding') headers['content-encoding'] = fault.encoding
     if (ranges) headers['accept-ranges'] = 'bytes'
     if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${body.length}`
     res.writeHead(status, headers)
@@ -214,6 +225,18 @@ export async function startServer (root?: string): Promise<RasterServer> {
         else if (fault.kind === 'truncate') res.socket?.end()
         else hanging.add(res)
       }, 50))
+      return
+    }
+    if (fault?.kind === 'trickle') {
+      let at = 0
+      const drip = (): void => {
+        if (res.destroyed) return
+        if (at >= slice.length) { res.end(); return }
+        s.bytes++
+        res.write(slice.subarray(at, ++at))
+        setTimeout(drip, fault.ms)
+      }
+      drip()
       return
     }
     send(res, s, slice)

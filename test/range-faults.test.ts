@@ -1,0 +1,97 @@
+// Servers that would make range reads return wrong pixels, or hold a record forever: a file replaced
+// during the read behind a server that ignores If-Range, a compressed 206, a probe answered with the
+// whole file, a body that trickles in forever. Each ends as the right error, or as a correct output.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { startServer, type RasterServer } from './support/server.js'
+import { FIXTURES, runCli, scratch } from './support/run.js'
+import { assertSameRaster, gdalTranslate } from './support/compare.js'
+import { makeNoisyTiff } from '../bench/data.js'
+
+let server: RasterServer
+let dir: string
+let cog: string
+let other: Buffer
+const ENV = { RASTERPIPE_RETRY_BASE_MS: '5' }
+const WINDOW = [300, 300, 200, 200]
+
+before(async () => {
+  dir = scratch()
+  cog = makeNoisyTiff(dir, 'cog.tif', 1024, 3, ['COMPRESS=DEFLATE', 'BLOCKSIZE=256'], 'COG')
+  // Another version of it: other pixels, so other bytes.
+  other = readFileSync(makeNoisyTiff(dir, 'other.tif', 1024, 3, ['COMPRESS=DEFLATE', 'BLOCKSIZE=256', 'PREDICTOR=2'], 'COG'))
+  server = await startServer()
+})
+after(async () => {
+  await server.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function read (mode: string, args: string[] = []): Promise<Awaited<ReturnType<typeof runCli>>> {
+  const input = JSON.stringify({ url: server.url('cog.tif'), window: WINDOW }) + '\n'
+  return runCli(['-o', join(dir, `out-${mode}-${Math.random().toString(36).slice(2)}`), '--fetch', mode, '--no-progress', ...args], { stdin: input, env: ENV })
+}
+
+function serveCog (): void {
+  server.reset()
+  server.file('cog.tif', readFileSync(cog))
+}
+
+test('a file replaced during the read, by a server that ignores If-Range: SOURCE_CHANGED, never a mix of versions', async () => {
+  for (const [what, version] of [
+    ['another ETag', { kind: 'version', body: other, etag: '"v2"' }],
+    ['no ETag, another size', { kind: 'version', body: Buffer.concat([other, Buffer.alloc(1000)]), etag: null }]
+  ] as const) {
+    serveCog()
+    // The probe sees the first version; every later request, the second.
+    server.fault('cog.tif', { kind: 'delay', ms: 0 })
+    server.always('cog.tif', version)
+    const run = await read('range')
+    assert.equal(run.records[0].status, 'error', `${what}: ${JSON.stringify(run.records[0])}`)
+    assert.equal(run.records[0].error?.code, 'SOURCE_CHANGED', what)
+    assert.match(run.records[0].error?.message ?? '', /changed on the server during the run/)
+  }
+})
+
+test('a server that sends no validator: auto downloads instead of reading ranges it cannot tie to one version', async () => {
+  serveCog()
+  server.always('cog.tif', { kind: 'version', body: readFileSync(cog), etag: null })
+  const run = await read('auto')
+  assert.equal(run.records[0].status, 'ok', run.stderr)
+  assert.equal(run.records[0].fetch, 'download')
+})
+
+test('a compressed 206 is an error that says so', async () => {
+  serveCog()
+  server.fault('cog.tif', { kind: 'delay', ms: 0 })
+  server.always('cog.tif', { kind: 'encoding', encoding: 'gzip' })
+  const run = await read('range')
+  assert.equal(run.records[0].error?.code, 'BAD_ENCODING', JSON.stringify(run.records[0]))
+  assert.match(run.records[0].error?.message ?? '', /Content-Encoding 'gzip'/)
+})
+
+test('a probe answered with the whole file reads only what it asked for, and the record is right', async () => {
+  serveCog()
+  server.fault('cog.tif', { kind: 'whole-206' })
+  const run = await read('range')
+  const r = run.records[0]
+  assert.equal(r.status, 'ok', run.stderr)
+  assertSameRaster(r.output as string, gdalTranslate(cog, ['-srcwin', ...WINDOW.map(String)], dir, 'ref-whole.tif'), 'whole-206 probe')
+})
+
+test('--max-time ends a record whose body trickles in, although it is never idle for --timeout', async () => {
+  server.reset()
+  server.file('slow.tif', readFileSync(join(FIXTURES, 'int16-small.tif')))
+  server.file('fast.tif', readFileSync(join(FIXTURES, 'int16-small.tif')))
+  server.always('slow.tif', { kind: 'trickle', ms: 50 })
+  const run = await runCli(['-o', join(dir, 'out-trickle'), '--timeout', '5', '--max-time', '1', '--no-progress'], {
+    stdin: server.url('slow.tif') + '\n' + server.url('fast.tif') + '\n', env: ENV
+  })
+  assert.equal(run.code, 1)
+  const slow = run.records.find((r) => r.line === 1)
+  assert.equal(slow?.error?.code, 'MAX_TIME', JSON.stringify(slow))
+  assert.match(slow?.error?.message ?? '', /not fetched within --max-time 1 s/)
+  assert.equal(run.records.find((r) => r.line === 2)?.status, 'ok', 'its neighbour is not held up')
+})
