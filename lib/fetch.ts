@@ -57,11 +57,16 @@ async function withinMaxTime (ctx: FetchContext, job: Job, work: (http: Download
   }
 }
 
-export function createFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
+export type FetchStage = ((job: Job) => Promise<void>) & {
+  /** The next record for this URL probes afresh: the file changed on the server. */
+  forget: (url: string) => void
+}
+
+export function createFetcher (ctx: FetchContext): FetchStage {
   const cache = new SourceCache<Probed>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
   const o = ctx.options
 
-  return async function fetchStage (job: Job): Promise<void> {
+  const fetchStage = async (job: Job): Promise<void> => {
     const t0 = performance.now()
     try {
       await withinMaxTime(ctx, job, (http) => fetchSource(job, http))
@@ -69,6 +74,7 @@ export function createFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
       job.ms.fetch = Math.round(performance.now() - t0)
     }
   }
+  return Object.assign(fetchStage, { forget: (url: string) => cache.forget(url) })
 
   async function fetchSource (job: Job, http: DownloadOptions): Promise<void> {
     if (o.skipExisting && job.outputPath && await exists(job.outputPath)) {
@@ -123,13 +129,25 @@ async function exists (path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false)
 }
 
-export function createBlockFetcher (ctx: FetchContext): (job: Job) => Promise<void> {
+/**
+ * The blocks stage. A block of another version of the file than the probe saw (SOURCE_CHANGED) restarts
+ * the record once from a fresh probe (`restart` fetches and opens it again); a second change fails it.
+ */
+export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Promise<void>): (job: Job) => Promise<void> {
   return async function blocksStage (job: Job): Promise<void> {
-    const sparse = job.local?.sparse
-    if (!sparse || !job.window) return
     const t0 = performance.now()
     try {
-      await withinMaxTime(ctx, job, (http) => fetchBlocks(job, sparse, http))
+      for (let attempt = 1; ; attempt++) {
+        const sparse = job.local?.sparse
+        if (!sparse || !job.window) return
+        try {
+          await withinMaxTime(ctx, job, (http) => fetchBlocks(job, sparse, http))
+          return
+        } catch (err) {
+          if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 1) throw err
+          await restart(job)
+        }
+      }
     } finally {
       job.ms.fetch = (job.ms.fetch ?? 0) + Math.round(performance.now() - t0)
     }

@@ -114,11 +114,21 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
   const fetchContext = { options, dispatcher, temp, signal: fetches.signal }
   const parse = new Parse(options, ext, (job) => live.add(job))
   const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }
+  const fetchStage = createFetcher(fetchContext)
+  const openStage = createOpener({ gdal, crs, maxPixels: options.maxPixels })
+  // The file changed on the server under a record: let go of what it had, and fetch and open it afresh.
+  const restart = async (job: Job): Promise<void> => {
+    fetchStage.forget(job.url)
+    await releaseJob(job)
+    job.overview = undefined
+    await fetchStage(job)
+    await openStage(job)
+  }
   const stages = [
-    new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, createFetcher(fetchContext)),
-    new Stage({ name: 'open', ...gdalStage }, createOpener({ gdal, crs, maxPixels: options.maxPixels })),
+    new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, fetchStage),
+    new Stage({ name: 'open', ...gdalStage }, openStage),
     // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
-    new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, createBlockFetcher(fetchContext)),
+    new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, createBlockFetcher(fetchContext, restart)),
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal }))
   ]

@@ -19,6 +19,14 @@ export class SourceCache<T> {
     this.dispose = dispose
   }
 
+  /**
+   * The next acquire of `key` loads afresh (the source changed on the server); holders of the current
+   * value keep it until they release it.
+   */
+  forget (key: string): void {
+    this.entries.delete(key)
+  }
+
   async acquire (key: string, load: () => Promise<T>): Promise<Shared<T>> {
     let entry = this.entries.get(key)
     if (!entry) {
