@@ -100,6 +100,42 @@ before(async () => {
     if (e) buf.writeUInt32LE(0, e.count === 1 ? e.at + 8 : e.value)
     return buf
   }))
+  add(patched(plain, 'short-bytecount.tif', (buf) => {
+    const e = entries(buf).get(279)
+    if (e) buf.writeUInt32LE(10, e.count === 1 ? e.at + 8 : e.value)
+    return buf
+  }))
+  // StripByteCounts missing: its entry renamed to a tag nobody reads.
+  add(patched(plain, 'no-bytecounts.tif', (buf) => { const e = entries(buf).get(279); if (e) buf.writeUInt16LE(65000, e.at); return buf }))
+  // SLONG8 offsets need BigTIFF.
+  add(patched(noisy('plain-big.tif', 600, 400, 1, 'Byte', 'GTiff', ['BLOCKYSIZE=16', 'COMPRESS=NONE', 'BIGTIFF=YES']), 'slong8-offsets.tif', (buf) => {
+    const ifd = Number(buf.readBigUInt64LE(8))
+    for (let i = 0, n = Number(buf.readBigUInt64LE(ifd)); i < n; i++) {
+      const at = ifd + 8 + i * 20
+      if (buf.readUInt16LE(at) === 273) buf.writeUInt16LE(17, at + 2)
+    }
+    return buf
+  }))
+  // A tiled image whose offsets and counts sit under the strip tags, and a striped one under the tile tags.
+  const tiles = noisy('plain-tiled.tif', 600, 400, 1, 'Byte', 'GTiff', ['TILED=YES', 'BLOCKXSIZE=128', 'BLOCKYSIZE=128', 'COMPRESS=NONE'])
+  add(patched(tiles, 'tiles-under-strip-tags.tif', (buf) => {
+    const e = entries(buf)
+    buf.writeUInt16LE(273, e.get(324)?.at ?? 0)
+    buf.writeUInt16LE(279, e.get(325)?.at ?? 0)
+    return buf
+  }))
+  add(patched(plain, 'strips-under-tile-tags.tif', (buf) => {
+    const e = entries(buf)
+    buf.writeUInt16LE(324, e.get(273)?.at ?? 0)
+    buf.writeUInt16LE(325, e.get(279)?.at ?? 0)
+    return buf
+  }))
+  // A second ImageWidth, half the first, in place of the Photometric entry: libtiff keeps the first.
+  add(patched(plain, 'duplicate-width.tif', (buf) => {
+    const e = entries(buf).get(262)
+    if (e) { buf.writeUInt16LE(256, e.at); buf.writeUInt16LE(3, e.at + 2); buf.writeUInt32LE(1, e.at + 4); buf.writeUInt32LE(300, e.at + 8) }
+    return buf
+  }))
 
   // Hostile directories.
   const base = noisy('base-tiled.tif', 512, 512, 1, 'Byte', 'GTiff', ['TILED=YES', 'COMPRESS=DEFLATE'])
@@ -113,6 +149,9 @@ before(async () => {
   bad('huge-unknown-tag.tif', (buf, e) => { const t = e.get(33550); if (t) buf.writeUInt32LE(300_000_000, t.at + 4); return buf })
   const big = noisy('big.tif', 512, 512, 1, 'Byte', 'COG', ['COMPRESS=DEFLATE', 'BIGTIFF=YES'])
   hostile.push({ name: 'truncated-bigtiff.tif', path: patched(big, 'truncated-bigtiff.tif', (buf) => buf.subarray(0, 600)) })
+  // Larger than the probe, so that the range path reads its directories and finds its blocks cut off.
+  const bigger = noisy('bigger.tif', 2048, 2048, 1, 'Byte', 'COG', ['COMPRESS=NONE', 'BIGTIFF=YES'])
+  hostile.push({ name: 'truncated-bigtiff-2mb.tif', path: patched(bigger, 'truncated-bigtiff-2mb.tif', (buf) => buf.subarray(0, 2_000_000)) })
 
   server = await startServer()
   for (const s of [...sources, ...hostile]) server.file(s.name, readFileSync(s.path))
@@ -125,10 +164,16 @@ after(async () => {
 interface Request { window: [number, number, number, number], bands?: number[], out_size?: [number, number] }
 
 function requestsFor (path: string, count: number, seed: number): Request[] {
-  const ds = gdal.open(path)
-  const { x: width, y: height } = ds.rasterSize
-  const bandCount = ds.bands.count()
-  ds.close()
+  // A layout GDAL cannot open at all (no StripByteCounts): requests as for the file it was made from.
+  let width = 600
+  let height = 400
+  let bandCount = 1
+  try {
+    const ds = gdal.open(path)
+    ;({ x: width, y: height } = ds.rasterSize)
+    bandCount = ds.bands.count()
+    ds.close()
+  } catch { /* the defaults above */ }
   const next = random(seed)
   const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1))
   return Array.from({ length: count }, (_, i): Request => {
@@ -184,10 +229,10 @@ test(`differential: ${PER_SOURCE} random requests per source, in range, auto and
         const what = `${mode} ${source.name} line ${record.line} ${JSON.stringify(requests[record.line - 1])}`
         if (record.status !== 'ok') {
           errors++
-          // Download mode is GDAL reading the whole file: it must not fail on these valid requests, nor
-          // must auto, which falls back to it. Range mode may refuse a layout, saying so.
-          assert.equal(mode, 'range', `${what}: ${record.error?.code} ${record.error?.message}`)
-          assert.equal(record.error?.code, 'BAD_TIFF', `${what}: ${record.error?.code} ${record.error?.message}`)
+          // Range mode may refuse a layout, saying so. Download mode is GDAL reading the whole file, and
+          // auto falls back to it: they may fail only where GDAL's own gdal_translate fails too.
+          if (mode === 'range' && record.error?.code === 'BAD_TIFF') continue
+          assert.throws(() => reference(source, record, requests[record.line - 1], cache), `${what}: ${record.error?.code} ${record.error?.message}, but gdal_translate reads it`)
           continue
         }
         ok++
