@@ -33,7 +33,8 @@ Options:
       --timeout SECONDS      inactivity limit per request: connect, headers, or a stalled body [default: ${d.timeout}]
       --max-time SECONDS     limit on one record's fetching in all, retries included (as curl's)
                                                                                [default: 10 × --timeout]
-      --max-bytes SIZE       largest download accepted (500MB, 2GiB)           [default: ${formatBytes(d.maxBytes)}]
+      --max-bytes SIZE       most bytes one record moves (500MB, 2GiB); range reads
+                             count their blocks, not the file       [default: ${formatBytes(d.maxBytes)}]
       --format NAME          output GDAL driver, one self-contained file: GTiff, COG, PNG, JPEG,
                              WEBP, GIF, BMP, JP2OpenJPEG, GPKG, netCDF, PCIDSK     [default: ${d.format}]
       --co NAME=VALUE        creation option, repeatable, as gdal_translate -co [default: COMPRESS=DEFLATE, TILED=YES]

@@ -149,3 +149,26 @@ test('range mode never asks for an empty range: windows at the last rows of a st
     assertSameRaster(r.output as string, gdalTranslate(striped, ['-srcwin', ...srcwin], dir, `ref-striped7-${r.line}.tif`), `line ${r.line}`)
   }
 })
+
+test('--max-bytes limits what a record moves: a range read of a COG larger than it is ok; a download of it is refused before its body', async () => {
+  assert.ok(cogSize > 10e6)
+  for (const mode of ['range', 'auto']) {
+    server.reset()
+    const { rec, out, code, stderr } = await one(`maxbytes-${mode}`, { window: [1024, 1536, 512, 512] }, ['--fetch', mode, '--max-bytes', '5MB'])
+    assert.equal(code, 0, stderr)
+    assert.equal(rec.fetch, 'range')
+    assert.ok(rec.bytes < 5e6, `${rec.bytes} bytes`)
+    assertSameRaster(out, gdalTranslate(cogPath, ['-srcwin', '1024', '1536', '512', '512'], dir, `ref-maxbytes-${mode}.tif`), mode)
+  }
+  server.reset()
+  const refused = await one('maxbytes-download', { window: [1024, 1536, 512, 512] }, ['--fetch', 'download', '--max-bytes', '5MB'])
+  assert.equal(refused.rec.error?.code, 'TOO_LARGE')
+  assert.equal(server.stats('big-cog.tif').requests, 1)
+  assert.equal(refused.rec.bytes, 0, 'refused before its body')
+  // A window whose blocks alone are over the limit is refused before they are fetched.
+  server.reset()
+  const tooBig = await one('maxbytes-window', { window: [0, 0, 4096, 4096] }, ['--fetch', 'range', '--max-bytes', '5MB', '--max-pixels', String(4096 * 4096)])
+  assert.equal(tooBig.rec.error?.code, 'TOO_LARGE')
+  assert.match(tooBig.rec.error?.message ?? '', /the window needs \d+ more bytes, over --max-bytes 5000000/)
+  assert.ok(server.totalBytes() < 1e6, `${server.totalBytes()} bytes sent`)
+})
