@@ -3,7 +3,7 @@
 // whole file, a body that trickles in forever. Each ends as the right error, or as a correct output.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
@@ -107,4 +107,33 @@ test('--max-time ends a record whose body trickles in, although it is never idle
   assert.equal(slow?.error?.code, 'MAX_TIME', JSON.stringify(slow))
   assert.match(slow?.error?.message ?? '', /not fetched within --max-time 1 s/)
   assert.equal(run.records.find((r) => r.line === 2)?.status, 'ok', 'its neighbour is not held up')
+})
+
+test("a failed download's partial file is removed as its record fails, while the run goes on", async () => {
+  server.reset()
+  const bytes = readFileSync(cog)
+  server.file('fails.tif', bytes)
+  server.file('slow2.tif', readFileSync(join(FIXTURES, 'int16-small.tif')))
+  // Half the file, then silence until --timeout; meanwhile the second record trickles on.
+  server.always('fails.tif', { kind: 'stall', after: Math.floor(bytes.length / 2) })
+  server.always('slow2.tif', { kind: 'trickle', ms: 20 })
+  const tmp = scratch('rp-partial-')
+  let leftAtFailure: string[] | undefined
+  const run = await runCli(['-o', join(dir, 'out-partial'), '--fetch', 'download', '--timeout', '1', '--retries', '0', '--max-time', '4', '--no-progress'], {
+    stdin: server.url('fails.tif') + '\n' + server.url('slow2.tif') + '\n',
+    env: { ...ENV, TMPDIR: tmp },
+    started: (child) => {
+      child.stdout?.once('data', () => {
+        // The first record out is the failed one; the run's temp directory holds only the other's file.
+        leftAtFailure = readdirSync(tmp).flatMap((d) => readdirSync(join(tmp, d)))
+      })
+    }
+  })
+  const failed = run.records.find((r) => r.line === 1)
+  assert.equal(failed?.error?.code, 'TIMEOUT', JSON.stringify(failed))
+  assert.equal(run.records[0].line, 1, 'the failed record came out first, while the other was still fetching')
+  assert.ok(leftAtFailure !== undefined)
+  assert.deepEqual(leftAtFailure.filter((n) => n.includes('fails')), [], `left: ${leftAtFailure.join(', ')}`)
+  assert.deepEqual(readdirSync(tmp), [], 'the run removed its temp directory at the end')
+  rmSync(tmp, { recursive: true, force: true })
 })
