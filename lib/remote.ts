@@ -49,17 +49,18 @@ async function readHead (body: AsyncIterable<Buffer> & { destroy: () => void }, 
 }
 
 /**
- * Every range must come from the version of the file the probe saw: the same total size, and the same
+ * Every range must come from the version of the file the probe saw (not retried as a request: the same
+ * request would meet the same new version; the blocks stage restarts the record from a fresh probe): the same total size, and the same
  * validator when the server sends one. A server that ignores If-Range (or sends none) would otherwise
  * mix two versions of a file, silently.
  */
 function checkVersion (src: SparseSource, total: string, h: Headers): void {
   if (total !== '*' && Number(total) !== src.size) {
-    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (now ${total} bytes, was ${src.size})`, true)
+    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (now ${total} bytes, was ${src.size})`)
   }
   const validator = strongValidator(h)
   if (src.validator !== undefined && validator !== undefined && validator !== src.validator) {
-    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (validator ${validator}, was ${src.validator})`, true)
+    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (validator ${validator}, was ${src.validator})`)
   }
 }
 
@@ -78,7 +79,7 @@ async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Ra
     if (res.statusCode === 200) {
       res.body.destroy()
       throw new RecordError('fetch', src.validator ? 'SOURCE_CHANGED' : 'NO_RANGES',
-        src.validator ? `${url}: the file changed on the server during the run` : `${url}: the server stopped honouring Range requests`, Boolean(src.validator))
+        src.validator ? `${url}: the file changed on the server during the run` : `${url}: the server stopped honouring Range requests`)
     }
     if (res.statusCode !== 206) {
       await res.body.dump().catch(() => undefined)

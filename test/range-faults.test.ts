@@ -62,7 +62,7 @@ test('a file that changes again after the restart: SOURCE_CHANGED', async () => 
   // v1 to the probe, v2 to the block (the window needs one tile); v1 to the second probe, v2 to its block.
   const v2 = { kind: 'version', body: other, etag: '"v2"' } as const
   server.fault('cog.tif', { kind: 'delay', ms: 0 }, v2, { kind: 'delay', ms: 0 }, v2)
-  const run = await read('range', ['--retries', '0'])
+  const run = await read('range')
   assert.equal(run.records[0].status, 'error', JSON.stringify(run.records[0]))
   assert.equal(run.records[0].error?.code, 'SOURCE_CHANGED')
   assert.match(run.records[0].error?.message ?? '', /changed on the server during the run/)
