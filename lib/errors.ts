@@ -1,6 +1,6 @@
 // Every failure a record can meet, as data: the stage it happened in, a stable code for scripts, a message
 // for people, and whether trying again could help.
-export type Stage = 'input' | 'fetch' | 'open' | 'read' | 'write'
+export type Stage = 'input' | 'fetch' | 'open' | 'blocks' | 'read' | 'write'
 
 export class RecordError extends Error {
   override name = 'RecordError'
@@ -27,9 +27,17 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-/** Wraps anything thrown inside a stage, keeping a RecordError's own stage and code. */
+/**
+ * Anything thrown inside a stage, as a RecordError of that stage: the stage that was running when it
+ * happened (a fetch error met by the blocks stage is a `blocks` error), keeping code and message.
+ */
 export function asRecordError (err: unknown, stage: Stage, code = 'FAILED'): RecordError {
-  if (err instanceof RecordError) return err
+  if (err instanceof RecordError) {
+    if (err.stage === stage) return err
+    const moved = new RecordError(stage, err.code, err.message, err.retryable)
+    if (err.retryAfter !== undefined) moved.retryAfter = err.retryAfter
+    return moved
+  }
   const message = err instanceof Error ? err.message : String(err)
   return new RecordError(stage, code, message.trim() || `${stage} failed`)
 }

@@ -67,12 +67,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   const o = ctx.options
 
   const fetchStage = async (job: Job): Promise<void> => {
-    const t0 = performance.now()
-    try {
-      await withinMaxTime(ctx, job, (http) => fetchSource(job, http))
-    } finally {
-      job.ms.fetch = Math.round(performance.now() - t0)
-    }
+    await withinMaxTime(ctx, job, (http) => fetchSource(job, http))
   }
   return Object.assign(fetchStage, { forget: (url: string) => cache.forget(url) })
 
@@ -135,21 +130,16 @@ async function exists (path: string): Promise<boolean> {
  */
 export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Promise<void>): (job: Job) => Promise<void> {
   return async function blocksStage (job: Job): Promise<void> {
-    const t0 = performance.now()
-    try {
-      for (let attempt = 1; ; attempt++) {
-        const sparse = job.local?.sparse
-        if (!sparse || !job.window) return
-        try {
-          await withinMaxTime(ctx, job, (http) => fetchBlocks(job, sparse, http))
-          return
-        } catch (err) {
-          if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 1) throw err
-          await restart(job)
-        }
+    for (let attempt = 1; ; attempt++) {
+      const sparse = job.local?.sparse
+      if (!sparse || !job.window) return
+      try {
+        await withinMaxTime(ctx, job, (http) => fetchBlocks(job, sparse, http))
+        return
+      } catch (err) {
+        if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 1) throw err
+        await restart(job)
       }
-    } finally {
-      job.ms.fetch = (job.ms.fetch ?? 0) + Math.round(performance.now() - t0)
     }
   }
 

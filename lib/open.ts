@@ -29,29 +29,24 @@ export function createOpener ({ gdal, crs, maxPixels }: OpenContext): (job: Job)
   const drivers = allowedDrivers(gdal)
 
   return async function openStage (job: Job): Promise<void> {
-    const t0 = performance.now()
+    const local = job.local
+    if (!local) throw new RecordError('open', 'NO_SOURCE', 'nothing was fetched')
+    let ds: Dataset
     try {
-      const local = job.local
-      if (!local) throw new RecordError('open', 'NO_SOURCE', 'nothing was fetched')
-      let ds: Dataset
-      try {
-        ds = local.downloaded
-          ? await gdal.openAsync(local.path, 'r', drivers)
-          : await gdal.openAsync(local.path, 'r')
-      } catch (err) {
-        throw new RecordError('open', 'NOT_A_RASTER',
-          `${job.url}: not a raster GDAL can read${local.downloaded ? ` with the allowed drivers (${drivers.join(', ')})` : ''}: ${(err as Error).message}`)
-      }
-      job.dataset = ds
-      job.source = await describe(ds, job.url)
-      const gt = await ds.geoTransformAsync
-      job.georeferenced = gt !== null && !(gt[0] === 0 && gt[1] === 1 && gt[2] === 0 && gt[3] === 0 && gt[4] === 0 && gt[5] === 1)
-      // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
-      job.window = await resolveWindow(gdal, crs, job, maxPixels)
-      await pinOverview(ds, job)
-    } finally {
-      job.ms.open = Math.round(performance.now() - t0)
+      ds = local.downloaded
+        ? await gdal.openAsync(local.path, 'r', drivers)
+        : await gdal.openAsync(local.path, 'r')
+    } catch (err) {
+      throw new RecordError('open', 'NOT_A_RASTER',
+        `${job.url}: not a raster GDAL can read${local.downloaded ? ` with the allowed drivers (${drivers.join(', ')})` : ''}: ${(err as Error).message}`)
     }
+    job.dataset = ds
+    job.source = await describe(ds, job.url)
+    const gt = await ds.geoTransformAsync
+    job.georeferenced = gt !== null && !(gt[0] === 0 && gt[1] === 1 && gt[2] === 0 && gt[3] === 0 && gt[4] === 0 && gt[5] === 1)
+    // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
+    job.window = await resolveWindow(gdal, crs, job, maxPixels)
+    await pinOverview(ds, job)
   }
 }
 

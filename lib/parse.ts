@@ -29,7 +29,13 @@ export function newJob (line: number, url = ''): Job {
  * Turns one input item into a job, or null for a blank line. Never throws: a bad item becomes a job
  * that carries its error, so that it still gets its one result record.
  */
-export function parseItem (item: unknown, line: number, options: PipelineOptions, ext: string): Job | null {
+/**
+ * Checks a record's CRS string (bbox_crs) at input, so that a CRS GDAL does not know is the record's
+ * input error, found before anything is fetched; throws a RecordError.
+ */
+export type CrsCheck = (text: string) => void
+
+export function parseItem (item: unknown, line: number, options: PipelineOptions, ext: string, checkCrs?: CrsCheck): Job | null {
   let raw: RawLine
   if (typeof item === 'string') raw = { line, text: item }
   else if (item !== null && typeof item === 'object' && isRawLine(item)) raw = item
@@ -50,6 +56,7 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
       throw new InvalidValue(`a record must be a line of text or an object with a "url", not ${Array.isArray(item) ? 'an array' : item === null ? 'null' : typeof item}`)
     }
     fill(job, fields, options, ext)
+    if (fields.bbox_crs !== undefined && job.request.bboxCrs !== undefined) checkCrs?.(job.request.bboxCrs)
   } catch (err) {
     job.error = err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err))
   }

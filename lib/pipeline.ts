@@ -17,7 +17,7 @@ import { GuardedDispatcher } from './http-guard.js'
 import type { Job } from './job.js'
 import { createOpener } from './open.js'
 import { resolveOptions, type PipelineOptions } from './options.js'
-import { parseItem } from './parse.js'
+import { parseItem, type CrsCheck } from './parse.js'
 import { createReader } from './read.js'
 import type { InputItem, ResultRecord } from './records.js'
 import { Stage } from './stage.js'
@@ -59,12 +59,14 @@ class Parse extends Transform {
   private readonly options: PipelineOptions
   private readonly ext: string
   private readonly onJob: (job: Job) => void
+  private readonly checkCrs: CrsCheck
 
-  constructor (options: PipelineOptions, ext: string, onJob: (job: Job) => void) {
+  constructor (options: PipelineOptions, ext: string, onJob: (job: Job) => void, checkCrs: CrsCheck) {
     super({ objectMode: true, highWaterMark: 16 })
     this.options = options
     this.ext = ext
     this.onJob = onJob
+    this.checkCrs = checkCrs
   }
 
   get taken (): number {
@@ -72,7 +74,7 @@ class Parse extends Transform {
   }
 
   override _transform (item: unknown, _enc: BufferEncoding, done: TransformCallback): void {
-    const job = parseItem(item, ++this.count, this.options, this.ext)
+    const job = parseItem(item, ++this.count, this.options, this.ext, this.checkCrs)
     if (job) this.onJob(job)
     done(null, job ?? undefined)
   }
@@ -112,7 +114,7 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
   // in the stages' buffers.
   const live = new Set<Job>()
   const fetchContext = { options, dispatcher, temp, signal: fetches.signal }
-  const parse = new Parse(options, ext, (job) => live.add(job))
+  const parse = new Parse(options, ext, (job) => live.add(job), (text) => { crs.get(text) })
   const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }
   const fetchStage = createFetcher(fetchContext)
   const openStage = createOpener({ gdal, crs, maxPixels: options.maxPixels })
@@ -128,7 +130,7 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
     new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, fetchStage),
     new Stage({ name: 'open', ...gdalStage }, openStage),
     // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
-    new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, createBlockFetcher(fetchContext, restart)),
+    new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal }, createBlockFetcher(fetchContext, restart)),
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal }))
   ]

@@ -23,22 +23,17 @@ export function translateArgs (window: PixelWindow, job: Job): string[] {
 
 export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
   return async function readStage (job: Job): Promise<void> {
-    const t0 = performance.now()
+    const window = job.window
+    if (!window) throw new RecordError('read', 'NO_WINDOW', 'no window was resolved')
+    const ds = job.dataset as NonNullable<Job['dataset']>
     try {
-      const window = job.window
-      if (!window) throw new RecordError('read', 'NO_WINDOW', 'no window was resolved')
-      const ds = job.dataset as NonNullable<Job['dataset']>
-      try {
-        job.pixels = await ctx.gdal.translateAsync('', ds, translateArgs(window, job))
-      } catch (err) {
-        throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
-      }
-      // The dataset is idle now (its last async call has returned), so the synchronous close cannot block
-      // on its lock; closing early frees the source before the write.
-      ds.close()
-      job.dataset = undefined
-    } finally {
-      job.ms.read = Math.round(performance.now() - t0)
+      job.pixels = await ctx.gdal.translateAsync('', ds, translateArgs(window, job))
+    } catch (err) {
+      throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
     }
+    // The dataset is idle now (its last async call has returned), so the synchronous close cannot block
+    // on its lock; closing early frees the source before the write.
+    ds.close()
+    job.dataset = undefined
   }
 }

@@ -43,13 +43,14 @@ export interface SourceInfo {
 export interface Timings {
   fetch?: number
   open?: number
+  blocks?: number
   read?: number
   write?: number
   total?: number
 }
 
 export interface RecordErrorJson {
-  stage: 'input' | 'fetch' | 'open' | 'read' | 'write'
+  stage: 'input' | 'fetch' | 'open' | 'blocks' | 'read' | 'write'
   code: string
   message: string
   retryable: boolean

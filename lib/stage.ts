@@ -49,7 +49,11 @@ export class Stage extends Transform {
       return
     }
     this.active++
-    const done = this.work(job).then(
+    const t0 = performance.now()
+    const done = this.work(job).finally(() => {
+      // Each stage times itself, into the record's ms under its own name.
+      job.ms[this.name as keyof typeof job.ms] = Math.round(performance.now() - t0)
+    }).then(
       () => this.finish(job),
       (err: unknown) => {
         job.error = asRecordError(err, this.name)

@@ -5,7 +5,7 @@ import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
 import type { ResultRecord, Timings } from './records.js'
 import { formatBytes } from './sizes.js'
 
-const STAGES: (keyof Timings)[] = ['fetch', 'open', 'read', 'write', 'total']
+const STAGES: (keyof Timings)[] = ['fetch', 'open', 'blocks', 'read', 'write', 'total']
 
 export interface StatsJson {
   records: number
@@ -86,7 +86,7 @@ export class Summary {
 
   text (outDir: string): string {
     const s = this.json()
-    const stages = (['fetch', 'open', 'read', 'write'] as const)
+    const stages = (['fetch', 'open', 'blocks', 'read', 'write'] as const)
       .filter((k) => s.stage_ms[k])
       .map((k) => `${k} ${s.stage_ms[k].p50}/${s.stage_ms[k].p95}`)
       .join(', ')

@@ -65,13 +65,13 @@ export function transformBbox (gdal: Gdal, bbox: Bbox, from: Srs, to: Srs): Bbox
     add(x0, y0 + t * (y1 - y0))
     add(x1, y0 + t * (y1 - y0))
   }
-  if (!(minx < maxx && miny < maxy)) throw new RecordError('read', 'BAD_BBOX', 'the bbox cannot be carried into the raster\'s CRS')
+  if (!(minx < maxx && miny < maxy)) throw new RecordError('open', 'BAD_BBOX', 'the bbox cannot be carried into the raster\'s CRS')
   return [minx, miny, maxx, maxy]
 }
 
 /** gdal_translate's -projwin arithmetic, with its rounding for nearest-neighbour reads (GDAL #6610). */
 export function bboxToWindow (bbox: Bbox, gt: number[]): PixelWindow {
-  if (gt[2] !== 0 || gt[4] !== 0) throw new RecordError('read', 'ROTATED', 'a bbox cannot be used on a rotated geotransform')
+  if (gt[2] !== 0 || gt[4] !== 0) throw new RecordError('open', 'ROTATED', 'a bbox cannot be used on a rotated geotransform')
   const [minx, miny, maxx, maxy] = bbox
   const ulx = minx
   const uly = gt[5] < 0 ? maxy : miny
@@ -81,7 +81,7 @@ export function bboxToWindow (bbox: Bbox, gt: number[]): PixelWindow {
   const row = Math.floor((uly - gt[3]) / gt[5] + 0.001)
   const width = Math.floor((lrx - ulx) / gt[1] + 0.5)
   const height = Math.floor((lry - uly) / gt[5] + 0.5)
-  if (width <= 0 || height <= 0) throw new RecordError('read', 'EMPTY_WINDOW', `the bbox covers no whole pixel (${width}×${height})`)
+  if (width <= 0 || height <= 0) throw new RecordError('open', 'EMPTY_WINDOW', `the bbox covers no whole pixel (${width}×${height})`)
   return { col, row, width, height }
 }
 
@@ -97,22 +97,22 @@ export function clipWindow (w: PixelWindow, width: number, height: number): Pixe
 export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxPixels: number): Promise<PixelWindow> {
   const ds = job.dataset
   const source = job.source
-  if (!ds || !source) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
+  if (!ds || !source) throw new RecordError('open', 'NOT_OPEN', 'the source is not open')
   const req = job.request
 
   for (const b of req.bands ?? []) {
-    if (b > source.count) throw new RecordError('read', 'BAD_BANDS', `band ${b} requested, but the source has ${source.count} band${source.count === 1 ? '' : 's'}`)
+    if (b > source.count) throw new RecordError('open', 'BAD_BANDS', `band ${b} requested, but the source has ${source.count} band${source.count === 1 ? '' : 's'}`)
   }
 
   let window = req.window
   if (req.bbox) {
     const gt = await ds.geoTransformAsync
-    if (!job.georeferenced || !gt) throw new RecordError('read', 'NOT_GEOREFERENCED', 'a bbox needs a georeferenced source, and this one has no geotransform')
+    if (!job.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', 'a bbox needs a georeferenced source, and this one has no geotransform')
     let bbox = req.bbox
     if (req.bboxCrs) {
       const from = crs.get(req.bboxCrs)
       const to = await ds.srsAsync
-      if (!to) throw new RecordError('read', 'NO_CRS', `--bbox-crs ${req.bboxCrs} given, but the source has no CRS to carry the bbox into`)
+      if (!to) throw new RecordError('open', 'NO_CRS', `--bbox-crs ${req.bboxCrs} given, but the source has no CRS to carry the bbox into`)
       if (!from.isSame(to)) bbox = transformBbox(gdal, bbox, from, to)
     }
     window = bboxToWindow(bbox, gt)
@@ -121,17 +121,17 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxP
   if (!req.boundless) {
     const clipped = clipWindow(window, source.width, source.height)
     if (!clipped) {
-      throw new RecordError('read', 'OUTSIDE', `window ${window.col},${window.row},${window.width},${window.height} lies wholly outside the ${source.width}×${source.height} raster`)
+      throw new RecordError('open', 'OUTSIDE', `window ${window.col},${window.row},${window.width},${window.height} lies wholly outside the ${source.width}×${source.height} raster`)
     }
     window = clipped
   }
 
   const [outW, outH] = req.outSize ?? [window.width, window.height]
-  if (outW * outH > maxPixels) throw tooManyPixels(outW, outH, maxPixels, 'read')
+  if (outW * outH > maxPixels) throw tooManyPixels(outW, outH, maxPixels, 'open')
   return window
 }
 
 /** One code for a window over --max-pixels, whether a pixel window refused at input or a bbox once open. */
-export function tooManyPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'read' = 'input'): RecordError {
+export function tooManyPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'open' = 'input'): RecordError {
   return new RecordError(stage, 'TOO_MANY_PIXELS', `window of ${width}×${height} = ${width * height} pixels is over --max-pixels ${maxPixels}`)
 }

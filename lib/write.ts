@@ -28,7 +28,6 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
   const options = mergeCreationOptions(ctx.format, ctx.creationOptions)
 
   return async function writeStage (job: Job): Promise<void> {
-    const t0 = performance.now()
     const final = job.outputPath as string
     const temp = temporaryName(final)
     try {
@@ -56,7 +55,6 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       throw err
     } finally {
       removeOnExit.forget(temp)
-      job.ms.write = Math.round(performance.now() - t0)
     }
   }
 }

@@ -37,7 +37,7 @@ test('bad-input corpus: one error record per bad line, good lines fine, nothing 
     [rec({ window: [0, 0, 10.5, 10] }), /whole number/],
     [rec({ window: [0, 0, 200, 200] }), /over --max-pixels 10000/],
     [rec({ bands: [0] }), /not a band number/],
-    [rec({ bands: [2] }), /band 2 requested, but the source has 1 band/, 'read'],
+    [rec({ bands: [2] }), /band 2 requested, but the source has 1 band/, 'open'],
     [rec({ bbox: [400500, 5599000, 400000, 5599500] }), /MINX < MAXX/],
     [rec({ bbox: [400000, 5599000, 400500, 5599500], bbox_crs: 'EPSG:99999999' }), /unknown CRS/],
     ['{"url": "' + 'x'.repeat(10 * 1024 * 1024) + '"}', /longer than the maximum/],

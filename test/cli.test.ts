@@ -159,7 +159,7 @@ test('small things: input file errors say why; option errors name the option and
   }
 })
 
-test('--max-pixels: one code, TOO_MANY_PIXELS, for a pixel window (refused at input) and a bbox (refused once open)', async () => {
+test('--max-pixels: one code, TOO_MANY_PIXELS, for a pixel window (refused at input, stage input) and a bbox (refused once open, stage open)', async () => {
   const url = ctx.server.url('rgb-byte-tiled.tif')
   const input = [
     JSON.stringify({ url, window: [0, 0, 200, 200] }),
@@ -172,7 +172,7 @@ test('--max-pixels: one code, TOO_MANY_PIXELS, for a pixel window (refused at in
   assert.equal(r.get(1)?.error?.stage, 'input')
   assert.equal(r.get(1)?.bytes, 0)
   assert.equal(r.get(2)?.error?.code, 'TOO_MANY_PIXELS')
-  assert.equal(r.get(2)?.error?.stage, 'read')
+  assert.equal(r.get(2)?.error?.stage, 'open')
 })
 
 test('skipped records carry their output', async () => {

@@ -82,6 +82,8 @@ test('a compressed 206 is an error that says so', async () => {
   server.always('cog.tif', { kind: 'encoding', encoding: 'gzip' })
   const run = await read('range')
   assert.equal(run.records[0].error?.code, 'BAD_ENCODING', JSON.stringify(run.records[0]))
+  // Met by the block request: the error says the stage that was running.
+  assert.equal(run.records[0].error?.stage, 'blocks')
   assert.match(run.records[0].error?.message ?? '', /Content-Encoding 'gzip'/)
 })
 

@@ -44,6 +44,8 @@ test('range mode: a 512×512 window of a 4096×4096 COG moves under 3% of it in 
     const { rec, out, code, stderr } = await one(`range-${name}`, { window }, ['--fetch', 'range'])
     assert.equal(code, 0, stderr)
     assert.equal(rec.fetch, 'range')
+    // The blocks stage is timed under its own name.
+    for (const stage of ['fetch', 'open', 'blocks', 'read', 'write'] as const) assert.equal(typeof rec.ms[stage], 'number', `ms.${stage}`)
     const s = server.stats('big-cog.tif')
     assert.ok(s.requests <= 3, `${name}: ${s.requests} requests`)
     assert.ok(s.bytes < cogSize * share, `${name}: ${s.bytes} bytes of ${cogSize} (${(100 * s.bytes / cogSize).toFixed(2)}%)`)
