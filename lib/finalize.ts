@@ -32,6 +32,8 @@ export async function releaseJob (job: Job): Promise<void> {
   }
   job.dataset = undefined
   job.pixels = undefined
+  job.releaseMemory?.()
+  job.releaseMemory = undefined
   const local = job.local
   job.local = undefined
   await local?.release()

@@ -35,6 +35,8 @@ Options:
                                                                                [default: 10 × --timeout]
       --max-bytes SIZE       most bytes one record moves (500MB, 2GiB); range reads
                              count their blocks, not the file       [default: ${formatBytes(d.maxBytes)}]
+      --max-memory SIZE      pixel bytes of the windows in flight, read to written; a
+                             larger window is an error record           [default: ${formatBytes(d.maxMemory)}]
       --format NAME          output GDAL driver, one self-contained file: GTiff, COG, PNG, JPEG,
                              WEBP, GIF, BMP, JP2OpenJPEG, GPKG, netCDF, PCIDSK     [default: ${d.format}]
       --co NAME=VALUE        creation option, repeatable, as gdal_translate -co [default: COMPRESS=DEFLATE, TILED=YES]

@@ -41,6 +41,10 @@ export interface Job {
   overview?: { index: number, width: number, height: number }
   ms: Timings
   started: number
+  /** The window's pixel bytes, known once open; held in the memory budget from read until written. */
+  memoryBytes?: number
+  /** Gives the bytes back to the budget; set while they are held. */
+  releaseMemory?: () => void
   /** Aborts when the record's fetching has taken --max-time; set when its fetch starts. */
   deadline?: AbortSignal
 }

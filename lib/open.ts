@@ -8,6 +8,7 @@ import type { Job } from './job.js'
 import type { SourceInfo } from './records.js'
 import { resolveWindow, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
+import { windowBytes } from './budget.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -23,9 +24,11 @@ export interface OpenContext {
   gdal: Gdal
   crs: CrsCatalog
   maxPixels: number
+  /** --max-memory: a window whose pixels can never fit is refused here, before any block is fetched. */
+  maxMemory: number
 }
 
-export function createOpener ({ gdal, crs, maxPixels }: OpenContext): (job: Job) => Promise<void> {
+export function createOpener ({ gdal, crs, maxPixels, maxMemory }: OpenContext): (job: Job) => Promise<void> {
   const drivers = allowedDrivers(gdal)
 
   return async function openStage (job: Job): Promise<void> {
@@ -47,7 +50,19 @@ export function createOpener ({ gdal, crs, maxPixels }: OpenContext): (job: Job)
     // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
     job.window = await resolveWindow(gdal, crs, job, maxPixels)
     await pinOverview(ds, job)
+    job.memoryBytes = pixelBytes(job)
+    if (job.memoryBytes > maxMemory) {
+      throw new RecordError('open', 'OVER_MEMORY', `window of ${job.memoryBytes} bytes (pixels × bands × ${job.source.dtype}) is over --max-memory ${maxMemory} bytes`)
+    }
   }
+}
+
+/** The output window's pixel bytes: its size (or out_size) × the bands read × the data type's size. */
+function pixelBytes (job: Job): number {
+  const window = job.window as NonNullable<Job['window']>
+  const source = job.source as NonNullable<Job['source']>
+  const [width, height] = job.request.outSize ?? [window.width, window.height]
+  return windowBytes(width, height, job.request.bands?.length ?? source.count, source.dtype)
 }
 
 /** Chooses the level a resampled read will use (lib/overview.ts), so that range mode fetches that one. */

@@ -22,8 +22,10 @@ export interface PipelineOptions extends WindowRequest {
   timeout: number
   /** Seconds one record's fetching may take in all, retries included (like curl's --max-time); default 10 × timeout. */
   maxTime?: number
-  /** Largest body accepted, in bytes. */
+  /** Most bytes one record moves over the network. */
   maxBytes: number
+  /** Pixel bytes of the windows in flight, from read until written: the memory bound in bytes. */
+  maxMemory: number
   format: string
   creationOptions: string[]
   skipExisting: boolean
@@ -52,6 +54,7 @@ export const defaults: PipelineOptions = {
   retries: 4,
   timeout: 60,
   maxBytes: 2 * 1024 ** 3,
+  maxMemory: 1024 ** 3,
   format: 'GTiff',
   creationOptions: [],
   skipExisting: false,
@@ -77,6 +80,7 @@ const FLAGS: Record<string, string> = {
   timeout: '--timeout',
   maxTime: '--max-time',
   maxBytes: '--max-bytes',
+  maxMemory: '--max-memory',
   format: '--format',
   creationOptions: '--co',
   skipExisting: '--skip-existing'
@@ -142,6 +146,7 @@ export function resolveOptions (given: Partial<PipelineOptions> = {}): PipelineO
   wholeNumber(r, 'maxPixels')
   wholeNumber(r, 'retries', 0)
   wholeNumber(r, 'maxBytes')
+  wholeNumber(r, 'maxMemory')
   wholeNumber(r, 'maxLineLength')
   if (typeof o.retryBaseMs !== 'number' || !(o.retryBaseMs >= 0)) fail('retryBaseMs', `must be 0 or more, got ${JSON.stringify(o.retryBaseMs)}`)
   if (typeof o.timeout !== 'number' || !(o.timeout > 0) || !Number.isFinite(o.timeout)) fail('timeout', `must be a number of seconds above 0, got ${JSON.stringify(o.timeout)}`)

@@ -21,6 +21,7 @@ import { parseItem, type CrsCheck } from './parse.js'
 import { createReader } from './read.js'
 import type { InputItem, ResultRecord } from './records.js'
 import { Stage } from './stage.js'
+import { MemoryBudget } from './budget.js'
 import { TempDir } from './tempdir.js'
 import { CrsCatalog } from './window.js'
 import { createWriter } from './write.js'
@@ -117,7 +118,8 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
   const parse = new Parse(options, ext, (job) => live.add(job), (text) => { crs.get(text) })
   const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }
   const fetchStage = createFetcher(fetchContext)
-  const openStage = createOpener({ gdal, crs, maxPixels: options.maxPixels })
+  const openStage = createOpener({ gdal, crs, maxPixels: options.maxPixels, maxMemory: options.maxMemory })
+  const budget = new MemoryBudget(options.maxMemory)
   // The file changed on the server under a record: let go of what it had, and fetch and open it afresh.
   const restart = async (job: Job): Promise<void> => {
     fetchStage.forget(job.url)
@@ -131,7 +133,7 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
     new Stage({ name: 'open', ...gdalStage }, openStage),
     // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
     new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal }, createBlockFetcher(fetchContext, restart)),
-    new Stage({ name: 'read', ...gdalStage }, createReader({ gdal })),
+    new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal }))
   ]
   const finalize = new Finalize((job) => live.delete(job))

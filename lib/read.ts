@@ -6,9 +6,14 @@ import { RecordError } from './errors.js'
 import type { Gdal } from './gdal.js'
 import type { Job } from './job.js'
 import type { PixelWindow } from './request.js'
+import type { MemoryBudget } from './budget.js'
 
 export interface ReadContext {
   gdal: Gdal
+  /** Pixel bytes of the windows in flight: a record waits here while it is full. */
+  budget: MemoryBudget
+  /** The run was cancelled: stop waiting for the budget. */
+  cancelled: AbortSignal
 }
 
 export function translateArgs (window: PixelWindow, job: Job): string[] {
@@ -26,6 +31,11 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
     const window = job.window
     if (!window) throw new RecordError('read', 'NO_WINDOW', 'no window was resolved')
     const ds = job.dataset as NonNullable<Job['dataset']>
+    try {
+      job.releaseMemory = await ctx.budget.acquire(job.memoryBytes ?? 0, ctx.cancelled)
+    } catch {
+      throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
+    }
     try {
       job.pixels = await ctx.gdal.translateAsync('', ds, translateArgs(window, job))
     } catch (err) {

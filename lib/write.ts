@@ -50,6 +50,9 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       // single quick system call.
       if (ctx.cancelled.aborted) throw new RecordError('write', 'CANCELLED', `${job.output}: the run was cancelled; not written`)
       renameSync(temp, final)
+      // Written: its pixels are gone from memory, and the next window may take their place.
+      job.releaseMemory?.()
+      job.releaseMemory = undefined
     } catch (err) {
       await rm(temp, { force: true })
       throw err
