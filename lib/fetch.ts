@@ -11,6 +11,7 @@ import { download, type DownloadOptions } from './download.js'
 import { probe, fetchMissing, type Probed, type SparseSource } from './remote.js'
 import type { PixelWindow } from './request.js'
 import { planBlocks, UncertainPlan } from './blocks.js'
+import { firstStep } from './fetch-decision.js'
 import type { Range } from './ranges.js'
 import { RecordError } from './errors.js'
 import type { Job } from './job.js'
@@ -85,9 +86,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     const shared = await cache.acquire(job.url, async (): Promise<Probed> => {
       const path = ctx.temp.file(job.url)
       try {
-        // Image tiles (PNG, JPEG, …) cannot be read in parts: under auto they are plain downloads, in
-        // one request, as small tiles should be.
-        if (o.fetch === 'download' || (o.fetch === 'auto' && WHOLE_FILE_FORMATS.test(new URL(job.url).pathname))) {
+        if (firstStep(o.fetch, WHOLE_FILE_FORMATS.test(new URL(job.url).pathname)) === 'download') {
           await download(job.url, path, http, job)
           return { kind: 'download', path }
         }

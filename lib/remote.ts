@@ -10,11 +10,10 @@ import { statusError } from './http.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import { looksLikeTiff, NotTiff, readTiff, type TiffInfo } from './tiff.js'
 import type { FetchMode } from './options.js'
+import { afterDirectories, afterProbe } from './fetch-decision.js'
 
 /** Bytes asked for by the first request: enough for a COG's header and directories. */
 export const PROBE_BYTES = 64 * 1024
-/** Files smaller than this are downloaded whole under `auto`: ranges would not pay. */
-export const RANGE_MIN_SIZE = 1024 * 1024
 /** Ranges closer than this are fetched as one request. */
 export const MERGE_GAP = 64 * 1024
 
@@ -25,6 +24,8 @@ export interface SparseSource {
   validator?: string
   info: TiffInfo
   held: Range[]
+  /** Ranges being fetched now, by any record: a block in flight is awaited, never fetched twice. */
+  inFlight: { range: Range, done: Promise<void> }[]
 }
 
 export type Probed = { kind: 'download', path: string } | { kind: 'range', source: SparseSource }
@@ -114,31 +115,54 @@ async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Ra
   })
 }
 
-/** Fetches every range not yet held, merging close ones, and records them as held. */
-export async function fetchMissing (src: SparseSource, wanted: Range[], o: DownloadOptions, transfer: Transfer): Promise<void> {
-  const missing = mergeRanges(missingRanges(mergeRanges(wanted), src.held), MERGE_GAP)
+/** The ranges of `wanted` not held, merged when close, clamped to the file; never an empty one. */
+function stillMissing (src: SparseSource, wanted: Range[]): Range[] {
+  return mergeRanges(missingRanges(mergeRanges(wanted), src.held), MERGE_GAP)
     .map(([a, b]): Range => [a, Math.min(b, src.size)])
     // Block padding past the last byte of the file clamps to nothing: never ask for an empty range
     // (`bytes=N-(N-1)` is invalid, and servers answer it with 416 or the whole file).
     .filter(([a, b]) => b > a)
-  if (missing.length === 0) return
-  const needed = totalBytes(missing)
+}
+
+/**
+ * Fetches every range not yet held, merging close ones, and records them as held. Ranges another record
+ * is fetching already are awaited instead (as geotiff.js's BlockedSource does); if that fetch fails,
+ * this record tries them itself.
+ */
+export async function fetchMissing (src: SparseSource, wanted: Range[], o: DownloadOptions, transfer: Transfer): Promise<void> {
+  const first = stillMissing(src, wanted)
+  if (first.length === 0) return
+  const needed = totalBytes(first)
   if (transfer.bytes + needed > o.maxBytes) {
     throw new RecordError('fetch', 'TOO_LARGE', `${src.url}: the window needs ${needed} more bytes, over --max-bytes ${o.maxBytes} with the ${transfer.bytes} this record has moved`)
   }
-  const file = await open(src.path, 'r+')
-  try {
-    // In parallel: the ranges of one window are one round trip, not one each. All settle before the
-    // file closes, so no late write meets a closed handle.
-    const results = await Promise.allSettled(missing.map(async (range) => {
-      await fetchRange(src, file, range, o, transfer)
-      src.held = mergeRanges([...src.held, range])
-    }))
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-    if (failed) throw failed.reason
-  } finally {
-    await file.close()
+  for (let missing = first; missing.length > 0; missing = stillMissing(src, wanted)) {
+    const others = src.inFlight.filter(({ range: [a, b] }) => missing.some(([c, d]) => a < d && c < b))
+    const mine = missingRanges(missing, mergeRanges(src.inFlight.map((f) => [...f.range] as Range)))
+    if (mine.length > 0) await fetchRanges(src, mine, o, transfer)
+    // Another record's fetch that failed leaves its ranges missing: the loop fetches them itself.
+    await Promise.allSettled(others.map((f) => f.done))
   }
+}
+
+/**
+ * Fetches ranges in parallel into the sparse file. Each is registered as in flight before the first
+ * await, so that a record planning the same blocks a moment later finds them and waits.
+ */
+async function fetchRanges (src: SparseSource, ranges: Range[], o: DownloadOptions, transfer: Transfer): Promise<void> {
+  const file = open(src.path, 'r+')
+  // In parallel: the ranges of one window are one round trip, not one each. All settle before the file
+  // closes, so no late write meets a closed handle.
+  const results = await Promise.allSettled(ranges.map((range) => {
+    const entry = { range, done: file.then((f) => fetchRange(src, f, range, o, transfer)) }
+    src.inFlight.push(entry)
+    return entry.done
+      .then(() => { src.held = mergeRanges([...src.held, range]) })
+      .finally(() => { src.inFlight.splice(src.inFlight.indexOf(entry), 1) })
+  }))
+  await (await file.catch(() => null))?.close()
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
 }
 
 /**
@@ -180,15 +204,12 @@ export async function probe (url: string, path: string, mode: FetchMode, o: Down
     return readHead(res.body, Math.min(Number(m[2]) + 1, PROBE_BYTES), url, transfer)
   })
   if (head === null) return { kind: 'download', path }
-  const total = state.total
   await writeFile(path, head)
   state.written = head.length
-  if (total !== undefined && head.length >= total) return { kind: 'download', path }
-
-  // Without a validator, ranges cannot be tied to one version of the file: under auto, download.
-  const versioned = state.validator !== undefined || mode === 'range'
-  if (total !== undefined && versioned && (mode === 'range' || total >= RANGE_MIN_SIZE) && looksLikeTiff(head)) {
-    const source = await asSparse(url, path, head, total, state.validator, mode, o, transfer)
+  const next = afterProbe({ mode, ranges: true, size: state.total, head: head.length, validator: state.validator !== undefined, tiff: looksLikeTiff(head) })
+  if (next === 'done') return { kind: 'download', path }
+  if (next === 'range') {
+    const source = await asSparse(url, path, head, state.total as number, state.validator, mode, o, transfer)
     if (source) return { kind: 'range', source }
     await truncate(path, head.length)
   }
@@ -199,7 +220,7 @@ export async function probe (url: string, path: string, mode: FetchMode, o: Down
 /** A sparse local file holding the head and every directory; null when the TIFF is not laid out for it. */
 async function asSparse (url: string, path: string, head: Buffer, size: number, validator: string | undefined, mode: FetchMode,
   o: DownloadOptions, transfer: Transfer): Promise<SparseSource | null> {
-  const src: SparseSource = { url, path, size, info: { ifds: [], structure: [] }, held: [[0, head.length]] }
+  const src: SparseSource = { url, path, size, info: { ifds: [], structure: [] }, held: [[0, head.length]], inFlight: [] }
   if (validator !== undefined) src.validator = validator
   const file = await open(path, 'r+')
   await file.truncate(size)
@@ -222,18 +243,18 @@ async function asSparse (url: string, path: string, head: Buffer, size: number, 
       await f.close()
     }
   }
+  let why = ''
   try {
     src.info = await readTiff(read, size)
   } catch (err) {
     if (err instanceof RecordError) throw err
-    // Not laid out for ranges, or not as we can be sure libtiff reads it: under auto, GDAL gets the
-    // whole file; under range, a clear error.
-    if (mode === 'auto') return null
-    const why = err instanceof NotTiff ? err.message : 'its directories could not be followed'
-    throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot be read by ranges: ${why}`)
+    // Not laid out for ranges, or not as we can be sure libtiff reads it.
+    why = err instanceof NotTiff ? err.message : 'its directories could not be followed'
   }
-  // Not worth it when the structure alone is most of the file: judged before fetching it.
-  if (mode === 'auto' && totalBytes(mergeRanges([...src.held, ...src.info.structure])) > size / 2) return null
+  // The structure is judged before it is fetched.
+  const next = afterDirectories(mode, why ? 'unreadable' : 'ok', totalBytes(mergeRanges([...src.held, ...src.info.structure])), size)
+  if (next === 'error') throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot be read by ranges: ${why}`)
+  if (next === 'download') return null
   await fetchMissing(src, src.info.structure, o, transfer)
   return src
 }

@@ -174,3 +174,22 @@ test('--max-bytes limits what a record moves: a range read of a COG larger than 
   assert.match(tooBig.rec.error?.message ?? '', /the window needs \d+ more bytes, over --max-bytes 5000000/)
   assert.ok(server.totalBytes() < 1e6, `${server.totalBytes()} bytes sent`)
 })
+
+test('two records needing the same tile at the same time make one request for it', async () => {
+  server.reset()
+  // Latency keeps the first block request in flight while the second record plans the same tile.
+  server.latency = 150
+  try {
+    const record = JSON.stringify({ url: server.url('big-cog.tif'), window: [1024, 1536, 512, 512] })
+    const run = await runCli(['-o', join(dir, 'same-block'), '--fetch', 'range', '-c', '2', '--no-progress'], {
+      stdin: `${record}\n${JSON.stringify({ url: server.url('big-cog.tif'), window: [1024, 1536, 512, 512], out: 'second.tif' })}\n`, env: ENV
+    })
+    assert.equal(run.code, 0, run.stderr)
+    const s = server.stats('big-cog.tif')
+    assert.equal(new Set(s.ranges).size, s.ranges.length, `a range was asked twice: ${s.ranges.join(', ')}`)
+    assert.equal(s.requests, 2, `the probe and one block request: ${s.ranges.join(', ')}`)
+    for (const r of run.records) assertSameRaster(r.output as string, gdalTranslate(cogPath, ['-srcwin', '1024', '1536', '512', '512'], dir, 'ref-same-block.tif'), `line ${r.line}`)
+  } finally {
+    server.latency = 0
+  }
+})
