@@ -50,10 +50,10 @@ async function readHead (body: AsyncIterable<Buffer> & { destroy: () => void }, 
 }
 
 /**
- * Every range must come from the version of the file the probe saw (not retried as a request: the same
- * request would meet the same new version; the blocks stage restarts the record from a fresh probe): the same total size, and the same
- * validator when the server sends one. A server that ignores If-Range (or sends none) would otherwise
- * mix two versions of a file, silently.
+ * Every range must come from the version of the file the probe saw: the same total size, and the same
+ * validator when the server sends one. A server that ignores If-Range (or sends none) would otherwise mix
+ * two versions of a file, silently. Not retried as a request (it would meet the same new version): the
+ * blocks stage restarts the record from a fresh probe.
  */
 function checkVersion (src: SparseSource, total: string, h: Headers): void {
   if (total !== '*' && Number(total) !== src.size) {
