@@ -92,13 +92,13 @@ async function attemptOnce (url: string, path: string, o: DownloadOptions, state
   const h = res.headers as Headers
   let append = false
   if (res.statusCode === 206 && resume) {
-    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(h, 'content-range') ?? '')
-    if (!range || Number(range[1]) !== state.written) {
+    const range = contentRange(h)
+    if (!range || range.start !== state.written) {
       res.body.destroy()
       state.written = 0
       throw new RecordError('fetch', 'BAD_RANGE', `${url}: server resumed at the wrong offset`, true)
     }
-    if (range[3] !== '*') state.total = Number(range[3])
+    if (range.total !== undefined) state.total = range.total
     append = true
   } else if (res.statusCode === 200) {
     state.written = 0
@@ -119,6 +119,18 @@ async function attemptOnce (url: string, path: string, o: DownloadOptions, state
   }
   if (!append) await truncate(path, 0).catch(() => undefined)
   await receiveBody(res.body, url, path, append, state, o, transfer)
+}
+
+/** A 206's Content-Range: first and last byte, and the total (undefined when the server says `*`). */
+export interface ContentRange { start: number, end: number, total?: number }
+
+/** The one Content-Range parser: `bytes START-END/TOTAL` (or `/*`), else null. */
+export function contentRange (h: Headers): ContentRange | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(h, 'content-range') ?? '')
+  if (!m) return null
+  const r: ContentRange = { start: Number(m[1]), end: Number(m[2]) }
+  if (m[3] !== '*') r.total = Number(m[3])
+  return r
 }
 
 /** A body with a Content-Encoding is not the file's bytes: it can be neither resumed nor placed by offset. */

@@ -5,7 +5,7 @@
 // whose blocks are all held.
 import { open, truncate, writeFile, type FileHandle } from 'node:fs/promises'
 import { RecordError } from './errors.js'
-import { acceptFull, checkIdentity, download, get, header, receiveBody, retrying, strongValidator, tooLarge, type DownloadOptions, type Headers, type Progress, type Transfer } from './download.js'
+import { acceptFull, checkIdentity, contentRange, download, get, header, receiveBody, retrying, strongValidator, tooLarge, type DownloadOptions, type Headers, type Progress, type Transfer } from './download.js'
 import { statusError } from './http.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import { looksLikeTiff, NotTiff, readTiff, type TiffInfo } from './tiff.js'
@@ -55,8 +55,8 @@ async function readHead (body: AsyncIterable<Buffer> & { destroy: () => void }, 
  * two versions of a file, silently. Not retried as a request (it would meet the same new version): the
  * blocks stage restarts the record from a fresh probe.
  */
-function checkVersion (src: SparseSource, total: string, h: Headers): void {
-  if (total !== '*' && Number(total) !== src.size) {
+function checkVersion (src: SparseSource, total: number | undefined, h: Headers): void {
+  if (total !== undefined && total !== src.size) {
     throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (now ${total} bytes, was ${src.size})`)
   }
   const validator = strongValidator(h)
@@ -88,9 +88,9 @@ async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Ra
     }
     try {
       checkIdentity(url, h)
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(h, 'content-range') ?? '')
-      if (m) checkVersion(src, m[3], h)
-      if (!m || Number(m[1]) !== start || Number(m[2]) !== end - 1) {
+      const range = contentRange(h)
+      if (range) checkVersion(src, range.total, h)
+      if (!range || range.start !== start || range.end !== end - 1) {
         throw new RecordError('fetch', 'BAD_RANGE', `${url}: asked for bytes ${start}-${end - 1}, got ${header(h, 'content-range') ?? 'no Content-Range'}`, true)
       }
     } catch (err) {
@@ -187,21 +187,21 @@ export async function probe (url: string, path: string, mode: FetchMode, o: Down
       await res.body.dump().catch(() => undefined)
       throw statusError(res.statusCode, h, url)
     }
-    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(h, 'content-range') ?? '')
+    const range = contentRange(h)
     try {
       checkIdentity(url, h)
-      if (!m || Number(m[1]) !== 0) throw new RecordError('fetch', 'BAD_RANGE', `${url}: unusable Content-Range '${header(h, 'content-range') ?? ''}'`, true)
+      if (!range || range.start !== 0) throw new RecordError('fetch', 'BAD_RANGE', `${url}: unusable Content-Range '${header(h, 'content-range') ?? ''}'`, true)
     } catch (err) {
       res.body.destroy()
       throw err
     }
     // A total of '*' (unknown length) can only be downloaded to its end.
-    state.total = m[3] === '*' ? undefined : Number(m[3])
+    state.total = range.total
     state.validator = strongValidator(h)
     state.rangesOk = true
     // No size check here: --max-bytes limits what a record moves, and a range read of a file over it
     // may move far less. Should this become a download, download() refuses it before its body.
-    return readHead(res.body, Math.min(Number(m[2]) + 1, PROBE_BYTES), url, transfer)
+    return readHead(res.body, Math.min(range.end + 1, PROBE_BYTES), url, transfer)
   })
   if (head === null) return { kind: 'download', path }
   await writeFile(path, head)
