@@ -132,7 +132,8 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
     new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, fetchStage),
     new Stage({ name: 'open', ...gdalStage }, openStage),
     // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
-    new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal }, createBlockFetcher(fetchContext, restart)),
+    new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal, applies: (job) => Boolean(job.local?.sparse) },
+      createBlockFetcher(fetchContext, restart)),
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal }))
   ]

@@ -16,6 +16,8 @@ export interface StageOptions {
   limit: number
   /** Once aborted (the run was cancelled), jobs pass through as errors without starting work. */
   signal?: AbortSignal
+  /** Jobs this stage has work for (default: all); the others pass through untimed, taking no slot. */
+  applies?: (job: Job) => boolean
 }
 
 export class Stage extends Transform {
@@ -23,6 +25,7 @@ export class Stage extends Transform {
   readonly limit: number
   private readonly work: StageWork
   private readonly signal?: AbortSignal
+  private readonly applies?: (job: Job) => boolean
   /** Work started and not yet settled, so that a cancelled run can wait for it before letting go. */
   private readonly pending = new Set<Promise<void>>()
   private active = 0
@@ -35,11 +38,12 @@ export class Stage extends Transform {
     this.limit = options.limit
     this.work = work
     this.signal = options.signal
+    this.applies = options.applies
   }
 
   override _transform (job: Job, _enc: BufferEncoding, next: TransformCallback): void {
     // Records that already failed, or need no work, pass straight through without taking a slot.
-    if (job.error || job.status === 'skipped') {
+    if (job.error || job.status === 'skipped' || (this.applies && !this.applies(job))) {
       next(null, job)
       return
     }

@@ -74,6 +74,7 @@ test('a server that sends no validator: auto downloads instead of reading ranges
   const run = await read('auto')
   assert.equal(run.records[0].status, 'ok', run.stderr)
   assert.equal(run.records[0].fetch, 'download')
+  assert.equal(run.records[0].ms.blocks, undefined, 'the blocks stage has no work for a download, and no time in its record')
 })
 
 test('a compressed 206 is an error that says so', async () => {
