@@ -182,6 +182,8 @@ interface FeedControl {
 
 /** After the first signal, records in flight get this long to finish before their fetches are aborted. */
 const GRACE_MS = 2000
+/** The same signal again within this many ms is the same signal delivered twice. */
+const DUPLICATE_SIGNAL_MS = 50
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
 /** After stdout closed early (`| head`): 128 + SIGPIPE, what a shell reports for a filter SIGPIPE ended. */
 export const BROKEN_PIPE_EXIT = 141
@@ -225,13 +227,19 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
     control.current?.destroy()
   }
   let signalled: NodeJS.Signals | undefined
+  let signalledAt = 0
   const onSignal = (sig: NodeJS.Signals): void => {
+    // One signal can arrive twice within a moment: Ctrl-C reaches every process of the terminal's group,
+    // so a wrapper that also passes it on (bin/rasterpipe on an old Node, npx, make) delivers it again,
+    // as does a supervisor signalling a whole process group. That is one request, not "again".
+    if (signalled === sig && performance.now() - signalledAt < DUPLICATE_SIGNAL_MS) return
     if (signalled) {
       // Second signal: leave now. The exit hook still removes temp files and partial outputs.
       io.stderr.write(`\nrasterpipe: ${sig} again: exiting now\n`)
       process.exit(SIGNAL_EXIT[sig] ?? 1)
     }
     signalled = sig
+    signalledAt = performance.now()
     stopInput()
     log(`rasterpipe: ${sig}: reading no more input; finishing the records in flight (${sig} again to quit at once)`)
     setTimeout(() => pipeline.abort(), GRACE_MS).unref()

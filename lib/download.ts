@@ -98,6 +98,13 @@ async function attemptOnce (url: string, path: string, o: DownloadOptions, state
       state.written = 0
       throw new RecordError('fetch', 'BAD_RANGE', `${url}: server resumed at the wrong offset`, true)
     }
+    // The rest must be of the version the start came from (a server may ignore If-Range): otherwise
+    // start again from the first byte rather than splice two versions.
+    if ((range.total !== undefined && state.total !== undefined && range.total !== state.total) || otherVersion(h, state.validator)) {
+      res.body.destroy()
+      state.written = 0
+      throw new RecordError('fetch', 'SOURCE_CHANGED', `${url}: the file changed on the server during the download; starting again`, true)
+    }
     if (range.total !== undefined) state.total = range.total
     append = true
   } else if (res.statusCode === 200) {
@@ -184,6 +191,16 @@ export async function receiveBody (body: AsyncIterable<Buffer> & { destroy: () =
 /** The whole body of a known length is on disk. */
 function complete (state: Progress): boolean {
   return state.total !== undefined && state.written > 0 && state.written === state.total
+}
+
+/**
+ * Whether a response contradicts the validator seen first. ETags (quoted) are compared with the ETag,
+ * dates with Last-Modified: a response that carries only the other kind contradicts nothing.
+ */
+export function otherVersion (h: Headers, validator: string | undefined): boolean {
+  if (validator === undefined) return false
+  const seen = header(h, validator.startsWith('"') ? 'etag' : 'last-modified')
+  return seen !== undefined && seen !== validator
 }
 
 /** ETag, or Last-Modified: what If-Range may carry. A weak ETag cannot guard a byte range. */

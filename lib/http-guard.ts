@@ -8,13 +8,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Dispatcher } from 'undici'
 
-const context = new AsyncLocalStorage<GuardedDispatcher>()
+/** The guard and the dispatcher a request went to: a fault is the run's, and replaces that dispatcher. */
+const context = new AsyncLocalStorage<{ guard: GuardedDispatcher, dispatcher: Dispatcher }>()
 const live = new Set<GuardedDispatcher>()
 
 function onUncaught (err: unknown): void {
   const owner = context.getStore()
-  if (owner && live.has(owner)) {
-    owner.recover(err)
+  if (owner && live.has(owner.guard)) {
+    owner.guard.recover(err, owner.dispatcher)
     return
   }
   // Not ours. If we are the only listener, do what Node does when there is none: print it and exit 1.
@@ -45,12 +46,14 @@ export class GuardedDispatcher extends Dispatcher {
   }
 
   override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return context.run(this, () => this.current.dispatch(options, handler))
+    const dispatcher = this.current
+    return context.run({ guard: this, dispatcher }, () => dispatcher.dispatch(options, handler))
   }
 
-  recover (err: unknown): void {
+  /** After a fault in `broken`'s context; a later fault from the one already replaced replaces nothing. */
+  recover (err: unknown, broken: Dispatcher): void {
+    if (broken !== this.current) return
     this.faults++
-    const broken = this.current
     this.current = this.make()
     // Outside the guarded context: a second fault while tearing down must not recurse into this one.
     context.exit(() => { void broken.destroy(new Error('HTTP client replaced after an internal fault')).catch(() => undefined) })

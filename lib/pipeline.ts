@@ -126,7 +126,8 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
     await releaseJob(job)
     job.overview = undefined
     await fetchStage(job)
-    await openStage(job)
+    // Under --skip-existing the output may have appeared meanwhile: then the record is skipped.
+    if (job.status !== 'skipped') await openStage(job)
   }
   const stages = [
     new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, fetchStage),

@@ -5,7 +5,7 @@
 // whose blocks are all held.
 import { open, truncate, writeFile, type FileHandle } from 'node:fs/promises'
 import { RecordError } from './errors.js'
-import { acceptFull, checkIdentity, contentRange, download, get, header, receiveBody, retrying, strongValidator, tooLarge, type DownloadOptions, type Headers, type Progress, type Transfer } from './download.js'
+import { acceptFull, checkIdentity, contentRange, download, otherVersion, get, header, receiveBody, retrying, strongValidator, tooLarge, type DownloadOptions, type Headers, type Progress, type Transfer } from './download.js'
 import { statusError } from './http.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import { looksLikeTiff, NotTiff, readTiff, type TiffInfo } from './tiff.js'
@@ -59,9 +59,8 @@ function checkVersion (src: SparseSource, total: number | undefined, h: Headers)
   if (total !== undefined && total !== src.size) {
     throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (now ${total} bytes, was ${src.size})`)
   }
-  const validator = strongValidator(h)
-  if (src.validator !== undefined && validator !== undefined && validator !== src.validator) {
-    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (validator ${validator}, was ${src.validator})`)
+  if (otherVersion(h, src.validator)) {
+    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (validator ${strongValidator(h) ?? '?'}, was ${src.validator})`)
   }
 }
 
@@ -223,8 +222,11 @@ async function asSparse (url: string, path: string, head: Buffer, size: number, 
   const src: SparseSource = { url, path, size, info: { ifds: [], structure: [] }, held: [[0, head.length]], inFlight: [] }
   if (validator !== undefined) src.validator = validator
   const file = await open(path, 'r+')
-  await file.truncate(size)
-  await file.close()
+  try {
+    await file.truncate(size)
+  } finally {
+    await file.close()
+  }
   // Directories outside the head cost a request each; a COG has none, a TIFF written front to back
   // has its directory at the end. Under `auto`, needing one means: download instead.
   const read = async (offset: number, length: number): Promise<Buffer> => {

@@ -139,6 +139,8 @@ export async function readTiff (read: ByteReader, size: number): Promise<TiffInf
       entries.set(tag, { tag, type, count: n, inline: inline ? dir.subarray(valueAt, valueAt + bytes) : null, at })
     }
     next = offsetAt(dir, countBytes + count * entrySize)
+    // GDAL also reads overviews and masks from SubIFDs (tag 330), which this reader does not follow.
+    if (entries.has(330)) throw new NotTiff(`${where} has SubIFDs (tag 330), whose overviews and masks GDAL reads too`)
 
     const values = async (tag: number, max: number): Promise<number[] | undefined> => {
       const e = entries.get(tag)
@@ -200,5 +202,7 @@ export async function readTiff (read: ByteReader, size: number): Promise<TiffInf
     ifds.push({ width, height, tiled, blockWidth, blockHeight, samples, planar, subfile, offsets, byteCounts })
   }
   if (ifds.length === 0) throw new NotTiff('no image directory')
+  // GDAL opens the first directory as the image, whatever its flags; the plan takes the first non-mask one.
+  if ((ifds[0].subfile & 4) !== 0) throw new NotTiff('IFD 0 is flagged as a transparency mask')
   return { ifds, structure }
 }

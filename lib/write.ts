@@ -37,8 +37,11 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       removeOnExit.add(temp)
       try {
         const out = await driver.createCopyAsync(temp, pixels, options)
-        await out.flushAsync()
-        out.close()
+        try {
+          await out.flushAsync()
+        } finally {
+          out.close()
+        }
       } catch (err) {
         throw new RecordError('write', 'WRITE_FAILED', `${job.output}: ${(err as Error).message}`)
       }

@@ -108,3 +108,20 @@ test('library: a consumer that breaks out of for await cancels the run; no outpu
 test('library: a consumer that destroys the stream cancels the run; no output appears after that', async () => {
   await stopEarly('destroy')
 })
+
+test('one Ctrl-C delivered twice (a wrapper passing it on, a process group) is one request: the records in flight finish, exit 130', async () => {
+  const input = Array.from({ length: 40 }, (_, i) => JSON.stringify({ url: `${ctx.server.url('rgb-byte-tiled.tif')}?twice=${i}`, window: [0, 0, 64, 64] })).join('\n') + '\n'
+  ctx.server.latency = 30
+  try {
+    const run = await runCli(['-o', join(ctx.dir, 'twice'), '-c', '4', '--no-progress'], {
+      stdin: input,
+      started: afterLines(3, (child) => { child.kill('SIGINT'); child.kill('SIGINT') })
+    })
+    assert.equal(run.code, 130, run.stderr)
+    assert.doesNotMatch(run.stderr, /again: exiting now/)
+    assert.match(run.stderr, /\d+ records? in .*ok/, 'the summary is printed')
+    assert.ok(run.records.every((r) => r.status === 'ok'), 'the records in flight finished')
+  } finally {
+    ctx.server.latency = 0
+  }
+})

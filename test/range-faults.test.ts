@@ -140,3 +140,15 @@ test("a failed download's partial file is removed as its record fails, while the
   assert.deepEqual(readdirSync(tmp), [], 'the run removed its temp directory at the end')
   rmSync(tmp, { recursive: true, force: true })
 })
+
+test('a download resumed after a reset, from a server that ignores If-Range and now has another version, starts again: never a splice', async () => {
+  serveCog()
+  const otherPath = join(dir, 'other.tif')
+  // Half the first version, a reset; from then on the second version, Range honoured, If-Range ignored.
+  server.fault('cog.tif', { kind: 'reset', after: 200_000 })
+  server.always('cog.tif', { kind: 'version', body: other, etag: '"v2"' })
+  const run = await read('download')
+  const r = run.records[0]
+  assert.equal(r.status, 'ok', JSON.stringify(r))
+  assertSameRaster(r.output as string, gdalTranslate(otherPath, ['-srcwin', ...WINDOW.map(String)], dir, 'ref-other-download.tif'), 'resumed download')
+})

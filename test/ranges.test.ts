@@ -40,3 +40,28 @@ test('blocks: a window on one tile plans one tile; across four tiles, four', asy
   assert.equal(planBlocks(info, { col: 200, row: 200, width: 100, height: 100 }, undefined).length, 4)
   assert.equal(planBlocks(info, { col: 2000, row: 0, width: 10, height: 10 }, undefined).length, 0)
 })
+
+test('tiff: a directory with SubIFDs (tag 330) is refused: GDAL reads overviews and masks there too', async () => {
+  // A classic little-endian TIFF, 16×16, one uncompressed strip, and a SubIFDs entry.
+  const buf = Buffer.alloc(512)
+  buf.write('II', 0, 'latin1')
+  buf.writeUInt16LE(42, 2)
+  buf.writeUInt32LE(8, 4)
+  const entries: [number, number, number, number][] = [[256, 3, 1, 16], [257, 3, 1, 16], [273, 4, 1, 256], [277, 3, 1, 1], [278, 3, 1, 16], [279, 4, 1, 256], [330, 4, 1, 300]]
+  buf.writeUInt16LE(entries.length, 8)
+  entries.forEach(([tag, type, count, value], i) => {
+    const at = 10 + i * 12
+    buf.writeUInt16LE(tag, at)
+    buf.writeUInt16LE(type, at + 2)
+    buf.writeUInt32LE(count, at + 4)
+    if (type === 3) buf.writeUInt16LE(value, at + 8)
+    else buf.writeUInt32LE(value, at + 8)
+  })
+  const read = async (offset: number, length: number): Promise<Buffer> => buf.subarray(offset, offset + length)
+  await assert.rejects(readTiff(read, buf.length), /IFD 0 has SubIFDs \(tag 330\)/)
+  // The same directory without the SubIFDs entry reads.
+  buf.writeUInt16LE(entries.length - 1, 8)
+  buf.writeUInt32LE(0, 10 + (entries.length - 1) * 12)
+  const info = await readTiff(read, buf.length)
+  assert.equal(info.ifds[0].offsets[0], 256)
+})
