@@ -78,10 +78,6 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout: '${v.timeout}' is not a number of seconds above 0`)
   const maxTime = v['max-time'] === undefined ? undefined : Number(v['max-time'])
   if (maxTime !== undefined && !(maxTime > 0)) throw new UsageError(`--max-time: '${v['max-time']}' is not a number of seconds above 0`)
-  if (v.fetch !== undefined && !['auto', 'download', 'range'].includes(v.fetch)) {
-    throw new UsageError(`--fetch: '${v.fetch}' is not one of auto, download, range`)
-  }
-  if (v['bbox-crs'] !== undefined && v.bbox === undefined) throw new UsageError('--bbox-crs needs --bbox')
   if (v.bbox !== undefined && v.window !== undefined) throw new UsageError('--window and --bbox cannot be used together')
   const options: Partial<PipelineOptions> = {
     outDir: v['out-dir'],
@@ -104,9 +100,6 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     skipExisting: v['skip-existing'],
     // Not an option users need: tests shorten the backoff with it.
     retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined
-  }
-  if (options.window && !options.boundless && (options.window.col < 0 || options.window.row < 0)) {
-    throw new UsageError('--window: negative offsets reach outside the raster and need --boundless')
   }
   const progress = v['no-progress'] ? false : v.progress ?? stderrIsTTY
   const config: CliConfig = { options, inputs: parsed.positionals, progress }

@@ -1,7 +1,7 @@
 // Output formats: which GDAL drivers may write outputs, their file extension, and creation options checked
 // by GDAL itself before the first record, so that a bad `--co` is a usage error and not a silent default.
 import { UsageError } from './errors.js'
-import type { Gdal } from './gdal.js'
+import { quietly, type Gdal } from './gdal.js'
 
 /**
  * Drivers that write one self-contained file, renamed into place when whole. Not VRT (a file of
@@ -63,22 +63,22 @@ export function checkCreationOptions (gdal: Gdal, format: string, options: strin
   const driver = gdal.drivers.get(format)
   const source = gdal.drivers.get('MEM').create('', 1, 1, 1, gdal.GDT_Byte)
   const path = `/vsimem/rasterpipe-check-${process.pid}-${++checks}`
-  const complaints: string[] = []
-  gdal.quiet()
+  let complaint: string | undefined
   try {
-    gdal.lastError = null
-    try {
-      driver.createCopy(path, source, options).close()
-    } catch {
-      // Judged below by what GDAL said, not by whether this particular copy worked.
-    }
-    const last = gdal.lastError as { message: string } | null
-    if (last && /creation option|unexpected value|not support|not recogni[sz]ed/i.test(last.message)) complaints.push(last.message.trim())
+    complaint = quietly(gdal, () => {
+      gdal.lastError = null
+      try {
+        driver.createCopy(path, source, options).close()
+      } catch {
+        // Judged below by what GDAL said, not by whether this particular copy worked.
+      }
+      const last = gdal.lastError as { message: string } | null
+      return last && /creation option|unexpected value|not support|not recogni[sz]ed/i.test(last.message) ? last.message.trim() : undefined
+    })
   } finally {
-    gdal.verbose()
     gdal.lastError = null
     source.close()
     try { gdal.vsimem.release(path) } catch { /* nothing was written */ }
   }
-  if (complaints.length > 0) throw new UsageError(`--co: GDAL's ${format} driver rejects the creation options: ${complaints.join('; ')}`)
+  if (complaint) throw new UsageError(`--co: GDAL's ${format} driver rejects the creation options: ${complaint}`)
 }

@@ -26,6 +26,16 @@ export function loadGdal (): Gdal {
   return loaded
 }
 
+/** Runs `fn` with GDAL's own messages off (it would print an ERROR line beside ours), then back on. */
+export function quietly<T> (gdal: Gdal, fn: () => T): T {
+  gdal.quiet()
+  try {
+    return fn()
+  } finally {
+    gdal.verbose()
+  }
+}
+
 function configure (gdal: Gdal): void {
   // Block cache in MB: the only memory GDAL keeps between reads, outside the --max-memory budget. Small,
   // because windows are read once (a block is rarely wanted twice) and because the allocator keeps

@@ -2,7 +2,7 @@
 // -projwin does, then clipped to the raster unless the read is boundless. Refused before any pixel is
 // read when it is empty or larger than --max-pixels.
 import { RecordError } from './errors.js'
-import type { Gdal } from './gdal.js'
+import { quietly, type Gdal } from './gdal.js'
 import type { Job } from './job.js'
 import type { Bbox, PixelWindow } from './request.js'
 
@@ -23,14 +23,10 @@ export class CrsCatalog {
   get (text: string): Srs {
     let found = this.known.get(text)
     if (!found) {
-      // Quiet while parsing: GDAL would print its own ERROR line beside the message below.
-      this.gdal.quiet()
       try {
-        found = this.gdal.SpatialReference.fromUserInput(text)
+        found = quietly(this.gdal, () => this.gdal.SpatialReference.fromUserInput(text))
       } catch (err) {
         found = new Error(`unknown CRS '${text}': ${(err as Error).message}`)
-      } finally {
-        this.gdal.verbose()
       }
       this.known.set(text, found)
     }
