@@ -1,7 +1,7 @@
 // Benchmark and test data, made with GDAL in a temp directory: GeoTIFFs and COGs whose pixels do not
 // compress away, so that byte counts mean something.
 import { join } from 'node:path'
-import { loadGdal } from '../lib/gdal.js'
+import { loadGdal } from '../lib/raster/gdal.js'
 
 const gdal = loadGdal()
 

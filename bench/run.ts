@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startServer, type RasterServer } from '../test/support/server.js'
-import type { StatsJson } from '../lib/summary.js'
+import type { StatsJson } from '../lib/cli/summary.js'
 import { makeBatchFiles, makeNoisyTiff } from './data.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))

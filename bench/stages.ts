@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadGdal, type Dataset } from '../lib/gdal.js'
+import { loadGdal, type Dataset } from '../lib/raster/gdal.js'
 import { makeBatchFiles } from './data.js'
 
 const gdal = loadGdal()

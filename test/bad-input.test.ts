@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { useServer } from './support/context.js'
 import { FIXTURES, byLine, runCli, scratch } from './support/run.js'
-import { loadGdal } from '../lib/gdal.js'
+import { loadGdal } from '../lib/raster/gdal.js'
 
 const gdal = loadGdal()
 

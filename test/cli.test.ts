@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { useServer } from './support/context.js'
 import { byLine, ROOT, runCli } from './support/run.js'
-import type { StatsJson } from '../lib/summary.js'
+import type { StatsJson } from '../lib/cli/summary.js'
 
 const ctx = useServer()
 

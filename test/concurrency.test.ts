@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { useServer } from './support/context.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
-import { rasterPipeline } from '../lib/pipeline.js'
-import type { ResultRecord } from '../lib/records.js'
+import { rasterPipeline } from '../lib/run/pipeline.js'
+import type { ResultRecord } from '../lib/input/records.js'
 
 const ctx = useServer()
 

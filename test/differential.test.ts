@@ -13,10 +13,10 @@ import { join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { runCli, scratch } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
-import { loadGdal } from '../lib/gdal.js'
-import { chooseOverview } from '../lib/overview.js'
-import type { ResultRecord } from '../lib/records.js'
-import type { StatsJson } from '../lib/summary.js'
+import { loadGdal } from '../lib/raster/gdal.js'
+import { chooseOverview } from '../lib/raster/overview.js'
+import type { ResultRecord } from '../lib/input/records.js'
+import type { StatsJson } from '../lib/cli/summary.js'
 
 const gdal = loadGdal()
 let server: RasterServer

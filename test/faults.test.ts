@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import type { Fault } from './support/server.js'
 import { useServer } from './support/context.js'
 import { FIXTURES, runCli, type RunResult } from './support/run.js'
-import { loadGdal } from '../lib/gdal.js'
-import type { ResultRecord } from '../lib/records.js'
+import { loadGdal } from '../lib/raster/gdal.js'
+import type { ResultRecord } from '../lib/input/records.js'
 
 const gdal = loadGdal()
 const ctx = useServer()

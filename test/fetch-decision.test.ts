@@ -1,7 +1,7 @@
 // The fetch decision, as a table: from the mode asked, the URL and the probe's answer to what is done.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { afterDirectories, afterProbe, firstStep, RANGE_MIN_SIZE, type ProbeFacts } from '../lib/fetch-decision.js'
+import { afterDirectories, afterProbe, firstStep, RANGE_MIN_SIZE, type ProbeFacts } from '../lib/source/decision.js'
 
 const MB = 1024 * 1024
 

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs'
 import { useServer } from './support/context.js'
 import { FIXTURES, runCli } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
-import { loadGdal } from '../lib/gdal.js'
+import { loadGdal } from '../lib/raster/gdal.js'
 
 const gdal = loadGdal()
 const ctx = useServer()

@@ -2,9 +2,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
-import { LineSplitter, type RawLine } from '../lib/lines.js'
-import { parseItem } from '../lib/parse.js'
-import { resolveOptions } from '../lib/options.js'
+import { LineSplitter, type RawLine } from '../lib/input/lines.js'
+import { parseItem } from '../lib/input/parse.js'
+import { resolveOptions } from '../lib/run/options.js'
 
 async function split (chunks: Buffer[], max = 64): Promise<RawLine[]> {
   const out: RawLine[] = []

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
-import { loadGdal } from '../lib/gdal.js'
+import { loadGdal } from '../lib/raster/gdal.js'
 
 const gdal = loadGdal()
 let server: RasterServer

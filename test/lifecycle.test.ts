@@ -9,8 +9,8 @@ import type { ChildProcess } from 'node:child_process'
 import { useServer } from './support/context.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
 import { rasterPipeline, type ResultRecord } from '../lib/index.js'
-import { loadGdal } from '../lib/gdal.js'
-import type { StatsJson } from '../lib/summary.js'
+import { loadGdal } from '../lib/raster/gdal.js'
+import type { StatsJson } from '../lib/cli/summary.js'
 
 const ctx = useServer()
 const gdal = loadGdal()

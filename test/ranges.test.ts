@@ -3,9 +3,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { mergeRanges, missingRanges, totalBytes } from '../lib/ranges.js'
-import { readTiff, looksLikeTiff } from '../lib/tiff.js'
-import { planBlocks } from '../lib/blocks.js'
+import { mergeRanges, missingRanges, totalBytes } from '../lib/source/ranges.js'
+import { readTiff, looksLikeTiff } from '../lib/source/tiff.js'
+import { planBlocks } from '../lib/source/blocks.js'
 import { FIXTURES } from './support/run.js'
 
 test('ranges: merged when they overlap or lie within the gap; missing parts found', () => {

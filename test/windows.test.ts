@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { useServer } from './support/context.js'
 import { FIXTURES, runCli } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
-import { loadGdal } from '../lib/gdal.js'
-import { PROBE_BYTES } from '../lib/remote.js'
+import { loadGdal } from '../lib/raster/gdal.js'
+import { PROBE_BYTES } from '../lib/source/probe.js'
 
 const gdal = loadGdal()
 const ctx = useServer()

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
-import { loadGdal, type Dataset } from '../../lib/gdal.js'
+import { loadGdal, type Dataset } from '../../lib/raster/gdal.js'
 
 const gdal = loadGdal()
 

@@ -1,10 +1,10 @@
 // Which pixels a record reads: its pixel window, or its bbox turned into one the way gdal_translate's
 // -projwin does, then clipped to the raster unless the read is boundless. Refused before any pixel is
 // read when it is empty or larger than --max-pixels.
-import { RecordError } from './errors.js'
+import { RecordError } from '../errors.js'
 import { quietly, type Gdal } from './gdal.js'
-import type { Job } from './job.js'
-import type { Bbox, PixelWindow } from './request.js'
+import type { Job } from '../run/job.js'
+import type { Bbox, PixelWindow } from '../input/request.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 

@@ -6,9 +6,9 @@ import { stat, truncate } from 'node:fs/promises'
 import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
 import { request, type Dispatcher } from 'undici'
-import { RecordError } from './errors.js'
-import { networkError, statusError } from './http.js'
-import { waitBeforeRetry } from './retry.js'
+import { RecordError } from '../errors.js'
+import { networkError, statusError } from '../http/errors.js'
+import { waitBeforeRetry } from '../http/retry.js'
 
 export interface DownloadOptions {
   dispatcher: Dispatcher

@@ -2,7 +2,7 @@
 // datasets are closed and its local copy is released.
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Job } from './job.js'
-import type { ResultRecord, Status } from './records.js'
+import type { ResultRecord, Status } from '../input/records.js'
 
 export function toResult (job: Job): ResultRecord {
   const status: Status = job.error ? 'error' : job.status ?? 'ok'

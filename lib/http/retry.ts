@@ -1,6 +1,6 @@
 // When and how long to wait before trying a request again.
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { RecordError } from './errors.js'
+import type { RecordError } from '../errors.js'
 
 /** Statuses worth another try; every other 4xx is the request's own fault. */
 export const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504])

@@ -2,11 +2,11 @@
 // translate (async, on the libuv pool). Going through gdal_translate's code keeps what it keeps: data
 // type, nodata, colour interpretation and table, scale and offset, descriptions, masks; the window's
 // geotransform and the source CRS. The source is closed as soon as the pixels are in memory.
-import { RecordError } from './errors.js'
+import { RecordError } from '../errors.js'
 import type { Gdal } from './gdal.js'
-import type { Job } from './job.js'
-import type { PixelWindow } from './request.js'
-import type { MemoryBudget } from './budget.js'
+import type { Job } from '../run/job.js'
+import type { PixelWindow } from '../input/request.js'
+import type { MemoryBudget } from '../run/budget.js'
 
 export interface ReadContext {
   gdal: Gdal

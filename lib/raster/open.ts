@@ -2,13 +2,13 @@
 // and resolves the record's window against it.
 // Downloaded files open with an allow-list of single-file raster drivers, so that a file from the network
 // cannot make GDAL read local files or other hosts (no VRT, WMS, WCS, MBTiles and the like).
-import { RecordError } from './errors.js'
+import { RecordError } from '../errors.js'
 import type { Dataset, Gdal } from './gdal.js'
-import type { Job } from './job.js'
-import type { SourceInfo } from './records.js'
+import type { Job } from '../run/job.js'
+import type { SourceInfo } from '../input/records.js'
 import { resolveWindow, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
-import { windowBytes } from './budget.js'
+import { windowBytes } from '../run/budget.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 

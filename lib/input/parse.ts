@@ -1,12 +1,12 @@
 // Input records to jobs. A line is a bare URL or path, or a JSON object whose fields override the
 // command-line defaults. Anything wrong becomes an error record (stage `input`) naming the line.
-import { RecordError } from './errors.js'
-import type { Job } from './job.js'
+import { RecordError } from '../errors.js'
+import type { Job } from '../run/job.js'
 import type { RawLine } from './lines.js'
-import type { PipelineOptions } from './options.js'
+import type { PipelineOptions } from '../run/options.js'
 import { InvalidValue, parseBands, parseBbox, parseCrs, parseOutSize, parseWindow, type WindowRequest } from './request.js'
 import { outputFor } from './output-name.js'
-import { tooManyPixels } from './window.js'
+import { tooManyPixels } from '../raster/window.js'
 
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/

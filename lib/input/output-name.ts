@@ -2,7 +2,7 @@
 // (url and window), so reruns find their outputs (`--skip-existing`) and no two records collide.
 import { createHash } from 'node:crypto'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
-import type { PipelineOptions } from './options.js'
+import type { PipelineOptions } from '../run/options.js'
 import { InvalidValue, type WindowRequest } from './request.js'
 
 export interface OutputName { display: string, path: string }

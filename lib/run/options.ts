@@ -3,8 +3,8 @@
 // for the library's key (`creationOptions`) is listed in the README side by side.
 import { tmpdir } from 'node:os'
 import type { Dispatcher } from 'undici'
-import { UsageError } from './errors.js'
-import { InvalidValue, parseBands, parseBbox, parseCrs, parseOutSize, type PixelWindow, type WindowRequest } from './request.js'
+import { UsageError } from '../errors.js'
+import { InvalidValue, parseBands, parseBbox, parseCrs, parseOutSize, type PixelWindow, type WindowRequest } from '../input/request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
 

@@ -1,7 +1,7 @@
 // Which byte ranges of a TIFF a window read needs: the blocks (tiles or strips) under the window, of
 // every band read, at the one level the read is pinned to (lib/overview.ts), and of that level's mask.
 import type { Range } from './ranges.js'
-import type { PixelWindow } from './request.js'
+import type { PixelWindow } from '../input/request.js'
 import type { TiffInfo, TiffIfd } from './tiff.js'
 
 /** GDAL's COG layout may put a 4-byte size before each block and repeat its last 4 bytes after it. */

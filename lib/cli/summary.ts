@@ -2,8 +2,8 @@
 // paragraph and for --stats FILE.
 import { writeFile } from 'node:fs/promises'
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
-import type { ResultRecord, Timings } from './records.js'
-import { formatBytes } from './sizes.js'
+import type { ResultRecord, Timings } from '../input/records.js'
+import { formatBytes } from '../run/sizes.js'
 
 const STAGES: (keyof Timings)[] = ['fetch', 'open', 'blocks', 'read', 'write', 'total']
 

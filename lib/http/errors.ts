@@ -1,7 +1,7 @@
 // The run's one HTTP client: an undici Agent (keep-alive, connections per origin capped; redirects added by the pipeline),
 // and the mapping of everything that can go wrong on the wire to record error codes.
 import { Agent, type Dispatcher } from 'undici'
-import { RecordError } from './errors.js'
+import { RecordError } from '../errors.js'
 import { parseRetryAfter, RETRYABLE_STATUS } from './retry.js'
 
 export const MAX_REDIRECTS = 5

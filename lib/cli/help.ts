@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
-import { defaults } from './options.js'
-import { formatBytes } from './sizes.js'
+import { defaults } from '../run/options.js'
+import { formatBytes } from '../run/sizes.js'
 
 export function version (): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
   return pkg.version
 }
 

@@ -3,10 +3,10 @@
 import { renameSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { RecordError } from './errors.js'
+import { RecordError } from '../errors.js'
 import type { Gdal } from './gdal.js'
-import type { Job } from './job.js'
-import { removeOnExit } from './tempdir.js'
+import type { Job } from '../run/job.js'
+import { removeOnExit } from '../run/tempdir.js'
 import { mergeCreationOptions } from './formats.js'
 
 export interface WriteContext {

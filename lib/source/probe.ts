@@ -4,13 +4,13 @@
 // waits never hold a libuv pool thread. The ranges held are tracked, and GDAL is only asked for windows
 // whose blocks are all held.
 import { open, truncate, writeFile, type FileHandle } from 'node:fs/promises'
-import { RecordError } from './errors.js'
+import { RecordError } from '../errors.js'
 import { acceptFull, checkIdentity, contentRange, download, otherVersion, get, header, receiveBody, retrying, strongValidator, tooLarge, type DownloadOptions, type Headers, type Progress, type Transfer } from './download.js'
-import { statusError } from './http.js'
+import { statusError } from '../http/errors.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import { looksLikeTiff, NotTiff, readTiff, type TiffInfo } from './tiff.js'
-import type { FetchMode } from './options.js'
-import { afterDirectories, afterProbe } from './fetch-decision.js'
+import type { FetchMode } from '../run/options.js'
+import { afterDirectories, afterProbe } from './decision.js'
 
 /** Bytes asked for by the first request: enough for a COG's header and directories. */
 export const PROBE_BYTES = 64 * 1024
