@@ -1,46 +1,58 @@
-// The fetch decision, as a table: from the mode asked, the URL and the probe's answer to what is done.
+// The fetch decision, as a table: from the mode asked, the URL, the probe's answer and the directories to
+// what is done next.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { afterDirectories, afterProbe, firstStep, RANGE_MIN_SIZE, type ProbeFacts } from '../lib/source/decision.js'
+import { decideFetch, RANGE_MIN_SIZE, type DirectoryFacts, type FetchFacts, type ProbeFacts } from '../lib/source/decision.js'
 
 const MB = 1024 * 1024
+type Step = ReturnType<typeof decideFetch>
 
 test('before any request: download at once, or probe', () => {
-  const rows: [Parameters<typeof firstStep>, ReturnType<typeof firstStep>][] = [
-    [['download', false], 'download'],
-    [['download', true], 'download'],
-    [['auto', true], 'download'], // an image tile: one request for the whole of it
-    [['auto', false], 'probe'],
-    [['range', true], 'probe'], // asked for ranges: the probe says whether it is a TIFF
-    [['range', false], 'probe']
+  const rows: [FetchFacts, Step][] = [
+    [{ mode: 'download', imageTile: false }, 'download'],
+    [{ mode: 'download', imageTile: true }, 'download'],
+    [{ mode: 'auto', imageTile: true }, 'download'], // an image tile: one request for the whole of it
+    [{ mode: 'auto', imageTile: false }, 'probe'],
+    [{ mode: 'range', imageTile: true }, 'probe'], // asked for ranges: the probe says whether it is a TIFF
+    [{ mode: 'range', imageTile: false }, 'probe']
   ]
-  for (const [args, expected] of rows) assert.equal(firstStep(...args), expected, JSON.stringify(args))
+  for (const [facts, expected] of rows) assert.equal(decideFetch(facts), expected, JSON.stringify(facts))
 })
 
-test('after the probe: done, download the rest, or range', () => {
-  const base: ProbeFacts = { mode: 'auto', ranges: true, size: 10 * MB, head: 65536, validator: true, tiff: true }
-  const rows: [Partial<ProbeFacts>, ReturnType<typeof afterProbe>][] = [
-    [{}, 'range'], // a large TIFF with a validator: a COG's case
-    [{ ranges: false }, 'done'], // 200: the server ignored Range and sent the file
-    [{ size: 30000, head: 30000 }, 'done'], // it fitted in the probe
-    [{ size: undefined }, 'download'], // unknown total: only to its end
-    [{ tiff: false }, 'download'],
-    [{ validator: false }, 'download'], // no way to tie ranges to one version
-    [{ size: RANGE_MIN_SIZE - 1 }, 'download'], // too small for ranges to pay
-    [{ size: RANGE_MIN_SIZE }, 'range'],
-    [{ mode: 'range', validator: false }, 'range'], // asked: size checks still guard every range
-    [{ mode: 'range', size: 200000 }, 'range'],
-    [{ mode: 'range', tiff: false }, 'download'],
-    [{ mode: 'range', size: undefined }, 'download'],
-    [{ mode: 'range', ranges: false }, 'done']
+test('after the probe: done, download the rest, or read the directories', () => {
+  const probe: ProbeFacts = { ranges: true, size: 10 * MB, head: 65536, validator: true, tiff: true }
+  const rows: [FetchFacts['mode'], Partial<ProbeFacts>, Step][] = [
+    ['auto', {}, 'directories'], // a large TIFF with a validator: a COG's case
+    ['auto', { ranges: false }, 'done'], // 200: the server ignored Range and sent the file
+    ['auto', { size: 30000, head: 30000 }, 'done'], // it fitted in the probe
+    ['auto', { size: undefined }, 'download'], // unknown total: only to its end
+    ['auto', { tiff: false }, 'download'],
+    ['auto', { validator: false }, 'download'], // no way to tie ranges to one version
+    ['auto', { size: RANGE_MIN_SIZE - 1 }, 'download'], // too small for ranges to pay
+    ['auto', { size: RANGE_MIN_SIZE }, 'directories'],
+    ['range', { validator: false }, 'directories'], // asked: size checks still guard every range
+    ['range', { size: 200000 }, 'directories'],
+    ['range', { tiff: false }, 'download'],
+    ['range', { size: undefined }, 'download'],
+    ['range', { ranges: false }, 'done']
   ]
-  for (const [change, expected] of rows) assert.equal(afterProbe({ ...base, ...change }), expected, JSON.stringify(change))
+  for (const [mode, change, expected] of rows) {
+    assert.equal(decideFetch({ mode, imageTile: false, probe: { ...probe, ...change } }), expected, `${mode} ${JSON.stringify(change)}`)
+  }
 })
 
 test('after the directories: range, download under auto, or an error under range', () => {
-  assert.equal(afterDirectories('auto', 'ok', 100000, 10 * MB), 'range')
-  assert.equal(afterDirectories('auto', 'ok', 6 * MB, 10 * MB), 'download') // structure is most of the file
-  assert.equal(afterDirectories('range', 'ok', 6 * MB, 10 * MB), 'range')
-  assert.equal(afterDirectories('auto', 'unreadable', 0, 10 * MB), 'download')
-  assert.equal(afterDirectories('range', 'unreadable', 0, 10 * MB), 'error')
+  const probe: ProbeFacts = { ranges: true, size: 10 * MB, head: 65536, validator: true, tiff: true }
+  const rows: [FetchFacts['mode'], DirectoryFacts, Step][] = [
+    ['auto', { layout: 'ok', structureBytes: 100000 }, 'range'],
+    ['auto', { layout: 'ok', structureBytes: 6 * MB }, 'download'], // the structure is most of the file
+    ['range', { layout: 'ok', structureBytes: 6 * MB }, 'range'],
+    ['auto', { layout: 'outside-head', structureBytes: 0 }, 'download'], // a request per directory does not pay
+    ['range', { layout: 'outside-head', structureBytes: 0 }, 'directories'], // asked: fetch them
+    ['auto', { layout: 'unreadable', structureBytes: 0 }, 'download'],
+    ['range', { layout: 'unreadable', structureBytes: 0 }, 'error']
+  ]
+  for (const [mode, directories, expected] of rows) {
+    assert.equal(decideFetch({ mode, imageTile: false, probe, directories }), expected, `${mode} ${JSON.stringify(directories)}`)
+  }
 })

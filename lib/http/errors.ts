@@ -1,26 +1,11 @@
-// The run's one HTTP client: an undici Agent (keep-alive, connections per origin capped; redirects added by the pipeline),
-// and the mapping of everything that can go wrong on the wire to record error codes.
-import { Agent, type Dispatcher } from 'undici'
+// Everything that can go wrong on the wire, as record errors: statuses and network failures to stable
+// codes, marked retryable where another try could help.
 import { RecordError } from '../errors.js'
-import { parseRetryAfter, RETRYABLE_STATUS } from './retry.js'
+import { MAX_REDIRECTS } from './agent.js'
+import { parseRetryAfter, RETRYABLE_STATUS } from './backoff.js'
 
-export const MAX_REDIRECTS = 5
-
-export interface HttpOptions {
-  connections: number
-  timeoutMs: number
-}
-
-/** The run's default dispatcher (the pipeline adds redirects on top of it, and its fault guard). */
-export function createAgent ({ connections, timeoutMs }: HttpOptions): Dispatcher {
-  return new Agent({
-    connections,
-    pipelining: 1,
-    keepAliveTimeout: 10_000,
-    connect: { timeout: timeoutMs },
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs
-  })
+export function tooLarge (url: string, size: number, max: number): RecordError {
+  return new RecordError('fetch', 'TOO_LARGE', `${url}: body of ${size} bytes is over --max-bytes ${max}`)
 }
 
 /** The error for a response that is not what we asked for. */

@@ -1,30 +1,26 @@
-// When and how long to wait before trying a request again.
+// Retrying a request: transient failures (network faults, 5xx, 429) are tried again after a jittered
+// backoff that honours Retry-After; every other failure, or the last one, becomes the record's error.
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { RecordError } from '../errors.js'
+import { backoffMs } from './backoff.js'
+import { networkError } from './errors.js'
+import type { RequestOptions, Transfer } from './response.js'
 
-/** Statuses worth another try; every other 4xx is the request's own fault. */
-export const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504])
-
-/** Longest wait we accept from a Retry-After header, so one server cannot park a batch for hours. */
-const MAX_RETRY_AFTER_S = 120
-const MAX_BACKOFF_MS = 30_000
-
-/** Seconds from a Retry-After header (delta-seconds or an HTTP date), or undefined. */
-export function parseRetryAfter (value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value
-  if (!text) return undefined
-  const seconds = /^\s*\d+\s*$/.test(text) ? Number(text) : (Date.parse(text) - now) / 1000
-  if (!Number.isFinite(seconds)) return undefined
-  return Math.min(Math.max(seconds, 0), MAX_RETRY_AFTER_S)
-}
-
-/** Full-jitter exponential backoff (attempt counts from 1), never shorter than Retry-After. */
-export function backoffMs (attempt: number, baseMs: number, retryAfter?: number): number {
-  const ceiling = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** (attempt - 1))
-  const jittered = baseMs / 2 + Math.random() * ceiling
-  return retryAfter !== undefined ? Math.max(retryAfter * 1000, jittered) : jittered
-}
-
-export async function waitBeforeRetry (attempt: number, baseMs: number, err: RecordError, signal?: AbortSignal): Promise<void> {
-  await sleep(backoffMs(attempt, baseMs, err.retryAfter), undefined, signal ? { signal } : undefined)
+/**
+ * Runs one request (`attempt`) until it succeeds, retrying transient failures with jittered backoff.
+ * Counts every request in `transfer.attempts`.
+ */
+export async function retrying<T> (url: string, o: RequestOptions, transfer: Transfer, attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    transfer.attempts++
+    try {
+      return await attempt()
+    } catch (caught) {
+      const err = networkError(caught, url)
+      if (!err.retryable || tries > o.retries || o.signal?.aborted) {
+        if (tries > 1) err.message += ` (after ${tries} attempts)`
+        throw err
+      }
+      await sleep(backoffMs(tries, o.retryBaseMs, err.retryAfter), undefined, o.signal ? { signal: o.signal } : undefined)
+    }
+  }
 }

@@ -4,7 +4,7 @@ import type { RecordError } from '../errors.js'
 import type { Dataset } from '../raster/gdal.js'
 import type { PixelWindow, WindowRequest } from '../input/request.js'
 import type { FetchKind, SourceInfo, Status, Timings } from '../input/records.js'
-import type { SparseSource } from '../source/probe.js'
+import type { SparseSource } from '../source/sparse.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {

@@ -6,16 +6,19 @@ import type { FetchMode } from '../run/options.js'
 /** Files smaller than this are downloaded whole under `auto`: ranges would not pay. */
 export const RANGE_MIN_SIZE = 1024 * 1024
 
-/** Before any request: download at once, or probe with a first Range request. */
-export function firstStep (mode: FetchMode, imageTile: boolean): 'download' | 'probe' {
-  // Image tiles (PNG, JPEG, …) cannot be read in parts: under auto they are plain downloads, in one
-  // request, as small tiles should be.
-  return mode === 'download' || (mode === 'auto' && imageTile) ? 'download' : 'probe'
+/** What is known of a record's source so far; each step of the fetch adds its facts and asks again. */
+export interface FetchFacts {
+  /** --fetch */
+  mode: FetchMode
+  /** The URL's path ends like an image tile (PNG, JPEG, WebP, …): a format that cannot be read in parts. */
+  imageTile: boolean
+  /** What the first (Range) request's answer showed; absent before it is made. */
+  probe?: ProbeFacts
+  /** What reading the TIFF's directories showed; absent before they are read. */
+  directories?: DirectoryFacts
 }
 
-/** What the probe's answer showed. */
 export interface ProbeFacts {
-  mode: FetchMode
   /** The server answered 206 to the Range request (200 means it ignores Range). */
   ranges: boolean
   /** The file's size, when the server said it (Content-Range total, or Content-Length of a 200). */
@@ -28,24 +31,37 @@ export interface ProbeFacts {
   tiff: boolean
 }
 
-/**
- * After the probe: `done` (the probe brought the whole file), `download` (the rest, resuming after the
- * head), or `range` (read the TIFF's directories and then only the blocks a window needs).
- */
-export function afterProbe (f: ProbeFacts): 'done' | 'download' | 'range' {
-  if (!f.ranges) return 'done' // a 200 is the download itself, in that one request
-  if (f.size !== undefined && f.head >= f.size) return 'done'
-  // An unknown total can only be downloaded to its end; a non-TIFF has no blocks to plan.
-  if (f.size === undefined || !f.tiff) return 'download'
-  if (f.mode === 'range') return 'range'
-  // Under auto: ranges need a validator (to tie every range to one version) and a file large enough.
-  return f.validator && f.size >= RANGE_MIN_SIZE ? 'range' : 'download'
+export interface DirectoryFacts {
+  /** `outside-head`: a directory or tag lies past the probe's bytes (a TIFF written front to back), and
+   * following it costs a request; `unreadable`: not laid out as we can be sure libtiff reads it. */
+  layout: 'ok' | 'outside-head' | 'unreadable'
+  /** Bytes of the header, directories and out-of-line tags together. */
+  structureBytes: number
 }
 
-/** Once the directories are read: range reads, or (under auto) a download when they cannot pay or cannot be sure. */
-export function afterDirectories (mode: FetchMode, layout: 'ok' | 'unreadable', structureBytes: number, size: number): 'range' | 'download' | 'error' {
-  if (layout === 'unreadable') return mode === 'auto' ? 'download' : 'error'
+/**
+ * The next step: `download` the file whole (or the rest, after the probe's head), `probe` with a first
+ * Range request, `done` (the probe brought the whole file), `directories` (read, or go on reading, the
+ * TIFF's directories by ranges), `range` (fetch only the blocks each window needs), or `error` (ranges
+ * were asked for and cannot be sure).
+ */
+export function decideFetch (f: FetchFacts): 'download' | 'probe' | 'done' | 'directories' | 'range' | 'error' {
+  // Image tiles cannot be read in parts: under auto they are plain downloads, in one request.
+  if (f.probe === undefined) return f.mode === 'download' || (f.mode === 'auto' && f.imageTile) ? 'download' : 'probe'
+  const p = f.probe
+  if (!p.ranges) return 'done' // a 200 is the download itself, in that one request
+  if (p.size !== undefined && p.head >= p.size) return 'done'
+  // An unknown total can only be downloaded to its end; a non-TIFF has no blocks to plan.
+  if (p.size === undefined || !p.tiff) return 'download'
+  // Under auto: ranges need a validator (to tie every range to one version) and a file large enough.
+  if (f.mode === 'auto' && !(p.validator && p.size >= RANGE_MIN_SIZE)) return 'download'
+  const d = f.directories
+  if (d === undefined) return 'directories'
+  if (d.layout !== 'ok') {
+    // Asked for ranges: directories past the head are fetched; an unreadable layout is an error.
+    if (f.mode === 'range') return d.layout === 'outside-head' ? 'directories' : 'error'
+    return 'download'
+  }
   // Not worth it when the structure alone is most of the file.
-  if (mode === 'auto' && structureBytes > size / 2) return 'download'
-  return 'range'
+  return f.mode === 'auto' && d.structureBytes > p.size / 2 ? 'download' : 'range'
 }

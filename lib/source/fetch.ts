@@ -7,11 +7,13 @@ import { stat, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
-import { download, type DownloadOptions } from './download.js'
-import { probe, fetchMissing, type Probed, type SparseSource } from './probe.js'
+import { download } from './download.js'
+import { probe, type Probed } from './probe.js'
+import { fetchMissing, type SparseSource } from './sparse.js'
+import type { RequestOptions } from '../http/response.js'
 import type { PixelWindow } from '../input/request.js'
 import { planBlocks, UncertainPlan } from './blocks.js'
-import { firstStep } from './decision.js'
+import { decideFetch, type FetchFacts } from './decision.js'
 import type { Range } from './ranges.js'
 import { RecordError } from '../errors.js'
 import type { Job } from '../run/job.js'
@@ -32,7 +34,7 @@ export function isRemote (url: string): boolean {
   return /^https?:\/\//i.test(url)
 }
 
-function httpOptions ({ options: o, dispatcher, signal }: FetchContext): DownloadOptions {
+function httpOptions ({ options: o, dispatcher, signal }: FetchContext): RequestOptions {
   return { dispatcher, retries: o.retries, timeoutMs: o.timeout * 1000, maxBytes: o.maxBytes, retryBaseMs: o.retryBaseMs, signal }
 }
 
@@ -40,13 +42,13 @@ function httpOptions ({ options: o, dispatcher, signal }: FetchContext): Downloa
  * The HTTP options of one record: the run's, with a signal that also aborts at the record's --max-time.
  * Its clock starts with the record's fetch and covers the blocks stage too.
  */
-function recordHttp (ctx: FetchContext, job: Job): DownloadOptions {
+function recordHttp (ctx: FetchContext, job: Job): RequestOptions {
   job.deadline ??= AbortSignal.timeout((ctx.options.maxTime ?? 10 * ctx.options.timeout) * 1000)
   return { ...httpOptions(ctx), signal: AbortSignal.any([ctx.signal, job.deadline]) }
 }
 
 /** Runs a record's network work; past its --max-time, whatever the abort surfaced as becomes MAX_TIME. */
-async function withinMaxTime (ctx: FetchContext, job: Job, work: (http: DownloadOptions) => Promise<void>): Promise<void> {
+async function withinMaxTime (ctx: FetchContext, job: Job, work: (http: RequestOptions) => Promise<void>): Promise<void> {
   const http = recordHttp(ctx, job)
   try {
     await work(http)
@@ -72,7 +74,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   }
   return Object.assign(fetchStage, { forget: (url: string) => cache.forget(url) })
 
-  async function fetchSource (job: Job, http: DownloadOptions): Promise<void> {
+  async function fetchSource (job: Job, http: RequestOptions): Promise<void> {
     if (o.skipExisting && job.outputPath && await exists(job.outputPath)) {
       job.status = 'skipped'
       return
@@ -86,11 +88,12 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     const shared = await cache.acquire(job.url, async (): Promise<Probed> => {
       const path = ctx.temp.file(job.url)
       try {
-        if (firstStep(o.fetch, WHOLE_FILE_FORMATS.test(new URL(job.url).pathname)) === 'download') {
+        const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
+        if (decideFetch(facts) === 'download') {
           await download(job.url, path, http, job)
           return { kind: 'download', path }
         }
-        return await probe(job.url, path, o.fetch, http, job)
+        return await probe(job.url, path, facts, http, job)
       } catch (err) {
         // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
         await rm(path, { force: true })
@@ -142,7 +145,7 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
     }
   }
 
-  async function fetchBlocks (job: Job, sparse: SparseSource, http: DownloadOptions): Promise<void> {
+  async function fetchBlocks (job: Job, sparse: SparseSource, http: RequestOptions): Promise<void> {
     const window = job.window as PixelWindow
     let wanted: Range[]
     try {

@@ -1,0 +1,149 @@
+// Requests and what their responses must be: a GET of the file's own bytes, a 206 whose Content-Range is
+// the range asked, a body read chunk by chunk and counted, that fails when it ends short. Download and
+// range fetching both go through these, so each check is written once.
+import { request, type Dispatcher } from 'undici'
+import { RecordError } from '../errors.js'
+import { statusError } from './errors.js'
+
+export interface RequestOptions {
+  dispatcher: Dispatcher
+  retries: number
+  timeoutMs: number
+  maxBytes: number
+  retryBaseMs: number
+  signal?: AbortSignal
+}
+
+/** What crossed the network for a record: body bytes over every attempt, and the requests made. */
+export interface Transfer {
+  bytes: number
+  attempts: number
+}
+
+export type Headers = Record<string, string | string[] | undefined>
+export type Response = Dispatcher.ResponseData
+export type Body = AsyncIterable<Buffer> & { destroy: () => void }
+
+export function header (headers: Headers, name: string): string | undefined {
+  const v = headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+export function get (url: string, o: RequestOptions, headers: Record<string, string>): Promise<Response> {
+  return request(url, {
+    dispatcher: o.dispatcher,
+    method: 'GET',
+    // The file's own bytes: a compressed transfer could neither be resumed nor placed by byte offset.
+    headers: { 'accept-encoding': 'identity', ...headers },
+    headersTimeout: o.timeoutMs,
+    bodyTimeout: o.timeoutMs,
+    signal: o.signal
+  })
+}
+
+/** A status we did not ask for: its body is drained (the connection stays usable) and it becomes the error. */
+export async function rejectStatus (res: Response, url: string): Promise<never> {
+  await res.body.dump().catch(() => undefined)
+  throw statusError(res.statusCode, res.headers as Headers, url)
+}
+
+/** A 206's Content-Range: first and last byte, and the total (undefined when the server says `*`). */
+export interface ContentRange { start: number, end: number, total?: number }
+
+/** The one Content-Range parser: `bytes START-END/TOTAL` (or `/*`), else null. */
+export function contentRange (h: Headers): ContentRange | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(h, 'content-range') ?? '')
+  if (!m) return null
+  const r: ContentRange = { start: Number(m[1]), end: Number(m[2]) }
+  if (m[3] !== '*') r.total = Number(m[3])
+  return r
+}
+
+/**
+ * A 206 must carry the file's own bytes (no Content-Encoding) from `start`, and up to `end` (inclusive)
+ * when given; otherwise its body is destroyed and the answer is a retryable BAD_RANGE (or BAD_ENCODING).
+ * `check` adds the caller's own test of the range (the file's version) before the body is read.
+ */
+export function checkPartial (res: Response, url: string, start: number, end?: number, check?: (range: ContentRange, h: Headers) => void): ContentRange {
+  const h = res.headers as Headers
+  try {
+    checkIdentity(url, h)
+    const range = contentRange(h)
+    if (range) check?.(range, h)
+    if (!range || range.start !== start || (end !== undefined && range.end !== end)) {
+      const asked = end !== undefined ? `bytes ${start}-${end}` : `bytes from ${start}`
+      throw new RecordError('fetch', 'BAD_RANGE', `${url}: asked for ${asked}, got ${header(h, 'content-range') ?? 'no Content-Range'}`, true)
+    }
+    return range
+  } catch (err) {
+    res.body.destroy()
+    throw err
+  }
+}
+
+/** A body with a Content-Encoding is not the file's bytes: it can be neither resumed nor placed by offset. */
+export function checkIdentity (url: string, h: Headers): void {
+  const encoding = header(h, 'content-encoding')
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    throw new RecordError('fetch', 'BAD_ENCODING', `${url}: the server answered with Content-Encoding '${encoding}' although asked for identity; its bytes are not the file's`)
+  }
+}
+
+/**
+ * Whether a response contradicts the validator seen first. ETags (quoted) are compared with the ETag,
+ * dates with Last-Modified: a response that carries only the other kind contradicts nothing.
+ */
+export function otherVersion (h: Headers, validator: string | undefined): boolean {
+  if (validator === undefined) return false
+  const seen = header(h, validator.startsWith('"') ? 'etag' : 'last-modified')
+  return seen !== undefined && seen !== validator
+}
+
+/** ETag, or Last-Modified: what If-Range may carry. A weak ETag cannot guard a byte range. */
+export function strongValidator (h: Headers): string | undefined {
+  const etag = header(h, 'etag')
+  if (etag && !etag.startsWith('W/')) return etag
+  return header(h, 'last-modified')
+}
+
+export interface BodyLimits {
+  /** The bytes the body should carry; ending short of them is a retryable TRUNCATED. */
+  length?: number
+  /** Bytes past `length`: 'stop' keeps the first `length` and reads no further (a server may send the
+   * whole file to a small range: memory stays bounded by what was asked); 'fail' is a BAD_RANGE. */
+  excess?: 'stop' | 'fail'
+  /** Named in messages after the byte counts, e.g. ` of range 0-99`. */
+  label?: string
+  /** The --max-bytes check, made after every chunk with the bytes this body has given so far. */
+  over?: (got: number) => RecordError | undefined
+}
+
+/**
+ * Reads a body chunk by chunk into `write` (given each chunk and its offset in the body), counting every
+ * byte received in `transfer.bytes`. Returns the bytes written. A failure destroys the body.
+ */
+export async function readBody (body: Body, url: string, transfer: Transfer, limits: BodyLimits,
+  write: (chunk: Buffer, offset: number) => unknown): Promise<number> {
+  const { length, excess = 'fail', label = '', over } = limits
+  let got = 0
+  try {
+    for await (const chunk of body) {
+      transfer.bytes += chunk.length
+      let piece = chunk
+      if (length !== undefined && got + chunk.length > length) {
+        if (excess === 'fail') throw new RecordError('fetch', 'BAD_RANGE', `${url}: sent more than the ${length} bytes${label}`, true)
+        piece = chunk.subarray(0, length - got)
+      }
+      const tooMuch = over?.(got + piece.length)
+      if (tooMuch) throw tooMuch
+      await write(piece, got)
+      got += piece.length
+      if (got === length && excess === 'stop') break
+    }
+  } finally {
+    // Ends the request whether the loop broke off, failed or finished (a no-op once the body has ended).
+    body.destroy()
+  }
+  if (length !== undefined && got < length) throw new RecordError('fetch', 'TRUNCATED', `${url}: received ${got} of ${length} bytes${label}`, true)
+  return got
+}

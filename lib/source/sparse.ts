@@ -1,0 +1,114 @@
+// A sparse source: a local file the size of the remote one that holds only the byte ranges fetched so far
+// (the head, the directories, the blocks of windows read). It owns what it knows of its URL (size and
+// validator), which ranges it holds and which are in flight, so a block already being fetched by one
+// record is awaited by another, not fetched twice (as geotiff.js's BlockedSource does).
+import { open, type FileHandle } from 'node:fs/promises'
+import { RecordError } from '../errors.js'
+import { retrying } from '../http/retry.js'
+import { checkPartial, get, otherVersion, readBody, rejectStatus, strongValidator, type Headers, type RequestOptions, type Transfer } from '../http/response.js'
+import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
+import type { TiffInfo } from './tiff.js'
+
+/** Ranges closer than this are fetched as one request. */
+export const MERGE_GAP = 64 * 1024
+
+export interface SparseSource {
+  url: string
+  path: string
+  size: number
+  validator?: string
+  info: TiffInfo
+  held: Range[]
+  /** Ranges being fetched now, by any record: a block in flight is awaited, never fetched twice. */
+  inFlight: { range: Range, done: Promise<void> }[]
+}
+
+/**
+ * Every range must come from the version of the file the probe saw: the same total size, and the same
+ * validator when the server sends one. A server that ignores If-Range (or sends none) would otherwise mix
+ * two versions of a file, silently. Not retried as a request (it would meet the same new version): the
+ * blocks stage restarts the record from a fresh probe.
+ */
+function checkVersion (src: SparseSource, total: number | undefined, h: Headers): void {
+  if (total !== undefined && total !== src.size) {
+    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (now ${total} bytes, was ${src.size})`)
+  }
+  if (otherVersion(h, src.validator)) {
+    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (validator ${strongValidator(h) ?? '?'}, was ${src.validator})`)
+  }
+}
+
+/**
+ * Fetches [start, end) into the open file at the same offset; the response must be exactly that range of
+ * the same version of the file. The body streams into the file: memory holds one chunk, whatever the
+ * range's size. A range is only marked held by the caller once whole, so a truncated one is fetched again.
+ */
+async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Range, o: RequestOptions, transfer: Transfer): Promise<void> {
+  const url = src.url
+  await retrying(url, o, transfer, async () => {
+    const headers: Record<string, string> = { range: `bytes=${start}-${end - 1}` }
+    if (src.validator) headers['if-range'] = src.validator
+    const res = await get(url, o, headers)
+    if (res.statusCode === 200) {
+      res.body.destroy()
+      throw new RecordError('fetch', src.validator ? 'SOURCE_CHANGED' : 'NO_RANGES',
+        src.validator ? `${url}: the file changed on the server during the run` : `${url}: the server stopped honouring Range requests`)
+    }
+    if (res.statusCode !== 206) await rejectStatus(res, url)
+    checkPartial(res, url, start, end - 1, (range, h) => checkVersion(src, range.total, h))
+    const over = (): RecordError | undefined => transfer.bytes > o.maxBytes
+      ? new RecordError('fetch', 'TOO_LARGE', `${url}: this record has moved ${transfer.bytes} bytes, over --max-bytes ${o.maxBytes}`)
+      : undefined
+    await readBody(res.body, url, transfer, { length: end - start, label: ` of range ${start}-${end - 1}`, over },
+      (chunk, offset) => file.write(chunk, 0, chunk.length, start + offset))
+  })
+}
+
+/** The ranges of `wanted` not held, merged when close, clamped to the file; never an empty one. */
+function stillMissing (src: SparseSource, wanted: Range[]): Range[] {
+  return mergeRanges(missingRanges(mergeRanges(wanted), src.held), MERGE_GAP)
+    .map(([a, b]): Range => [a, Math.min(b, src.size)])
+    // Block padding past the last byte of the file clamps to nothing: never ask for an empty range
+    // (`bytes=N-(N-1)` is invalid, and servers answer it with 416 or the whole file).
+    .filter(([a, b]) => b > a)
+}
+
+/**
+ * Fetches every range not yet held, merging close ones, and records them as held. Ranges another record
+ * is fetching already are awaited instead; if that fetch fails, this record tries them itself.
+ */
+export async function fetchMissing (src: SparseSource, wanted: Range[], o: RequestOptions, transfer: Transfer): Promise<void> {
+  const first = stillMissing(src, wanted)
+  if (first.length === 0) return
+  const needed = totalBytes(first)
+  if (transfer.bytes + needed > o.maxBytes) {
+    throw new RecordError('fetch', 'TOO_LARGE', `${src.url}: the window needs ${needed} more bytes, over --max-bytes ${o.maxBytes} with the ${transfer.bytes} this record has moved`)
+  }
+  for (let missing = first; missing.length > 0; missing = stillMissing(src, wanted)) {
+    const others = src.inFlight.filter(({ range: [a, b] }) => missing.some(([c, d]) => a < d && c < b))
+    const mine = missingRanges(missing, mergeRanges(src.inFlight.map((f) => [...f.range] as Range)))
+    if (mine.length > 0) await fetchRanges(src, mine, o, transfer)
+    // Another record's fetch that failed leaves its ranges missing: the loop fetches them itself.
+    await Promise.allSettled(others.map((f) => f.done))
+  }
+}
+
+/**
+ * Fetches ranges in parallel into the sparse file. Each is registered as in flight before the first
+ * await, so that a record planning the same blocks a moment later finds them and waits.
+ */
+async function fetchRanges (src: SparseSource, ranges: Range[], o: RequestOptions, transfer: Transfer): Promise<void> {
+  const file = open(src.path, 'r+')
+  // In parallel: the ranges of one window are one round trip, not one each. All settle before the file
+  // closes, so no late write meets a closed handle.
+  const results = await Promise.allSettled(ranges.map((range) => {
+    const entry = { range, done: file.then((f) => fetchRange(src, f, range, o, transfer)) }
+    src.inFlight.push(entry)
+    return entry.done
+      .then(() => { src.held = mergeRanges([...src.held, range]) })
+      .finally(() => { src.inFlight.splice(src.inFlight.indexOf(entry), 1) })
+  }))
+  await (await file.catch(() => null))?.close()
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+}
