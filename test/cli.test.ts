@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { useServer } from './support/context.js'
 import { byLine, ROOT, runCli } from './support/run.js'
 import type { StatsJson } from '../lib/cli/summary.js'
+import { resolveOptions, type FetchMode, type PipelineInput } from '../lib/run/options.js'
 
 const ctx = useServer()
 
@@ -147,7 +148,7 @@ test('small things: input file errors say why; option errors name the option and
   assert.match(notDir.stderr, /\(ENOTDIR\)/)
   for (const [args, pattern] of [
     [['--co', 'FOO'], /^rasterpipe: --co: 'FOO' is not NAME=VALUE\nTry 'rasterpipe --help' for the options\.\n$/],
-    [['-c', '0'], /^rasterpipe: --concurrency: '0' is not a whole number of at least 1\nTry 'rasterpipe --help'/],
+    [['-c', '0'], /^rasterpipe: --concurrency: must be a whole number of at least 1, got 0\nTry 'rasterpipe --help'/],
     [['--timeout', '0'], /^rasterpipe: --timeout: .*\nTry 'rasterpipe --help'/],
     [['--bbox', '0,0,1,1', '--bbox-crs', 'EPSG:99999999'], /^rasterpipe: --bbox-crs: unknown CRS 'EPSG:99999999'.*\nTry 'rasterpipe --help'/],
     [['--format', 'NoSuchDriver'], /^rasterpipe: --format: unknown GDAL driver 'NoSuchDriver'; use one of GTiff/]
@@ -183,4 +184,27 @@ test('skipped records carry their output', async () => {
   const again = await runCli(['-o', out, '--skip-existing', '--no-progress'], { stdin: input })
   assert.equal(again.records[0].status, 'skipped')
   assert.equal(again.records[0].output, first.records[0].output)
+})
+
+test('options are checked in one place: the CLI and the library give the same message for the same value', async () => {
+  const cases: [string[], PipelineInput][] = [
+    [['-c', '0'], { concurrency: 0 }],
+    [['-c', 'many'], { concurrency: 'many' as unknown as number }],
+    [['--retries', '1.5'], { retries: 1.5 }],
+    [['--max-pixels', '0'], { maxPixels: 0 }],
+    [['--timeout', '0'], { timeout: 0 }],
+    [['--max-time', 'soon'], { maxTime: 'soon' as unknown as number }],
+    [['--max-bytes', 'lots'], { maxBytes: 'lots' }],
+    [['--max-memory', '0'], { maxMemory: '0' }],
+    [['--fetch', 'ftp'], { fetch: 'ftp' as FetchMode }]
+  ]
+  for (const [args, options] of cases) {
+    const expected = (() => {
+      try { resolveOptions(options) } catch (err) { return (err as Error).message }
+      return 'no error'
+    })()
+    const run = await runCli(args, { stdin: '' })
+    assert.equal(run.code, 2, args.join(' '))
+    assert.equal(run.stderr.split('\n')[0], `rasterpipe: ${expected}`, args.join(' '))
+  }
 })

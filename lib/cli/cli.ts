@@ -8,11 +8,10 @@ import { UsageError } from '../errors.js'
 import { GdalMissingError } from '../raster/gdal.js'
 import type { ResultRecord } from '../input/records.js'
 import { LineSplitter } from '../input/lines.js'
-import { optionValue, type FetchMode, type PipelineOptions } from '../run/options.js'
+import { optionValue, type FetchMode, type PipelineInput } from '../run/options.js'
 import { rasterPipeline, type RasterPipeline } from '../run/pipeline.js'
 import { Progress } from './progress.js'
 import { parseBands, parseBbox, parseCrs, parseOutSize, parseWindow } from '../input/request.js'
-import { parseSize } from '../run/sizes.js'
 import { Summary } from './summary.js'
 import { helpText, version } from './help.js'
 
@@ -49,19 +48,19 @@ export interface CliIo {
 }
 
 interface CliConfig {
-  options: Partial<PipelineOptions>
+  options: PipelineInput
   inputs: string[]
   progress: boolean
   stats?: string
 }
 
-function integer (name: string, text: string | undefined, min: number): number | undefined {
+/**
+ * A number given on the command line, as a number when it reads as one and otherwise as the text, so that
+ * resolveOptions checks it and refuses it with the same message a library caller gets.
+ */
+function numeric (text: string | undefined): number | undefined {
   if (text === undefined) return undefined
-  const n = Number(text)
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${name}: '${text}' is not a whole number of at least ${min}`)
-  }
-  return n
+  return /^\s*-?\d+(\.\d+)?\s*$/.test(text) ? Number(text) : text as unknown as number
 }
 
 export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConfig | 'help' | 'version' {
@@ -74,27 +73,24 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
   const v = parsed.values
   if (v.help) return 'help'
   if (v.version) return 'version'
-  const timeout = v.timeout === undefined ? undefined : Number(v.timeout)
-  if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout: '${v.timeout}' is not a number of seconds above 0`)
-  const maxTime = v['max-time'] === undefined ? undefined : Number(v['max-time'])
-  if (maxTime !== undefined && !(maxTime > 0)) throw new UsageError(`--max-time: '${v['max-time']}' is not a number of seconds above 0`)
   if (v.bbox !== undefined && v.window !== undefined) throw new UsageError('--window and --bbox cannot be used together')
-  const options: Partial<PipelineOptions> = {
+  const options: PipelineInput = {
     outDir: v['out-dir'],
-    concurrency: integer('concurrency', v.concurrency, 1),
+    concurrency: numeric(v.concurrency),
     window: v.window === undefined ? undefined : optionValue('window', () => parseWindow(v.window)),
     bbox: v.bbox === undefined ? undefined : optionValue('bbox', () => parseBbox(v.bbox)),
     bboxCrs: v['bbox-crs'] === undefined ? undefined : optionValue('bboxCrs', () => parseCrs(v['bbox-crs'])),
     bands: v.bands === undefined ? undefined : optionValue('bands', () => parseBands(v.bands)),
     boundless: v.boundless,
     outSize: v['out-size'] === undefined ? undefined : optionValue('outSize', () => parseOutSize(v['out-size'])),
-    maxPixels: integer('max-pixels', v['max-pixels'], 1),
+    maxPixels: numeric(v['max-pixels']),
     fetch: v.fetch as FetchMode | undefined,
-    retries: integer('retries', v.retries, 0),
-    timeout,
-    maxTime,
-    maxBytes: v['max-bytes'] === undefined ? undefined : parseSize(v['max-bytes'], '--max-bytes'),
-    maxMemory: v['max-memory'] === undefined ? undefined : parseSize(v['max-memory'], '--max-memory'),
+    retries: numeric(v.retries),
+    timeout: numeric(v.timeout),
+    maxTime: numeric(v['max-time']),
+    // Sizes stay text ('500MB'): resolveOptions reads them, for the library too.
+    maxBytes: v['max-bytes'],
+    maxMemory: v['max-memory'],
     format: v.format,
     creationOptions: v.co,
     skipExisting: v['skip-existing'],

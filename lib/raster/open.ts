@@ -9,6 +9,7 @@ import type { SourceInfo } from '../input/records.js'
 import { resolveWindow, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
 import { windowBytes } from '../run/budget.js'
+import type { Slots } from '../run/slots.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -26,12 +27,16 @@ export interface OpenContext {
   maxPixels: number
   /** --max-memory: a window whose pixels can never fit is refused here, before any block is fetched. */
   maxMemory: number
+  /** The run's share of libuv's pool for GDAL: every GDAL call of the stage runs in one slot. */
+  gdalCalls: Slots
 }
 
-export function createOpener ({ gdal, crs, maxPixels, maxMemory }: OpenContext): (job: Job) => Promise<void> {
+export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls }: OpenContext): (job: Job) => Promise<void> {
   const drivers = allowedDrivers(gdal)
 
-  return async function openStage (job: Job): Promise<void> {
+  return (job) => gdalCalls.run(() => openStage(job))
+
+  async function openStage (job: Job): Promise<void> {
     const local = job.local
     if (!local) throw new RecordError('open', 'NO_SOURCE', 'nothing was fetched')
     let ds: Dataset

@@ -6,6 +6,7 @@ import { RecordError } from '../errors.js'
 import type { Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
 import type { PixelWindow } from '../input/request.js'
+import type { Slots } from '../run/slots.js'
 import type { MemoryBudget } from '../run/budget.js'
 
 export interface ReadContext {
@@ -14,6 +15,7 @@ export interface ReadContext {
   budget: MemoryBudget
   /** The run was cancelled: stop waiting for the budget. */
   cancelled: AbortSignal
+  gdalCalls: Slots
 }
 
 export function translateArgs (window: PixelWindow, job: Job): string[] {
@@ -37,7 +39,8 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
     }
     try {
-      job.pixels = await ctx.gdal.translateAsync('', ds, translateArgs(window, job))
+      // A GDAL slot only for the translate itself: a record waiting for memory holds no thread.
+      job.pixels = await ctx.gdalCalls.run(() => ctx.gdal.translateAsync('', ds, translateArgs(window, job)))
     } catch (err) {
       throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
     }

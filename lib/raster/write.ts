@@ -8,6 +8,7 @@ import type { Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
 import { removeOnExit } from '../run/tempdir.js'
 import { mergeCreationOptions } from './formats.js'
+import type { Slots } from '../run/slots.js'
 
 export interface WriteContext {
   gdal: Gdal
@@ -15,6 +16,7 @@ export interface WriteContext {
   creationOptions: string[]
   /** The run was cancelled: a finished output is not put in place after that moment. */
   cancelled: AbortSignal
+  gdalCalls: Slots
 }
 
 let seq = 0
@@ -36,12 +38,14 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       await mkdir(dirname(final), { recursive: true })
       removeOnExit.add(temp)
       try {
-        const out = await driver.createCopyAsync(temp, pixels, options)
-        try {
-          await out.flushAsync()
-        } finally {
-          out.close()
-        }
+        await ctx.gdalCalls.run(async () => {
+          const out = await driver.createCopyAsync(temp, pixels, options)
+          try {
+            await out.flushAsync()
+          } finally {
+            out.close()
+          }
+        })
       } catch (err) {
         throw new RecordError('write', 'WRITE_FAILED', `${job.output}: ${(err as Error).message}`)
       }

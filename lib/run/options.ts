@@ -4,6 +4,8 @@
 import { tmpdir } from 'node:os'
 import type { Dispatcher } from 'undici'
 import { UsageError } from '../errors.js'
+import { parseSize } from './sizes.js'
+import { gdalShare } from './slots.js'
 import { InvalidValue, parseBands, parseBbox, parseCrs, parseOutSize, type PixelWindow, type WindowRequest } from '../input/request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
@@ -22,9 +24,9 @@ export interface PipelineOptions extends WindowRequest {
   timeout: number
   /** Seconds one record's fetching may take in all, retries included (like curl's --max-time); default 10 × timeout. */
   maxTime?: number
-  /** Most bytes one record moves over the network. */
+  /** Most bytes one record moves over the network (a number, or a size such as '500MB' or '2GiB'). */
   maxBytes: number
-  /** Pixel bytes of the windows in flight, from read until written: the memory bound in bytes. */
+  /** Pixel bytes of the windows in flight, from read until written: the memory bound in bytes (or a size). */
   maxMemory: number
   format: string
   creationOptions: string[]
@@ -33,7 +35,10 @@ export interface PipelineOptions extends WindowRequest {
   maxLineLength: number
   /** Parent of the run's private temp directory. */
   tempRoot: string
-  /** Records each GDAL stage (open, read, write) works on at once. */
+  /**
+   * GDAL calls at once, across open, read and write (each stage also takes this many records at once).
+   * Default: libuv's pool (UV_THREADPOOL_SIZE, 4 unless set) less one thread kept for `fs`.
+   */
   gdalConcurrency: number
   /** Base delay of the retry backoff, in ms (tests shorten it). */
   retryBaseMs: number
@@ -43,6 +48,9 @@ export interface PipelineOptions extends WindowRequest {
    */
   dispatcher?: () => Dispatcher
 }
+
+/** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory'>> & { maxBytes?: number | string, maxMemory?: number | string }
 
 export const defaults: PipelineOptions = {
   outDir: 'output',
@@ -60,7 +68,7 @@ export const defaults: PipelineOptions = {
   skipExisting: false,
   maxLineLength: 1024 * 1024,
   tempRoot: tmpdir(),
-  gdalConcurrency: 4,
+  gdalConcurrency: gdalShare(),
   retryBaseMs: 250
 }
 
@@ -133,14 +141,17 @@ function checkWindow (value: unknown): PixelWindow {
  * Defaults filled in and every value checked, with the same messages for the library and the CLI.
  * Unknown keys are refused, so that a misspelt option is not silently ignored (in JS as well as TS).
  */
-export function resolveOptions (given: Partial<PipelineOptions> = {}): PipelineOptions {
+export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new UsageError('options must be an object')
   const unknown = Object.keys(given).filter((k) => !KNOWN.has(k))
   if (unknown.length > 0) {
     throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${[...KNOWN].join(', ')})`)
   }
-  const o: PipelineOptions = { ...defaults, ...stripUndefined(given) }
-  const r = o as unknown as Record<string, unknown>
+  // The pool as it is now: a library host may have set UV_THREADPOOL_SIZE after this module loaded.
+  const r: Record<string, unknown> = { ...defaults, gdalConcurrency: gdalShare(), ...stripUndefined(given) }
+  // Sizes may be given as text, as on the command line.
+  for (const key of ['maxBytes', 'maxMemory']) if (typeof r[key] === 'string') r[key] = parseSize(r[key], flagOf(key))
+  const o = r as unknown as PipelineOptions
   wholeNumber(r, 'concurrency')
   wholeNumber(r, 'gdalConcurrency')
   wholeNumber(r, 'maxPixels')

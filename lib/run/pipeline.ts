@@ -16,11 +16,12 @@ import { createAgent, MAX_REDIRECTS } from '../http/agent.js'
 import { GuardedDispatcher } from '../http/guard.js'
 import type { Job } from './job.js'
 import { createOpener } from '../raster/open.js'
-import { resolveOptions, type PipelineOptions } from './options.js'
+import { resolveOptions, type PipelineInput, type PipelineOptions } from './options.js'
 import { parseItem, type CrsCheck } from '../input/parse.js'
 import { createReader } from '../raster/read.js'
 import type { InputItem, ResultRecord } from '../input/records.js'
 import { Stage } from './stage.js'
+import { Slots } from './slots.js'
 import { MemoryBudget } from './budget.js'
 import { TempDir } from './tempdir.js'
 import { CrsCatalog } from '../raster/window.js'
@@ -31,7 +32,10 @@ type Callback = (error?: Error | null) => void
 /** The Duplex, typed: input items in, result records out. */
 export interface RasterPipeline extends Duplex {
   readonly options: PipelineOptions
+  /** The stages in order; each emits 'settled' (job) when it is done with a job. */
   readonly stages: Stage[]
+  /** GDAL calls running (`active`, at most `size`: `options.gdalConcurrency`), `waiting` for a slot, and the `peak`. */
+  readonly gdalCalls: Pick<Slots, 'size' | 'active' | 'waiting' | 'peak'>
   /** Input items taken in so far. */
   readonly taken: () => number
   /** Aborts every fetch in flight and not yet started; those records end as errors, the rest go on. */
@@ -81,7 +85,7 @@ class Parse extends Transform {
   }
 }
 
-export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPipeline {
+export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const options = resolveOptions(given)
   const gdal = loadGdal()
   const ext = outputExtension(gdal, options.format)
@@ -117,8 +121,10 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
   const fetchContext = { options, dispatcher, temp, signal: fetches.signal }
   const parse = new Parse(options, ext, (job) => live.add(job), (text) => { crs.get(text) })
   const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }
+  // One limit on GDAL calls across open, read and write, so that GDAL leaves a thread of the pool to fs.
+  const gdalCalls = new Slots(options.gdalConcurrency)
   const fetchStage = createFetcher(fetchContext)
-  const openStage = createOpener({ gdal, crs, maxPixels: options.maxPixels, maxMemory: options.maxMemory })
+  const openStage = createOpener({ gdal, crs, maxPixels: options.maxPixels, maxMemory: options.maxMemory, gdalCalls })
   const budget = new MemoryBudget(options.maxMemory)
   // The file changed on the server under a record: let go of what it had, and fetch and open it afresh.
   const restart = async (job: Job): Promise<void> => {
@@ -135,8 +141,8 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
     // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
     new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal, applies: (job) => Boolean(job.local?.sparse) },
       createBlockFetcher(fetchContext, restart)),
-    new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal })),
-    new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal }))
+    new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal, gdalCalls })),
+    new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls }))
   ]
   const finalize = new Finalize((job) => live.delete(job))
   const duplex = chain([parse, ...stages, finalize]) as unknown as Duplex
@@ -172,6 +178,7 @@ export function rasterPipeline (given: Partial<PipelineOptions> = {}): RasterPip
   const pipeline = Object.assign(duplex, {
     options,
     stages,
+    gdalCalls,
     taken: () => parse.taken,
     abort: () => fetches.abort(),
     cancel: async () => {

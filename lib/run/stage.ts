@@ -100,6 +100,8 @@ export class Stage extends Transform {
   private finish (job: Job): void {
     this.active--
     if (this.destroyed) return
+    // For watchers (progress, tests): this stage is done with the job, ok or not.
+    this.emit('settled', job)
     this.push(job)
     this.release()
     if (this.active === 0 && this.flushed) this.flushed()
