@@ -97,18 +97,20 @@ test('a probe answered with the whole file reads only what it asked for, and the
   assertSameRaster(r.output as string, gdalTranslate(cog, ['-srcwin', ...WINDOW.map(String)], dir, 'ref-whole.tif'), 'whole-206 probe')
 })
 
-test('--max-time ends a record whose body trickles in, although it is never idle for --timeout', async () => {
+test('--max-time ends a record whose body trickles in, although it is never idle for --timeout; a record sharing its URL fails the same way', async () => {
   server.reset()
   server.file('slow.tif', readFileSync(join(FIXTURES, 'int16-small.tif')))
   server.file('fast.tif', readFileSync(join(FIXTURES, 'int16-small.tif')))
   server.always('slow.tif', { kind: 'trickle', ms: 50 })
   const run = await runCli(['-o', join(dir, 'out-trickle'), '--timeout', '5', '--max-time', '1', '--no-progress'], {
-    stdin: server.url('slow.tif') + '\n' + server.url('fast.tif') + '\n', env: ENV
+    stdin: server.url('slow.tif') + '\n' + server.url('fast.tif') + '\n' + server.url('slow.tif') + '\n', env: ENV
   })
   assert.equal(run.code, 1)
-  const slow = run.records.find((r) => r.line === 1)
-  assert.equal(slow?.error?.code, 'MAX_TIME', JSON.stringify(slow))
-  assert.match(slow?.error?.message ?? '', /not fetched within --max-time 1 s/)
+  for (const line of [1, 3]) {
+    const slow = run.records.find((r) => r.line === line)
+    assert.equal(slow?.error?.code, 'MAX_TIME', JSON.stringify(slow))
+    assert.match(slow?.error?.message ?? '', /not fetched within --max-time 1 s/)
+  }
   assert.equal(run.records.find((r) => r.line === 2)?.status, 'ok', 'its neighbour is not held up')
 })
 

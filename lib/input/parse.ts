@@ -21,6 +21,7 @@ export function newJob (line: number, url = ''): Job {
     bytes: 0,
     attempts: 0,
     ms: {},
+    fetchMs: 0,
     started: performance.now()
   }
 }

@@ -45,6 +45,6 @@ export interface Job {
   memoryBytes?: number
   /** Gives the bytes back to the budget; set while they are held. */
   releaseMemory?: () => void
-  /** Aborts when the record's fetching has taken --max-time; set when its fetch starts. */
-  deadline?: AbortSignal
+  /** Milliseconds the record has spent fetching (its fetch and blocks stages), against --max-time. */
+  fetchMs: number
 }

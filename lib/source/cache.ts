@@ -27,7 +27,11 @@ export class SourceCache<T> {
     this.entries.delete(key)
   }
 
-  async acquire (key: string, load: () => Promise<T>): Promise<Shared<T>> {
+  /**
+   * The value for `key`, loaded by the first caller and awaited by the others. A caller whose `signal`
+   * aborts stops waiting (the load goes on for the others); a value no one is left to hold is disposed of.
+   */
+  async acquire (key: string, load: () => Promise<T>, signal?: AbortSignal): Promise<Shared<T>> {
     let entry = this.entries.get(key)
     if (!entry) {
       entry = { promise: load(), refs: 0 }
@@ -37,10 +41,16 @@ export class SourceCache<T> {
     const current = entry
     let value: T
     try {
-      value = await current.promise
+      value = await (signal ? untilAborted(current.promise, signal) : current.promise)
     } catch (err) {
       current.refs--
-      if (this.entries.get(key) === current) this.entries.delete(key)
+      if (signal?.aborted && err === signal.reason) {
+        // Only this caller gave up: the load goes on, and its value is disposed of if no one holds it.
+        void current.promise.then(() => this.disposeIfUnheld(key, current), () => undefined)
+      } else if (this.entries.get(key) === current) {
+        // The load failed: not cached, so the next caller loads afresh.
+        this.entries.delete(key)
+      }
       throw err
     }
     let released = false
@@ -49,10 +59,25 @@ export class SourceCache<T> {
       release: async () => {
         if (released) return
         released = true
-        if (--current.refs > 0) return
-        if (this.entries.get(key) === current) this.entries.delete(key)
-        await this.dispose(value)
+        --current.refs
+        await this.disposeIfUnheld(key, current)
       }
     }
   }
+
+  private async disposeIfUnheld (key: string, entry: Entry<T>): Promise<void> {
+    if (entry.refs > 0) return
+    if (this.entries.get(key) === entry) this.entries.delete(key)
+    await this.dispose(await entry.promise)
+  }
+}
+
+/** `promise`, or the signal's reason once it aborts, whichever comes first. */
+function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }

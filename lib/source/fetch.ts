@@ -39,25 +39,26 @@ function httpOptions ({ options: o, dispatcher, signal }: FetchContext): Request
 }
 
 /**
- * The HTTP options of one record: the run's, with a signal that also aborts at the record's --max-time.
- * Its clock starts with the record's fetch and covers the blocks stage too.
+ * Runs a record's network work under its --max-time. The clock runs only while the record is fetching
+ * (its fetch, then its blocks), not while it waits in a queue between stages; past it, whatever the
+ * abort surfaced as becomes MAX_TIME.
  */
-function recordHttp (ctx: FetchContext, job: Job): RequestOptions {
-  job.deadline ??= AbortSignal.timeout((ctx.options.maxTime ?? 10 * ctx.options.timeout) * 1000)
-  return { ...httpOptions(ctx), signal: AbortSignal.any([ctx.signal, job.deadline]) }
+async function withinMaxTime (ctx: FetchContext, job: Job, work: (http: RequestOptions, deadline: AbortSignal) => Promise<void>): Promise<void> {
+  const limitMs = (ctx.options.maxTime ?? 10 * ctx.options.timeout) * 1000
+  const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(limitMs - job.fetchMs)))
+  const started = performance.now()
+  try {
+    await work({ ...httpOptions(ctx), signal: AbortSignal.any([ctx.signal, deadline]) }, deadline)
+  } catch (err) {
+    if (deadline.aborted && !ctx.signal.aborted) throw maxTime(ctx, job)
+    throw err
+  } finally {
+    job.fetchMs += performance.now() - started
+  }
 }
 
-/** Runs a record's network work; past its --max-time, whatever the abort surfaced as becomes MAX_TIME. */
-async function withinMaxTime (ctx: FetchContext, job: Job, work: (http: RequestOptions) => Promise<void>): Promise<void> {
-  const http = recordHttp(ctx, job)
-  try {
-    await work(http)
-  } catch (err) {
-    if (job.deadline?.aborted && !ctx.signal.aborted) {
-      throw new RecordError('fetch', 'MAX_TIME', `${job.url}: not fetched within --max-time ${ctx.options.maxTime} s`, true)
-    }
-    throw err
-  }
+function maxTime (ctx: FetchContext, job: Job): RecordError {
+  return new RecordError('fetch', 'MAX_TIME', `${job.url}: not fetched within --max-time ${ctx.options.maxTime} s`, true)
 }
 
 export type FetchStage = ((job: Job) => Promise<void>) & {
@@ -70,11 +71,28 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   const o = ctx.options
 
   const fetchStage = async (job: Job): Promise<void> => {
-    await withinMaxTime(ctx, job, (http) => fetchSource(job, http))
+    await withinMaxTime(ctx, job, (http, deadline) => fetchSource(job, http, deadline))
   }
   return Object.assign(fetchStage, { forget: (url: string) => cache.forget(url) })
 
-  async function fetchSource (job: Job, http: RequestOptions): Promise<void> {
+  async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Probed> {
+    const path = ctx.temp.file(job.url)
+    try {
+      const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
+      if (decideFetch(facts) === 'download') {
+        await download(job.url, path, http, job)
+        return { kind: 'download', path }
+      }
+      return await probe(job.url, path, facts, http, job)
+    } catch (err) {
+      // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
+      await rm(path, { force: true })
+      // Said as such to the records waiting for it: their own time may not be up.
+      throw deadline.aborted && !ctx.signal.aborted ? maxTime(ctx, job) : err
+    }
+  }
+
+  async function fetchSource (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<void> {
     if (o.skipExisting && job.outputPath && await exists(job.outputPath)) {
       job.status = 'skipped'
       return
@@ -84,22 +102,19 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       return
     }
     // Records for one URL share its fetch and local copy. The record that makes the request carries its
-    // bytes and attempts; the others carry only what they fetch themselves (range mode's blocks).
-    const shared = await cache.acquire(job.url, async (): Promise<Probed> => {
-      const path = ctx.temp.file(job.url)
+    // bytes and attempts; the others carry only what they fetch themselves (range mode's blocks). A record
+    // waits for another's fetch only within its own --max-time; should that fetch run out of the other
+    // record's time, a record with time left fetches the URL itself.
+    let shared
+    for (;;) {
       try {
-        const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
-        if (decideFetch(facts) === 'download') {
-          await download(job.url, path, http, job)
-          return { kind: 'download', path }
-        }
-        return await probe(job.url, path, facts, http, job)
+        shared = await cache.acquire(job.url, () => load(job, http, deadline), http.signal)
+        break
       } catch (err) {
-        // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
-        await rm(path, { force: true })
-        throw err
+        const othersTime = err instanceof RecordError && err.code === 'MAX_TIME' && !deadline.aborted && !ctx.signal.aborted
+        if (!othersTime) throw err
       }
-    })
+    }
     const got = shared.value
     job.fetch = got.kind
     job.local = got.kind === 'range'
