@@ -11,6 +11,7 @@ import { parseBands, parseBbox, parseCrs, parseOutSize, parseWindow, InvalidValu
 import { RecordError } from '../lib/errors.js'
 import type { Job } from '../lib/run/job.js'
 import { scratch } from './support/run.js'
+import { bareJob } from './support/unit.js'
 
 const gdal = loadGdal()
 let dir: string
@@ -191,18 +192,10 @@ test('bboxToWindow matches gdal_translate -projwin on fixed cases', () => {
 // ---- resolveWindow: the window a job reads, with a real dataset ----
 
 function jobFor (ds: Dataset, request: Partial<WindowRequest>, georeferenced = true): Job {
-  return {
-    line: 1,
-    url: ds.description,
-    request: { window: { col: 0, row: 0, width: 512, height: 512 }, boundless: false, ...request },
-    dataset: ds,
-    source: { driver: ds.driver.description, width: ds.rasterSize.x, height: ds.rasterSize.y, count: ds.bands.count(), dtype: 'Byte', crs: null },
-    georeferenced,
-    bytes: 0,
-    attempts: 0,
-    ms: {},
-    started: 0
-  }
+  const source = { driver: ds.driver.description, width: ds.rasterSize.x, height: ds.rasterSize.y, count: ds.bands.count(), dtype: 'Byte', crs: null }
+  const job = bareJob(1, { url: ds.description, dataset: ds, source, georeferenced })
+  job.request = { ...job.request, ...request }
+  return job
 }
 
 test('resolveWindow: clipped unless boundless, OUTSIDE when no pixel is left, refusals by code', async () => {
