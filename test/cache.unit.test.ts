@@ -15,7 +15,14 @@ function harness () {
     loads.push({ key, d })
     return d.promise
   })
-  return { cache, loads, disposed, acquire }
+  /** Settles load i with value; every acquire given must then hold that value. */
+  const settle = async (i: number, value: string, ...acquires: Array<Promise<Shared<string>>>): Promise<Array<Shared<string>>> => {
+    loads[i].d.resolve(value)
+    const shared = await Promise.all(acquires)
+    for (const s of shared) assert.equal(s.value, value)
+    return shared
+  }
+  return { cache, loads, disposed, acquire, settle }
 }
 
 test('records for one URL share one fetch; the copy goes when the last holder releases it', async () => {
@@ -24,10 +31,7 @@ test('records for one URL share one fetch; the copy goes when the last holder re
   const second = h.acquire('a')
   // Concurrent acquires while the fetch is in flight wait on that fetch, not a second one.
   assert.equal(h.loads.length, 1)
-  h.loads[0].d.resolve('copy-a')
-  const [s1, s2] = await Promise.all([first, second])
-  assert.equal(s1.value, 'copy-a')
-  assert.equal(s2.value, 'copy-a')
+  const [s1, s2] = await h.settle(0, 'copy-a', first, second)
   // A third record after the fetch finished shares it too.
   const s3 = await h.acquire('a')
   assert.equal(s3.value, 'copy-a')
@@ -73,10 +77,7 @@ test('a fetch started after a failure is not dropped by the failed fetch\'s othe
   // The second waiter's clean-up came after the new fetch began: a further record still shares that fetch.
   const alongside = h.acquire('a')
   assert.equal(h.loads.length, 2)
-  h.loads[1].d.resolve('fresh')
-  const [n, a] = await Promise.all([next, alongside])
-  assert.equal(n.value, 'fresh')
-  assert.equal(a.value, 'fresh')
+  await h.settle(1, 'fresh', next, alongside)
 })
 
 test('forget: the next acquire fetches afresh; holders of the old copy keep it until they release', async () => {

@@ -26,12 +26,20 @@ function controlled (options: Partial<StageOptions> & { limit: number }) {
     }
   })
   const emitted = new Arrivals<Job>()
+  const consume = (): void => { stage.on('data', (job: Job) => emitted.push(job)) }
   return {
     stage,
     started,
     emitted,
     /** Reads the stage's output as it comes (flowing mode). */
-    consume: () => stage.on('data', (job: Job) => emitted.push(job)),
+    consume,
+    /** Reads the output, writes jobs 1..count and ends the input, then waits until `starts` of them are at work. */
+    async feed (count: number, starts: number): Promise<void> {
+      consume()
+      for (let i = 1; i <= count; i++) stage.write(bareJob(i))
+      stage.end()
+      for (let i = 0; i < starts; i++) await started.next()
+    },
     finish: (line: number) => work.get(line)?.resolve(),
     fail: (line: number, err: unknown) => work.get(line)?.reject(err),
     get maxActive () { return maxActive }
@@ -85,10 +93,7 @@ test('while full it takes no input: the write callback is held until a job finis
 
 test('finished jobs are emitted in the order they finish, not the order they came', async () => {
   const c = controlled({ limit: 4 })
-  c.consume()
-  for (let i = 1; i <= 4; i++) c.stage.write(bareJob(i))
-  c.stage.end()
-  for (let i = 1; i <= 4; i++) await c.started.next()
+  await c.feed(4, 4)
   for (const line of [3, 1, 4, 2]) {
     c.finish(line)
     assert.equal((await c.emitted.next()).line, line)
@@ -114,12 +119,7 @@ test('an unread output side stalls the stage at its highWaterMark, and reading r
 
 test('errors become RecordErrors of the stage: a plain one as FAILED, another stage\'s keeping its code', async () => {
   const c = controlled({ limit: 2 })
-  c.consume()
-  c.stage.write(bareJob(1))
-  c.stage.write(bareJob(2))
-  c.stage.end()
-  await c.started.next()
-  await c.started.next()
+  await c.feed(2, 2)
   c.fail(1, new Error('boom'))
   const fetchErr = new RecordError('fetch', 'HTTP_503', 'service unavailable', true)
   fetchErr.retryAfter = 7
@@ -135,10 +135,7 @@ test('errors become RecordErrors of the stage: a plain one as FAILED, another st
 
 test('job.ms[name] records how long the work took', async () => {
   const c = controlled({ limit: 1 })
-  c.consume()
-  c.stage.write(bareJob(1))
-  c.stage.end()
-  await c.started.next()
+  await c.feed(1, 1)
   const t0 = performance.now()
   // The work ends on an event the test raises after a known interval, not on a guessed sleep.
   await new Promise<void>((resolve) => setTimeout(resolve, 30))
@@ -174,10 +171,7 @@ test('jobs that do not apply, already failed, or were skipped pass through untim
 test('once the signal aborts, jobs not started pass as CANCELLED errors; those at work finish', async () => {
   const abort = new AbortController()
   const c = controlled({ limit: 1, signal: abort.signal })
-  c.consume()
-  for (let i = 1; i <= 3; i++) c.stage.write(bareJob(i))
-  c.stage.end()
-  await c.started.next()
+  await c.feed(3, 1)
   abort.abort()
   c.finish(1)
   const out = [await c.emitted.next(), await c.emitted.next(), await c.emitted.next()]
@@ -195,12 +189,7 @@ test('once the signal aborts, jobs not started pass as CANCELLED errors; those a
 
 test('end() waits for the jobs at work: "end" comes after the last of them', async () => {
   const c = controlled({ limit: 2 })
-  c.consume()
-  c.stage.write(bareJob(1))
-  c.stage.write(bareJob(2))
-  c.stage.end()
-  await c.started.next()
-  await c.started.next()
+  await c.feed(2, 2)
   let ended = false
   const end = once(c.stage, 'end').then(() => { ended = true })
   c.finish(2)
