@@ -7,10 +7,25 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { useServer } from './support/context.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
-import { rasterPipeline } from '../lib/run/pipeline.js'
+import { rasterPipeline, type RasterPipeline } from '../lib/run/pipeline.js'
 import type { ResultRecord } from '../lib/input/records.js'
 
 const ctx = useServer()
+
+/**
+ * Resolves once the pipeline has come to rest with nobody reading: no stage has work running, and a whole
+ * turn of the event loop moved nothing (work finishing in one stage can start work in the next).
+ */
+async function atRest (pipeline: RasterPipeline): Promise<void> {
+  let last = ''
+  for (;;) {
+    await Promise.all(pipeline.stages.map((s) => s.idle()))
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    const state = JSON.stringify([pipeline.taken(), ...pipeline.stages.map((s) => [s.writableLength, s.readableLength])])
+    if (state === last) return
+    last = state
+  }
+}
 
 test('--concurrency 4 with 20 inputs: the server sees 4 requests in flight, never more', async () => {
   ctx.server.reset()
@@ -57,9 +72,10 @@ test('backpressure: 2,000 records and a slow reader; input pulled stays a bounde
     if (read === 100) {
       // The reader stalls: the pipeline must stall too, not keep reading input.
       const before = pipeline.taken()
-      await sleep(1500)
+      await atRest(pipeline)
       aheadWhilePaused = pipeline.taken() - before
     } else if (read < 300) {
+      // A slow reader is the case under test (not a wait for something): it lets the pipeline run ahead.
       await sleep(2)
     }
   }

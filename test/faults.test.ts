@@ -109,6 +109,7 @@ test('an HTML page with status 200: an error at stage open saying it is not a ra
   const c = await faultCase('html', (p) => ctx.server.always(p, { kind: 'body', body: '<!doctype html><title>Sign in</title>', contentType: 'text/html' }))
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.stage, 'open')
+  assert.equal(c.rec.error?.code, 'NOT_A_RASTER', JSON.stringify(c.rec.error))
   assert.match(c.rec.error?.message ?? '', /not a raster/)
   assert.equal(c.requests, 1)
 })
@@ -119,7 +120,10 @@ test('a corrupted TIFF: an error record, and the process carries on', async () =
   for (let i = 4096; i < bad.length; i += 7) bad[i] ^= 0x5a
   const c = await faultCase('corrupt', (p) => ctx.server.always(p, { kind: 'body', body: bad }), [], 'rgb-byte-tiled.tif')
   assert.equal(c.rec.status, 'error')
-  assert.ok(['open', 'read'].includes(c.rec.error?.stage ?? ''), JSON.stringify(c.rec.error))
+  // The header survives (the flips start at byte 4096): GDAL opens the file and fails on the first tile.
+  assert.equal(c.rec.error?.stage, 'read', JSON.stringify(c.rec.error))
+  assert.equal(c.rec.error?.code, 'READ_FAILED', JSON.stringify(c.rec.error))
+  assert.match(c.rec.error?.message ?? '', /IReadBlock failed/)
 })
 
 test('a body over --max-bytes (by Content-Length): refused, nothing kept', async () => {
@@ -164,6 +168,8 @@ test('a redirect to a file: URL is not followed', async () => {
   const c = await faultCase('redirect-file', (p) => ctx.server.always(p, { kind: 'redirect', to: `file://${join(FIXTURES, 'int16-small.tif')}` }))
   assert.equal(c.rec.status, 'error')
   assert.equal(c.rec.error?.stage, 'fetch')
+  assert.equal(c.rec.error?.code, 'BAD_URL', JSON.stringify(c.rec.error))
+  assert.equal(c.rec.error?.retryable, false)
 })
 
 test('connection refused: an error after the retries', async () => {
