@@ -1,11 +1,13 @@
-// The loopback raster server the tests start: serves a directory (and in-memory files) on 127.0.0.1 at a
-// random port, with Range support and ETags, counts requests, bytes and requests in flight per path, and
-// injects faults one request at a time: statuses, resets, truncation, stalls, silence, redirects.
+// The loopback raster server the tests start: serves a directory (streamed from disk, so files of
+// gigabytes too) and in-memory files on 127.0.0.1 at a random port, with Range support and ETags, counts
+// requests, bytes and requests in flight per path, and injects faults one request at a time: statuses,
+// resets, truncation, stalls, silence, redirects.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { readFileSync, statSync } from 'node:fs'
+import { closeSync, createReadStream, openSync, readSync, statSync, type Stats } from 'node:fs'
 import { join, normalize } from 'node:path'
 import { createHash } from 'node:crypto'
+import { pipeline, type Readable } from 'node:stream'
 
 export type Fault =
   | { kind: 'status', status: number, headers?: Record<string, string>, body?: string }
@@ -51,6 +53,8 @@ export interface RasterServer {
   /** Body bytes sent over all paths. */
   totalBytes: () => number
   inFlight: () => number
+  /** Resolves once no response is in flight: a response the client gave up on has stopped counting bytes. */
+  idle: () => Promise<void>
   maxInFlight: () => number
   reset: () => void
   /** Per-request latency in ms, added before the answer. */
@@ -66,6 +70,44 @@ export interface RasterServer {
   close: () => Promise<void>
 }
 
+/**
+ * What a path serves. Files on disk are read piece by piece as the response drains, so a file of
+ * gigabytes (a sparse test file) costs the server no more memory than a small one.
+ */
+interface Body {
+  size: number
+  etag: string | null
+  /** Bytes `start` to `end - 1`; callers ask only for small pieces (a fault's first bytes, a chunk). */
+  read: (start: number, end: number) => Buffer
+  /** The same bytes as a stream, when they are on disk. */
+  stream?: (start: number, end: number) => Readable
+}
+
+function inMemory (bytes: Buffer, etag: string | null): Body {
+  return { size: bytes.length, etag, read: (start, end) => bytes.subarray(start, end) }
+}
+
+function onDisk (path: string, st: Stats): Body {
+  return {
+    size: st.size,
+    // From the file's identity, size and time, as nginx and Apache make theirs: a hash of the contents
+    // would read the whole file for every request.
+    etag: `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
+    read: (start, end) => {
+      const fd = openSync(path, 'r')
+      try {
+        const buf = Buffer.alloc(Math.max(0, end - start))
+        return buf.subarray(0, readSync(fd, buf, 0, buf.length, start))
+      } finally {
+        closeSync(fd)
+      }
+    },
+    stream: (start, end) => createReadStream(path, { start, end: end - 1 })
+  }
+}
+
+const sha1Tag = (bytes: Buffer): string => '"' + createHash('sha1').update(bytes).digest('hex').slice(0, 16) + '"'
+
 export async function startServer (root?: string): Promise<RasterServer> {
   const files = new Map<string, Buffer>()
   const queued = new Map<string, Fault[]>()
@@ -75,6 +117,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
   const hanging = new Set<ServerResponse>()
   const busy = new WeakMap<Socket, number>()
   let inFlight = 0
+  let idleWaiters: Array<() => void> = []
   let maxInFlight = 0
   let total = 0
 
@@ -84,15 +127,15 @@ export async function startServer (root?: string): Promise<RasterServer> {
     return s
   }
 
-  function load (path: string): Buffer | null {
+  function load (path: string): Body | null {
     const mem = files.get(path)
-    if (mem) return mem
+    if (mem) return inMemory(mem, sha1Tag(mem))
     if (!root) return null
     const full = normalize(join(root, decodeURIComponent(path)))
     if (!full.startsWith(normalize(root))) return null
     try {
-      if (!statSync(full).isFile()) return null
-      return readFileSync(full)
+      const st = statSync(full)
+      return st.isFile() ? onDisk(full, st) : null
     } catch {
       return null
     }
@@ -112,6 +155,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
       if (counted) return
       counted = true
       inFlight--
+      if (inFlight === 0) { for (const resolve of idleWaiters) resolve(); idleWaiters = [] }
       busy.set(socket, (busy.get(socket) ?? 1) - 1)
       // Closing an idle keep-alive connection a moment after its response: the client may be sending
       // its next request on it just then, which is the race this fault is for.
@@ -131,24 +175,35 @@ export async function startServer (root?: string): Promise<RasterServer> {
     socket.on('close', () => sockets.delete(socket))
   })
 
-  function send (res: ServerResponse, s: PathStats, body: Buffer): void {
-    s.bytes += body.length
-    if (api.bandwidth <= 0 || body.length === 0) {
-      res.end(body)
+  /** Sends bytes `start` to `end - 1` of a body, counting each byte as it is handed to the response. */
+  function send (res: ServerResponse, s: PathStats, body: Body, start = 0, end = body.size): void {
+    if (api.bandwidth <= 0 && body.stream && end > start) {
+      const stream = body.stream(start, end)
+      stream.on('data', (chunk: Buffer) => { s.bytes += chunk.length })
+      // A client that stops reading (a download refused by its size) destroys the stream with the response.
+      pipeline(stream, res, () => undefined)
+      return
+    }
+    if (api.bandwidth <= 0 || end <= start) {
+      const bytes = body.read(start, end)
+      s.bytes += bytes.length
+      res.end(bytes)
       return
     }
     const chunk = 64 * 1024
     const gap = (chunk / api.bandwidth) * 1000
-    let at = 0
+    let at = start
     const next = (): void => {
       if (res.destroyed) return
-      const piece = body.subarray(at, at + chunk)
+      const piece = body.read(at, Math.min(at + chunk, end))
       at += piece.length
-      if (at >= body.length) res.end(piece)
+      s.bytes += piece.length
+      if (at >= end || piece.length === 0) res.end(piece) // a file cut short ends its body short
       else { res.write(piece); setTimeout(next, gap) }
     }
     next()
   }
+  const text = (t: string): Body => inMemory(Buffer.from(t), null)
 
   function handle (req: IncomingMessage, res: ServerResponse, path: string, s: PathStats, fault?: Fault): void {
     if (fault?.kind === 'delay') {
@@ -158,7 +213,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     if (fault?.kind === 'silent') { hanging.add(res); return }
     if (fault?.kind === 'status') {
       res.writeHead(fault.status, { 'content-type': 'text/plain', ...fault.headers })
-      send(res, s, Buffer.from(fault.body ?? `status ${fault.status}\n`))
+      send(res, s, text(fault.body ?? `status ${fault.status}\n`))
       return
     }
     if (fault?.kind === 'redirect') {
@@ -171,19 +226,20 @@ export async function startServer (root?: string): Promise<RasterServer> {
       const headers: Record<string, string> = { 'content-type': fault.contentType ?? 'application/octet-stream' }
       if (!fault.chunked) headers['content-length'] = String(body.length)
       res.writeHead(200, headers)
-      send(res, s, body)
+      send(res, s, inMemory(body, null))
       return
     }
-    const body = fault?.kind === 'version' ? fault.body : load(path)
+    const body = fault?.kind === 'version' ? inMemory(fault.body, fault.etag) : load(path)
     if (!body) {
       res.writeHead(404, { 'content-type': 'text/plain' })
-      send(res, s, Buffer.from('not found\n'))
+      send(res, s, text('not found\n'))
       return
     }
-    const etag = fault?.kind === 'version' ? fault.etag : '"' + createHash('sha1').update(body).digest('hex').slice(0, 16) + '"'
+    const etag = body.etag
+    const size = body.size
     const ranges = !api.noRanges && fault?.kind !== 'ignore-range'
     let start = 0
-    let end = body.length - 1
+    let end = size - 1
     let status = 200
     const range = req.headers.range
     const ifRange = fault?.kind === 'version' ? undefined : req.headers['if-range']
@@ -193,30 +249,30 @@ export async function startServer (root?: string): Promise<RasterServer> {
       const m = /^bytes=(\d*)-(\d*)$/.exec(range)
       if (m) {
         s.ranges.push(range)
-        if (m[1] === '') { start = Math.max(0, body.length - Number(m[2])) } else {
+        if (m[1] === '') { start = Math.max(0, size - Number(m[2])) } else {
           start = Number(m[1])
-          if (m[2] !== '') end = Math.min(Number(m[2]), body.length - 1)
+          if (m[2] !== '') end = Math.min(Number(m[2]), size - 1)
         }
-        if (start >= body.length || start > end) {
-          res.writeHead(416, { 'content-range': `bytes */${body.length}` })
+        if (start >= size || start > end) {
+          res.writeHead(416, { 'content-range': `bytes */${size}` })
           res.end()
           return
         }
         status = 206
       }
     }
-    const slice = body.subarray(start, end + 1)
+    const length = end + 1 - start
     const headers: Record<string, string> = {
       'content-type': 'image/tiff',
-      'content-length': String(slice.length)
+      'content-length': String(length)
     }
     if (etag) headers.etag = etag
     if (fault?.kind === 'encoding') headers['content-encoding'] = fault.encoding
     if (ranges) headers['accept-ranges'] = 'bytes'
-    if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${body.length}`
+    if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${size}`
     res.writeHead(status, headers)
     if (fault?.kind === 'reset' || fault?.kind === 'truncate' || fault?.kind === 'stall') {
-      const part = slice.subarray(0, Math.min(fault.after, slice.length))
+      const part = body.read(start, start + Math.min(fault.after, length))
       s.bytes += part.length
       // A pause before the fault, so that the client has read what was sent (a reset discards data still
       // unread in the peer's buffers).
@@ -231,15 +287,15 @@ export async function startServer (root?: string): Promise<RasterServer> {
       let at = 0
       const drip = (): void => {
         if (res.destroyed) return
-        if (at >= slice.length) { res.end(); return }
+        if (at >= length) { res.end(); return }
         s.bytes++
-        res.write(slice.subarray(at, ++at))
+        res.write(body.read(start + at, start + ++at))
         setTimeout(drip, fault.ms)
       }
       drip()
       return
     }
-    send(res, s, slice)
+    send(res, s, body, start, end + 1)
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -264,6 +320,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     totalRequests: () => total,
     totalBytes: () => [...stats.values()].reduce((sum, st) => sum + st.bytes, 0),
     inFlight: () => inFlight,
+    idle: async () => { if (inFlight > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve)) },
     maxInFlight: () => maxInFlight,
     reset: () => {
       stats.clear(); queued.clear(); standing.clear()
