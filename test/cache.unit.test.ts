@@ -138,3 +138,26 @@ test('any sequence of acquires and releases: one fetch per key while held, each 
     }
   }))
 })
+
+test('a waiter whose signal aborts stops waiting; the load goes on for the others, and a value no one holds is disposed of', async () => {
+  const h = harness()
+  const loader = h.acquire('a')
+  const impatient = new AbortController()
+  const waiting = h.cache.acquire('a', async () => { throw new Error('not called: the load in flight is shared') }, impatient.signal)
+  impatient.abort(new Error('its own time is up'))
+  await assert.rejects(waiting, /its own time is up/)
+  assert.equal(h.loads.length, 1, 'the load was not dropped')
+  const [held] = await h.settle(0, 'copy-a', loader)
+  await held.release()
+  assert.deepEqual(h.disposed, ['copy-a'])
+
+  // Every holder gave up before the load finished: its value is disposed of once it comes.
+  const alone = new AbortController()
+  const gaveUp = h.cache.acquire('b', () => { const d = deferred<string>(); h.loads.push({ key: 'b', d }); return d.promise }, alone.signal)
+  alone.abort(new Error('gave up'))
+  await assert.rejects(gaveUp, /gave up/)
+  h.loads[1].d.resolve('copy-b')
+  await h.loads[1].d.promise
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  assert.deepEqual(h.disposed, ['copy-a', 'copy-b'])
+})

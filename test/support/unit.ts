@@ -1,5 +1,6 @@
 // Small pieces for unit tests: promises the test settles itself (so tests wait for events, not time) and bare jobs.
 import type { Job } from '../../lib/run/job.js'
+import { newJob } from '../../lib/input/parse.js'
 
 export interface Deferred<T> {
   promise: Promise<T>
@@ -40,14 +41,5 @@ export class Arrivals<T> {
 
 /** A job as parse makes it, before any stage has seen it. */
 export function bareJob (line: number, extra: Partial<Job> = {}): Job {
-  return {
-    line,
-    url: `http://example.invalid/${line}.tif`,
-    request: { window: { col: 0, row: 0, width: 512, height: 512 }, boundless: false },
-    bytes: 0,
-    attempts: 0,
-    ms: {},
-    started: 0,
-    ...extra
-  }
+  return Object.assign(newJob(line, `http://example.invalid/${line}.tif`), { request: { window: { col: 0, row: 0, width: 512, height: 512 }, boundless: false }, started: 0 }, extra)
 }
