@@ -65,6 +65,10 @@ export interface S3Fixture {
   port: number
   region: string
   credentials: S3Credentials
+  /** s3rver's own address, behind the front (unchecked, uncounted: for diagnosis and close tests). */
+  backendEndpoint: string
+  /** Where s3rver keeps the objects; removed by close. */
+  directory: string
   /** Path-style URL of an object: http://127.0.0.1:PORT/bucket/key (key segments encoded). */
   url: (bucket: string, key: string) => string
   createBucket: (bucket: string) => Promise<void>
@@ -556,9 +560,15 @@ export async function startS3 (options: S3Options = {}): Promise<S3Fixture> {
         at += chunk.length
       }
       if (status >= 300 && errorText.length < 16) errorText.push(chunk)
-      if (piece.length > 0) { s.bytes += piece.length; res.write(piece) }
+      if (piece.length > 0) {
+        s.bytes += piece.length
+        // Backpressure: a slow client holds s3rver back rather than filling the front's memory.
+        if (!res.write(piece)) { upstream.pause(); res.once('drain', () => upstream.resume()) }
+      }
       if (end >= 0 && at > end) upstream.destroy()
     })
+    // A client gone mid-body: s3rver's stream stops too.
+    res.on('close', () => { if (!res.writableFinished) upstream.destroy() })
     await new Promise<void>((resolve) => {
       let finished = false
       const done = (): void => {
@@ -601,6 +611,8 @@ export async function startS3 (options: S3Options = {}): Promise<S3Fixture> {
     port,
     region,
     credentials,
+    backendEndpoint: `http://127.0.0.1:${backendPort}`,
+    directory: dir,
     url: (bucket, key) => endpoint + objectPath(bucket, key),
     createBucket: async (bucket) => { must(`create bucket ${bucket}`, await backendCall('PUT', `/${bucket}`)) },
     putObject: async (bucket, key, body) => {
