@@ -3,7 +3,6 @@
 // retried, ranges and conditional GETs are answered as S3 does, and close leaves no port open.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { createHash } from 'node:crypto'
@@ -11,7 +10,7 @@ import { join } from 'node:path'
 import aws4 from 'aws4'
 import { startS3, type S3Fixture } from './support/s3.js'
 import { FIXTURES, scratch } from './support/run.js'
-import { assertSameRaster, gdalTranslate } from './support/compare.js'
+import { assertSameRaster, gdalTool, gdalTranslate } from './support/compare.js'
 
 const BUCKET = 'rasters'
 const KEY = 'cogs/rgb.tif'
@@ -31,20 +30,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-interface ToolRun { code: number | null, stdout: string, stderr: string }
-
-/** Runs a GDAL tool without blocking the event loop: the front answering it lives in this process. */
-async function gdal (tool: string, args: string[], env: Record<string, string>): Promise<ToolRun> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const gdal = gdalTool
 
 /** aws4's signed headers as fetch takes them: without Host, which fetch sets itself (the value aws4 signed). */
 function fetchHeaders (signed: aws4.Request): Record<string, string> {

@@ -33,6 +33,9 @@ const spec = {
   'max-memory': { type: 'string' },
   format: { type: 'string' },
   co: { type: 'string', multiple: true },
+  header: { type: 'string', short: 'H', multiple: true },
+  'requester-pays': { type: 'boolean' },
+  'no-sign': { type: 'boolean' },
   'skip-existing': { type: 'boolean' },
   stats: { type: 'string' },
   progress: { type: 'boolean' },
@@ -93,6 +96,9 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     maxMemory: v['max-memory'],
     format: v.format,
     creationOptions: v.co,
+    headers: v.header,
+    requesterPays: v['requester-pays'],
+    noSign: v['no-sign'],
     skipExisting: v['skip-existing'],
     // Not an option users need: tests shorten the backoff with it.
     retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined

@@ -1,3 +1,4 @@
+// --help and --version: the options with their defaults, the input record forms, examples, exit statuses.
 import { readFileSync } from 'node:fs'
 import { defaults } from '../run/options.js'
 import { formatBytes } from '../run/sizes.js'
@@ -40,6 +41,8 @@ Options:
       --format NAME          output GDAL driver, one self-contained file: GTiff, COG, PNG, JPEG,
                              WEBP, GIF, BMP, JP2OpenJPEG, GPKG, netCDF, PCIDSK     [default: ${d.format}]
       --co NAME=VALUE        creation option, repeatable, as gdal_translate -co [default: COMPRESS=DEFLATE, TILED=YES]
+  -H, --header 'NAME: VALUE' request header, repeatable (as curl's -H), sent to the URL's own
+                             origin only; never printed
       --skip-existing        leave outputs already there; their records say "skipped" [default: off]
       --stats FILE           write the run's summary as JSON
       --progress, --no-progress
@@ -52,6 +55,7 @@ Input records (one per line; only "url" is required, other fields override the o
   {"url": "scene.tif", "id": "s7", "window": [0, 0, 512, 512], "bands": [3, 2, 1], "out": "scenes/7.tif"}
   {"url": "scene.tif", "window": {"col": 0, "row": 0, "width": 512, "height": 512}, "out_size": [256, 256]}
   {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "boundless": true}
+  {"url": "https://example.org/private.tif", "headers": {"Authorization": "Bearer …"}}
 
 Examples:
   rasterpipe -c 32 -w 1024,1024,512,512 urls.txt > results.ndjson

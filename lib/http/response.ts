@@ -4,6 +4,7 @@
 import { request, type Dispatcher } from 'undici'
 import { RecordError } from '../errors.js'
 import { statusError } from './errors.js'
+import { MAX_REDIRECTS } from './agent.js'
 
 export interface RequestOptions {
   dispatcher: Dispatcher
@@ -12,6 +13,22 @@ export interface RequestOptions {
   maxBytes: number
   retryBaseMs: number
   signal?: AbortSignal
+  /** The user's headers (--header, a record's `headers`): sent to the URL's own origin only. */
+  headers?: Record<string, string>
+  /** An object store's addressing and signing (lib/store/); absent for plain HTTP(S). */
+  auth?: RequestAuth
+}
+
+/** How a store's requests are addressed and signed. */
+export interface RequestAuth {
+  /** The URL to ask (an s3:// URI's HTTPS address); it may change once a bucket's region is learnt. */
+  target: () => string
+  /** Headers to add to one request, signed for it: called for every attempt, so each retry is signed afresh. */
+  sign: (method: string, target: string, headers: Record<string, string>) => Promise<Record<string, string>>
+  /** The store's answer names where to ask instead (a bucket's region): true to ask again, once. */
+  redirected?: (status: number, headers: Headers) => boolean
+  /** A refusal of the credentials, as a record error that says where they came from (never the secret). */
+  refused?: (status: number, body: string) => RecordError | undefined
 }
 
 /** What crossed the network for a record: body bytes over every attempt, and the requests made. */
@@ -29,22 +46,73 @@ export function header (headers: Headers, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v
 }
 
-export function get (url: string, o: RequestOptions, headers: Record<string, string>): Promise<Response> {
-  return request(url, {
-    dispatcher: o.dispatcher,
-    method: 'GET',
-    // The file's own bytes: a compressed transfer could neither be resumed nor placed by byte offset.
-    headers: { 'accept-encoding': 'identity', ...headers },
-    headersTimeout: o.timeoutMs,
-    bodyTimeout: o.timeoutMs,
-    signal: o.signal
-  })
+export async function get (url: string, o: RequestOptions, headers: Record<string, string>): Promise<Response> {
+  const own = o.headers ?? {}
+  const auth = o.auth
+  if (!auth) {
+    return await request(url, {
+      ...options(o, { ...own, 'accept-encoding': 'identity', ...headers }),
+      // An option of undici's redirect interceptor, passed through by request() (its types do not list
+      // it). The interceptor drops Authorization and cookies when a redirect leaves the origin; the user's
+      // own headers may be credentials too (an API key), so they go the same way.
+      ...({ stripHeadersOnCrossOriginRedirect: Object.keys(own) } as object)
+    })
+  }
+  // A signed request is signed for its one URL, so a store's redirects are followed here: signed afresh
+  // within the store's origin, and without any credential or header of the user's once they leave it.
+  let target = auth.target()
+  const origin = new URL(target).origin
+  for (let hop = 0; ; hop++) {
+    const h: Record<string, string> = { ...own, 'accept-encoding': 'identity', ...headers }
+    const res = await request(target, { ...options(o, { ...h, ...await auth.sign('GET', target, h) }), ...({ maxRedirections: 0 } as object) })
+    if (hop === 0 && auth.redirected?.(res.statusCode, res.headers as Headers)) {
+      await res.body.dump().catch(() => undefined)
+      target = auth.target()
+      continue
+    }
+    const location = header(res.headers as Headers, 'location')
+    if (res.statusCode < 300 || res.statusCode >= 400 || !location || hop >= MAX_REDIRECTS) return res
+    await res.body.dump().catch(() => undefined)
+    target = new URL(location, target).toString()
+    if (new URL(target).origin !== origin) return await get(target, { ...o, auth: undefined, headers: undefined }, headers)
+  }
 }
 
-/** A status we did not ask for: its body is drained (the connection stays usable) and it becomes the error. */
-export async function rejectStatus (res: Response, url: string): Promise<never> {
-  await res.body.dump().catch(() => undefined)
+function options (o: RequestOptions, headers: Record<string, string>): { dispatcher: Dispatcher, method: 'GET', headers: Record<string, string>, headersTimeout: number, bodyTimeout: number, signal: AbortSignal | undefined } {
+  return { dispatcher: o.dispatcher, method: 'GET', headers, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, signal: o.signal }
+}
+
+/**
+ * A status we did not ask for: its body is drained (the connection stays usable) and it becomes the error;
+ * a store's refusal of the credentials is read (its first 4 KiB say why) and becomes AUTH, not retried.
+ */
+export async function rejectStatus (res: Response, url: string, o?: RequestOptions): Promise<never> {
+  const refused = o?.auth?.refused
+  if (refused && (res.statusCode === 401 || res.statusCode === 403)) {
+    const err = refused(res.statusCode, await smallText(res.body as unknown as Body, 4096))
+    if (err) throw err
+  } else {
+    await res.body.dump().catch(() => undefined)
+  }
   throw statusError(res.statusCode, res.headers as Headers, url)
+}
+
+/** The first `limit` bytes of a body as text; the rest is not read. */
+async function smallText (body: Body, limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let got = 0
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk)
+      got += chunk.length
+      if (got >= limit) break
+    }
+  } catch {
+    // What arrived is enough to say why, or nothing is.
+  } finally {
+    body.destroy()
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8')
 }
 
 /** A 206's Content-Range: first and last byte, and the total (undefined when the server says `*`). */

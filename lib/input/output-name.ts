@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import type { PipelineOptions } from '../run/options.js'
 import { InvalidValue, type WindowRequest } from './request.js'
+import { redactUrl } from '../http/redact.js'
 
 export interface OutputName { display: string, path: string }
 
@@ -26,7 +27,8 @@ export function outputFor (url: string, request: WindowRequest, out: unknown, o:
 }
 
 function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string): string {
-  const key = JSON.stringify([url, request.window, request.bbox ?? null, request.bboxCrs ?? null, request.bands ?? null,
+  // Without credentials: a pre-signed URL signed anew names the same output (and no secret feeds the name).
+  const key = JSON.stringify([redactUrl(url), request.window, request.bbox ?? null, request.bboxCrs ?? null, request.bands ?? null,
     request.boundless, request.outSize ?? null, o.format, o.creationOptions])
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 12)
   let base = url.replace(/[?#].*$/, '').replace(/\/+$/, '')

@@ -4,20 +4,21 @@ import { RecordError } from '../errors.js'
 import type { Job } from '../run/job.js'
 import type { RawLine } from './lines.js'
 import type { PipelineOptions } from '../run/options.js'
-import { InvalidValue, parseBands, parseBbox, parseCrs, parseOutSize, parseWindow, type WindowRequest } from './request.js'
+import { InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseWindow, type WindowRequest } from './request.js'
 import { outputFor } from './output-name.js'
 import { tooManyPixels } from '../raster/window.js'
 
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
-const ALLOWED_SCHEMES = new Set(['http', 'https', 'file'])
-const KNOWN_FIELDS = new Set(['url', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out'])
+const ALLOWED_SCHEMES = new Set(['http', 'https', 'file', 's3', 'gs'])
+const KNOWN_FIELDS = new Set(['url', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers'])
 
 export function newJob (line: number, url = ''): Job {
   return {
     line,
     url,
     request: { window: { col: 0, row: 0, width: 1, height: 1 }, boundless: false },
+    headers: {},
     bytes: 0,
     attempts: 0,
     ms: {},
@@ -93,6 +94,15 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
     if (!KNOWN_FIELDS.has(key)) throw new InvalidValue(`unknown field "${key}" (known: ${[...KNOWN_FIELDS].join(', ')})`)
   }
   job.request = requestFor(fields, options)
+  if (fields.headers !== undefined) {
+    try {
+      job.headers = { ...options.headers, ...parseHeaders(fields.headers) }
+    } catch (err) {
+      throw err instanceof InvalidValue ? new InvalidValue(`headers: ${err.message}`) : err
+    }
+  } else {
+    job.headers = options.headers
+  }
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
   const r = job.request
   const [w, h] = r.outSize ?? (r.bbox ? [0, 0] : [r.window.width, r.window.height])
@@ -132,7 +142,7 @@ function checkUrl (url: string): string {
   // One letter before the colon is a Windows drive, not a scheme.
   if (m && m[1].length > 1) {
     const scheme = m[1].toLowerCase()
-    if (!ALLOWED_SCHEMES.has(scheme)) throw new InvalidValue(`unsupported URL scheme '${scheme}:' (use http, https, file or a local path)`)
+    if (!ALLOWED_SCHEMES.has(scheme)) throw new InvalidValue(`unsupported URL scheme '${scheme}:' (use http, https, s3, gs, file or a local path)`)
     let parsed: URL
     try {
       parsed = new URL(url)
@@ -140,6 +150,7 @@ function checkUrl (url: string): string {
       throw new InvalidValue(`invalid URL '${url}'`)
     }
     if (scheme !== 'file' && parsed.hostname === '') throw new InvalidValue(`URL '${url}' has no host`)
+    if ((scheme === 's3' || scheme === 'gs') && !/^[a-z0-9]+:\/\/[^/]+\/./i.test(url)) throw new InvalidValue(`'${url}' needs a bucket and a key: ${scheme}://BUCKET/KEY`)
   }
   return url
 }

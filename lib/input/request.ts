@@ -81,3 +81,39 @@ export function parseCrs (value: Raw, name = 'bbox-crs'): string {
   if (typeof value !== 'string' || value.trim() === '') throw new InvalidValue(`${name} needs a CRS such as EPSG:4326`)
   return value.trim()
 }
+
+/** Headers rasterpipe sets itself: a request's range, encoding and framing are not the user's to change. */
+const RESERVED_HEADERS = new Set(['host', 'range', 'if-range', 'accept-encoding', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive'])
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/**
+ * Extra request headers: an object of names to values, or a list of 'Name: value' strings (as curl's -H).
+ * Names are lower-cased; a value may not hold a line break. Never echoes a value in a message: it may be
+ * a secret.
+ */
+export function parseHeaders (value: Raw): Record<string, string> {
+  let pairs: [string, unknown][]
+  if (Array.isArray(value)) {
+    pairs = value.map((item: Raw) => {
+      if (typeof item !== 'string') throw new InvalidValue('each must be a \'Name: value\' string')
+      const colon = item.indexOf(':')
+      // No colon: the whole string may be a secret value given without its name, so it is not echoed.
+      if (colon <= 0) throw new InvalidValue('each must be \'Name: value\'; one has no name before a colon')
+      return [item.slice(0, colon).trim(), item.slice(colon + 1).trim()]
+    })
+  } else if (value !== null && typeof value === 'object') {
+    pairs = Object.entries(value)
+  } else {
+    throw new InvalidValue('must be an object of header names to values')
+  }
+  const headers: Record<string, string> = {}
+  for (const [key, v] of pairs) {
+    if (!TOKEN.test(key)) throw new InvalidValue(`'${key.slice(0, 40)}' is not a header name`)
+    const lower = key.toLowerCase()
+    if (RESERVED_HEADERS.has(lower)) throw new InvalidValue(`'${key}' is set by rasterpipe itself`)
+    if (typeof v !== 'string') throw new InvalidValue(`the value of '${key}' must be a string`)
+    if (/[\r\n\0]/.test(v)) throw new InvalidValue(`the value of '${key}' holds a line break`)
+    headers[lower] = v
+  }
+  return headers
+}

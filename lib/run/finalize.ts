@@ -3,15 +3,17 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Job } from './job.js'
 import type { ResultRecord, Status } from '../input/records.js'
+import { redactText, redactUrl } from '../http/redact.js'
 
-export function toResult (job: Job): ResultRecord {
+/** The job's result record; URLs and messages as they may be shown (no credential, no secret value). */
+export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecord {
   const status: Status = job.error ? 'error' : job.status ?? 'ok'
   job.ms.total = Math.round(performance.now() - job.started)
   // Built field by field so that the key order is DESIGN.md's, whatever the job learnt first.
   const r: ResultRecord = { line: job.line } as ResultRecord
   if (job.input !== undefined) r.input = job.input
   if (job.id !== undefined) r.id = job.id
-  if (job.url) r.url = job.url
+  if (job.url) r.url = redactUrl(job.url)
   r.status = status
   if (job.output !== undefined && status !== 'error') r.output = job.output
   if (job.fetch !== undefined) r.fetch = job.fetch
@@ -21,7 +23,7 @@ export function toResult (job: Job): ResultRecord {
   if (job.source) r.source = job.source
   if (job.georeferenced === false) r.georeferenced = false
   r.ms = job.ms
-  if (job.error) r.error = job.error.toJSON()
+  if (job.error) r.error = { ...job.error.toJSON(), message: redactText(job.error.message, secrets) }
   return r
 }
 
@@ -41,22 +43,24 @@ export async function releaseJob (job: Job): Promise<void> {
 
 export class Finalize extends Transform {
   private readonly onReleased: (job: Job) => void
+  private readonly secrets: Iterable<string>
   private pending: Promise<void> = Promise.resolve()
 
-  constructor (onReleased: (job: Job) => void) {
+  constructor (onReleased: (job: Job) => void, secrets: Iterable<string> = []) {
     super({ objectMode: true, highWaterMark: 16 })
     this.onReleased = onReleased
+    this.secrets = secrets
   }
 
   override _transform (job: Job, _enc: BufferEncoding, done: TransformCallback): void {
     this.pending = releaseJob(job).then(() => {
       this.onReleased(job)
-      done(null, toResult(job))
+      done(null, toResult(job, this.secrets))
     }, (err: unknown) => {
       // Failing to remove a temp file must not lose the record; the run's temp dir goes at the end anyway.
-      process.emitWarning(`rasterpipe: could not release line ${job.line}: ${(err as Error).message}`)
+      process.emitWarning(`rasterpipe: could not release line ${job.line}: ${redactText((err as Error).message, this.secrets)}`)
       this.onReleased(job)
-      done(null, toResult(job))
+      done(null, toResult(job, this.secrets))
     })
   }
 

@@ -22,6 +22,8 @@ export interface Job {
   id?: string
   url: string
   request: WindowRequest
+  /** Extra request headers (--header, then the record's own): for the URL's own origin only. */
+  headers: Record<string, string>
   /** Output path as the user will see it (out-dir joined with the name). */
   output?: string
   /** Absolute output path. */

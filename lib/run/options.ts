@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici'
 import { UsageError } from '../errors.js'
 import { parseSize } from './sizes.js'
 import { gdalShare } from './slots.js'
-import { InvalidValue, parseBands, parseBbox, parseCrs, parseOutSize, type PixelWindow, type WindowRequest } from '../input/request.js'
+import { InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, type PixelWindow, type WindowRequest } from '../input/request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
 
@@ -28,6 +28,15 @@ export interface PipelineOptions extends WindowRequest {
   maxBytes: number
   /** Pixel bytes of the windows in flight, from read until written: the memory bound in bytes (or a size). */
   maxMemory: number
+  /**
+   * Extra headers for every request, sent to each URL's own origin only (dropped when a redirect leaves
+   * it): an object, or 'Name: value' strings as --header takes them. A record's `headers` add to them.
+   */
+  headers: Record<string, string>
+  /** s3:// requests say the requester pays (--requester-pays; also AWS_REQUEST_PAYER=requester). */
+  requesterPays: boolean
+  /** s3:// and gs:// requests go unsigned, for public buckets (--no-sign; also AWS_NO_SIGN_REQUEST=YES). */
+  noSign: boolean
   format: string
   creationOptions: string[]
   skipExisting: boolean
@@ -50,7 +59,11 @@ export interface PipelineOptions extends WindowRequest {
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
-export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory'>> & { maxBytes?: number | string, maxMemory?: number | string }
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'headers'>> & {
+  maxBytes?: number | string
+  maxMemory?: number | string
+  headers?: Record<string, string> | string[]
+}
 
 export const defaults: PipelineOptions = {
   outDir: 'output',
@@ -63,6 +76,9 @@ export const defaults: PipelineOptions = {
   timeout: 60,
   maxBytes: 2 * 1024 ** 3,
   maxMemory: 1024 ** 3,
+  headers: {},
+  requesterPays: false,
+  noSign: false,
   format: 'GTiff',
   creationOptions: [],
   skipExisting: false,
@@ -89,6 +105,9 @@ const FLAGS: Record<string, string> = {
   maxTime: '--max-time',
   maxBytes: '--max-bytes',
   maxMemory: '--max-memory',
+  headers: '--header',
+  requesterPays: '--requester-pays',
+  noSign: '--no-sign',
   format: '--format',
   creationOptions: '--co',
   skipExisting: '--skip-existing'
@@ -168,7 +187,9 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (typeof o.tempRoot !== 'string' || o.tempRoot === '') fail('tempRoot', 'must be a directory path')
   if (typeof o.format !== 'string' || o.format === '') fail('format', 'must be a GDAL driver name')
   if (typeof o.boundless !== 'boolean') fail('boundless', `must be true or false, got ${JSON.stringify(o.boundless)}`)
-  if (typeof o.skipExisting !== 'boolean') fail('skipExisting', `must be true or false, got ${JSON.stringify(o.skipExisting)}`)
+  for (const key of ['skipExisting', 'requesterPays', 'noSign'] as const) {
+    if (typeof o[key] !== 'boolean') fail(key, `must be true or false, got ${JSON.stringify(o[key])}`)
+  }
   if (!Array.isArray(o.creationOptions)) fail('creationOptions', 'must be a list of NAME=VALUE strings')
   for (const co of o.creationOptions) {
     if (typeof co !== 'string' || !/^[A-Za-z0-9_]+=/.test(co)) fail('creationOptions', `'${String(co)}' is not NAME=VALUE`)
@@ -181,6 +202,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
     o.bboxCrs = optionValue('bboxCrs', () => parseCrs(o.bboxCrs))
   }
   if (o.bands !== undefined) o.bands = optionValue('bands', () => parseBands(o.bands))
+  o.headers = optionValue('headers', () => parseHeaders(o.headers))
   if (o.outSize !== undefined) o.outSize = optionValue('outSize', () => parseOutSize(o.outSize))
   if (o.bbox === undefined && !o.boundless && (o.window.col < 0 || o.window.row < 0)) {
     fail('window', 'negative offsets reach outside the raster and need --boundless')

@@ -14,6 +14,8 @@ import { checkCreationOptions, mergeCreationOptions, outputExtension, UNGEOREFER
 import { loadGdal } from '../raster/gdal.js'
 import { createAgent, MAX_REDIRECTS } from '../http/agent.js'
 import { GuardedDispatcher } from '../http/guard.js'
+import { redactText, Secrets } from '../http/redact.js'
+import { Stores } from '../store/stores.js'
 import type { Job } from './job.js'
 import { createOpener } from '../raster/open.js'
 import { resolveOptions, type PipelineInput, type PipelineOptions } from './options.js'
@@ -118,8 +120,10 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   // Every job from parse until finalize has let it go, so that a cancelled run can release those left
   // in the stages' buffers.
   const live = new Set<Job>()
-  const fetchContext = { options, dispatcher, temp, signal: fetches.signal }
-  const parse = new Parse(options, ext, (job) => live.add(job), (text) => { crs.get(text) })
+  // Values that are never printed: header values now, store credentials as they are resolved.
+  const secrets = new Secrets()
+  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores: new Stores(options, secrets) }
+  const parse = new Parse(options, ext, (job) => { live.add(job); secrets.add(...Object.values(job.headers)) }, (text) => { crs.get(text) })
   const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }
   // One limit on GDAL calls across open, read and write, so that GDAL leaves a thread of the pool to fs.
   const gdalCalls = new Slots(options.gdalConcurrency)
@@ -128,7 +132,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const budget = new MemoryBudget(options.maxMemory)
   // The file changed on the server under a record: let go of what it had, and fetch and open it afresh.
   const restart = async (job: Job): Promise<void> => {
-    fetchStage.forget(job.url)
+    fetchStage.forget(job)
     await releaseJob(job)
     job.overview = undefined
     await fetchStage(job)
@@ -144,9 +148,9 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal, gdalCalls })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls }))
   ]
-  const finalize = new Finalize((job) => live.delete(job))
+  const finalize = new Finalize((job) => live.delete(job), secrets)
   const duplex = chain([parse, ...stages, finalize]) as unknown as Duplex
-  warn = (message) => { duplex.emit('warning', message) }
+  warn = (message) => { duplex.emit('warning', redactText(message, secrets)) }
 
   let released: Promise<void> | undefined
   const release = (): Promise<void> => {

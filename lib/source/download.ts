@@ -55,7 +55,7 @@ async function attemptOnce (url: string, path: string, o: RequestOptions, state:
     state.written = 0
     acceptWhole(res, url, state, o)
   } else {
-    await rejectStatus(res, url)
+    await rejectStatus(res, url, o)
   }
   if (!append) await truncate(path, 0).catch(() => undefined)
   await receiveBody(res.body, url, path, append, state, o, transfer)

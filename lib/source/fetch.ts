@@ -20,18 +20,21 @@ import type { Job } from '../run/job.js'
 import type { PipelineOptions } from '../run/options.js'
 import { SourceCache } from './cache.js'
 import type { TempDir } from '../run/tempdir.js'
+import type { Stores } from '../store/stores.js'
 
 export interface FetchContext {
   options: PipelineOptions
   dispatcher: Dispatcher
   temp: TempDir
   signal: AbortSignal
+  /** Object stores' addressing and signing, by URL. */
+  stores: Stores
 }
 
 const WHOLE_FILE_FORMATS = /\.(png|jpe?g|gif|webp|bmp)$/i
 
 export function isRemote (url: string): boolean {
-  return /^https?:\/\//i.test(url)
+  return /^(https?|s3|gs):\/\//i.test(url)
 }
 
 function httpOptions ({ options: o, dispatcher, signal }: FetchContext): RequestOptions {
@@ -48,7 +51,10 @@ async function withinMaxTime (ctx: FetchContext, job: Job, work: (http: RequestO
   const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(limitMs - job.fetchMs)))
   const started = performance.now()
   try {
-    await work({ ...httpOptions(ctx), signal: AbortSignal.any([ctx.signal, deadline]) }, deadline)
+    const http: RequestOptions = { ...httpOptions(ctx), headers: job.headers, signal: AbortSignal.any([ctx.signal, deadline]) }
+    const auth = ctx.stores.authFor(job.url)
+    if (auth) http.auth = auth
+    await work(http, deadline)
   } catch (err) {
     if (deadline.aborted && !ctx.signal.aborted) throw maxTime(ctx, job)
     throw err
@@ -62,8 +68,8 @@ function maxTime (ctx: FetchContext, job: Job): RecordError {
 }
 
 export type FetchStage = ((job: Job) => Promise<void>) & {
-  /** The next record for this URL probes afresh: the file changed on the server. */
-  forget: (url: string) => void
+  /** The next record for this job's source probes afresh: the file changed on the server. */
+  forget: (job: Job) => void
 }
 
 export function createFetcher (ctx: FetchContext): FetchStage {
@@ -73,7 +79,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   const fetchStage = async (job: Job): Promise<void> => {
     await withinMaxTime(ctx, job, (http, deadline) => fetchSource(job, http, deadline))
   }
-  return Object.assign(fetchStage, { forget: (url: string) => cache.forget(url) })
+  return Object.assign(fetchStage, { forget: (job: Job) => cache.forget(sourceKey(job)) })
 
   async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Probed> {
     const path = ctx.temp.file(job.url)
@@ -108,7 +114,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     let shared
     for (;;) {
       try {
-        shared = await cache.acquire(job.url, () => load(job, http, deadline), http.signal)
+        shared = await cache.acquire(sourceKey(job), () => load(job, http, deadline), http.signal)
         break
       } catch (err) {
         const othersTime = err instanceof RecordError && err.code === 'MAX_TIME' && !deadline.aborted && !ctx.signal.aborted
@@ -121,6 +127,12 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       ? { path: got.source.path, downloaded: true, sparse: got.source, release: shared.release }
       : { path: got.path, downloaded: true, release: shared.release }
   }
+}
+
+/** Records share a fetch when they ask for the same URL with the same headers (which may change the answer). */
+function sourceKey (job: Job): string {
+  const headers = Object.entries(job.headers).sort(([a], [b]) => a.localeCompare(b))
+  return headers.length === 0 ? job.url : `${job.url}\n${JSON.stringify(headers)}`
 }
 
 async function useLocal (job: Job): Promise<void> {

@@ -31,7 +31,7 @@ export async function probe (url: string, path: string, facts: FetchFacts, o: Re
       await receiveBody(res.body, url, path, false, state, o, transfer)
       return null
     }
-    if (res.statusCode !== 206) await rejectStatus(res, url)
+    if (res.statusCode !== 206) await rejectStatus(res, url, o)
     const range = checkPartial(res, url, 0)
     // A total of '*' (unknown length) can only be downloaded to its end.
     state.total = range.total

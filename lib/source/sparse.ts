@@ -54,7 +54,7 @@ async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Ra
       throw new RecordError('fetch', src.validator ? 'SOURCE_CHANGED' : 'NO_RANGES',
         src.validator ? `${url}: the file changed on the server during the run` : `${url}: the server stopped honouring Range requests`)
     }
-    if (res.statusCode !== 206) await rejectStatus(res, url)
+    if (res.statusCode !== 206) await rejectStatus(res, url, o)
     checkPartial(res, url, start, end - 1, (range, h) => checkVersion(src, range.total, h))
     const over = (): RecordError | undefined => transfer.bytes > o.maxBytes
       ? new RecordError('fetch', 'TOO_LARGE', `${url}: this record has moved ${transfer.bytes} bytes, over --max-bytes ${o.maxBytes}`)

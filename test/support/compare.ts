@@ -1,6 +1,6 @@
 // Compares an output of ours with gdal_translate's for the same request: pixels, geotransform (to 1e-9),
 // CRS, data type, band count, nodata, colour interpretation and colour table.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { loadGdal, type Dataset } from '../../lib/raster/gdal.js'
@@ -13,6 +13,32 @@ export function gdalTranslate (src: string, args: string[], dir: string, name: s
   // Internal masks, as rasterpipe writes them: a .msk side file would not be seen by this process, which
   // (as rasterpipe) does not list directories on open.
   execFileSync('gdal_translate', ['-q', '--config', 'GDAL_TIFF_INTERNAL_MASK', 'YES', ...args, src, out], { stdio: ['ignore', 'ignore', 'pipe'] })
+  return out
+}
+
+export interface ToolRun { code: number | null, stdout: string, stderr: string }
+
+/**
+ * Runs a GDAL tool without blocking the event loop: needed when the server it talks to (the S3 fixture)
+ * lives in the test's own process.
+ */
+export async function gdalTool (tool: string, args: string[], env: Record<string, string> = {}): Promise<ToolRun> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+/** gdal_translate from `src` (a /vsis3/ or /vsigs/ path) with `env`, asynchronously; fails on its error. */
+export async function gdalTranslateAsync (src: string, args: string[], dir: string, name: string, env: Record<string, string>): Promise<string> {
+  const out = join(dir, name)
+  const run = await gdalTool('gdal_translate', ['-q', '--config', 'GDAL_TIFF_INTERNAL_MASK', 'YES', ...args, src, out], env)
+  assert.equal(run.code, 0, `gdal_translate ${src}: ${run.stderr}`)
   return out
 }
 
