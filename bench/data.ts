@@ -27,6 +27,21 @@ export function makeNoisyTiff (dir: string, name: string, side: number, bands: n
   return path
 }
 
+/** A Float64 gradient of side² pixels (134 MB at 4096²), DEFLATE ZLEVEL=1 tiled: large windows that compress quickly. */
+export function makeFloat64Gradient (path: string, side: number): string {
+  const mem = gdal.drivers.get('MEM').create('', side, side, 1, 'Float64')
+  mem.geoTransform = [500000, 10, 0, 4200000, 0, -10]
+  mem.srs = gdal.SpatialReference.fromEPSG(32618)
+  const row = new Float64Array(side)
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) row[x] = (x + y) / 16
+    mem.bands.get(1).pixels.write(0, y, side, 1, row)
+  }
+  gdal.drivers.get('GTiff').createCopy(path, mem, ['TILED=YES', 'COMPRESS=DEFLATE', 'ZLEVEL=1']).close()
+  mem.close()
+  return path
+}
+
 export function makeBatchFiles (dir: string): string[] {
   const tiled = ['TILED=YES', 'COMPRESS=DEFLATE']
   return [

@@ -5,12 +5,11 @@ import assert from 'node:assert/strict'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { MemoryBudget } from '../lib/run/budget.js'
-import { loadGdal } from '../lib/raster/gdal.js'
+import { makeFloat64Gradient } from '../bench/data.js'
 import type { StatsJson } from '../lib/cli/summary.js'
 import { startServer, type RasterServer } from './support/server.js'
 import { runCli, scratch } from './support/run.js'
 
-const gdal = loadGdal()
 let dir: string
 let source: string
 let server: RasterServer
@@ -20,17 +19,7 @@ const WINDOW_BYTES = SIDE * SIDE * 8
 before(async () => {
   dir = scratch('rp-mem-')
   // A Float64 raster of 4096²: 134 MB of pixels a window; a gradient, so that outputs compress quickly.
-  const mem = gdal.drivers.get('MEM').create('', SIDE, SIDE, 1, 'Float64')
-  mem.geoTransform = [500000, 10, 0, 4200000, 0, -10]
-  mem.srs = gdal.SpatialReference.fromEPSG(32618)
-  const row = new Float64Array(SIDE)
-  for (let y = 0; y < SIDE; y++) {
-    for (let x = 0; x < SIDE; x++) row[x] = (x + y) / 16
-    mem.bands.get(1).pixels.write(0, y, SIDE, 1, row)
-  }
-  source = join(dir, 'float64.tif')
-  gdal.drivers.get('GTiff').createCopy(source, mem, ['TILED=YES', 'COMPRESS=DEFLATE', 'ZLEVEL=1']).close()
-  mem.close()
+  source = makeFloat64Gradient(join(dir, 'float64.tif'), SIDE)
   server = await startServer()
   server.file('float64.tif', readFileSync(source))
 })

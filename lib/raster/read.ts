@@ -1,7 +1,9 @@
-// The read stage: reads the window's pixels into an in-memory dataset through GDAL's own
-// translate (async, on the libuv pool). Going through gdal_translate's code keeps what it keeps: data
-// type, nodata, colour interpretation and table, scale and offset, descriptions, masks; the window's
-// geotransform and the source CRS. The source is closed as soon as the pixels are in memory.
+// The read stage: takes the window's bytes from the memory budget and makes the window a virtual
+// dataset (VRT) over the source through GDAL's own translate (async, on the libuv pool). Going through
+// gdal_translate's code keeps what it keeps: data type, nodata, colour interpretation and table, scale and
+// offset, descriptions, masks, interleaving; the window's geotransform and the source CRS. The pixels are
+// read by the write stage's copy, chunk by chunk, straight into the output: no whole copy of the window
+// in memory (bench/RESULTS.md, "Read and write: copies"). The source stays open until that copy is done.
 import { RecordError } from '../errors.js'
 import type { Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
@@ -19,7 +21,7 @@ export interface ReadContext {
 }
 
 export function translateArgs (window: PixelWindow, job: Job): string[] {
-  const args = ['-of', 'MEM', '-srcwin', String(window.col), String(window.row), String(window.width), String(window.height)]
+  const args = ['-of', 'VRT', '-srcwin', String(window.col), String(window.row), String(window.width), String(window.height)]
   for (const b of job.request.bands ?? []) args.push('-b', String(b))
   if (job.request.outSize) {
     // Pinned to the level chosen at open (full resolution: NONE), so GDAL reads exactly that level.
@@ -44,9 +46,5 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
     } catch (err) {
       throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
     }
-    // The dataset is idle now (its last async call has returned), so the synchronous close cannot block
-    // on its lock; closing early frees the source before the write.
-    ds.close()
-    job.dataset = undefined
   }
 }

@@ -1,10 +1,11 @@
-// The write stage: the in-memory window becomes the output file. It is written under a temporary name
-// beside its final place and renamed when whole, so a visible output is never partial.
+// The write stage: the window (a VRT over the source) is copied into the output file, GDAL reading and
+// encoding it chunk by chunk. It is written under a temporary name beside its final place and renamed
+// when whole, so a visible output is never partial.
 import { renameSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { RecordError } from '../errors.js'
-import type { Gdal } from './gdal.js'
+import type { Dataset, Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
 import { removeOnExit } from '../run/tempdir.js'
 import { mergeCreationOptions } from './formats.js'
@@ -20,9 +21,29 @@ export interface WriteContext {
 }
 
 let seq = 0
+/** GDAL's mask flag for a band without invalid pixels (gdal-async does not export it). */
+const GMF_ALL_VALID = 0x01
 
 export function temporaryName (path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}-${++seq}.part`)
+}
+
+/**
+ * One copy both reads the source and writes the output, so its failure is told apart by reading the
+ * window again (block by block, nothing held): if that fails too, the source could not be read
+ * (READ_FAILED, as when the read was a stage of its own), else the output could not be written.
+ */
+async function copyError (gdal: Gdal, job: Job, window: Dataset, err: Error): Promise<RecordError> {
+  try {
+    for (const band of window.bands) {
+      await gdal.checksumImageAsync(band)
+      const mask = (band.getMaskFlags() & GMF_ALL_VALID) === 0 ? band.getMaskBand() : null
+      if (mask) await gdal.checksumImageAsync(mask)
+    }
+  } catch {
+    return new RecordError('write', 'READ_FAILED', `${job.url}: ${err.message}`)
+  }
+  return new RecordError('write', 'WRITE_FAILED', `${job.output}: ${err.message}`)
 }
 
 export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
@@ -47,10 +68,13 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
           }
         })
       } catch (err) {
-        throw new RecordError('write', 'WRITE_FAILED', `${job.output}: ${(err as Error).message}`)
+        throw await copyError(ctx.gdal, job, pixels, err as Error)
       }
+      // The window first, then the source it reads from; both idle now (their async calls have returned).
       pixels.close()
       job.pixels = undefined
+      job.dataset?.close()
+      job.dataset = undefined
       // Checked and renamed in one turn of the event loop: a cancel either comes before and nothing
       // appears, or after, and the output was already in place. (An async rename still in flight when
       // the consumer stops would put an output in place after that moment.) One local rename is a

@@ -29,7 +29,8 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
 
 /** Lets go of whatever a job still holds. Datasets are idle here: no stage works on the job any more. */
 export async function releaseJob (job: Job): Promise<void> {
-  for (const ds of [job.dataset, job.pixels]) {
+  // The window (a VRT) before the source it reads from.
+  for (const ds of [job.pixels, job.dataset]) {
     try { ds?.close() } catch { /* already closed */ }
   }
   job.dataset = undefined
