@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { startS3, type S3Fixture } from './support/s3.js'
+import { awsEnv, startS3, type S3Fixture } from './support/s3.js'
 import { FIXTURES, runCli, scratch, type RunResult } from './support/run.js'
 import { startServer, type RasterServer } from './support/server.js'
 import { assertSameRaster, gdalTranslateAsync } from './support/compare.js'
@@ -32,20 +32,6 @@ after(async () => {
   await http.close()
   rmSync(dir, { recursive: true, force: true })
 })
-
-/** The environment rasterpipe reads for S3, pointed at the fixture, with nothing from ~/.aws. */
-function awsEnv (fixture: S3Fixture, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    AWS_ACCESS_KEY_ID: fixture.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: fixture.credentials.secretAccessKey,
-    AWS_REGION: fixture.region,
-    AWS_ENDPOINT_URL_S3: fixture.endpoint,
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    ...extra
-  }
-}
 
 function records (url: string): string {
   return WINDOWS.map((w, i) => JSON.stringify({ url, id: `w${i}`, window: w })).join('\n') + '\n'

@@ -1,7 +1,7 @@
 // Where a record's output goes. The default name is deterministic and distinct for distinct requests
 // (url and window), so reruns find their outputs (`--skip-existing`) and no two records collide.
 import { createHash } from 'node:crypto'
-import { isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { isAbsolute, join, posix, relative, resolve, sep } from 'node:path'
 import type { PipelineOptions } from '../run/options.js'
 import { InvalidValue, type WindowRequest } from './request.js'
 import { redactUrl } from '../http/redact.js'
@@ -18,12 +18,26 @@ export function outputFor (url: string, request: WindowRequest, out: unknown, o:
   } else {
     name = defaultName(url, request, o, ext)
   }
+  if (isStoreUri(o.outDir)) return storeOutput(o.outDir, name, out)
   const path = resolve(root, name)
   const rel = relative(root, path)
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) {
     throw new InvalidValue(`"out" may not leave --out-dir: '${String(out)}'`)
   }
   return { display: join(o.outDir, rel), path }
+}
+
+/** An object-store URI (s3://, gs://, az://): outputs go there by upload, not to a local folder. */
+export function isStoreUri (path: string): boolean {
+  return /^(s3|gs|az):\/\//i.test(path)
+}
+
+/** The object an output becomes under a store's --out-dir; `out` may not leave that prefix. */
+function storeOutput (outDir: string, name: string, out: unknown): OutputName {
+  const rel = posix.normalize(name.replace(/\\/g, '/'))
+  if (rel.startsWith('/') || rel === '.' || rel.split('/').includes('..')) throw new InvalidValue(`"out" may not leave --out-dir: '${String(out)}'`)
+  const uri = `${outDir.replace(/\/+$/, '')}/${rel}`
+  return { display: uri, path: uri }
 }
 
 function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string): string {

@@ -1,6 +1,7 @@
 // The write stage: the window (a VRT over the source) is copied into the output file, GDAL reading and
 // encoding it chunk by chunk. It is written under a temporary name beside its final place and renamed
-// when whole, so a visible output is never partial.
+// when whole, so a visible output is never partial; an output to an object store is written whole in the
+// private temp directory and then uploaded (lib/store/upload.ts), visible only once complete.
 import { renameSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
@@ -10,6 +11,10 @@ import type { Job } from '../run/job.js'
 import { removeOnExit } from '../run/tempdir.js'
 import { mergeCreationOptions } from './formats.js'
 import type { Slots } from '../run/slots.js'
+import type { TempDir } from '../run/tempdir.js'
+import { isStoreUri } from '../input/output-name.js'
+import { uploadFile } from '../store/upload.js'
+import type { RequestAuth, RequestOptions } from '../http/response.js'
 
 export interface WriteContext {
   gdal: Gdal
@@ -18,6 +23,10 @@ export interface WriteContext {
   /** The run was cancelled: a finished output is not put in place after that moment. */
   cancelled: AbortSignal
   gdalCalls: Slots
+  /** The run's private temp directory, where outputs bound for an object store are written first. */
+  temp: TempDir
+  /** The store's request auth for an output URI, and the HTTP options uploads use. */
+  upload: { auth: (uri: string) => RequestAuth | undefined, http: RequestOptions }
 }
 
 let seq = 0
@@ -52,11 +61,12 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
 
   return async function writeStage (job: Job): Promise<void> {
     const final = job.outputPath as string
-    const temp = temporaryName(final)
+    const store = isStoreUri(final)
+    const temp = store ? ctx.temp.file(basename(final)) : temporaryName(final)
     try {
       const pixels = job.pixels
       if (!pixels) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
-      await mkdir(dirname(final), { recursive: true })
+      if (!store) await mkdir(dirname(final), { recursive: true })
       removeOnExit.add(temp)
       try {
         await ctx.gdalCalls.run(async () => {
@@ -68,7 +78,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
           }
         })
       } catch (err) {
-        throw await copyError(ctx.gdal, job, pixels, err as Error)
+        throw await ctx.gdalCalls.run(() => copyError(ctx.gdal, job, pixels, err as Error))
       }
       // The window first, then the source it reads from; both idle now (their async calls have returned).
       pixels.close()
@@ -80,12 +90,20 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       // the consumer stops would put an output in place after that moment.) One local rename is a
       // single quick system call.
       if (ctx.cancelled.aborted) throw new RecordError('write', 'CANCELLED', `${job.output}: the run was cancelled; not written`)
-      renameSync(temp, final)
+      if (store) {
+        const auth = ctx.upload.auth(final)
+        if (!auth) throw new RecordError('write', 'BAD_URL', `${final}: no store for this output`)
+        await uploadFile(temp, final, auth, { ...ctx.upload.http, auth }, () => !ctx.cancelled.aborted)
+        await rm(temp, { force: true })
+      } else {
+        renameSync(temp, final)
+      }
       // Written: its pixels are gone from memory, and the next window may take their place.
       job.releaseMemory?.()
       job.releaseMemory = undefined
     } catch (err) {
-      await rm(temp, { force: true })
+      // The record's own error, even should the temp file not go (the run's exit removes it then).
+      await rm(temp, { force: true }).catch(() => undefined)
       throw err
     } finally {
       removeOnExit.forget(temp)

@@ -122,7 +122,13 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const live = new Set<Job>()
   // Values that are never printed: header values now, store credentials as they are resolved.
   const secrets = new Secrets()
-  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores: new Stores(options, secrets) }
+  const stores = new Stores(options, secrets)
+  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores }
+  // Uploads stop when the run is cancelled; they are the write stage's, so not bound by --max-time.
+  const upload = {
+    auth: (uri: string) => stores.authFor(uri),
+    http: { dispatcher, retries: options.retries, timeoutMs: options.timeout * 1000, maxBytes: Infinity, retryBaseMs: options.retryBaseMs, signal: cancelled.signal }
+  }
   const parse = new Parse(options, ext, (job) => { live.add(job); secrets.add(...Object.values(job.headers)) }, (text) => { crs.get(text) })
   const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }
   // One limit on GDAL calls across open, read and write, so that GDAL leaves a thread of the pool to fs.
@@ -146,7 +152,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal, applies: (job) => Boolean(job.local?.sparse) },
       createBlockFetcher(fetchContext, restart)),
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal, gdalCalls })),
-    new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls }))
+    new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls, temp, upload }))
   ]
   const finalize = new Finalize((job) => live.delete(job), secrets)
   const duplex = chain([parse, ...stages, finalize]) as unknown as Duplex

@@ -21,6 +21,8 @@ import type { PipelineOptions } from '../run/options.js'
 import { SourceCache } from './cache.js'
 import type { TempDir } from '../run/tempdir.js'
 import type { Stores } from '../store/stores.js'
+import { objectExists } from '../store/upload.js'
+import { isStoreUri } from '../input/output-name.js'
 
 export interface FetchContext {
   options: PipelineOptions
@@ -98,8 +100,16 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     }
   }
 
+  /** An output already there: a local file, or an object in the store (asked with HEAD, before any byte moves). */
+  async function outputExists (path: string, http: RequestOptions): Promise<boolean> {
+    if (!isStoreUri(path)) return await exists(path)
+    const auth = ctx.stores.authFor(path)
+    if (!auth) throw new RecordError('fetch', 'BAD_URL', `${path}: no store for this output`)
+    return await objectExists(path, auth, { ...http, auth, headers: {} })
+  }
+
   async function fetchSource (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<void> {
-    if (o.skipExisting && job.outputPath && await exists(job.outputPath)) {
+    if (o.skipExisting && job.outputPath && await outputExists(job.outputPath, http)) {
       job.status = 'skipped'
       return
     }

@@ -11,7 +11,10 @@ import { join } from 'node:path'
 import S3rver from 's3rver'
 import s3rverAccount from 's3rver/lib/models/account.js'
 
-export type S3Fault =
+/** A fault for a path's requests; with `on`, only for requests of that method (a multipart upload's PUTs). */
+export type S3Fault = S3FaultKind & { on?: string }
+
+type S3FaultKind =
   /** 503 with S3's SlowDown error: what S3 answers to too high a request rate, and clients retry. */
   | { kind: 'slowdown' }
   /** Any status, with S3's error XML (the code defaults from the status). */
@@ -456,7 +459,11 @@ export async function startS3 (options: S3Options = {}): Promise<S3Fixture> {
     // sees anything, as S3 does.
     const body = await readBody(req)
 
-    const fault = queued.get(path)?.shift() ?? standing.get(path)
+    const applies = (f: S3Fault | undefined): f is S3Fault => f !== undefined && (f.on === undefined || f.on === req.method)
+    const queue = queued.get(path) ?? []
+    const next = queue.findIndex(applies)
+    const always = standing.get(path)
+    const fault = next >= 0 ? queue.splice(next, 1)[0] : applies(always) ? always : undefined
     if (fault?.kind === 'reset') { req.socket.resetAndDestroy(); return }
     const rejected = fault ? faultReject(path, fault) : null
     if (rejected) { answerError(res, path, s, rejected); return }
@@ -686,4 +693,18 @@ export async function startS3 (options: S3Options = {}): Promise<S3Fixture> {
     throw e
   }
   return fixture
+}
+
+/** The environment rasterpipe reads for S3, pointed at the fixture, with nothing from ~/.aws. */
+export function awsEnv (fixture: S3Fixture, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: fixture.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: fixture.credentials.secretAccessKey,
+    AWS_REGION: fixture.region,
+    AWS_ENDPOINT_URL_S3: fixture.endpoint,
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extra
+  }
 }
