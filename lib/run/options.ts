@@ -35,7 +35,7 @@ export interface PipelineOptions extends WindowRequest {
   headers: Record<string, string>
   /** s3:// requests say the requester pays (--requester-pays; also AWS_REQUEST_PAYER=requester). */
   requesterPays: boolean
-  /** s3:// and gs:// requests go unsigned, for public buckets (--no-sign; also AWS_NO_SIGN_REQUEST=YES). */
+  /** s3://, gs:// and az:// requests go unsigned, for public buckets and containers (--no-sign; also AWS_NO_SIGN_REQUEST=YES, AZURE_NO_SIGN_REQUEST=YES for az://). */
   noSign: boolean
   format: string
   creationOptions: string[]

@@ -36,7 +36,7 @@ export interface FetchContext {
 const WHOLE_FILE_FORMATS = /\.(png|jpe?g|gif|webp|bmp)$/i
 
 export function isRemote (url: string): boolean {
-  return /^(https?|s3|gs):\/\//i.test(url)
+  return /^(https?|s3|gs|az):\/\//i.test(url)
 }
 
 function httpOptions ({ options: o, dispatcher, signal }: FetchContext): RequestOptions {

@@ -1,11 +1,16 @@
 // Which object store a record's URL names, and the request auth for it: s3:// and gs:// signed with
-// SigV4 (lib/store/s3.ts); plain http(s):// URLs need none. Settings are read from the environment once
-// per run, when the first URL of a store comes.
+// SigV4 (lib/store/s3.ts), az:// and Azure blob URLs with a shared key or a SAS (lib/store/azure.ts);
+// other http(s):// URLs need none. Settings are read from the environment once per run, when the first
+// URL of a store comes.
 import type { RequestAuth } from '../http/response.js'
 import type { Secrets } from '../http/redact.js'
 import { gsSettings, s3Auth, s3Settings, type S3Settings } from './s3.js'
+import { azureAuth, azureSettings, azureUrlAuth, type AzureSettings } from './azure.js'
 
-export const STORE_SCHEMES = new Set(['s3', 'gs'])
+export const STORE_SCHEMES = new Set(['s3', 'gs', 'az'])
+
+/** Azure Blob Storage's public endpoints (global, China, US Government): ACCOUNT.blob.core.… */
+const AZURE_BLOB_HOST = /^[a-z0-9]{3,24}\.blob\.core\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)$/i
 
 export interface StoreOptions {
   requesterPays: boolean
@@ -15,12 +20,15 @@ export interface StoreOptions {
 export class Stores {
   private readonly settings = new Map<string, S3Settings>()
   private readonly regions = new Map<string, string>()
+  private azure?: AzureSettings
 
   constructor (private readonly options: StoreOptions, private readonly secrets: Secrets, private readonly env: NodeJS.ProcessEnv = process.env) {}
 
   /** The auth of a record's URL, or undefined for plain HTTP(S). */
   authFor (url: string): RequestAuth | undefined {
     const scheme = /^([a-z0-9]+):\/\//i.exec(url)?.[1].toLowerCase()
+    if (scheme === 'az') return azureAuth(url, this.azureSettings())
+    if (scheme === 'https' || scheme === 'http') return this.blobUrlAuth(url)
     if (scheme !== 's3' && scheme !== 'gs') return undefined
     let s = this.settings.get(scheme)
     if (!s) {
@@ -28,5 +36,31 @@ export class Stores {
       this.settings.set(scheme, s)
     }
     return s3Auth(url, s, this.regions)
+  }
+
+  /**
+   * An Azure blob URL gets the run's Azure credentials only when it has no SAS of its own; one that has
+   * goes as given, its signature known as a secret (any URL's SAS is, whatever its host).
+   */
+  private blobUrlAuth (url: string): RequestAuth | undefined {
+    let u: URL
+    try {
+      u = new URL(url)
+    } catch {
+      return undefined
+    }
+    const sig = u.searchParams.get('sig')
+    if (sig) {
+      this.secrets.add(sig, encodeURIComponent(sig))
+      return undefined
+    }
+    // Over https only: a SAS in the clear could be read on the way.
+    if (u.protocol !== 'https:' || !AZURE_BLOB_HOST.test(u.hostname)) return undefined
+    return azureUrlAuth(url, this.azureSettings())
+  }
+
+  private azureSettings (): AzureSettings {
+    this.azure ??= azureSettings(this.env, this.options, this.secrets)
+    return this.azure
   }
 }
