@@ -8,7 +8,8 @@ import { join } from 'node:path'
 import { assertRefused, startAzurite, type AzuriteFixture } from './support/azurite.js'
 import { FIXTURES, runCli, scratch, type RunResult } from './support/run.js'
 import { startServer, type RasterServer } from './support/server.js'
-import { assertSameRaster, gdalTranslateAsync } from './support/compare.js'
+import { assertSameRaster, gdalTranslate, gdalTranslateAsync } from './support/compare.js'
+import { makeFloat64Gradient } from '../bench/data.js'
 import { Stores } from '../lib/store/stores.js'
 import { Secrets } from '../lib/http/redact.js'
 import { RecordError } from '../lib/errors.js'
@@ -205,4 +206,32 @@ test('https://ACCOUNT.blob.core.windows.net URLs get the run\'s Azure credential
   assert.throws(() => none.authFor('az://c/a.tif'), (err: unknown) => err instanceof RecordError && err.code === 'AUTH')
   const cs = new Stores({ requesterPays: false, noSign: false }, new Secrets(), { AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=${az.key};EndpointSuffix=core.chinacloudapi.cn` })
   assert.equal(cs.authFor('az://c/a b.tif')?.target(), 'https://acct.blob.core.chinacloudapi.cn/c/a%20b.tif', "the connection string's suffix")
+})
+
+test('--out-dir az://…: outputs uploaded (one Put Blob, or blocks and a block list above 16 MiB), read back equal through /vsiaz/; --skip-existing asks the store', async () => {
+  const env = azureEnv({ AZURE_STORAGE_CONNECTION_STRING: az.connectionString })
+  const small = await runCli(['-o', `az://${CONTAINER}/out`, '--no-progress', '-w', '300,200,300,180'], { stdin: `${URI}\n`, env })
+  assert.equal(small.code, 0, small.stderr)
+  const smallUri = small.records[0].output as string
+  assert.match(smallUri, /^az:\/\/rasters\/out\/rgb_tiled-[0-9a-f]{12}\.tif$/)
+  const smallBack = await gdalTranslateAsync(`/vsiaz/${smallUri.slice('az://'.length)}`, [], dir, 'back-small.tif', az.gdalEnv())
+  assertSameRaster(smallBack, refs[1], 'a Put Blob object')
+
+  const source = makeFloat64Gradient(join(dir, 'float64.tif'), 1600)
+  const args = ['--fetch', 'download', '-w', '0,0,1600,1600', '--co', 'COMPRESS=NONE', '--co', 'TILED=YES', '--no-progress']
+  const big = await runCli(['-o', `az://${CONTAINER}/big`, ...args], { stdin: source + '\n', env })
+  assert.equal(big.code, 0, big.stderr)
+  const bigUri = big.records[0].output as string
+  await az.settled()
+  const puts = az.requests(`/${CONTAINER}/${bigUri.slice(`az://${CONTAINER}/`.length)}`).filter((r) => r.method === 'PUT')
+  assert.ok(puts.length >= 4, `${puts.length} PUTs: blocks and the block list`)
+  const bigBack = await gdalTranslateAsync(`/vsiaz/${bigUri.slice('az://'.length)}`, [], dir, 'back-big.tif', az.gdalEnv())
+  assertSameRaster(bigBack, gdalTranslate(source, ['-srcwin', '0', '0', '1600', '1600'], dir, 'ref-big.tif'), 'a block-list object')
+
+  az.reset()
+  const again = await runCli(['-o', `az://${CONTAINER}/out`, '--no-progress', '-w', '300,200,300,180', '--skip-existing'], { stdin: `${URI}\n`, env })
+  assert.equal(again.records[0].status, 'skipped', again.stderr)
+  assert.equal(again.records[0].bytes, 0)
+  await az.settled()
+  assert.deepEqual(az.requests().map((r) => r.method), ['HEAD'], 'one HEAD: nothing fetched, nothing written')
 })
