@@ -143,6 +143,22 @@ test('a redirect to another origin is followed without Authorization or any cred
   }
 })
 
+test('a bucket in another region: S3 names it, and the request is signed for that region and asked again', async () => {
+  const far = await startS3({ buckets: ['faraway'], region: 'eu-west-1' })
+  try {
+    await far.putFile('faraway', 'rgb.tif', LOCAL)
+    const run = await runCli(['-o', join(dir, 'far'), '--no-progress', '--fetch', 'range', '-w', '0,0,64,64'], {
+      stdin: 's3://faraway/rgb.tif\n', env: awsEnv(far, { AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1' })
+    })
+    assert.equal(run.records[0].status, 'ok', run.stderr)
+    const statuses = far.stats('faraway/rgb.tif').statuses
+    assert.deepEqual(statuses.slice(0, 2), [400, 206], 'refused once for the region, then answered')
+    assert.equal(statuses.filter((s) => s === 400).length, 1, 'the region learnt is kept for the bucket')
+  } finally {
+    await far.close()
+  }
+})
+
 test('gs:// through the S3-compatible API with GS_ACCESS_KEY_ID/GS_SECRET_ACCESS_KEY equals gdal_translate over /vsigs/', async () => {
   // Cloud Storage's interoperable API takes SigV4 with the region 'auto'.
   const gs = await startS3({ buckets: ['gbucket'], region: 'auto' })
@@ -150,9 +166,17 @@ test('gs:// through the S3-compatible API with GS_ACCESS_KEY_ID/GS_SECRET_ACCESS
     await gs.putFile('gbucket', 'rgb.tif', LOCAL)
     const ref = await gdalTranslateAsync('/vsigs/gbucket/rgb.tif', ['-srcwin', '300', '200', '300', '180'], dir, 'ref-gs.tif', gs.gdalGsEnv())
     const env = { GS_ACCESS_KEY_ID: gs.credentials.accessKeyId, GS_SECRET_ACCESS_KEY: gs.credentials.secretAccessKey, CPL_GS_ENDPOINT: gs.endpoint }
-    const run = await runCli(['-o', join(dir, 'gs'), '--no-progress', '--fetch', 'range', '-w', '300,200,300,180'], { stdin: 'gs://gbucket/rgb.tif\n', env })
-    assert.equal(run.records[0].status, 'ok', run.stderr)
-    assertSameRaster(run.records[0].output as string, ref, 'gs://')
+    for (const mode of ['range', 'download']) {
+      const run = await runCli(['-o', join(dir, `gs-${mode}`), '--no-progress', '--fetch', mode, '-w', '300,200,300,180'], { stdin: 'gs://gbucket/rgb.tif\n', env })
+      assert.equal(run.records[0].status, 'ok', run.stderr)
+      assert.equal(run.records[0].fetch, mode)
+      assertSameRaster(run.records[0].output as string, ref, `gs:// ${mode}`)
+    }
+    // Outputs to gs:// go up the same way, and GDAL's /vsigs/ reads them back.
+    const up = await runCli(['-o', 'gs://gbucket/out', '--no-progress', '-w', '300,200,300,180'], { stdin: 'gs://gbucket/rgb.tif\n', env })
+    const uri = up.records[0].output as string
+    assert.match(uri, /^gs:\/\/gbucket\/out\//, up.stderr)
+    assertSameRaster(await gdalTranslateAsync(`/vsigs/${uri.slice('gs://'.length)}`, [], dir, 'back-gs.tif', gs.gdalGsEnv()), ref, 'gs:// output')
     const wrong = await runCli(['-o', join(dir, 'gs'), '--no-progress', '-w', '0,0,8,8'], { stdin: 'gs://gbucket/rgb.tif\n', env: { ...env, GS_SECRET_ACCESS_KEY: 'not-the-secret-0123456789' } })
     assert.equal(wrong.records[0].error?.code, 'AUTH')
     assert.match(wrong.records[0].error?.message ?? '', /GS_ACCESS_KEY_ID/)

@@ -255,7 +255,8 @@ export async function startS3 (options: S3Options = {}): Promise<S3Fixture> {
       throw new S3Reject(400, malformed, 'The credential is malformed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
     }
     if (reg !== region) {
-      throw new S3Reject(400, malformed, `The authorization header is malformed; the region '${reg}' is wrong; expecting '${region}'`, { Region: region })
+      // As S3 does, the answer names the bucket's region, so that a client can sign for it and ask again.
+      throw new S3Reject(400, malformed, `The authorization header is malformed; the region '${reg}' is wrong; expecting '${region}'`, { Region: region }, { 'x-amz-bucket-region': region })
     }
     if (service !== 's3') {
       throw new S3Reject(400, malformed, `The authorization header is malformed; incorrect service '${service}'. This endpoint belongs to 's3'.`)
