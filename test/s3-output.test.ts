@@ -33,7 +33,7 @@ function puts (keys: string[]): number {
   return keys.reduce((n, key) => n + (s3.stats(`results/${key}`).methods.PUT ?? 0), 0)
 }
 
-test('200 windows to --out-dir s3://… at -c 16, then again with --skip-existing: 200 skipped, nothing fetched, nothing rewritten', async () => {
+test('200 windows to --out-dir s3://… at -c 16, then again with --skip-existing: 200 skipped, nothing fetched, nothing rewritten', async (t) => {
   const input = Array.from({ length: 200 }, (_, i) => JSON.stringify({ url: http.url('rgb-byte-tiled.tif'), window: [(i % 20) * 48, Math.floor(i / 20) * 90, 64, 64] })).join('\n') + '\n'
   const first = await runCli(['-o', 's3://results/chips/run1', '-c', '16', '--no-progress'], { stdin: input, env: env() })
   assert.equal(first.code, 0, first.stderr)
@@ -56,6 +56,7 @@ test('200 windows to --out-dir s3://… at -c 16, then again with --skip-existin
   assert.equal(again.records.filter((r) => r.status === 'skipped').length, 200)
   assert.equal(again.records.reduce((n, r) => n + r.bytes, 0), 0, 'no byte fetched')
   assert.equal(http.totalRequests(), 0, 'the source was not asked')
+  t.diagnostic(`first run: ${first.records.length} ok, ${keys.length} objects, ${written} PUTs; rerun: ${again.records.filter((r) => r.status === 'skipped').length} skipped, ${again.records.reduce((n, r) => n + r.bytes, 0)} bytes, ${puts(keys)} PUTs`)
   assert.equal(puts(keys), written, 'no object rewritten')
 })
 

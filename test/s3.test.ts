@@ -56,13 +56,14 @@ test('s3:// windows, by ranges and by download, equal gdal_translate over /vsis3
   }
 })
 
-test('a range read from S3 moves the same bytes as over plain HTTP, and the store counts what the records say', async () => {
+test('a range read from S3 moves the same bytes as over plain HTTP, and the store counts what the records say', async (t) => {
   s3.reset()
   http.reset()
   const viaS3 = await read('bytes-s3', `s3://${BUCKET}/${KEY}`, ['--fetch', 'range'], awsEnv(s3))
   const viaHttp = await read('bytes-http', http.url('rgb-byte-tiled.tif'), ['--fetch', 'range'], {})
   const sum = (run: RunResult): number => run.records.reduce((n, r) => n + r.bytes, 0)
   assert.ok(viaS3.records.every((r) => r.status === 'ok' && r.fetch === 'range'), viaS3.stderr)
+  t.diagnostic(`records' bytes: ${sum(viaS3)} from S3, ${sum(viaHttp)} over HTTP; the store sent ${s3.stats(`${BUCKET}/${KEY}`).bytes}`)
   assert.equal(sum(viaS3), sum(viaHttp), 'same bytes as over HTTP')
   assert.equal(sum(viaS3), s3.stats(`${BUCKET}/${KEY}`).bytes, 'the records count what the store sent')
 })
