@@ -25,6 +25,15 @@ else
   export PATH := $(NODE_HOME)/bin:$(PATH)
   export npm_config_nodedir := $(NODE_HOME)
 endif
+# Node reads no system CA store by default: behind a TLS-inspecting proxy whose CA is installed system-wide,
+# npm fails with SELF_SIGNED_CERT_IN_CHAIN (or falls back to stale cache after a minute per request). Node
+# is given the system bundle as well, unless told otherwise.
+SYSTEM_CA := /etc/ssl/certs/ca-certificates.crt
+ifeq ($(origin NODE_EXTRA_CA_CERTS),undefined)
+  ifneq ($(wildcard $(SYSTEM_CA)),)
+    export NODE_EXTRA_CA_CERTS := $(SYSTEM_CA)
+  endif
+endif
 # gdal-async is a native addon: rebuilt when the version of the Node it runs on changes (whichever Node
 # that is: the same version from .runtime/ or the system is the same build).
 STAMP := node_modules/.rasterpipe-setup-node-$(NODE_ID)
