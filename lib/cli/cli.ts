@@ -14,6 +14,8 @@ import { Progress } from './progress.js'
 import { parseBands, parseBbox, parseCrs, parseOutSize, parseWindow } from '../input/request.js'
 import { Summary } from './summary.js'
 import { helpText, version } from './help.js'
+import { shardFromEnvironment } from '../input/shard.js'
+import { summarize } from './summarize.js'
 
 const spec = {
   'out-dir': { type: 'string', short: 'o' },
@@ -38,6 +40,8 @@ const spec = {
   'no-sign': { type: 'boolean' },
   'skip-existing': { type: 'boolean' },
   stats: { type: 'string' },
+  shard: { type: 'string' },
+  shards: { type: 'string' },
   progress: { type: 'boolean' },
   'no-progress': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -77,6 +81,7 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
   if (v.help) return 'help'
   if (v.version) return 'version'
   if (v.bbox !== undefined && v.window !== undefined) throw new UsageError('--window and --bbox cannot be used together')
+  if (v.shard !== undefined && v.shards !== undefined) throw new UsageError('--shard K/N and --shards N cannot be used together (--shards takes K from the environment)')
   const options: PipelineInput = {
     outDir: v['out-dir'],
     concurrency: numeric(v.concurrency),
@@ -100,6 +105,8 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     requesterPays: v['requester-pays'],
     noSign: v['no-sign'],
     skipExisting: v['skip-existing'],
+    // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
+    shard: v.shards !== undefined ? optionValue('--shards', () => shardFromEnvironment(v.shards as string, process.env)) : v.shard,
     // Not an option users need: tests shorten the backoff with it.
     retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined
   }
@@ -189,6 +196,8 @@ function usage (io: CliIo, message: string): number {
 }
 
 export async function main (argv: string[], io: CliIo = process as unknown as CliIo): Promise<number> {
+  // A subcommand comes first; anything else is a run, as it always was (`./summarize` names a file).
+  if (argv[0] === 'summarize') return await summarize(argv.slice(1), io)
   let config
   try {
     config = parseCommandLine(argv, Boolean(io.stderr.isTTY))
@@ -249,7 +258,7 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
       if (brokenPipe) return
       summary.add(r)
       if (r.error) log(`rasterpipe: ${r.input ? `${r.input}:` : 'line '}${r.line}: ${r.error.stage} ${r.error.code}: ${r.error.message}`)
-      progress?.update(summary.done, pipeline.taken())
+      progress?.update(summary.done, pipeline.taken() - pipeline.otherShards())
       if (!io.stdout.write(JSON.stringify(r) + '\n')) {
         pipeline.pause()
         io.stdout.once('drain', () => pipeline.resume())
@@ -279,6 +288,8 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
     process.off('SIGTERM', onSignal)
   }
   progress?.stop()
+  const shard = pipeline.options.shard
+  if (shard) summary.shard = { ...shard, others: pipeline.otherShards() }
   if (brokenPipe) {
     if (config.stats) await summary.writeJson(config.stats)
     return BROKEN_PIPE_EXIT

@@ -45,6 +45,11 @@ Options:
                              origin only; never printed
       --skip-existing        leave outputs already there; their records say "skipped" [default: off]
       --stats FILE           write the run's summary as JSON
+      --shard K/N            keep only shard K of N (1-based) of the input records, by a hash of
+                             what each asks (url, window or bbox, out), not its line; the others
+                             are skipped unfetched and unprinted. Give every worker the same input
+      --shards N             the same, K from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
+                             AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job), 0-based: 2 is 3/N
       --progress, --no-progress
                              progress bar on stderr                            [default: on when stderr is a terminal]
   -h, --help                 this help
@@ -61,6 +66,11 @@ Examples:
   rasterpipe -c 32 -w 1024,1024,512,512 urls.txt > results.ndjson
   cat urls.txt | rasterpipe --bbox 500000,4190000,505120,4195120 -o chips | jq -c 'select(.status != "ok")'
   rasterpipe --skip-existing --stats run.json urls.txt     # rerun: only what is missing
+  parallel 'rasterpipe --shard {}/4 in.ndjson > shard-{}.ndjson' ::: 1 2 3 4   # four workers
+
+Subcommand:
+  rasterpipe summarize [--retry-list] [records.ndjson ...]  one summary over many runs' (shards')
+                             records, or the failed inputs to run again; see summarize --help
 
 Exit status: 0 every record ok or skipped; 1 any record failed; 2 usage or setup error;
 70 internal error; 130 after SIGINT, 143 after SIGTERM; 141 when stdout closed early (| head).

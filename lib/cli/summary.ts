@@ -1,5 +1,6 @@
-// The run's summary: counts, bytes, per-stage timings, event-loop delay and peak memory, for the stderr
-// paragraph and for --stats FILE.
+// The run's summary: counts, bytes, per-stage timings, error codes with a first example each (what the
+// records alone tell, so that `rasterpipe summarize` makes the same of shards' records), event-loop delay
+// and peak memory, for the stderr paragraph and for --stats FILE.
 import { writeFile } from 'node:fs/promises'
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
 import type { ResultRecord, Timings } from '../input/records.js'
@@ -7,18 +8,35 @@ import { formatBytes } from '../run/sizes.js'
 
 const STAGES: (keyof Timings)[] = ['fetch', 'open', 'blocks', 'read', 'write', 'total']
 
-export interface StatsJson {
+/** The first record that failed with a code: where to look. */
+export interface ErrorExample {
+  line: number
+  input?: string
+  url?: string
+  stage: string
+  message: string
+}
+
+/** What result records tell of a run, whichever process reads them. */
+export interface RecordsStats {
   records: number
   ok: number
   failed: number
   skipped: number
-  wall_s: number
   bytes: number
-  bytes_per_s: number
   stage_ms: Record<string, { p50: number, p95: number, max: number }>
+  errors: Record<string, number>
+  error_examples: Record<string, ErrorExample>
+}
+
+export interface StatsJson extends RecordsStats {
+  wall_s: number
+  bytes_per_s: number
   event_loop_delay_ms: { p50: number, p99: number, max: number }
   peak_rss_mb: number
-  errors: Record<string, number>
+  /** Under --shard: which shard this run was (K/N), and how many input records it left to the others. */
+  shard?: string
+  other_shards?: number
 }
 
 function percentile (sorted: number[], p: number): number {
@@ -26,20 +44,15 @@ function percentile (sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]
 }
 
-export class Summary {
+/** Counts of result records, from a run as it goes or from files of records afterwards. */
+export class Tally {
   ok = 0
   failed = 0
   skipped = 0
   bytes = 0
-  private readonly started = performance.now()
   private readonly timings = new Map<keyof Timings, number[]>()
   private readonly errors = new Map<string, number>()
-  private readonly loop: ELDHistogram
-
-  constructor () {
-    this.loop = monitorEventLoopDelay({ resolution: 1 })
-    this.loop.enable()
-  }
+  private readonly examples = new Map<string, ErrorExample>()
 
   get done (): number {
     return this.ok + this.failed + this.skipped
@@ -50,7 +63,13 @@ export class Summary {
     else if (r.status === 'skipped') this.skipped++
     else this.failed++
     this.bytes += r.bytes
-    if (r.error) this.errors.set(r.error.code, (this.errors.get(r.error.code) ?? 0) + 1)
+    if (r.error) {
+      this.errors.set(r.error.code, (this.errors.get(r.error.code) ?? 0) + 1)
+      if (!this.examples.has(r.error.code)) {
+        const where = { line: r.line, ...(r.input !== undefined && { input: r.input }), ...(r.url !== undefined && { url: r.url }) }
+        this.examples.set(r.error.code, { ...where, stage: r.error.stage, message: r.error.message })
+      }
+    }
     for (const s of STAGES) {
       const v = r.ms[s]
       if (v === undefined) continue
@@ -60,28 +79,62 @@ export class Summary {
     }
   }
 
-  json (): StatsJson {
-    this.loop.disable()
-    const wall = (performance.now() - this.started) / 1000
+  counts (): RecordsStats {
     const stageMs: StatsJson['stage_ms'] = {}
     for (const [s, list] of this.timings) {
       const sorted = [...list].sort((a, b) => a - b)
       stageMs[s] = { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), max: sorted[sorted.length - 1] }
     }
-    const ms = (ns: number): number => Math.round(ns / 1e4) / 100
     return {
       records: this.done,
       ok: this.ok,
       failed: this.failed,
       skipped: this.skipped,
-      wall_s: Math.round(wall * 1000) / 1000,
       bytes: this.bytes,
-      bytes_per_s: wall > 0 ? Math.round(this.bytes / wall) : 0,
       stage_ms: stageMs,
+      errors: Object.fromEntries(this.errors),
+      error_examples: Object.fromEntries(this.examples)
+    }
+  }
+}
+
+export class Summary extends Tally {
+  /** Set under --shard once the run is over. */
+  shard?: { index: number, count: number, others: number }
+  private readonly started = performance.now()
+  private readonly loop: ELDHistogram
+
+  constructor () {
+    super()
+    this.loop = monitorEventLoopDelay({ resolution: 1 })
+    this.loop.enable()
+  }
+
+  json (): StatsJson {
+    this.loop.disable()
+    const wall = (performance.now() - this.started) / 1000
+    const c = this.counts()
+    const ms = (ns: number): number => Math.round(ns / 1e4) / 100
+    // The key order of before: the measures of the process among the counts, examples and shard last.
+    const s: StatsJson = {
+      records: c.records,
+      ok: c.ok,
+      failed: c.failed,
+      skipped: c.skipped,
+      wall_s: Math.round(wall * 1000) / 1000,
+      bytes: c.bytes,
+      bytes_per_s: wall > 0 ? Math.round(c.bytes / wall) : 0,
+      stage_ms: c.stage_ms,
       event_loop_delay_ms: { p50: ms(this.loop.percentile(50)), p99: ms(this.loop.percentile(99)), max: ms(this.loop.max) },
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-      errors: Object.fromEntries(this.errors)
+      errors: c.errors,
+      error_examples: c.error_examples
     }
+    if (this.shard) {
+      s.shard = `${this.shard.index}/${this.shard.count}`
+      s.other_shards = this.shard.others
+    }
+    return s
   }
 
   text (outDir: string): string {
@@ -94,7 +147,8 @@ export class Summary {
       `${s.ok} ok, ${s.failed} failed, ${s.skipped} skipped; ${formatBytes(s.bytes)} fetched ` +
       `(${formatBytes(s.bytes_per_s)}/s)${s.ok > 0 ? `; outputs in ${outDir}` : ''}.` +
       (stages ? ` Stage ms p50/p95: ${stages}.` : '') +
-      ` Event loop delay p99 ${s.event_loop_delay_ms.p99} ms, max ${s.event_loop_delay_ms.max} ms; peak RSS ${s.peak_rss_mb} MB.`
+      ` Event loop delay p99 ${s.event_loop_delay_ms.p99} ms, max ${s.event_loop_delay_ms.max} ms; peak RSS ${s.peak_rss_mb} MB.` +
+      (s.shard ? ` Shard ${s.shard}: ${s.other_shards} input record${s.other_shards === 1 ? '' : 's'} left to the other shards.` : '')
   }
 
   async writeJson (path: string): Promise<void> {

@@ -109,6 +109,7 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
   if (w * h > options.maxPixels) throw tooManyPixels(w, h, options.maxPixels)
   const out = outputFor(job.url, job.request, fields.out, options, ext)
   job.output = out.display
+  if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
 }
 

@@ -74,4 +74,9 @@ export interface ResultRecord {
   georeferenced?: boolean
   ms: Timings
   error?: RecordErrorJson
+  /**
+   * On a failure past input: the input record to run again, rebuilt from what was asked (the window or
+   * bbox asked, not the one read; `out` when given). Without headers, and with the URL as printed.
+   */
+  record?: InputRecord
 }

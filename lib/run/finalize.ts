@@ -4,6 +4,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import type { Job } from './job.js'
 import type { ResultRecord, Status } from '../input/records.js'
 import { redactText, redactUrl } from '../http/redact.js'
+import { retryRecord } from '../input/retry.js'
 
 /** The job's result record; URLs and messages as they may be shown (no credential, no secret value). */
 export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecord {
@@ -24,6 +25,7 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   if (job.georeferenced === false) r.georeferenced = false
   r.ms = job.ms
   if (job.error) r.error = { ...job.error.toJSON(), message: redactText(job.error.message, secrets) }
+  if (job.error && job.error.stage !== 'input' && job.url) r.record = retryRecord(job)
   return r
 }
 

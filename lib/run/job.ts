@@ -26,6 +26,8 @@ export interface Job {
   headers: Record<string, string>
   /** Output path as the user will see it (out-dir joined with the name). */
   output?: string
+  /** The record's own `out` field, as given: part of what identifies it (its shard, its retry record). */
+  out?: string
   /** Absolute output path. */
   outputPath?: string
   status?: Status

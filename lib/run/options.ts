@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici'
 import { UsageError } from '../errors.js'
 import { parseSize } from './sizes.js'
 import { gdalShare } from './slots.js'
+import { parseShard, type Shard } from '../input/shard.js'
 import { InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, type PixelWindow, type WindowRequest } from '../input/request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
@@ -56,10 +57,14 @@ export interface PipelineOptions extends WindowRequest {
    * a fault inside the HTTP client. Default: an Agent with `concurrency` connections per origin.
    */
   dispatcher?: () => Dispatcher
+  /** Keep only the records whose hash falls in this shard (1-based); the rest are other workers'. */
+  shard?: Shard
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
-export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'headers'>> & {
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'headers' | 'shard'>> & {
+  /** `{index, count}` or 'K/N' as --shard takes it. */
+  shard?: Shard | string
   maxBytes?: number | string
   maxMemory?: number | string
   headers?: Record<string, string> | string[]
@@ -110,10 +115,11 @@ const FLAGS: Record<string, string> = {
   noSign: '--no-sign',
   format: '--format',
   creationOptions: '--co',
-  skipExisting: '--skip-existing'
+  skipExisting: '--skip-existing',
+  shard: '--shard'
 }
 
-const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime'])
+const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard'])
 
 export function flagOf (key: string): string {
   return FLAGS[key] ?? key
@@ -204,6 +210,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.bands !== undefined) o.bands = optionValue('bands', () => parseBands(o.bands))
   o.headers = optionValue('headers', () => parseHeaders(o.headers))
   if (o.outSize !== undefined) o.outSize = optionValue('outSize', () => parseOutSize(o.outSize))
+  if (o.shard !== undefined) o.shard = optionValue('shard', () => parseShard(o.shard))
   if (o.bbox === undefined && !o.boundless && (o.window.col < 0 || o.window.row < 0)) {
     fail('window', 'negative offsets reach outside the raster and need --boundless')
   }

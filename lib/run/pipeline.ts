@@ -20,6 +20,7 @@ import type { Job } from './job.js'
 import { createOpener } from '../raster/open.js'
 import { resolveOptions, type PipelineInput, type PipelineOptions } from './options.js'
 import { parseItem, type CrsCheck } from '../input/parse.js'
+import { jobKey, shardOf } from '../input/shard.js'
 import { createReader } from '../raster/read.js'
 import type { InputItem, ResultRecord } from '../input/records.js'
 import { Stage } from './stage.js'
@@ -38,8 +39,10 @@ export interface RasterPipeline extends Duplex {
   readonly stages: Stage[]
   /** GDAL calls running (`active`, at most `size`: `options.gdalConcurrency`), `waiting` for a slot, and the `peak`. */
   readonly gdalCalls: Pick<Slots, 'size' | 'active' | 'waiting' | 'peak'>
-  /** Input items taken in so far. */
+  /** Input items taken in so far (other shards' included). */
   readonly taken: () => number
+  /** Input records left to other shards under `shard`: no record is printed for them. */
+  readonly otherShards: () => number
   /** Aborts every fetch in flight and not yet started; those records end as errors, the rest go on. */
   abort: () => void
   /** Stops the run at once: as destroy(), and resolves when everything in flight has been let go. */
@@ -63,6 +66,7 @@ export interface RasterPipeline extends Duplex {
 
 class Parse extends Transform {
   private count = 0
+  others = 0
   private readonly options: PipelineOptions
   private readonly ext: string
   private readonly onJob: (job: Job) => void
@@ -82,6 +86,13 @@ class Parse extends Transform {
 
   override _transform (item: unknown, _enc: BufferEncoding, done: TransformCallback): void {
     const job = parseItem(item, ++this.count, this.options, this.ext, this.checkCrs)
+    // Another shard's record is dropped here, before anything is fetched or printed for it.
+    const shard = this.options.shard
+    if (job && shard && shardOf(jobKey(job, item), shard.count) !== shard.index) {
+      this.others++
+      done()
+      return
+    }
     if (job) this.onJob(job)
     done(null, job ?? undefined)
   }
@@ -190,6 +201,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     stages,
     gdalCalls,
     taken: () => parse.taken,
+    otherShards: () => parse.others,
     abort: () => fetches.abort(),
     cancel: async () => {
       duplex.destroy()

@@ -1,0 +1,27 @@
+// The input record a failed result carries (`record`), so that a retry list can be made from results
+// alone, across shards, without the original input files: what the record asked for, fully resolved.
+import { redactUrl } from '../http/redact.js'
+import type { Job } from '../run/job.js'
+import type { InputRecord } from './records.js'
+
+/**
+ * Every request field explicitly (the command line's defaults applied), so the retry does the same
+ * whatever options it runs with, and names the same output and shard. Headers are never printed: give
+ * -H again. A pre-signed URL comes out with its signature REDACTED and needs its original line.
+ */
+export function retryRecord (job: Job): InputRecord {
+  const r = job.request
+  const record: InputRecord = { url: redactUrl(job.url) }
+  if (job.id !== undefined) record.id = job.id
+  if (r.bbox) {
+    record.bbox = r.bbox
+    if (r.bboxCrs !== undefined) record.bbox_crs = r.bboxCrs
+  } else {
+    record.window = { ...r.window }
+  }
+  if (r.bands) record.bands = r.bands
+  record.boundless = r.boundless
+  if (r.outSize) record.out_size = r.outSize
+  if (job.out !== undefined) record.out = job.out
+  return record
+}
