@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici'
 import { UsageError } from '../errors.js'
 import { parseSize } from './sizes.js'
 import { gdalShare } from './slots.js'
-import { InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, type PixelWindow, type WindowRequest } from '../input/request.js'
+import { checkWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow, type WindowRequest } from '../input/request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
 
@@ -110,10 +110,15 @@ const FLAGS: Record<string, string> = {
   noSign: '--no-sign',
   format: '--format',
   creationOptions: '--co',
-  skipExisting: '--skip-existing'
+  skipExisting: '--skip-existing',
+  dstCrs: '--dst-crs',
+  res: '--res',
+  resampling: '--resampling',
+  tap: '--tap'
 }
 
-const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime'])
+const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime',
+  'dstCrs', 'res', 'resampling', 'tap'])
 
 export function flagOf (key: string): string {
   return FLAGS[key] ?? key
@@ -204,6 +209,16 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.bands !== undefined) o.bands = optionValue('bands', () => parseBands(o.bands))
   o.headers = optionValue('headers', () => parseHeaders(o.headers))
   if (o.outSize !== undefined) o.outSize = optionValue('outSize', () => parseOutSize(o.outSize))
+  if (o.dstCrs !== undefined) o.dstCrs = optionValue('dstCrs', () => parseCrs(o.dstCrs, 'dst-crs'))
+  if (o.res !== undefined) o.res = optionValue('res', () => parseRes(o.res))
+  if (o.resampling !== undefined) o.resampling = optionValue('resampling', () => parseResampling(o.resampling))
+  if (o.tap !== undefined && typeof o.tap !== 'boolean') fail('tap', `must be true or false, got ${JSON.stringify(o.tap)}`)
+  if (o.tap === false) delete o.tap
+  try {
+    checkWarp(o, { res: '--res', outSize: '--out-size', tap: '--tap' })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
   if (o.bbox === undefined && !o.boundless && (o.window.col < 0 || o.window.row < 0)) {
     fail('window', 'negative offsets reach outside the raster and need --boundless')
   }
