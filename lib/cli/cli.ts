@@ -11,7 +11,7 @@ import { LineSplitter } from '../input/lines.js'
 import { optionValue, type FetchMode, type PipelineInput } from '../run/options.js'
 import { rasterPipeline, type RasterPipeline } from '../run/pipeline.js'
 import { Progress } from './progress.js'
-import { parseBands, parseBbox, parseCrs, parseOutSize, parseWindow } from '../input/request.js'
+import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow } from '../input/request.js'
 import { Summary } from './summary.js'
 import { helpText, version } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
@@ -26,6 +26,10 @@ const spec = {
   bands: { type: 'string' },
   boundless: { type: 'boolean' },
   'out-size': { type: 'string' },
+  'dst-crs': { type: 'string' },
+  res: { type: 'string' },
+  resampling: { type: 'string' },
+  tap: { type: 'boolean' },
   'max-pixels': { type: 'string' },
   fetch: { type: 'string' },
   retries: { type: 'string' },
@@ -91,6 +95,10 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     bands: v.bands === undefined ? undefined : optionValue('bands', () => parseBands(v.bands)),
     boundless: v.boundless,
     outSize: v['out-size'] === undefined ? undefined : optionValue('outSize', () => parseOutSize(v['out-size'])),
+    dstCrs: v['dst-crs'] === undefined ? undefined : optionValue('dstCrs', () => parseCrs(v['dst-crs'], 'dst-crs')),
+    res: v.res === undefined ? undefined : optionValue('res', () => parseRes(v.res)),
+    resampling: v.resampling === undefined ? undefined : optionValue('resampling', () => parseResampling(v.resampling)),
+    tap: v.tap,
     maxPixels: numeric(v['max-pixels']),
     fetch: v.fetch as FetchMode | undefined,
     retries: numeric(v.retries),

@@ -28,6 +28,12 @@ Options:
       --boundless            fill the part of the window outside the raster with nodata
                              (else the window is clipped to the raster)        [default: off]
       --out-size W,H         resample the window to this size                  [default: the window's size]
+      --dst-crs CRS          warp onto this CRS: EPSG:32633, WKT, PROJ, or utm (the UTM zone of the
+                             window's centre); the output covers the bbox, or the window's footprint
+      --res X[,Y]            target resolution, in the target CRS's units (as gdalwarp -tr)
+      --resampling METHOD    nearest, bilinear, cubic, cubicspline, lanczos, average, rms, mode,
+                             min, max, med, q1, q3, sum (gdalwarp -r); any of these four warps [default: nearest]
+      --tap                  target-aligned pixels, as gdalwarp -tap (needs --res)
       --max-pixels N         refuse a window larger than N pixels, before reading any [default: ${d.maxPixels}]
       --fetch MODE           auto, download or range                           [default: ${d.fetch}]
       --retries N            retries per request (jittered exponential backoff) [default: ${d.retries}]
@@ -60,6 +66,8 @@ Input records (one per line; only "url" is required, other fields override the o
   {"url": "scene.tif", "id": "s7", "window": [0, 0, 512, 512], "bands": [3, 2, 1], "out": "scenes/7.tif"}
   {"url": "scene.tif", "window": {"col": 0, "row": 0, "width": 512, "height": 512}, "out_size": [256, 256]}
   {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "boundless": true}
+  {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "dst_crs": "utm", "res": 10}
+  {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "dst_crs": "utm", "res": 10}
   {"url": "https://example.org/private.tif", "headers": {"Authorization": "Bearer …"}}
 
 Examples:

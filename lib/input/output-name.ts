@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto'
 import { isAbsolute, join, posix, relative, resolve, sep } from 'node:path'
 import type { PipelineOptions } from '../run/options.js'
-import { InvalidValue, type WindowRequest } from './request.js'
+import { InvalidValue, isWarp, type WindowRequest } from './request.js'
 import { redactUrl } from '../http/redact.js'
 
 export interface OutputName { display: string, path: string }
@@ -43,7 +43,9 @@ function storeOutput (outDir: string, name: string, out: unknown): OutputName {
 function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string): string {
   // Without credentials: a pre-signed URL signed anew names the same output (and no secret feeds the name).
   const key = JSON.stringify([redactUrl(url), request.window, request.bbox ?? null, request.bboxCrs ?? null, request.bands ?? null,
-    request.boundless, request.outSize ?? null, o.format, o.creationOptions])
+    request.boundless, request.outSize ?? null, o.format, o.creationOptions,
+    // Only warps add their fields, so that the names of plain windows stay as they were.
+    ...(isWarp(request) ? [[request.dstCrs ?? null, request.res ?? null, request.resampling ?? null, request.tap ?? false]] : [])])
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 12)
   let base = url.replace(/[?#].*$/, '').replace(/\/+$/, '')
   base = base.slice(base.lastIndexOf('/') + 1).replace(/\.[A-Za-z0-9]{1,5}$/, '')

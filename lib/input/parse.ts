@@ -4,14 +4,14 @@ import { RecordError } from '../errors.js'
 import type { Job } from '../run/job.js'
 import type { RawLine } from './lines.js'
 import type { PipelineOptions } from '../run/options.js'
-import { InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseWindow, type WindowRequest } from './request.js'
+import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow, type WindowRequest } from './request.js'
 import { outputFor } from './output-name.js'
 import { tooManyPixels } from '../raster/window.js'
 
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
 const ALLOWED_SCHEMES = new Set(['http', 'https', 'file', 's3', 'gs', 'az'])
-const KNOWN_FIELDS = new Set(['url', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers'])
+const KNOWN_FIELDS = new Set(['url', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
 
 export function newJob (line: number, url = ''): Job {
   return {
@@ -59,6 +59,7 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
     }
     fill(job, fields, options, ext)
     if (fields.bbox_crs !== undefined && job.request.bboxCrs !== undefined) checkCrs?.(job.request.bboxCrs)
+    if (fields.dst_crs !== undefined && job.request.dstCrs !== undefined && job.request.dstCrs.toLowerCase() !== 'utm') checkCrs?.(job.request.dstCrs)
   } catch (err) {
     job.error = err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err))
   }
@@ -105,7 +106,8 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
   }
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
   const r = job.request
-  const [w, h] = r.outSize ?? (r.bbox ? [0, 0] : [r.window.width, r.window.height])
+  // A warp's size is known only once its grid is (at open), unless out_size gives it.
+  const [w, h] = r.outSize ?? (r.bbox || isWarp(r) ? [0, 0] : [r.window.width, r.window.height])
   if (w * h > options.maxPixels) throw tooManyPixels(w, h, options.maxPixels)
   const out = outputFor(job.url, job.request, fields.out, options, ext)
   job.output = out.display
@@ -133,8 +135,19 @@ function requestFor (f: Record<string, unknown>, o: PipelineOptions): WindowRequ
   if (!bbox && !request.boundless && (w.col < 0 || w.row < 0)) {
     throw new InvalidValue(`window: offsets must be 0 or more, got ${w.col},${w.row} (a window reaching left of or above the raster needs --boundless)`)
   }
-  const outSize = f.out_size !== undefined ? parseOutSize(f.out_size, 'out_size') : o.outSize
+  const outSize = f.out_size !== undefined ? parseOutSize(f.out_size, 'out_size') : (f.res === undefined ? o.outSize : undefined)
   if (outSize) request.outSize = outSize
+  // The warp fields: a record's own win over the options, and are checked together as the options are.
+  const dstCrs = f.dst_crs !== undefined ? parseCrs(f.dst_crs, 'dst_crs') : o.dstCrs
+  if (dstCrs !== undefined) request.dstCrs = dstCrs
+  const res = f.res !== undefined ? parseRes(f.res) : (f.out_size === undefined ? o.res : undefined)
+  if (res) request.res = res
+  const resampling = f.resampling !== undefined ? parseResampling(f.resampling) : o.resampling
+  if (resampling !== undefined) request.resampling = resampling
+  if (f.tap !== undefined && typeof f.tap !== 'boolean') throw new InvalidValue('"tap" must be true or false')
+  const tap = f.tap ?? o.tap
+  if (tap === true) request.tap = true
+  checkWarp(request, { res: 'res', outSize: 'out_size', tap: 'tap' })
   return request
 }
 

@@ -23,6 +23,14 @@ export interface InputRecord {
   out_size?: [number, number]
   /** Output path relative to the output directory. */
   out?: string
+  /** Warp onto this CRS (EPSG, WKT, PROJ, or `utm`). */
+  dst_crs?: string
+  /** Target resolution, [x, y] or one number, in the target CRS's units. */
+  res?: number | [number, number]
+  /** gdalwarp's resampling method. */
+  resampling?: string
+  /** Target-aligned pixels (needs res). */
+  tap?: boolean
 }
 
 /** What the pipeline takes: a line of text (a URL, a path or a JSON record), a line from LineSplitter, or a record. */
@@ -49,6 +57,14 @@ export interface Timings {
   total?: number
 }
 
+/** A warp's output grid: its CRS (`AUTHORITY:CODE` or WKT), geotransform and size. */
+export interface Grid {
+  crs: string | null
+  transform: number[]
+  width: number
+  height: number
+}
+
 export interface RecordErrorJson {
   stage: 'input' | 'fetch' | 'open' | 'blocks' | 'read' | 'write'
   code: string
@@ -72,6 +88,8 @@ export interface ResultRecord {
   window?: PixelWindow
   source?: SourceInfo
   georeferenced?: boolean
+  /** A warp's output grid. */
+  grid?: Grid
   ms: Timings
   error?: RecordErrorJson
   /**

@@ -12,6 +12,22 @@ export interface WindowRequest {
   bands?: number[]
   boundless: boolean
   outSize?: [number, number]
+  /** Target CRS of a warp (EPSG, WKT, PROJ, or `utm`: the UTM zone of the window's centre). */
+  dstCrs?: string
+  /** Target resolution [x, y] in the target CRS's units. */
+  res?: [number, number]
+  /** gdalwarp's resampling method (`nearest` is gdalwarp's `near`). */
+  resampling?: string
+  /** Target-aligned pixels, as gdalwarp -tap (needs res). */
+  tap?: boolean
+}
+
+/** gdalwarp's methods in GDAL 3.6 (rms since 3.3, sum since 3.1); `nearest` stands for its `near`. */
+export const RESAMPLING = ['nearest', 'bilinear', 'cubic', 'cubicspline', 'lanczos', 'average', 'rms', 'mode', 'min', 'max', 'med', 'q1', 'q3', 'sum']
+
+/** Whether a request is a warp onto a target grid rather than a plain window (gdal_translate's path). */
+export function isWarp (r: WindowRequest): boolean {
+  return r.dstCrs !== undefined || r.res !== undefined || r.resampling !== undefined || r.tap === true
 }
 
 export class InvalidValue extends Error {
@@ -75,6 +91,28 @@ export function parseOutSize (value: Raw, name = 'out-size'): [number, number] {
   const [w, h] = integers(value, `${name} (WIDTH,HEIGHT)`, 2)
   if (w <= 0 || h <= 0) throw new InvalidValue(`${name}: width and height must be more than 0, got ${w},${h}`)
   return [w, h]
+}
+
+export function parseRes (value: Raw, name = 'res'): [number, number] {
+  const list = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : [value]
+  const [x, y] = numbers(list.length === 1 ? [list[0], list[0]] : list, `${name} (X[,Y])`, 2)
+  if (!(x > 0) || !(y > 0)) throw new InvalidValue(`${name}: resolutions must be more than 0, got ${x},${y}`)
+  return [x, y]
+}
+
+export function parseResampling (value: Raw, name = 'resampling'): string {
+  const method = typeof value === 'string' ? value.trim().toLowerCase() : value
+  if (method === 'near') return 'nearest'
+  if (typeof method !== 'string' || !RESAMPLING.includes(method)) {
+    throw new InvalidValue(`${name}: must be one of ${RESAMPLING.join(', ')}, got ${JSON.stringify(value)}`)
+  }
+  return method
+}
+
+/** The warp options that only make sense together: messages name the option (or field) as given. */
+export function checkWarp (r: WindowRequest, names: { res: string, outSize: string, tap: string }): void {
+  if (r.res && r.outSize) throw new InvalidValue(`${names.res} and ${names.outSize} cannot be used together (gdalwarp takes -tr or -ts, not both)`)
+  if (r.tap && !r.res) throw new InvalidValue(`${names.tap} needs ${names.res} (the grid it aligns to, as gdalwarp -tap needs -tr)`)
 }
 
 export function parseCrs (value: Raw, name = 'bbox-crs'): string {

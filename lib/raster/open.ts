@@ -6,9 +6,11 @@ import { RecordError } from '../errors.js'
 import type { Dataset, Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
 import type { SourceInfo } from '../input/records.js'
-import { resolveWindow, type CrsCatalog } from './window.js'
+import { resolveWindow, tooManyPixels, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
 import { windowBytes } from '../run/budget.js'
+import { isWarp } from '../input/request.js'
+import { prepareWarp } from './warp.js'
 import type { Slots } from '../run/slots.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
@@ -54,8 +56,17 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls }: Op
     job.georeferenced = gt !== null && !(gt[0] === 0 && gt[1] === 1 && gt[2] === 0 && gt[3] === 0 && gt[4] === 0 && gt[5] === 1)
     // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
     job.window = await resolveWindow(gdal, crs, job, maxPixels)
-    await pinOverview(ds, job)
-    job.memoryBytes = pixelBytes(job)
+    if (isWarp(job.request)) {
+      // The grid is known once gdalwarp has made it: the output's size is judged on it.
+      await prepareWarp({ gdal, crs }, job)
+      const grid = job.grid as NonNullable<Job['grid']>
+      if (grid.width * grid.height > maxPixels) throw tooManyPixels(grid.width, grid.height, maxPixels, 'open')
+      const pixels = job.pixels as Dataset
+      job.memoryBytes = windowBytes(grid.width, grid.height, await pixels.bands.countAsync(), job.source.dtype)
+    } else {
+      await pinOverview(ds, job)
+      job.memoryBytes = pixelBytes(job)
+    }
     if (job.memoryBytes > maxMemory) {
       throw new RecordError('open', 'OVER_MEMORY', `window of ${job.memoryBytes} bytes (pixels × bands × ${job.source.dtype}) is over --max-memory ${maxMemory} bytes`)
     }
@@ -102,7 +113,7 @@ async function describe (ds: Dataset, url: string): Promise<SourceInfo> {
 }
 
 /** `AUTHORITY:CODE` where GDAL can tell one, else the WKT. */
-function crsName (srs: NonNullable<Dataset['srs']>): string {
+export function crsName (srs: NonNullable<Dataset['srs']>): string {
   const name = (s: typeof srs): string | null => {
     const auth = s.getAuthorityName(null)
     const code = s.getAuthorityCode(null)

@@ -4,7 +4,7 @@
 import { RecordError } from '../errors.js'
 import { quietly, type Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
-import type { Bbox, PixelWindow } from '../input/request.js'
+import { isWarp, type Bbox, type PixelWindow } from '../input/request.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
@@ -122,7 +122,8 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxP
     window = clipped
   }
 
-  const [outW, outH] = req.outSize ?? [window.width, window.height]
+  // A warp's output is its grid, judged once gdalwarp has made it (lib/raster/warp.ts).
+  const [outW, outH] = req.outSize ?? (isWarp(req) ? [0, 0] : [window.width, window.height])
   if (outW * outH > maxPixels) throw tooManyPixels(outW, outH, maxPixels, 'open')
   return window
 }

@@ -83,6 +83,8 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       // The window first, then the source it reads from; both idle now (their async calls have returned).
       pixels.close()
       job.pixels = undefined
+      job.warpSource?.close()
+      job.warpSource = undefined
       job.dataset?.close()
       job.dataset = undefined
       // Checked and renamed in one turn of the event loop: a cancel either comes before and nothing

@@ -23,6 +23,7 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   if (job.window) r.window = job.window
   if (job.source) r.source = job.source
   if (job.georeferenced === false) r.georeferenced = false
+  if (job.grid) r.grid = job.grid
   r.ms = job.ms
   if (job.error) r.error = { ...job.error.toJSON(), message: redactText(job.error.message, secrets) }
   if (job.error && job.error.stage !== 'input' && job.url) r.record = retryRecord(job)
@@ -32,11 +33,12 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
 /** Lets go of whatever a job still holds. Datasets are idle here: no stage works on the job any more. */
 export async function releaseJob (job: Job): Promise<void> {
   // The window (a VRT) before the source it reads from.
-  for (const ds of [job.pixels, job.dataset]) {
+  for (const ds of [job.pixels, job.warpSource, job.dataset]) {
     try { ds?.close() } catch { /* already closed */ }
   }
   job.dataset = undefined
   job.pixels = undefined
+  job.warpSource = undefined
   job.releaseMemory?.()
   job.releaseMemory = undefined
   const local = job.local

@@ -3,7 +3,7 @@
 import type { RecordError } from '../errors.js'
 import type { Dataset } from '../raster/gdal.js'
 import type { PixelWindow, WindowRequest } from '../input/request.js'
-import type { FetchKind, SourceInfo, Status, Timings } from '../input/records.js'
+import type { FetchKind, Grid, SourceInfo, Status, Timings } from '../input/records.js'
 import type { SparseSource } from '../source/sparse.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
@@ -43,6 +43,15 @@ export interface Job {
   window?: PixelWindow
   /** The overview level a resampled read is pinned to (index into GDAL's list, and its size); none: full resolution. */
   overview?: { index: number, width: number, height: number }
+  /** A warp's output grid (CRS, geotransform, size), known once open. */
+  grid?: Grid
+  /**
+   * A warp's source footprint in full-resolution pixels, widened by the kernel: the blocks range mode
+   * fetches. `uncertain` says why it could not be computed surely (then the whole file, or an error).
+   */
+  footprint?: { window: PixelWindow } | { uncertain: string }
+  /** The band-selecting VRT a warp reads from (closed after the warped VRT, before the source). */
+  warpSource?: Dataset
   ms: Timings
   started: number
   /** The window's pixel bytes, known once open; held in the memory budget from read until written. */

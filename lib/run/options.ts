@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js'
 import { parseSize } from './sizes.js'
 import { gdalShare } from './slots.js'
 import { parseShard, type Shard } from '../input/shard.js'
-import { InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, type PixelWindow, type WindowRequest } from '../input/request.js'
+import { checkWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow, type WindowRequest } from '../input/request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
 
@@ -116,10 +116,15 @@ const FLAGS: Record<string, string> = {
   format: '--format',
   creationOptions: '--co',
   skipExisting: '--skip-existing',
-  shard: '--shard'
+  shard: '--shard',
+  dstCrs: '--dst-crs',
+  res: '--res',
+  resampling: '--resampling',
+  tap: '--tap'
 }
 
-const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard'])
+const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard',
+  'dstCrs', 'res', 'resampling', 'tap'])
 
 export function flagOf (key: string): string {
   return FLAGS[key] ?? key
@@ -211,6 +216,16 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   o.headers = optionValue('headers', () => parseHeaders(o.headers))
   if (o.outSize !== undefined) o.outSize = optionValue('outSize', () => parseOutSize(o.outSize))
   if (o.shard !== undefined) o.shard = optionValue('shard', () => parseShard(o.shard))
+  if (o.dstCrs !== undefined) o.dstCrs = optionValue('dstCrs', () => parseCrs(o.dstCrs, 'dst-crs'))
+  if (o.res !== undefined) o.res = optionValue('res', () => parseRes(o.res))
+  if (o.resampling !== undefined) o.resampling = optionValue('resampling', () => parseResampling(o.resampling))
+  if (o.tap !== undefined && typeof o.tap !== 'boolean') fail('tap', `must be true or false, got ${JSON.stringify(o.tap)}`)
+  if (o.tap === false) delete o.tap
+  try {
+    checkWarp(o, { res: '--res', outSize: '--out-size', tap: '--tap' })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
   if (o.bbox === undefined && !o.boundless && (o.window.col < 0 || o.window.row < 0)) {
     fail('window', 'negative offsets reach outside the raster and need --boundless')
   }

@@ -112,6 +112,13 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
       throw new UsageError(`--bbox-crs: ${(err as Error).message}`)
     }
   }
+  if (options.dstCrs !== undefined && options.dstCrs.toLowerCase() !== 'utm') {
+    try {
+      crs.get(options.dstCrs)
+    } catch (err) {
+      throw new UsageError(`--dst-crs: ${(err as Error).message}`)
+    }
+  }
   const temp = new TempDir(options.tempRoot)
   // Fetches are aborted by abort() (after a signal's grace period) and by a cancel; a cancel also stops
   // every stage from starting work and the write stage from putting outputs in place.

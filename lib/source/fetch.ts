@@ -186,7 +186,10 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
     const window = job.window as PixelWindow
     let wanted: Range[]
     try {
-      wanted = planBlocks(sparse.info, window, job.request.bands, job.overview)
+      // A warp reads the source under its output's footprint (lib/raster/warp.ts), not the window.
+      const footprint = job.footprint
+      if (footprint && 'uncertain' in footprint) throw new UncertainPlan(footprint.uncertain)
+      wanted = planBlocks(sparse.info, footprint ? footprint.window : window, job.request.bands, job.overview)
     } catch (err) {
       if (!(err instanceof UncertainPlan)) throw err
       // The sure path: under auto, the whole file (then nothing GDAL reads can be a hole); under

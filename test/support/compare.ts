@@ -97,3 +97,54 @@ export function assertSameRaster (ours: string, reference: string, what: string)
     b.close()
   }
 }
+
+/** Runs GDAL's own gdalwarp (the command-line tool) and returns the path it wrote. */
+export function gdalWarp (src: string, args: string[], dir: string, name: string): string {
+  const out = join(dir, name)
+  execFileSync('gdalwarp', ['-q', '-overwrite', '--config', 'GDAL_TIFF_INTERNAL_MASK', 'YES', ...args, src, out], { stdio: ['ignore', 'ignore', 'pipe'] })
+  return out
+}
+
+export interface Difference { max: number, pixels: number }
+
+/**
+ * As assertSameRaster, but pixels may differ by `tolerance` (absolute for integer types, relative for
+ * floats): the largest difference and how many pixels differ, for the test to report.
+ */
+export function assertNearRaster (ours: string, reference: string, what: string, tolerance: number, interpretation = false): Difference {
+  const a = gdal.open(ours)
+  const b = gdal.open(reference)
+  const found: Difference = { max: 0, pixels: 0 }
+  try {
+    assert.deepEqual(a.rasterSize, b.rasterSize, `${what}: size`)
+    assert.equal(a.bands.count(), b.bands.count(), `${what}: band count`)
+    const ga = a.geoTransform as number[]
+    const gb = b.geoTransform as number[]
+    ga.forEach((v, i) => assert.ok(Math.abs(v - gb[i]) <= 1e-9, `${what}: geotransform[${i}] ${v} != ${gb[i]}`))
+    assert.ok(a.srs?.isSame(b.srs as NonNullable<typeof b.srs>), `${what}: CRS differs`)
+    for (let i = 1; i <= a.bands.count(); i++) {
+      const ba = a.bands.get(i)
+      const bb = b.bands.get(i)
+      assert.equal(ba.dataType, bb.dataType, `${what}: band ${i} data type`)
+      assert.equal(ba.noDataValue, bb.noDataValue, `${what}: band ${i} nodata`)
+      if (interpretation) assert.equal(ba.colorInterpretation, bb.colorInterpretation, `${what}: band ${i} colour interpretation`)
+      assert.equal(ba.colorTable === null, bb.colorTable === null, `${what}: band ${i} colour table presence`)
+      const float = (ba.dataType ?? '').startsWith('Float')
+      const pa = pixels(a, i)
+      const pb = pixels(b, i)
+      for (let k = 0; k < pa.length; k++) {
+        const x = pa[k]
+        const y = pb[k]
+        if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue
+        const d = float ? Math.abs(x - y) / Math.max(1, Math.abs(y)) : Math.abs(x - y)
+        found.pixels++
+        found.max = Math.max(found.max, d)
+        if (!(d <= tolerance)) assert.fail(`${what}: band ${i} pixel ${k % a.rasterSize.x},${Math.floor(k / a.rasterSize.x)}: ${x} != ${y}`)
+      }
+    }
+  } finally {
+    a.close()
+    b.close()
+  }
+  return found
+}

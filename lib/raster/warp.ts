@@ -1,0 +1,235 @@
+// Chips on a target grid: the record's window or bbox warped by GDAL's own gdalwarp (as a warped VRT, made
+// at open, read chunk by chunk by the write stage's copy), and the source footprint of that grid in pixels,
+// so that range mode fetches the blocks the warper will read at the level it is pinned to (-ovr).
+import { RecordError } from '../errors.js'
+import type { Dataset, Gdal } from './gdal.js'
+import type { Job } from '../run/job.js'
+import type { Bbox, PixelWindow } from '../input/request.js'
+import type { Grid } from '../input/records.js'
+import { transformBbox, type CrsCatalog } from './window.js'
+import { chooseOverview } from './overview.js'
+import { crsName } from './open.js'
+import { windowBytes } from '../run/budget.js'
+
+type Srs = InstanceType<Gdal['SpatialReference']>
+
+/**
+ * Source pixels a kernel reaches on each side of a sample point, at 1:1; GDAL scales it by the
+ * reduction when downsampling. The statistical methods (average, mode, …) read the pixels under the
+ * destination pixel, which the footprint itself covers: 1 for the rounding at its edge.
+ */
+const KERNEL_RADIUS: Record<string, number> = { nearest: 1, bilinear: 1, cubic: 2, cubicspline: 2, lanczos: 3 }
+
+/** Points sampled along each edge of the output at most (every pixel up to this) and across it. */
+const EDGE_SAMPLES = 512
+const INTERIOR_SAMPLES = 17
+
+let seq = 0
+/** gdalwarp's default working memory (-wm): an output up to this size is warped in one chunk. */
+const WARP_MEMORY = 64 * 1024 * 1024
+
+export interface WarpContext {
+  gdal: Gdal
+  crs: CrsCatalog
+}
+
+/** gdalwarp's name for a method (`nearest` is its `near`). */
+function methodArg (method: string | undefined): string {
+  return method === undefined || method === 'nearest' ? 'near' : method
+}
+
+/** The UTM zone (WGS 84) of a point in lon/lat: EPSG:326zz north of the equator, 327zz south. */
+export function utmFor (lon: number, lat: number): string {
+  const zone = Math.min(60, Math.max(1, Math.floor((((lon + 180) % 360) + 360) % 360 / 6) + 1))
+  return `EPSG:${lat >= 0 ? 32600 + zone : 32700 + zone}`
+}
+
+function windowBounds (gt: number[], w: PixelWindow): Bbox {
+  if (gt[2] !== 0 || gt[4] !== 0) throw new RecordError('open', 'ROTATED', 'a warp of a pixel window needs a north-up geotransform')
+  const xs = [gt[0] + w.col * gt[1], gt[0] + (w.col + w.width) * gt[1]]
+  const ys = [gt[3] + w.row * gt[5], gt[3] + (w.row + w.height) * gt[5]]
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]
+}
+
+/** The gdalwarp arguments for a record, given its target CRS text and extent in that CRS. */
+export function warpArgs (job: Job, target: string | undefined, te: Bbox, ovr: number | null, dstAlpha: boolean): string[] {
+  const r = job.request
+  const args = ['-of', 'VRT']
+  if (target !== undefined) args.push('-t_srs', target)
+  args.push('-te', ...te.map(String))
+  if (r.res) args.push('-tr', String(r.res[0]), String(r.res[1]))
+  if (r.outSize) args.push('-ts', String(r.outSize[0]), String(r.outSize[1]))
+  if (r.tap) args.push('-tap')
+  // The exact transformer: gdalwarp's default approximation (-et 0.125) interpolates per chunk, so a
+  // warped VRT (chunked by its blocks) and gdalwarp's own chunks would round differently at pixel edges.
+  args.push('-r', methodArg(r.resampling), '-et', '0', '-ovr', ovr === null ? 'NONE' : String(ovr))
+  // As gdalwarp initialises a new output: nodata where the source has it, so that the kernels blend
+  // partly valid pixels against nodata (a warped VRT otherwise starts from 0).
+  args.push(...(dstAlpha ? ['-dstalpha', '-wo', 'INIT_DEST=0'] : ['-wo', 'INIT_DEST=NO_DATA']))
+  return args
+}
+
+/**
+ * Alpha on the output where the source has neither nodata nor an alpha band, so that what lies outside
+ * the source (or under its mask) is told apart from data. A source with nodata keeps it (gdalwarp copies
+ * it to the output); a source alpha band is carried by gdalwarp itself.
+ */
+async function needsAlpha (src: Dataset): Promise<boolean> {
+  const count = await src.bands.countAsync()
+  const first = await src.bands.getAsync(1)
+  if ((await first.noDataValueAsync) !== null) return false
+  const last = await src.bands.getAsync(count)
+  return (await last.colorInterpretationAsync) !== 'Alpha'
+}
+
+/**
+ * The warped VRT's bands keep the source's colour interpretation (gdalwarp leaves them undefined), so that
+ * an RGB source stays RGB in the output; an alpha band added by -dstalpha says Alpha.
+ */
+async function keepInterpretation (from: Dataset, to: Dataset): Promise<void> {
+  const n = await from.bands.countAsync()
+  const m = await to.bands.countAsync()
+  for (let i = 1; i <= m; i++) {
+    const band = await to.bands.getAsync(i)
+    band.colorInterpretation = i <= n ? await (await from.bands.getAsync(i)).colorInterpretationAsync ?? 'Undefined' : 'Alpha'
+  }
+}
+
+async function gridOf (ds: Dataset): Promise<Grid> {
+  const size = await ds.rasterSizeAsync
+  const srs = await ds.srsAsync
+  return { crs: srs ? crsName(srs) : null, transform: (await ds.geoTransformAsync) ?? [], width: size.x, height: size.y }
+}
+
+/**
+ * The output grid carried back into the source's full-resolution pixels: every pixel along the edges (up
+ * to EDGE_SAMPLES an edge) and a grid across it, through the exact inverse transform. Anything that does
+ * not transform, or a span that wraps the globe, is not sure: the caller then reads the whole file or fails.
+ */
+export function sourceFootprint (gdal: Gdal, grid: Grid, target: Srs, source: Srs, sourceGt: number[]): { x0: number, y0: number, x1: number, y1: number } | string {
+  if (sourceGt[2] !== 0 || sourceGt[4] !== 0) return 'the source geotransform is rotated'
+  const ct = new gdal.CoordinateTransformation(target, source)
+  const g = grid.transform
+  let x0 = Infinity
+  let y0 = Infinity
+  let x1 = -Infinity
+  let y1 = -Infinity
+  const add = (px: number, py: number): boolean => {
+    const gx = g[0] + px * g[1] + py * g[2]
+    const gy = g[3] + px * g[4] + py * g[5]
+    let p
+    try {
+      p = ct.transformPoint(gx, gy)
+    } catch {
+      return false
+    }
+    if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) return false
+    const c = (p.x - sourceGt[0]) / sourceGt[1]
+    const r = (p.y - sourceGt[3]) / sourceGt[5]
+    x0 = Math.min(x0, c)
+    x1 = Math.max(x1, c)
+    y0 = Math.min(y0, r)
+    y1 = Math.max(y1, r)
+    return true
+  }
+  const { width: W, height: H } = grid
+  const steps = (n: number, most: number): number[] => {
+    const k = Math.min(n, most)
+    return Array.from({ length: k + 1 }, (_, i) => (i * n) / k)
+  }
+  for (const x of steps(W, EDGE_SAMPLES)) if (!add(x, 0) || !add(x, H)) return 'a point of the output\'s edge does not transform into the source CRS'
+  for (const y of steps(H, EDGE_SAMPLES)) if (!add(0, y) || !add(W, y)) return 'a point of the output\'s edge does not transform into the source CRS'
+  for (const x of steps(W, INTERIOR_SAMPLES)) {
+    for (const y of steps(H, INTERIOR_SAMPLES)) if (!add(x, y)) return 'a point inside the output does not transform into the source CRS'
+  }
+  // In degrees, a footprint wider than half the globe is one that crossed the antimeridian.
+  if (source.isGeographic() && (x1 - x0) * Math.abs(sourceGt[1]) > 180) return 'the footprint crosses the antimeridian'
+  return { x0, y0, x1, y1 }
+}
+
+/**
+ * Makes the record's warped VRT (job.pixels), its grid, the pinned level (job.overview) and the footprint
+ * range mode fetches. Runs in the open stage's GDAL slot: no pixel is read here.
+ */
+export async function prepareWarp (ctx: WarpContext, job: Job): Promise<void> {
+  const { gdal, crs } = ctx
+  const ds = job.dataset as Dataset
+  const window = job.window as PixelWindow
+  const source = job.source as NonNullable<Job['source']>
+  const r = job.request
+  const gt = await ds.geoTransformAsync
+  const srcSrs = await ds.srsAsync
+  if (!job.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', `${job.url}: --dst-crs, --res, --resampling and --tap need a georeferenced source, and this one has no geotransform`)
+  if (!srcSrs) throw new RecordError('open', 'NO_CRS', `${job.url}: a warp needs the source's CRS, and it has none`)
+
+  // The region asked for, in its own CRS: the bbox, or the pixel window's footprint in the source's CRS.
+  const [region, regionSrs]: [Bbox, Srs] = r.bbox
+    ? [r.bbox, r.bboxCrs ? crs.get(r.bboxCrs) : srcSrs]
+    : [windowBounds(gt, window), srcSrs]
+  let targetText = r.dstCrs
+  if (targetText?.toLowerCase() === 'utm') {
+    const ll = new gdal.CoordinateTransformation(regionSrs, gdal.SpatialReference.fromEPSG(4326))
+    const c = ll.transformPoint((region[0] + region[2]) / 2, (region[1] + region[3]) / 2)
+    if (!Number.isFinite(c.x) || !Number.isFinite(c.y)) throw new RecordError('open', 'BAD_CRS', `${job.url}: --dst-crs utm: the window's centre has no longitude and latitude`)
+    targetText = utmFor(c.x, c.y)
+  }
+  let target: Srs
+  try {
+    target = targetText === undefined ? srcSrs : crs.get(targetText)
+  } catch (err) {
+    throw new RecordError('open', 'BAD_CRS', `--dst-crs: ${(err as Error).message}`)
+  }
+  // The extent in the target CRS: the region's edges densified (21 points each) and carried over.
+  const te = regionSrs.isSame(target) ? region : transformBbox(gdal, region, regionSrs, target)
+
+  const warpSource = r.bands ? await gdal.translateAsync('', ds, ['-of', 'VRT', ...r.bands.flatMap((b) => ['-b', String(b)])]) : ds
+  if (r.bands) job.warpSource = warpSource
+  const alpha = await needsAlpha(warpSource)
+  const overviews = (await ds.bands.getAsync(1)).overviews
+  const sizes = []
+  for (let i = 0, n = await overviews.countAsync(); i < n; i++) sizes.push(await (await overviews.getAsync(i)).sizeAsync)
+
+  const make = async (ovr: number | null, extra: string[]): Promise<Dataset> => {
+    try {
+      return await gdal.warpAsync(`/vsimem/rasterpipe-warp-${process.pid}-${++seq}.vrt`, null, [warpSource], [...warpArgs(job, targetText, te, ovr, alpha), ...extra])
+    } catch (err) {
+      throw new RecordError('open', 'WARP_FAILED', `${job.url}: gdalwarp refused the grid: ${(err as Error).message}`)
+    }
+  }
+  // First at full resolution, for the grid (with --res or --out-size it does not depend on the level);
+  // then the level whose pixels still outnumber the output's over the footprint, as for --out-size.
+  const first = await make(null, [])
+  let grid = await gridOf(first)
+  first.close()
+  let fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
+  let level: number | null = null
+  if (typeof fp !== 'string') {
+    const span = { width: Math.max(1, Math.round(fp.x1 - fp.x0)), height: Math.max(1, Math.round(fp.y1 - fp.y0)) }
+    level = chooseOverview({ x: source.width, y: source.height }, sizes, span, [grid.width, grid.height])
+  }
+  // One block for the whole output when it fits gdalwarp's own working memory (-wm, 64 MB): the warp is
+  // then one chunk, as gdalwarp's, and the kernels see the same source window at nodata and mask edges.
+  const bytes = windowBytes(grid.width, grid.height, (await warpSource.bands.countAsync()) + 1, source.dtype)
+  const block = bytes <= WARP_MEMORY ? ['-co', `BLOCKXSIZE=${grid.width}`, '-co', `BLOCKYSIZE=${grid.height}`] : []
+  const vrt = await make(level, block)
+  if (level !== null) {
+    grid = await gridOf(vrt)
+    fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
+  }
+  await keepInterpretation(warpSource, vrt)
+  job.pixels = vrt
+  job.grid = grid
+  if (level !== null) job.overview = { index: level, width: sizes[level].x, height: sizes[level].y }
+  if (typeof fp === 'string') {
+    job.footprint = { uncertain: fp }
+    return
+  }
+  // Widened by the kernel's reach at the level read (scaled by the reduction, as GDAL scales it when
+  // downsampling), doubled, plus two pixels for GDAL's own rounding of its source window.
+  const factor = level === null ? 1 : source.width / sizes[level].x
+  const scale = Math.max(1, (fp.x1 - fp.x0) / factor / grid.width, (fp.y1 - fp.y0) / factor / grid.height)
+  const margin = (2 * Math.ceil((KERNEL_RADIUS[r.resampling ?? 'nearest'] ?? 1) * scale) + 2) * factor
+  const col = Math.floor(fp.x0 - margin)
+  const row = Math.floor(fp.y0 - margin)
+  job.footprint = { window: { col, row, width: Math.ceil(fp.x1 + margin) - col, height: Math.ceil(fp.y1 + margin) - row } }
+}
