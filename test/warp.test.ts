@@ -10,6 +10,7 @@ import { useServer } from './support/context.js'
 import { FIXTURES, runCli } from './support/run.js'
 import { assertNearRaster, gdalTranslate, gdalWarp, type Difference } from './support/compare.js'
 import { loadGdal } from '../lib/raster/gdal.js'
+import { rasterPipeline } from '../lib/index.js'
 
 const gdal = loadGdal()
 const ctx = useServer()
@@ -202,4 +203,18 @@ test('a 512×512 chip at 10 m in UTM out of a 4096² EPSG:4326 COG: by range und
     }
   }
   for (const m of ['nearest', 'bilinear', 'cubic']) assertNearRaster(join(outs.range, `${m}.tif`), join(outs.download, `${m}.tif`), `COG ${m}: range against download`, 0, true)
+})
+
+test('warped windows leave nothing in GDAL\'s memory files once written (the warped VRTs are freed)', async () => {
+  const gdal = loadGdal()
+  const memFiles = (): string[] => { try { return gdal.fs.readDir('/vsimem') } catch { return [] } }
+  const before = memFiles().filter((f) => f.startsWith('rasterpipe-warp-'))
+  const pipeline = rasterPipeline({ outDir: join(ctx.dir, 'vsimem'), dstCrs: 'EPSG:3857' })
+  for (let i = 0; i < 5; i++) pipeline.write({ url: join(FIXTURES, 'int16-small.tif'), window: [i, i, 32, 32] })
+  pipeline.end()
+  const statuses: string[] = []
+  for await (const r of pipeline) statuses.push(r.status)
+  await pipeline.released
+  assert.deepEqual(statuses, ['ok', 'ok', 'ok', 'ok', 'ok'])
+  assert.deepEqual(memFiles().filter((f) => f.startsWith('rasterpipe-warp-')), before)
 })

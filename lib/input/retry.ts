@@ -22,6 +22,11 @@ export function retryRecord (job: Job): InputRecord {
   if (r.bands) record.bands = r.bands
   record.boundless = r.boundless
   if (r.outSize) record.out_size = r.outSize
+  // The target grid, so that the retry warps as the first try did.
+  if (r.dstCrs !== undefined) record.dst_crs = r.dstCrs
+  if (r.res) record.res = r.res
+  if (r.resampling !== undefined) record.resampling = r.resampling
+  if (r.tap) record.tap = true
   if (job.out !== undefined) record.out = job.out
   return record
 }

@@ -51,3 +51,27 @@ function configure (gdal: Gdal): void {
   // x = easting/longitude everywhere, as GDAL's command-line tools take coordinates (GDAL >= 3.5).
   gdal.config.set('OSR_DEFAULT_AXIS_MAPPING_STRATEGY', 'TRADITIONAL_GIS_ORDER')
 }
+
+/**
+ * Closes a dataset (idle: no async call of it running), once; one that GDAL keeps in memory (/vsimem/, as
+ * a warped VRT is) is freed as well, or each record would leave its few KB there for the run's length.
+ */
+export function closeDataset (ds: Dataset | undefined): void {
+  if (!ds) return
+  let path = ''
+  try {
+    path = ds.description
+    ds.close()
+  } catch { /* already closed */ }
+  if (path.startsWith('/vsimem/')) {
+    try { loadGdal().vsimem.release(path) } catch { /* nothing was written there */ }
+  }
+}
+
+/** A job's datasets, the window (a VRT) before the sources it reads from. */
+export function closeJobDatasets (job: { pixels?: Dataset, warpSource?: Dataset, dataset?: Dataset }): void {
+  for (const ds of [job.pixels, job.warpSource, job.dataset]) closeDataset(ds)
+  job.pixels = undefined
+  job.warpSource = undefined
+  job.dataset = undefined
+}

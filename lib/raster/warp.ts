@@ -2,7 +2,7 @@
 // at open, read chunk by chunk by the write stage's copy), and the source footprint of that grid in pixels,
 // so that range mode fetches the blocks the warper will read at the level it is pinned to (-ovr).
 import { RecordError } from '../errors.js'
-import type { Dataset, Gdal } from './gdal.js'
+import { closeDataset, type Dataset, type Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
 import type { Bbox, PixelWindow } from '../input/request.js'
 import type { Grid } from '../input/records.js'
@@ -200,7 +200,7 @@ export async function prepareWarp (ctx: WarpContext, job: Job): Promise<void> {
   // then the level whose pixels still outnumber the output's over the footprint, as for --out-size.
   const first = await make(null, [])
   let grid = await gridOf(first)
-  first.close()
+  closeDataset(first)
   let fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
   let level: number | null = null
   if (typeof fp !== 'string') {

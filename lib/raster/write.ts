@@ -6,7 +6,7 @@ import { renameSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { RecordError } from '../errors.js'
-import type { Dataset, Gdal } from './gdal.js'
+import { closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
 import { removeOnExit } from '../run/tempdir.js'
 import { mergeCreationOptions } from './formats.js'
@@ -81,12 +81,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
         throw await ctx.gdalCalls.run(() => copyError(ctx.gdal, job, pixels, err as Error))
       }
       // The window first, then the source it reads from; both idle now (their async calls have returned).
-      pixels.close()
-      job.pixels = undefined
-      job.warpSource?.close()
-      job.warpSource = undefined
-      job.dataset?.close()
-      job.dataset = undefined
+      closeJobDatasets(job)
       // Checked and renamed in one turn of the event loop: a cancel either comes before and nothing
       // appears, or after, and the output was already in place. (An async rename still in flight when
       // the consumer stops would put an output in place after that moment.) One local rename is a

@@ -4,6 +4,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import type { Job } from './job.js'
 import type { ResultRecord, Status } from '../input/records.js'
 import { redactText, redactUrl } from '../http/redact.js'
+import { closeJobDatasets } from '../raster/gdal.js'
 import { retryRecord } from '../input/retry.js'
 
 /** The job's result record; URLs and messages as they may be shown (no credential, no secret value). */
@@ -32,13 +33,7 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
 
 /** Lets go of whatever a job still holds. Datasets are idle here: no stage works on the job any more. */
 export async function releaseJob (job: Job): Promise<void> {
-  // The window (a VRT) before the source it reads from.
-  for (const ds of [job.pixels, job.warpSource, job.dataset]) {
-    try { ds?.close() } catch { /* already closed */ }
-  }
-  job.dataset = undefined
-  job.pixels = undefined
-  job.warpSource = undefined
+  closeJobDatasets(job)
   job.releaseMemory?.()
   job.releaseMemory = undefined
   const local = job.local
