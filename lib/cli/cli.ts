@@ -43,6 +43,8 @@ const spec = {
   'requester-pays': { type: 'boolean' },
   'no-sign': { type: 'boolean' },
   'skip-existing': { type: 'boolean' },
+  'chip-stats': { type: 'boolean' },
+  'min-valid': { type: 'string' },
   stats: { type: 'string' },
   shard: { type: 'string' },
   shards: { type: 'string' },
@@ -113,6 +115,8 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     requesterPays: v['requester-pays'],
     noSign: v['no-sign'],
     skipExisting: v['skip-existing'],
+    chipStats: v['chip-stats'],
+    minValid: numeric(v['min-valid']),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
     shard: v.shards !== undefined ? optionValue('--shards', () => shardFromEnvironment(v.shards as string, process.env)) : v.shard,
     // Not an option users need: tests shorten the backoff with it.

@@ -49,6 +49,9 @@ Options:
       --co NAME=VALUE        creation option, repeatable, as gdal_translate -co [default: COMPRESS=DEFLATE, TILED=YES]
   -H, --header 'NAME: VALUE' request header, repeatable (as curl's -H), sent to the URL's own
                              origin only; never printed
+      --chip-stats           per band min, max, mean, std and valid fraction of each output, in its record
+      --min-valid F          keep no output whose valid fraction (0-1; its least valid band's) is under F:
+                             its record says "skipped", with "reason" and "valid"
       --skip-existing        leave outputs already there; their records say "skipped" [default: off]
       --stats FILE           write the run's summary as JSON
       --shard K/N            keep only shard K of N (1-based) of the input records, by a hash of

@@ -57,6 +57,16 @@ export interface Timings {
   total?: number
 }
 
+/** One band's statistics of an output: null min/max/mean/std when no pixel is valid. */
+export interface ChipStats {
+  band: number
+  min: number | null
+  max: number | null
+  mean: number | null
+  std: number | null
+  valid: number
+}
+
 /** A warp's output grid: its CRS (`AUTHORITY:CODE` or WKT), geotransform and size. */
 export interface Grid {
   crs: string | null
@@ -90,6 +100,11 @@ export interface ResultRecord {
   georeferenced?: boolean
   /** A warp's output grid. */
   grid?: Grid
+  /** --chip-stats: per band min, max, mean, std (population) and the valid fraction, of the written output. */
+  stats?: ChipStats[]
+  /** Why a record is `skipped` although it was read: `min-valid` (its valid fraction in `valid`). */
+  reason?: 'min-valid'
+  valid?: number
   ms: Timings
   error?: RecordErrorJson
   /**

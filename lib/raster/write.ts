@@ -14,6 +14,7 @@ import type { Slots } from '../run/slots.js'
 import type { TempDir } from '../run/tempdir.js'
 import { isStoreUri } from '../input/output-name.js'
 import { uploadFile } from '../store/upload.js'
+import { chipStats, validFraction } from './stats.js'
 import type { RequestAuth, RequestOptions } from '../http/response.js'
 
 export interface WriteContext {
@@ -23,6 +24,10 @@ export interface WriteContext {
   /** The run was cancelled: a finished output is not put in place after that moment. */
   cancelled: AbortSignal
   gdalCalls: Slots
+  /** --chip-stats: the output's statistics in the record. */
+  chipStats: boolean
+  /** --min-valid: a chip whose valid fraction is under it is not kept (its record says skipped, and why). */
+  minValid?: number
   /** The run's private temp directory, where outputs bound for an object store are written first. */
   temp: TempDir
   /** The store's request auth for an output URI, and the HTTP options uploads use. */
@@ -82,6 +87,19 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       }
       // The window first, then the source it reads from; both idle now (their async calls have returned).
       closeJobDatasets(job)
+      if (ctx.chipStats || ctx.minValid !== undefined) {
+        const stats = await ctx.gdalCalls.run(() => chipStats(ctx.gdal, temp))
+        if (ctx.chipStats) job.stats = stats
+        const valid = validFraction(stats)
+        if (ctx.minValid !== undefined && valid < ctx.minValid) {
+          await rm(temp, { force: true })
+          job.status = 'skipped'
+          job.skipped = { reason: 'min-valid', valid }
+          job.releaseMemory?.()
+          job.releaseMemory = undefined
+          return
+        }
+      }
       // Checked and renamed in one turn of the event loop: a cancel either comes before and nothing
       // appears, or after, and the output was already in place. (An async rename still in flight when
       // the consumer stops would put an output in place after that moment.) One local rename is a

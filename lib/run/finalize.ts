@@ -17,7 +17,8 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   if (job.id !== undefined) r.id = job.id
   if (job.url) r.url = redactUrl(job.url)
   r.status = status
-  if (job.output !== undefined && status !== 'error') r.output = job.output
+  // A chip skipped by --min-valid was never written: no output to name.
+  if (job.output !== undefined && status !== 'error' && !job.skipped) r.output = job.output
   if (job.fetch !== undefined) r.fetch = job.fetch
   r.bytes = job.bytes
   r.attempts = job.attempts
@@ -25,6 +26,11 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   if (job.source) r.source = job.source
   if (job.georeferenced === false) r.georeferenced = false
   if (job.grid) r.grid = job.grid
+  if (job.stats) r.stats = job.stats
+  if (job.skipped) {
+    r.reason = job.skipped.reason
+    r.valid = job.skipped.valid
+  }
   r.ms = job.ms
   if (job.error) r.error = { ...job.error.toJSON(), message: redactText(job.error.message, secrets) }
   if (job.error && job.error.stage !== 'input' && job.url) r.record = retryRecord(job)

@@ -3,7 +3,7 @@
 import type { RecordError } from '../errors.js'
 import type { Dataset } from '../raster/gdal.js'
 import type { PixelWindow, WindowRequest } from '../input/request.js'
-import type { FetchKind, Grid, SourceInfo, Status, Timings } from '../input/records.js'
+import type { ChipStats, FetchKind, Grid, SourceInfo, Status, Timings } from '../input/records.js'
 import type { SparseSource } from '../source/sparse.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
@@ -45,6 +45,10 @@ export interface Job {
   overview?: { index: number, width: number, height: number }
   /** A warp's output grid (CRS, geotransform, size), known once open. */
   grid?: Grid
+  /** --chip-stats: the written output's statistics per band. */
+  stats?: ChipStats[]
+  /** Not kept although read: --min-valid found too few valid pixels (the fraction, 0–1). */
+  skipped?: { reason: 'min-valid', valid: number }
   /**
    * A warp's source footprint in full-resolution pixels, widened by the kernel: the blocks range mode
    * fetches. `uncertain` says why it could not be computed surely (then the whole file, or an error).

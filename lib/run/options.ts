@@ -41,6 +41,10 @@ export interface PipelineOptions extends WindowRequest {
   format: string
   creationOptions: string[]
   skipExisting: boolean
+  /** Per band min, max, mean, std and valid fraction of each output, in its record (--chip-stats). */
+  chipStats: boolean
+  /** Outputs with a smaller valid fraction (0–1) are not kept; their records say skipped (--min-valid). */
+  minValid?: number
   /** Longest input line, in bytes. */
   maxLineLength: number
   /** Parent of the run's private temp directory. */
@@ -87,6 +91,7 @@ export const defaults: PipelineOptions = {
   format: 'GTiff',
   creationOptions: [],
   skipExisting: false,
+  chipStats: false,
   maxLineLength: 1024 * 1024,
   tempRoot: tmpdir(),
   gdalConcurrency: gdalShare(),
@@ -116,6 +121,8 @@ const FLAGS: Record<string, string> = {
   format: '--format',
   creationOptions: '--co',
   skipExisting: '--skip-existing',
+  chipStats: '--chip-stats',
+  minValid: '--min-valid',
   shard: '--shard',
   dstCrs: '--dst-crs',
   res: '--res',
@@ -123,7 +130,7 @@ const FLAGS: Record<string, string> = {
   tap: '--tap'
 }
 
-const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard',
+const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
   'dstCrs', 'res', 'resampling', 'tap'])
 
 export function flagOf (key: string): string {
@@ -198,7 +205,10 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (typeof o.tempRoot !== 'string' || o.tempRoot === '') fail('tempRoot', 'must be a directory path')
   if (typeof o.format !== 'string' || o.format === '') fail('format', 'must be a GDAL driver name')
   if (typeof o.boundless !== 'boolean') fail('boundless', `must be true or false, got ${JSON.stringify(o.boundless)}`)
-  for (const key of ['skipExisting', 'requesterPays', 'noSign'] as const) {
+  if (o.minValid !== undefined && (typeof o.minValid !== 'number' || !(o.minValid >= 0 && o.minValid <= 1))) {
+    fail('minValid', `must be a fraction from 0 to 1, got ${JSON.stringify(o.minValid)}`)
+  }
+  for (const key of ['skipExisting', 'requesterPays', 'noSign', 'chipStats'] as const) {
     if (typeof o[key] !== 'boolean') fail(key, `must be true or false, got ${JSON.stringify(o[key])}`)
   }
   if (!Array.isArray(o.creationOptions)) fail('creationOptions', 'must be a list of NAME=VALUE strings')
