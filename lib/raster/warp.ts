@@ -1,6 +1,7 @@
-// Chips on a target grid: the record's window or bbox warped by GDAL's own gdalwarp (as a warped VRT, made
-// at open, read chunk by chunk by the write stage's copy), and the source footprint of that grid in pixels,
-// so that range mode fetches the blocks the warper will read at the level it is pinned to (-ovr).
+// Chips on a target grid: the record's window or bbox warped by GDAL's own gdalwarp, and the source
+// footprint of that grid in pixels, so that range mode fetches the blocks the warper will read at the level
+// it is pinned to (-ovr). A warped VRT made at open gives the grid; the write stage warps the pixels again
+// with the same arguments into memory (warpPixels), as gdalwarp warps into a file.
 import { RecordError } from '../errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
@@ -9,7 +10,6 @@ import type { Grid } from '../input/records.js'
 import { transformBbox, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
 import { crsName } from './open.js'
-import { windowBytes } from '../run/budget.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
@@ -25,8 +25,6 @@ const EDGE_SAMPLES = 512
 const INTERIOR_SAMPLES = 17
 
 let seq = 0
-/** gdalwarp's default working memory (-wm): an output up to this size is warped in one chunk. */
-const WARP_MEMORY = 64 * 1024 * 1024
 
 export interface WarpContext {
   gdal: Gdal
@@ -54,14 +52,14 @@ function windowBounds (gt: number[], w: PixelWindow): Bbox {
 /** The gdalwarp arguments for a record, given its target CRS text and extent in that CRS. */
 export function warpArgs (job: Job, target: string | undefined, te: Bbox, ovr: number | null, dstAlpha: boolean): string[] {
   const r = job.request
-  const args = ['-of', 'VRT']
+  const args: string[] = []
   if (target !== undefined) args.push('-t_srs', target)
   args.push('-te', ...te.map(String))
   if (r.res) args.push('-tr', String(r.res[0]), String(r.res[1]))
   if (r.outSize) args.push('-ts', String(r.outSize[0]), String(r.outSize[1]))
   if (r.tap) args.push('-tap')
-  // The exact transformer: gdalwarp's default approximation (-et 0.125) interpolates per chunk, so a
-  // warped VRT (chunked by its blocks) and gdalwarp's own chunks would round differently at pixel edges.
+  // The exact transformer: gdalwarp's default approximation (-et 0.125) interpolates per chunk, so the
+  // grid's VRT (chunked by its blocks) and the pixels' warp would round differently at pixel edges.
   args.push('-r', methodArg(r.resampling), '-et', '0', '-ovr', ovr === null ? 'NONE' : String(ovr))
   // As gdalwarp initialises a new output: nodata where the source has it, so that the kernels blend
   // partly valid pixels against nodata (a warped VRT otherwise starts from 0).
@@ -86,7 +84,7 @@ async function needsAlpha (src: Dataset): Promise<boolean> {
  * The warped VRT's bands keep the source's colour interpretation (gdalwarp leaves them undefined), so that
  * an RGB source stays RGB in the output; an alpha band added by -dstalpha says Alpha.
  */
-async function keepInterpretation (from: Dataset, to: Dataset): Promise<void> {
+export async function keepInterpretation (from: Dataset, to: Dataset): Promise<void> {
   const n = await from.bands.countAsync()
   const m = await to.bands.countAsync()
   for (let i = 1; i <= m; i++) {
@@ -189,16 +187,16 @@ export async function prepareWarp (ctx: WarpContext, job: Job): Promise<void> {
   const sizes = []
   for (let i = 0, n = await overviews.countAsync(); i < n; i++) sizes.push(await (await overviews.getAsync(i)).sizeAsync)
 
-  const make = async (ovr: number | null, extra: string[]): Promise<Dataset> => {
+  const make = async (ovr: number | null): Promise<Dataset> => {
     try {
-      return await gdal.warpAsync(`/vsimem/rasterpipe-warp-${process.pid}-${++seq}.vrt`, null, [warpSource], [...warpArgs(job, targetText, te, ovr, alpha), ...extra])
+      return await gdal.warpAsync(`/vsimem/rasterpipe-warp-${process.pid}-${++seq}.vrt`, null, [warpSource], ['-of', 'VRT', ...warpArgs(job, targetText, te, ovr, alpha)])
     } catch (err) {
       throw new RecordError('open', 'WARP_FAILED', `${job.url}: gdalwarp refused the grid: ${(err as Error).message}`)
     }
   }
   // First at full resolution, for the grid (with --res or --out-size it does not depend on the level);
   // then the level whose pixels still outnumber the output's over the footprint, as for --out-size.
-  const first = await make(null, [])
+  const first = await make(null)
   let grid = await gridOf(first)
   closeDataset(first)
   let fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
@@ -207,17 +205,14 @@ export async function prepareWarp (ctx: WarpContext, job: Job): Promise<void> {
     const span = { width: Math.max(1, Math.round(fp.x1 - fp.x0)), height: Math.max(1, Math.round(fp.y1 - fp.y0)) }
     level = chooseOverview({ x: source.width, y: source.height }, sizes, span, [grid.width, grid.height])
   }
-  // One block for the whole output when it fits gdalwarp's own working memory (-wm, 64 MB): the warp is
-  // then one chunk, as gdalwarp's, and the kernels see the same source window at nodata and mask edges.
-  const bytes = windowBytes(grid.width, grid.height, (await warpSource.bands.countAsync()) + 1, source.dtype)
-  const block = bytes <= WARP_MEMORY ? ['-co', `BLOCKXSIZE=${grid.width}`, '-co', `BLOCKYSIZE=${grid.height}`] : []
-  const vrt = await make(level, block)
+  const vrt = await make(level)
   if (level !== null) {
     grid = await gridOf(vrt)
     fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
   }
   await keepInterpretation(warpSource, vrt)
   job.pixels = vrt
+  job.warpArgs = warpArgs(job, targetText, te, level, alpha)
   job.grid = grid
   if (level !== null) job.overview = { index: level, width: sizes[level].x, height: sizes[level].y }
   if (typeof fp === 'string') {
@@ -232,4 +227,25 @@ export async function prepareWarp (ctx: WarpContext, job: Job): Promise<void> {
   const col = Math.floor(fp.x0 - margin)
   const row = Math.floor(fp.y0 - margin)
   job.footprint = { window: { col, row, width: Math.ceil(fp.x1 + margin) - col, height: Math.ceil(fp.y1 + margin) - row } }
+}
+
+/**
+ * The record's pixels warped into memory (a MEM dataset of the output's size, which the memory budget
+ * holds for it from read until written), with the arguments the grid's VRT was made with. Not the VRT's
+ * own pixels: GDAL 3.6 warps a warped VRT block by block (512×128 at most; gdalwarp -of VRT ignores
+ * BLOCKXSIZE and BLOCKYSIZE), each block with its own source window, and under bilinear or cubic a
+ * source with nodata then differs from gdalwarp's file output (by up to 4 on uint16-striped.tif to UTM).
+ * Warped into a dataset of its own, as gdalwarp warps into a file (in chunks of its -wm), it is the same.
+ */
+export async function warpPixels (gdal: Gdal, job: Job): Promise<Dataset> {
+  const source = job.warpSource ?? job.dataset as Dataset
+  // gdal-async wants a name; the MEM driver makes no file of it.
+  const out = await gdal.warpAsync(`rasterpipe-warp-${process.pid}-${++seq}`, null, [source], ['-of', 'MEM', ...(job.warpArgs as string[])])
+  try {
+    await keepInterpretation(source, out)
+  } catch (err) {
+    closeDataset(out)
+    throw err
+  }
+  return out
 }

@@ -1,12 +1,13 @@
 // The write stage: the window (a VRT over the source) is copied into the output file, GDAL reading and
-// encoding it chunk by chunk. It is written under a temporary name beside its final place and renamed
+// encoding it chunk by chunk; a warp's pixels are warped into memory first (see warpPixels) and copied. It is written under a temporary name beside its final place and renamed
 // when whole, so a visible output is never partial; an output to an object store is written whole in the
 // private temp directory and then uploaded (lib/store/upload.ts), visible only once complete.
 import { renameSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { RecordError } from '../errors.js'
-import { closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
+import { closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
+import { warpPixels } from './warp.js'
 import type { Job } from '../run/job.js'
 import { removeOnExit } from '../run/tempdir.js'
 import { mergeCreationOptions } from './formats.js'
@@ -75,14 +76,20 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       removeOnExit.add(temp)
       try {
         await ctx.gdalCalls.run(async () => {
-          const out = await driver.createCopyAsync(temp, pixels, options)
+          const from = job.warpArgs ? await warpPixels(ctx.gdal, job) : pixels
           try {
-            await out.flushAsync()
+            const out = await driver.createCopyAsync(temp, from, options)
+            try {
+              await out.flushAsync()
+            } finally {
+              out.close()
+            }
           } finally {
-            out.close()
+            if (from !== pixels) closeDataset(from)
           }
         })
       } catch (err) {
+        // A warp's VRT reads the same source as its warp into memory: reading it tells the two apart too.
         throw await ctx.gdalCalls.run(() => copyError(ctx.gdal, job, pixels, err as Error))
       }
       // The window first, then the source it reads from; both idle now (their async calls have returned).

@@ -56,6 +56,8 @@ export interface Job {
   footprint?: { window: PixelWindow } | { uncertain: string }
   /** The band-selecting VRT a warp reads from (closed after the warped VRT, before the source). */
   warpSource?: Dataset
+  /** A warp's gdalwarp arguments (without -of), with which the write stage warps its pixels. */
+  warpArgs?: string[]
   ms: Timings
   started: number
   /** The window's pixel bytes, known once open; held in the memory budget from read until written. */
