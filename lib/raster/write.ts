@@ -1,7 +1,8 @@
 // The write stage: the window (a VRT over the source) is copied into the output file, GDAL reading and
-// encoding it chunk by chunk; a warp's pixels are warped into memory first (see warpPixels) and copied. It is written under a temporary name beside its final place and renamed
-// when whole, so a visible output is never partial; an output to an object store is written whole in the
-// private temp directory and then uploaded (lib/store/upload.ts), visible only once complete.
+// encoding it chunk by chunk; a warp's pixels are warped into memory first (see warpPixels) and copied.
+// It is written under a temporary name beside its final place and renamed when whole, so a visible output
+// is never partial; an output to an object store is written whole in the private temp directory and then
+// uploaded (lib/store/upload.ts), visible only once complete.
 import { renameSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
