@@ -88,3 +88,38 @@ test('--min-valid 0.5: exactly the chips under half valid (as GDAL counts) are s
   assert.equal(refused.code, 2)
   assert.match(refused.stderr, /--min-valid: must be a fraction from 0 to 1, got 1\.5/)
 })
+
+/** numpy's statistics of band `b` of a file, valid by GDAL's mask band (read with gdal_translate -b mask,B). */
+function numpyStats (path: string, b: number, dir: string): GdalBandStats {
+  const values = join(dir, `v${b}.bin`)
+  const mask = join(dir, `m${b}.bin`)
+  execFileSync('gdal_translate', ['-q', '-of', 'ENVI', '-ot', 'Float64', '-b', String(b), path, values])
+  execFileSync('gdal_translate', ['-q', '-of', 'ENVI', '-b', `mask,${b}`, path, mask])
+  const script = [
+    'import json, sys, numpy as np',
+    'v = np.fromfile(sys.argv[1], dtype="<f8"); m = np.fromfile(sys.argv[2], dtype=np.uint8)',
+    'ok = (m != 0) & ~np.isnan(v); x = v[ok]',
+    'print(json.dumps({"min": float(x.min()), "max": float(x.max()), "mean": float(x.mean()), "std": float(x.std()), "valid": float(ok.sum() / v.size)}))'
+  ].join('\n')
+  return JSON.parse(execFileSync('python3', ['-c', script, values, mask], { encoding: 'utf8' })) as GdalBandStats
+}
+
+const hasNumpy = ((): boolean => {
+  try { execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }); return true } catch { return false }
+})()
+
+test('--chip-stats with masks and alpha: equal to numpy on the output read with GDAL (values and mask band)', { skip: hasNumpy ? false : 'python3 with numpy is not installed' }, async () => {
+  const input = [
+    { url: ctx.server.url('mask-byte.tif'), window: [50, 40, 300, 200] },
+    { url: ctx.server.url('rgba-alpha.tif'), window: [0, 0, 300, 300] },
+    { url: ctx.server.url('int16-small.tif'), window: [250, 50, 100, 100], boundless: true }
+  ].map((r) => JSON.stringify(r)).join('\n') + '\n'
+  const run = await runCli(['-o', join(ctx.dir, 'numpy'), '--chip-stats', '--no-progress'], { stdin: input })
+  assert.equal(run.code, 0, run.stderr)
+  for (const r of run.records) {
+    for (const o of r.stats ?? []) {
+      const n = numpyStats(r.output as string, o.band, ctx.dir)
+      for (const k of ['min', 'max', 'mean', 'std', 'valid'] as const) close(o[k], n[k], `${r.url} band ${o.band} ${k} (numpy)`)
+    }
+  }
+})
