@@ -36,7 +36,11 @@ const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s'"<>]+/g
  * ordinary text; no real credential is that short).
  */
 export function redactText (text: string, secrets: Iterable<string> = []): string {
-  let out = text.replace(URL_IN_TEXT, (url) => redactUrl(url))
+  // A URL in a message is often followed by punctuation (`URL: why`): that stays outside the URL redacted.
+  let out = text.replace(URL_IN_TEXT, (match) => {
+    const [, url, tail] = /^(.*?)([:,.;)\]]*)$/.exec(match) as RegExpExecArray
+    return redactUrl(url) + tail
+  })
   for (const secret of secrets) {
     if (secret.length >= 4) out = out.split(secret).join(REDACTED)
   }
