@@ -87,7 +87,9 @@ test('a second signal exits at once, still leaving no temp or partial file', asy
   const out = join(dir, 'twice')
   const trigger = interruptAfter(10, ['SIGTERM', 'SIGTERM'])
   const run = await runCli(args(out), { stdin: batch(), started: trigger.started })
-  assert.equal(run.code, 143, run.stderr)
+  assert.equal(run.code, 143, `code ${run.code}, signal ${run.signal}: ${run.stderr}`)
+  // Not by closing datasets under GDAL's calls (gdal-async blocks on them; GDAL could crash under them).
+  assert.doesNotMatch(run.stderr, /Closing a dataset while background async operations/)
   assert.ok(Date.now() - trigger.signalledAt < 3000)
   assert.deepEqual(outputs(out).filter((n) => n.includes('.part')), [])
   for (const line of run.stdout.split('\n').filter((l) => l !== '')) JSON.parse(line)

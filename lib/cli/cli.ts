@@ -16,6 +16,7 @@ import { Summary } from './summary.js'
 import { helpText, version } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
 import { summarize } from './summarize.js'
+import { removeNow } from '../run/tempdir.js'
 
 const spec = {
   'out-dir': { type: 'string', short: 'o' },
@@ -243,15 +244,26 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
     control.current?.destroy()
   }
   let signalled: NodeJS.Signals | undefined
+  let leaving = false
   let signalledAt = 0
   const onSignal = (sig: NodeJS.Signals): void => {
     // One signal can arrive twice within a moment: Ctrl-C reaches every process of the terminal's group,
     // so a wrapper that also passes it on (bin/rasterpipe on an old Node, npx, make) delivers it again,
     // as does a supervisor signalling a whole process group. That is one request, not "again".
     if (signalled === sig && performance.now() - signalledAt < DUPLICATE_SIGNAL_MS) return
-    if (signalled) {
-      // Second signal: leave now. The exit hook still removes temp files and partial outputs.
+    if (signalled && !leaving) {
+      // Second signal: leave now, but not under GDAL's feet: exiting (or deleting the temp files) while
+      // GDAL calls still run on the pool crashed the process now and then (SIGSEGV). cancel() stops every
+      // stage, aborts the fetches and waits only for the GDAL calls already running (a chunk each; they
+      // cannot be interrupted), then closes every dataset and removes temp files and partial outputs.
+      leaving = true
       io.stderr.write(`\nrasterpipe: ${sig} again: exiting now\n`)
+      void pipeline.cancel().finally(() => process.exit(SIGNAL_EXIT[sig] ?? 1))
+      return
+    }
+    if (leaving) {
+      // A third: at once, whatever is running.
+      removeNow()
       process.exit(SIGNAL_EXIT[sig] ?? 1)
     }
     signalled = sig

@@ -34,6 +34,11 @@ export const removeOnExit = {
   }
 }
 
+/** Removes now what would go on exit: for an exit that runs no exit hooks (death by a re-raised signal). */
+export function removeNow (): void {
+  removeAllSync()
+}
+
 export class TempDir {
   readonly path: string
   private seq = 0
