@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { assertRefused, startAzurite, type AzuriteFixture } from './support/azurite.js'
+import { assertRefused, AZURITE_FLAGS, startAzurite, type AzuriteFixture } from './support/azurite.js'
 import { FIXTURES, runCli, scratch, type RunResult } from './support/run.js'
 import { startServer, type RasterServer } from './support/server.js'
 import { assertSameRaster, gdalTranslate, gdalTranslateAsync } from './support/compare.js'
@@ -28,6 +28,8 @@ let dir: string
 let refs: string[]
 
 before(async () => {
+  // Azurite is started with --disableTelemetry (and --skipApiVersionCheck): no test may reach an outside host.
+  assert.ok(AZURITE_FLAGS.includes('--disableTelemetry') && AZURITE_FLAGS.includes('--skipApiVersionCheck'))
   az = await startAzurite({ containers: [CONTAINER] })
   await az.putFile(CONTAINER, BLOB, LOCAL)
   http = await startServer(FIXTURES)

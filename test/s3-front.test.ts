@@ -8,7 +8,7 @@ import { connect } from 'node:net'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import aws4 from 'aws4'
-import { startS3, type S3Fixture } from './support/s3.js'
+import { startS3, withS3, type S3Fixture } from './support/s3.js'
 import { FIXTURES, scratch } from './support/run.js'
 import { assertSameRaster, gdalTool, gdalTranslate } from './support/compare.js'
 
@@ -242,8 +242,7 @@ test('redirect faults: 301 PermanentRedirect with x-amz-bucket-region; 307 to an
   s3.reset()
   const path = `/${BUCKET}/${KEY}`
   // The other origin: a second fixture whose bucket is public, so that it serves unsigned requests.
-  const other = await startS3({ buckets: ['mirror'] })
-  try {
+  await withS3({ buckets: ['mirror'] }, async (other) => {
     other.setPublic('mirror')
     await other.putFile('mirror', KEY, LOCAL)
     s3.fault(`${BUCKET}/${KEY}`, { kind: 'wrong-region', region: 'eu-west-1' }, { kind: 'redirect', to: other.url('mirror', KEY) }, { kind: 'redirect', to: other.url('mirror', KEY) })
@@ -263,9 +262,7 @@ test('redirect faults: 301 PermanentRedirect with x-amz-bucket-region; 307 to an
     assert.equal(seen.requests, 1)
     assert.equal(seen.lastHeaders?.authorization, undefined)
     assert.equal(seen.lastHeaders?.range, 'bytes=0-99')
-  } finally {
-    await other.close()
-  }
+  })
 })
 
 test('GDAL /vsigs/ with HMAC keys (GOOG1 signatures) reads through the same front; a wrong secret is refused', async () => {
@@ -280,8 +277,7 @@ test('GDAL /vsigs/ with HMAC keys (GOOG1 signatures) reads through the same fron
 })
 
 test('temporary credentials: the session token must come with the signature', async () => {
-  const temp = await startS3({ buckets: [BUCKET], accessKeyId: 'ASIARASTERPIPETEST01', sessionToken: 'session-token/for+tests=' })
-  try {
+  await withS3({ buckets: [BUCKET], accessKeyId: 'ASIARASTERPIPETEST01', sessionToken: 'session-token/for+tests=' }, async (temp) => {
     await temp.putFile(BUCKET, KEY, LOCAL)
     const ok = await gdal('gdalinfo', [`/vsis3/${BUCKET}/${KEY}`], temp.gdalEnv())
     assert.equal(ok.code, 0, ok.stderr)
@@ -290,9 +286,7 @@ test('temporary credentials: the session token must come with the signature', as
     const without = await gdal('gdalinfo', [`/vsis3/${BUCKET}/${KEY}`], temp.gdalEnv({ AWS_SESSION_TOKEN: '' }))
     assert.notEqual(without.code, 0)
     assert.ok(temp.stats(`${BUCKET}/${KEY}`).errors.includes('InvalidToken'), JSON.stringify(temp.errors()))
-  } finally {
-    await temp.close()
-  }
+  })
 })
 
 test('close stops the front and s3rver, removes the data directory, and leaves no port open', async () => {

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { awsEnv, startS3, type S3Fixture } from './support/s3.js'
+import { awsEnv, startS3, withS3, type S3Fixture } from './support/s3.js'
 import { FIXTURES, runCli, scratch, type RunResult } from './support/run.js'
 import { startServer, type RasterServer } from './support/server.js'
 import { assertSameRaster, gdalTranslateAsync } from './support/compare.js'
@@ -124,8 +124,7 @@ test('--no-sign reads a public bucket with no Authorization; a private one is re
 })
 
 test('a redirect to another origin is followed without Authorization or any credential', async () => {
-  const other = await startS3({ buckets: ['mirror'] })
-  try {
+  await withS3({ buckets: ['mirror'] }, async (other) => {
     await other.putFile('mirror', 'rgb.tif', LOCAL)
     other.setPublic('mirror')
     s3.reset()
@@ -139,14 +138,11 @@ test('a redirect to another origin is followed without Authorization or any cred
     for (const name of ['authorization', 'x-amz-security-token', 'x-amz-date', 'x-amz-content-sha256', 'x-team-key']) {
       assert.equal(seen[name], undefined, `${name} did not follow the redirect`)
     }
-  } finally {
-    await other.close()
-  }
+  })
 })
 
 test('a bucket in another region: S3 names it, and the request is signed for that region and asked again', async () => {
-  const far = await startS3({ buckets: ['faraway'], region: 'eu-west-1' })
-  try {
+  await withS3({ buckets: ['faraway'], region: 'eu-west-1' }, async (far) => {
     await far.putFile('faraway', 'rgb.tif', LOCAL)
     const run = await runCli(['-o', join(dir, 'far'), '--no-progress', '--fetch', 'range', '-w', '0,0,64,64'], {
       stdin: 's3://faraway/rgb.tif\n', env: awsEnv(far, { AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1' })
@@ -155,15 +151,12 @@ test('a bucket in another region: S3 names it, and the request is signed for tha
     const statuses = far.stats('faraway/rgb.tif').statuses
     assert.deepEqual(statuses.slice(0, 2), [400, 206], 'refused once for the region, then answered')
     assert.equal(statuses.filter((s) => s === 400).length, 1, 'the region learnt is kept for the bucket')
-  } finally {
-    await far.close()
-  }
+  })
 })
 
 test('gs:// through the S3-compatible API with GS_ACCESS_KEY_ID/GS_SECRET_ACCESS_KEY equals gdal_translate over /vsigs/', async () => {
   // Cloud Storage's interoperable API takes SigV4 with the region 'auto'.
-  const gs = await startS3({ buckets: ['gbucket'], region: 'auto' })
-  try {
+  await withS3({ buckets: ['gbucket'], region: 'auto' }, async (gs) => {
     await gs.putFile('gbucket', 'rgb.tif', LOCAL)
     const ref = await gdalTranslateAsync('/vsigs/gbucket/rgb.tif', ['-srcwin', '300', '200', '300', '180'], dir, 'ref-gs.tif', gs.gdalGsEnv())
     const env = { GS_ACCESS_KEY_ID: gs.credentials.accessKeyId, GS_SECRET_ACCESS_KEY: gs.credentials.secretAccessKey, CPL_GS_ENDPOINT: gs.endpoint }
@@ -182,7 +175,5 @@ test('gs:// through the S3-compatible API with GS_ACCESS_KEY_ID/GS_SECRET_ACCESS
     assert.equal(wrong.records[0].error?.code, 'AUTH')
     assert.match(wrong.records[0].error?.message ?? '', /GS_ACCESS_KEY_ID/)
     assert.ok(!wrong.stderr.includes('not-the-secret-0123456789') && !wrong.stdout.includes('not-the-secret-0123456789'))
-  } finally {
-    await gs.close()
-  }
+  })
 })

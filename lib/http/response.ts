@@ -51,7 +51,7 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
   const auth = o.auth
   if (!auth) {
     return await request(url, {
-      ...options(o, { ...own, 'accept-encoding': 'identity', ...headers }),
+      ...requestInit(o, { ...own, 'accept-encoding': 'identity', ...headers }),
       // An option of undici's redirect interceptor, passed through by request() (its types do not list
       // it). The interceptor drops Authorization and cookies when a redirect leaves the origin; the user's
       // own headers may be credentials too (an API key), so they go the same way.
@@ -64,7 +64,7 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
   const origin = new URL(target).origin
   for (let hop = 0; ; hop++) {
     const h: Record<string, string> = { ...own, 'accept-encoding': 'identity', ...headers }
-    const res = await request(target, { ...options(o, { ...h, ...await auth.sign('GET', target, h) }), ...({ maxRedirections: 0 } as object) })
+    const res = await request(target, { ...requestInit(o, { ...h, ...await auth.sign('GET', target, h) }), ...({ maxRedirections: 0 } as object) })
     if (hop === 0 && auth.redirected?.(res.statusCode, res.headers as Headers)) {
       await res.body.dump().catch(() => undefined)
       target = auth.target()
@@ -78,8 +78,11 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
   }
 }
 
-function options (o: RequestOptions, headers: Record<string, string>): { dispatcher: Dispatcher, method: 'GET', headers: Record<string, string>, headersTimeout: number, bodyTimeout: number, signal: AbortSignal | undefined } {
-  return { dispatcher: o.dispatcher, method: 'GET', headers, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, signal: o.signal }
+/** What request() takes for one request of the run: its dispatcher, timeouts and signal. */
+export function requestInit (o: RequestOptions, headers: Record<string, string>, method: Dispatcher.HttpMethod = 'GET'): {
+  dispatcher: Dispatcher, method: Dispatcher.HttpMethod, headers: Record<string, string>, headersTimeout: number, bodyTimeout: number, signal: AbortSignal | undefined
+} {
+  return { dispatcher: o.dispatcher, method, headers, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, signal: o.signal }
 }
 
 /**

@@ -8,7 +8,7 @@ import { Transform, type Duplex, type TransformCallback } from 'node:stream'
 import chain from 'stream-chain'
 import { interceptors } from 'undici'
 import { UsageError } from '../errors.js'
-import { createBlockFetcher, createFetcher } from '../source/fetch.js'
+import { createBlockFetcher, createFetcher, httpOptions } from '../source/fetch.js'
 import { Finalize, releaseJob } from './finalize.js'
 import { checkCreationOptions, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from '../raster/formats.js'
 import { loadGdal } from '../raster/gdal.js'
@@ -145,7 +145,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   // Uploads stop when the run is cancelled; they are the write stage's, so not bound by --max-time.
   const upload = {
     auth: (uri: string) => stores.authFor(uri),
-    http: { dispatcher, retries: options.retries, timeoutMs: options.timeout * 1000, maxBytes: Infinity, retryBaseMs: options.retryBaseMs, signal: cancelled.signal }
+    http: { ...httpOptions({ options, dispatcher, signal: cancelled.signal }), maxBytes: Infinity }
   }
   const parse = new Parse(options, ext, (job) => { live.add(job); secrets.add(...Object.values(job.headers)) }, (text) => { crs.get(text) })
   const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }

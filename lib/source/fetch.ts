@@ -39,7 +39,8 @@ export function isRemote (url: string): boolean {
   return /^(https?|s3|gs|az):\/\//i.test(url)
 }
 
-function httpOptions ({ options: o, dispatcher, signal }: FetchContext): RequestOptions {
+/** The run's request options (retries, timeouts, --max-bytes) on its dispatcher, aborted by `signal`. */
+export function httpOptions ({ options: o, dispatcher, signal }: Pick<FetchContext, 'options' | 'dispatcher' | 'signal'>): RequestOptions {
   return { dispatcher, retries: o.retries, timeoutMs: o.timeout * 1000, maxBytes: o.maxBytes, retryBaseMs: o.retryBaseMs, signal }
 }
 

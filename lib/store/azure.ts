@@ -4,6 +4,7 @@
 import { createHttpHeaders, createPipelineRequest, type PipelinePolicy } from '@azure/core-rest-pipeline'
 import { storageSharedKeyCredentialPolicy } from '@azure/storage-common'
 import { RecordError } from '../errors.js'
+import { yes } from './flags.js'
 import type { RequestAuth } from '../http/response.js'
 import type { Secrets } from '../http/redact.js'
 
@@ -36,10 +37,6 @@ export interface AzureSettings {
   source: string
   /** A setup problem every az:// record meets (no account, a malformed connection string). */
   problem?: string
-}
-
-function yes (value: string | undefined): boolean {
-  return /^(yes|true|on|1)$/i.test(value ?? '')
 }
 
 /** A connection string's fields, by lower-case name (`AccountKey=…;BlobEndpoint=…`). */

@@ -5,6 +5,7 @@ import { SignatureV4 } from '@smithy/signature-v4'
 import { Hash } from '@smithy/hash-node'
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers'
 import { RecordError } from '../errors.js'
+import { yes } from './flags.js'
 import type { Headers, RequestAuth } from '../http/response.js'
 import type { Secrets } from '../http/redact.js'
 
@@ -30,10 +31,6 @@ export interface AwsCredentialIdentity {
   secretAccessKey: string
   sessionToken?: string
   expiration?: Date
-}
-
-function yes (value: string | undefined): boolean {
-  return /^(yes|true|on|1)$/i.test(value ?? '')
 }
 
 /** The settings of s3:// sources, from the environment AWS's tools and GDAL read, and the options. */

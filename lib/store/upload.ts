@@ -5,10 +5,10 @@
 // for each try. --skip-existing asks the store (HEAD) instead of the disk.
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { request } from 'undici'
+import { request, type Dispatcher } from 'undici'
 import { RecordError } from '../errors.js'
 import { retrying } from '../http/retry.js'
-import { rejectStatus, type RequestAuth, type RequestOptions, type Response } from '../http/response.js'
+import { rejectStatus, requestInit, type RequestAuth, type RequestOptions, type Response } from '../http/response.js'
 
 /** Objects larger than this go up in parts of PART_SIZE (S3's smallest part is 5 MiB). */
 export const MULTIPART_SIZE = 16 * 1024 * 1024
@@ -17,7 +17,7 @@ export const PART_SIZE = 8 * 1024 * 1024
 type Query = Record<string, string>
 
 /** One signed request to the object's URL (with `query` added), tried again on transient failures. */
-async function send (uri: string, auth: RequestAuth, o: RequestOptions, method: string, query: Query, body?: Buffer,
+async function send (uri: string, auth: RequestAuth, o: RequestOptions, method: Dispatcher.HttpMethod, query: Query, body?: Buffer,
   expect = [200, 201], extra: Record<string, string> = {}): Promise<Response> {
   return await retrying(uri, o, { bytes: 0, attempts: 0 }, async () => {
     // The target may carry a query already (an Azure SAS).
@@ -29,15 +29,7 @@ async function send (uri: string, auth: RequestAuth, o: RequestOptions, method: 
       headers['content-length'] = String(body.length)
       if (!azure(uri)) headers['x-amz-content-sha256'] = createHash('sha256').update(body).digest('hex')
     }
-    const res = await request(target, {
-      dispatcher: o.dispatcher,
-      method: method as 'PUT',
-      headers: { ...headers, ...await auth.sign(method, target, headers) },
-      body,
-      headersTimeout: o.timeoutMs,
-      bodyTimeout: o.timeoutMs,
-      signal: o.signal
-    })
+    const res = await request(target, { ...requestInit(o, { ...headers, ...await auth.sign(method, target, headers) }, method), body })
     if (!expect.includes(res.statusCode)) await rejectStatus(res, uri, o)
     return res
   })

@@ -61,14 +61,17 @@ function azuriteBlobMain (): string {
   return join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js')
 }
 
+/**
+ * Azurite's flags besides its port and folder: --disableTelemetry, or it would report to an outside host;
+ * --skipApiVersionCheck, since the current SDK asks for newer versions than Azurite 3.37 knows.
+ */
+export const AZURITE_FLAGS = ['--blobHost', '127.0.0.1', '--disableTelemetry', '--skipApiVersionCheck']
+
 export async function startAzurite (options: { containers?: string[] } = {}): Promise<AzuriteFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'rp-azurite-'))
   // Port 0: Azurite binds one the system chooses and says which, so no free port is guessed (and raced for).
-  // Its access log (stdout, without --silent) is how requests are counted. --disableTelemetry, or it would
-  // report to an outside host; --skipApiVersionCheck, since the current SDK asks for newer versions than
-  // Azurite 3.37 knows.
-  const child = spawn(process.execPath, [azuriteBlobMain(), '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', dir,
-    '--disableTelemetry', '--skipApiVersionCheck'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Its access log (stdout, without --silent) is how requests are counted.
+  const child = spawn(process.execPath, [azuriteBlobMain(), ...AZURITE_FLAGS, '--blobPort', '0', '--location', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()))

@@ -709,3 +709,13 @@ export function awsEnv (fixture: S3Fixture, extra: Record<string, string> = {}):
     ...extra
   }
 }
+
+/** Runs `work` with a fixture of its own (another origin, region or store), stopped however `work` ends. */
+export async function withS3<T> (options: S3Options, work: (fixture: S3Fixture) => Promise<T>): Promise<T> {
+  const fixture = await startS3(options)
+  try {
+    return await work(fixture)
+  } finally {
+    await fixture.close()
+  }
+}
