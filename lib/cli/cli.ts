@@ -49,6 +49,7 @@ const spec = {
   stats: { type: 'string' },
   shard: { type: 'string' },
   shards: { type: 'string' },
+  assets: { type: 'string' },
   progress: { type: 'boolean' },
   'no-progress': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -117,6 +118,7 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     noSign: v['no-sign'],
     skipExisting: v['skip-existing'],
     chipStats: v['chip-stats'],
+    assets: v.assets,
     minValid: numeric(v['min-valid']),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
     shard: v.shards !== undefined ? optionValue('--shards', () => shardFromEnvironment(v.shards as string, process.env)) : v.shard,

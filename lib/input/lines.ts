@@ -3,6 +3,7 @@
 // splitter works on bytes, checks UTF-8 itself and never holds more than `maxLength` bytes of one line.
 import { Transform, type TransformCallback } from 'node:stream'
 import { isUtf8 } from 'node:buffer'
+import type { RecordError } from '../errors.js'
 
 export interface RawLine {
   line: number
@@ -11,6 +12,11 @@ export interface RawLine {
   text?: string
   /** Why the line could not be read as text. */
   problem?: string
+}
+
+/** A line from LineSplitter (as the library may write them too): a number, and no "url" of a record. */
+export function isRawLine (item: unknown): item is RawLine {
+  return item !== null && typeof item === 'object' && typeof (item as RawLine).line === 'number' && !('url' in item)
 }
 
 const NL = 0x0a
@@ -75,4 +81,20 @@ export class LineSplitter extends Transform {
     this.overflow = false
     this.push(out)
   }
+}
+
+/**
+ * What one input item became before it is parsed: the item as written (an object, or a record one STAC
+ * line expanded into, lib/input/expand.ts) with the number and file of the line it came from, so that
+ * however many records a line becomes, each names it; `error` when the line could not give a record.
+ */
+export class LineRecord {
+  constructor (
+    readonly line: number,
+    readonly input: string | undefined,
+    readonly value: unknown,
+    readonly error?: RecordError,
+    /** The id to print with an error (the item's, when one item of a line failed). */
+    readonly id?: string
+  ) {}
 }

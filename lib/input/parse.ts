@@ -2,7 +2,7 @@
 // command-line defaults. Anything wrong becomes an error record (stage `input`) naming the line.
 import { RecordError } from '../errors.js'
 import type { Job } from '../run/job.js'
-import type { RawLine } from './lines.js'
+import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import type { PipelineOptions } from '../run/options.js'
 import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow, type WindowRequest } from './request.js'
 import { outputFor } from './output-name.js'
@@ -38,13 +38,22 @@ export function newJob (line: number, url = ''): Job {
 export type CrsCheck = (text: string) => void
 
 export function parseItem (item: unknown, line: number, options: PipelineOptions, ext: string, checkCrs?: CrsCheck): Job | null {
+  // A record a line gave before (lib/input/expand.ts) names that line, whichever record of it it is.
+  const given = item instanceof LineRecord ? item : undefined
+  if (given) item = given.value
   let raw: RawLine
-  if (typeof item === 'string') raw = { line, text: item }
-  else if (item !== null && typeof item === 'object' && isRawLine(item)) raw = item
+  if (given) raw = { line: given.line, ...(given.input !== undefined ? { input: given.input } : {}) }
+  else if (typeof item === 'string') raw = { line, text: item }
+  else if (isRawLine(item)) raw = item
   else raw = { line, text: undefined }
 
   const job = newJob(raw.line)
   if (raw.input !== undefined) job.input = raw.input
+  if (given?.id !== undefined) job.id = given.id
+  if (given?.error) {
+    job.error = given.error
+    return job
+  }
   try {
     if (raw.problem !== undefined) throw new InvalidValue(raw.problem)
     let fields: Record<string, unknown>
@@ -64,10 +73,6 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
     job.error = err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err))
   }
   return job
-}
-
-function isRawLine (item: object): item is RawLine {
-  return typeof (item as RawLine).line === 'number' && !('url' in item)
 }
 
 function parseJson (text: string): Record<string, unknown> {

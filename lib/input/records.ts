@@ -33,8 +33,38 @@ export interface InputRecord {
   tap?: boolean
 }
 
-/** What the pipeline takes: a line of text (a URL, a path or a JSON record), a line from LineSplitter, or a record. */
-export type InputItem = string | RawLine | InputRecord
+/** A record naming a STAC Item or ItemCollection to read: one record per item, with these fields. */
+export interface StacRecord extends Omit<InputRecord, 'url'> {
+  /** URL (http(s), s3, gs, az, file) or local path of the Item or ItemCollection. */
+  stac: string
+  /** Asset keys, or eo:bands common names: a list or 'red,green,blue' (default: --assets, else every GeoTIFF data asset). */
+  assets?: string[] | string
+  /** Request headers for the document and for the item's sources, each to its own origin only. */
+  headers?: Record<string, string>
+}
+
+/** A STAC Item: a GeoJSON Feature with `stac_version` and `assets`. */
+export interface StacItem {
+  type: 'Feature'
+  stac_version: string
+  id?: string
+  bbox?: number[]
+  assets: Record<string, { href: string, [key: string]: unknown }>
+  [key: string]: unknown
+}
+
+/** A STAC ItemCollection: a GeoJSON FeatureCollection of Items. */
+export interface StacItemCollection {
+  type: 'FeatureCollection'
+  features: StacItem[]
+  [key: string]: unknown
+}
+
+/**
+ * What the pipeline takes: a line of text (a URL, a path or a JSON record), a line from LineSplitter, a
+ * record, or STAC: a record naming a document, an Item or an ItemCollection (one record per item).
+ */
+export type InputItem = string | RawLine | InputRecord | StacRecord | StacItem | StacItemCollection
 
 export type Status = 'ok' | 'error' | 'skipped'
 export type FetchKind = 'download' | 'range' | 'local'

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import { redactUrl } from '../http/redact.js'
 import { InvalidValue, type WindowRequest } from './request.js'
 import type { Job } from '../run/job.js'
+import { isRawLine, LineRecord } from './lines.js'
 
 /** Shard `index` of `count`, 1-based: 1/4 … 4/4. */
 export interface Shard { index: number, count: number }
@@ -72,10 +73,12 @@ export function recordKey (url: string, request: WindowRequest, out: unknown): s
  */
 export function jobKey (job: Job, item: unknown): string {
   if (!job.error && job.url) return recordKey(job.url, job.request, job.out)
+  // A record a line gave (an object written, or an item of a STAC line) goes by what it was.
+  if (item instanceof LineRecord) item = item.value ?? ['item', job.input ?? null, job.line, job.id ?? null]
   const text = typeof item === 'string'
     ? item
-    : item !== null && typeof item === 'object' && 'line' in item && !('url' in item)
-      ? (item as { text?: string }).text
+    : isRawLine(item)
+      ? item.text
       : JSON.stringify(item)
   return text !== undefined ? JSON.stringify(['text', text.trim()]) : JSON.stringify(['line', job.input ?? null, job.line])
 }

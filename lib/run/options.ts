@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js'
 import { parseSize } from './sizes.js'
 import { gdalShare } from './slots.js'
 import { parseShard, type Shard } from '../input/shard.js'
+import { parseAssets } from '../input/stac.js'
 import { checkWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow, type WindowRequest } from '../input/request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
@@ -63,10 +64,19 @@ export interface PipelineOptions extends WindowRequest {
   dispatcher?: () => Dispatcher
   /** Keep only the records whose hash falls in this shard (1-based); the rest are other workers'. */
   shard?: Shard
+  /** STAC items: the assets to read, by key or eo:bands common name (--assets); default every GeoTIFF data asset. */
+  assets?: string[]
+  /**
+   * Whether `window` was given (else it is the default): STAC items without a window or bbox of their
+   * own are read whole, by their bbox, unless the run gives one. Set by resolveOptions.
+   */
+  readonly windowGiven: boolean
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
-export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'headers' | 'shard'>> & {
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'headers' | 'shard' | 'assets' | 'windowGiven'>> & {
+  /** Asset keys as a list, or as --assets takes them ('red,green,blue'). */
+  assets?: string[] | string
   /** `{index, count}` or 'K/N' as --shard takes it. */
   shard?: Shard | string
   maxBytes?: number | string
@@ -95,7 +105,8 @@ export const defaults: PipelineOptions = {
   maxLineLength: 1024 * 1024,
   tempRoot: tmpdir(),
   gdalConcurrency: gdalShare(),
-  retryBaseMs: 250
+  retryBaseMs: 250,
+  windowGiven: false
 }
 
 /** The command-line spelling of each option, for messages; library-only options keep their key. */
@@ -127,11 +138,12 @@ const FLAGS: Record<string, string> = {
   dstCrs: '--dst-crs',
   res: '--res',
   resampling: '--resampling',
-  tap: '--tap'
+  tap: '--tap',
+  assets: '--assets'
 }
 
-const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap'])
+const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher',
+  'maxTime', 'shard', 'minValid', 'dstCrs', 'res', 'resampling', 'tap', 'assets'])
 
 export function flagOf (key: string): string {
   return FLAGS[key] ?? key
@@ -186,6 +198,9 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   }
   // The pool as it is now: a library host may have set UV_THREADPOOL_SIZE after this module loaded.
   const r: Record<string, unknown> = { ...defaults, gdalConcurrency: gdalShare(), ...stripUndefined(given) }
+  // Options resolved before (passed again) say it themselves.
+  const again = (given as { windowGiven?: unknown }).windowGiven
+  r.windowGiven = typeof again === 'boolean' ? again : given.window !== undefined
   // Sizes may be given as text, as on the command line.
   for (const key of ['maxBytes', 'maxMemory']) if (typeof r[key] === 'string') r[key] = parseSize(r[key], flagOf(key))
   const o = r as unknown as PipelineOptions
@@ -231,6 +246,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.resampling !== undefined) o.resampling = optionValue('resampling', () => parseResampling(o.resampling))
   if (o.tap !== undefined && typeof o.tap !== 'boolean') fail('tap', `must be true or false, got ${JSON.stringify(o.tap)}`)
   if (o.tap === false) delete o.tap
+  if (o.assets !== undefined) o.assets = optionValue('assets', () => parseAssets(o.assets))
   try {
     checkWarp(o, { res: '--res', outSize: '--out-size', tap: '--tap' })
   } catch (err) {

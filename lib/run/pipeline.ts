@@ -20,6 +20,8 @@ import type { Job } from './job.js'
 import { createOpener } from '../raster/open.js'
 import { resolveOptions, type PipelineInput, type PipelineOptions } from './options.js'
 import { parseItem, type CrsCheck } from '../input/parse.js'
+import { Expand } from '../input/expand.js'
+import { createDocumentReader } from '../source/document.js'
 import { jobKey, shardOf } from '../input/shard.js'
 import { createReader } from '../raster/read.js'
 import type { InputItem, ResultRecord } from '../input/records.js'
@@ -147,6 +149,14 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     auth: (uri: string) => stores.authFor(uri),
     http: { ...httpOptions({ options, dispatcher, signal: cancelled.signal }), maxBytes: Infinity }
   }
+  // STAC lines become one record per item before parse; their documents are read over the run's HTTP.
+  const expand = new Expand({
+    ...(options.assets ? { assets: options.assets } : {}),
+    extentGiven: options.bbox !== undefined || options.windowGiven,
+    headers: options.headers,
+    readDocument: createDocumentReader(fetchContext),
+    onSecrets: (values) => secrets.add(...values)
+  })
   const parse = new Parse(options, ext, (job) => { live.add(job); secrets.add(...Object.values(job.headers)) }, (text) => { crs.get(text) })
   const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }
   // One limit on GDAL calls across open, read and write, so that GDAL leaves a thread of the pool to fs.
@@ -173,7 +183,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls, temp, upload, chipStats: options.chipStats, ...(options.minValid !== undefined ? { minValid: options.minValid } : {}) }))
   ]
   const finalize = new Finalize((job) => live.delete(job), secrets)
-  const duplex = chain([parse, ...stages, finalize]) as unknown as Duplex
+  const duplex = chain([expand, parse, ...stages, finalize]) as unknown as Duplex
   warn = (message) => { duplex.emit('warning', redactText(message, secrets)) }
 
   let released: Promise<void> | undefined

@@ -1,0 +1,193 @@
+// The step before parse: a STAC line (an Item, an ItemCollection, or `{"stac": URL, …}`) becomes one
+// record per item, each keeping its line's number and file; every other line goes on as it is, numbered.
+// Records leave in input order and only as fast as parse takes them: a collection of thousands of items is
+// held as its parsed document, never as thousands of records waiting in a buffer. `{"stac": …}` documents
+// are read a few lines ahead, so that their round trips overlap.
+import { Duplex } from 'node:stream'
+import { RecordError } from '../errors.js'
+import type { DocumentReader } from '../source/document.js'
+import { isRawLine, LineRecord, type RawLine } from './lines.js'
+import { InvalidValue, parseHeaders } from './request.js'
+import { itemRecord, itemsOf, parseAssets, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
+
+export interface ExpandOptions {
+  /** --assets: asset keys (or common names) for items whose record gives none. */
+  assets?: string[]
+  /** The run gives a window or bbox of its own (--window, --bbox): else items are read whole, by their bbox. */
+  extentGiven: boolean
+  /** --header: sent with every document request (and a record's own `headers` on top). */
+  headers: Record<string, string>
+  readDocument: DocumentReader
+  /** Header values met in records: secrets, never to be printed. */
+  onSecrets?: (values: string[]) => void
+  /** Input lines whose records (and documents) may be in hand at once. */
+  ahead?: number
+}
+
+type Output = RawLine | LineRecord
+
+/** Only these lines are parsed here to be looked at; the rest (most of them, in a plain run) go by untouched. */
+const MAYBE_STAC = /"(stac|stac_version|type)"\s*:/
+const DOCUMENT_SCHEMES = /^(https?|s3|gs|az|file):/i
+
+export class Expand extends Duplex {
+  private count = 0
+  private readonly o: ExpandOptions
+  private readonly ahead: number
+  /** Each input item's records, in input order; a document being read is a promise of them. */
+  private readonly queue: Array<Promise<Iterable<Output>>> = []
+  private heldWrite: (() => void) | undefined
+  private wantMore: (() => void) | undefined
+  private ended: (() => void) | undefined
+  private pumping = false
+  private readonly stopped = new AbortController()
+
+  constructor (options: ExpandOptions) {
+    super({ objectMode: true, highWaterMark: 16 })
+    this.o = options
+    this.ahead = options.ahead ?? 4
+  }
+
+  override _write (item: unknown, _enc: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.queue.push(this.expand(item))
+    if (this.queue.length < this.ahead) done()
+    else this.heldWrite = done
+    void this.pump()
+  }
+
+  override _final (done: (error?: Error | null) => void): void {
+    this.ended = done
+    void this.pump()
+  }
+
+  override _read (): void {
+    const more = this.wantMore
+    this.wantMore = undefined
+    more?.()
+  }
+
+  override _destroy (err: Error | null, done: (error?: Error | null) => void): void {
+    this.stopped.abort()
+    this._read()
+    done(err)
+  }
+
+  /** Pushes the records of the items in hand, in order, each only when the reader wants more. */
+  private async pump (): Promise<void> {
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      while (this.queue.length > 0) {
+        for (const out of await this.queue[0]) {
+          if (this.destroyed) return
+          if (!this.push(out)) await new Promise<void>((resolve) => { this.wantMore = resolve })
+        }
+        if (this.destroyed) return
+        this.queue.shift()
+        const held = this.heldWrite
+        this.heldWrite = undefined
+        held?.()
+      }
+      if (this.ended) {
+        this.push(null)
+        this.ended()
+      }
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  /** One input item's records. Never rejects: what goes wrong is an error record of its line. */
+  private async expand (item: unknown): Promise<Iterable<Output>> {
+    const n = ++this.count
+    if (item instanceof LineRecord) return [item]
+    if (typeof item === 'string') item = { line: n, text: item } satisfies RawLine
+    else if (!isRawLine(item)) return stacKind(item) ? await this.stac(item, n, undefined) : [new LineRecord(n, undefined, item)]
+    const raw = item as RawLine
+    const text = raw.text?.trim()
+    if (text === undefined || !text.startsWith('{') || !MAYBE_STAC.test(text)) return [raw]
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      // Parse says why, for STAC lines as for any other.
+      return [raw]
+    }
+    return stacKind(value) ? await this.stac(value, raw.line, raw.input) : [raw]
+  }
+
+  private async stac (value: unknown, line: number, input: string | undefined): Promise<Iterable<Output>> {
+    const fail = (err: unknown, id?: string): LineRecord => new LineRecord(line, input, undefined, asInputError(err), id)
+    const v = value as Record<string, unknown>
+    const context: ItemContext = { fields: {}, wholeItem: !this.o.extentGiven, many: false }
+    if (this.o.assets) context.assets = this.o.assets
+    let doc: unknown = value
+    let where = `line ${line}`
+    if (stacKind(value) === 'reference') {
+      let location: string
+      try {
+        location = this.reference(v, context)
+      } catch (err) {
+        return [fail(err)]
+      }
+      where = `STAC document ${location}`
+      try {
+        const headers = v.headers !== undefined ? { ...this.o.headers, ...parseHeaders(v.headers) } : this.o.headers
+        const body = await this.o.readDocument(location, headers, this.stopped.signal)
+        doc = JSON.parse(body.toString('utf8'))
+      } catch (err) {
+        if (err instanceof SyntaxError) return [fail(new InvalidValue(`${where}: invalid JSON (${err.message})`))]
+        if (err instanceof RecordError && err.stage !== 'input') return [fail(new RecordError(err.stage, err.code, `STAC document ${err.message}`, err.retryable))]
+        return [fail(err)]
+      }
+    }
+    let items: unknown[]
+    try {
+      items = itemsOf(doc, where)
+    } catch (err) {
+      return [fail(err)]
+    }
+    context.many = stacKind(doc) === 'collection'
+    return (function * () {
+      for (const item of items) {
+        try {
+          yield new LineRecord(line, input, itemRecord(item, context))
+        } catch (err) {
+          const id = (item as { id?: unknown } | null)?.id
+          yield fail(err, typeof id === 'string' || typeof id === 'number' ? String(id) : undefined)
+        }
+      }
+    })()
+  }
+
+  /** A `{"stac": …}` record's document location, with its own fields put in the context. */
+  private reference (v: Record<string, unknown>, context: ItemContext): string {
+    for (const key of ['url', 'urls']) if (key in v) throw new InvalidValue(`"stac" and "${key}" cannot be used together`)
+    if (typeof v.stac !== 'string' || v.stac.trim() === '') throw new InvalidValue('"stac" must be the URL or path of a STAC Item or ItemCollection')
+    const location = v.stac.trim()
+    if (/^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(location) && !DOCUMENT_SCHEMES.test(location)) {
+      throw new InvalidValue(`"stac": unsupported URL scheme in '${location}' (use http, https, s3, gs, az, file or a local path)`)
+    }
+    if (v.assets !== undefined) {
+      try {
+        context.assets = parseAssets(v.assets)
+      } catch (err) {
+        throw new InvalidValue(`"assets": ${(err as Error).message}`)
+      }
+    }
+    if (v.headers !== undefined) {
+      try {
+        this.o.onSecrets?.(Object.values(parseHeaders(v.headers)))
+      } catch (err) {
+        throw new InvalidValue(`headers: ${(err as Error).message}`)
+      }
+    }
+    context.fields = Object.fromEntries(Object.entries(v).filter(([k]) => !STAC_FIELDS.includes(k)))
+    if (v.window !== undefined || v.bbox !== undefined) context.wholeItem = false
+    return location
+  }
+}
+
+function asInputError (err: unknown): RecordError {
+  return err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err))
+}

@@ -1,0 +1,75 @@
+// Small documents read whole into memory (a STAC Item or ItemCollection named by `{"stac": …}`): over
+// the run's HTTP layer (its dispatcher, retries, timeouts and --max-time, the stores' signing for s3://,
+// gs:// and az://, the record's headers to their own origin), or from a local path; never more than a cap.
+import { open } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { RecordError } from '../errors.js'
+import { get, header, readBody, rejectStatus, type RequestOptions, type Transfer } from '../http/response.js'
+import { retrying } from '../http/retry.js'
+import { httpOptions, isRemote, type FetchContext } from './fetch.js'
+
+/** The most bytes of one document: STAC items are tens of KB; an ItemCollection of a few thousand is a few MB. */
+export const DOCUMENT_MAX_BYTES = 16 * 1024 * 1024
+
+export type DocumentReader = (location: string, headers: Record<string, string>, signal?: AbortSignal) => Promise<Buffer>
+
+export function createDocumentReader (ctx: Pick<FetchContext, 'options' | 'dispatcher' | 'signal' | 'stores'>, maxBytes = DOCUMENT_MAX_BYTES): DocumentReader {
+  return async (location, headers, signal) => {
+    if (!isRemote(location)) return await readLocal(location, maxBytes)
+    const deadline = AbortSignal.timeout((ctx.options.maxTime ?? 10 * ctx.options.timeout) * 1000)
+    const http: RequestOptions = {
+      ...httpOptions(ctx),
+      headers,
+      signal: AbortSignal.any([ctx.signal, deadline, ...(signal ? [signal] : [])])
+    }
+    const auth = ctx.stores.authFor(location)
+    if (auth) http.auth = auth
+    try {
+      return await readRemote(location, http, maxBytes)
+    } catch (err) {
+      if (deadline.aborted && !ctx.signal.aborted) throw new RecordError('fetch', 'MAX_TIME', `${location}: not fetched within --max-time ${ctx.options.maxTime} s`, true)
+      throw err
+    }
+  }
+}
+
+async function readRemote (url: string, http: RequestOptions, maxBytes: number): Promise<Buffer> {
+  const transfer: Transfer = { bytes: 0, attempts: 0 }
+  return await retrying(url, http, transfer, async () => {
+    const res = await get(url, http, {})
+    if (res.statusCode !== 200) await rejectStatus(res, url, http)
+    const length = Number(header(res.headers, 'content-length') ?? NaN)
+    if (length > maxBytes) {
+      res.body.destroy()
+      throw tooBig(url, maxBytes)
+    }
+    const chunks: Buffer[] = []
+    await readBody(res.body, url, transfer, { over: (got) => got > maxBytes ? tooBig(url, maxBytes) : undefined }, (chunk) => chunks.push(chunk))
+    return Buffer.concat(chunks)
+  })
+}
+
+async function readLocal (location: string, maxBytes: number): Promise<Buffer> {
+  let path: string
+  try {
+    path = /^file:/i.test(location) ? fileURLToPath(location) : resolve(location)
+  } catch (err) {
+    throw new RecordError('fetch', 'BAD_URL', `${location}: ${(err as Error).message}`)
+  }
+  const file = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new RecordError('fetch', err.code === 'ENOENT' ? 'NOT_FOUND' : 'READ_FAILED', `${location}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`)
+  })
+  try {
+    const info = await file.stat()
+    if (!info.isFile()) throw new RecordError('fetch', 'NOT_A_FILE', `${location}: not a regular file`)
+    if (info.size > maxBytes) throw tooBig(location, maxBytes)
+    return await file.readFile()
+  } finally {
+    await file.close()
+  }
+}
+
+function tooBig (location: string, maxBytes: number): RecordError {
+  return new RecordError('fetch', 'TOO_LARGE', `${location}: a document over ${maxBytes} bytes`)
+}
