@@ -81,7 +81,8 @@ async function readRecords (names: string[], io: CliIo): Promise<{ records: Resu
       n++
       if (text.trim() === '') continue
       const r = asRecord(text, `${name === '-' ? 'stdin' : name}:${n}`)
-      const key = JSON.stringify([r.input ?? null, r.line, r.url ?? null])
+      // One line may give several records (a STAC ItemCollection: one per item, each with its id).
+      const key = JSON.stringify([r.input ?? null, r.line, r.url ?? null, r.id ?? null])
       if (byLine.delete(key)) replaced++
       byLine.set(key, r)
     }

@@ -130,6 +130,7 @@ export class Expand extends Duplex {
       } catch (err) {
         return [fail(err)]
       }
+      context.location = location
       where = `STAC document ${location}`
       try {
         const headers = v.headers !== undefined ? { ...this.o.headers, ...parseHeaders(v.headers) } : this.o.headers

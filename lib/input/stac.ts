@@ -49,8 +49,8 @@ export function itemsOf (doc: unknown, where: string): unknown[] {
     if (!Array.isArray(v.features)) throw notStac(`${where}: a FeatureCollection without a "features" array`)
     return v.features
   }
-  if (kind === 'item') return [doc]
-  const type = kind === null ? describe(doc) : `a ${JSON.stringify(v.type)} record`
+  if (kind === 'item' && (v.type === 'Feature' || v.type === undefined)) return [doc]
+  const type = describe(doc)
   const hint = v.type === 'Collection' || v.type === 'Catalog' ? ' (give its items, or an ItemCollection of them)' : ''
   throw notStac(`${where}: ${type} is not a STAC Item or ItemCollection${hint}`)
 }

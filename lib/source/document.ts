@@ -16,7 +16,7 @@ export type DocumentReader = (location: string, headers: Record<string, string>,
 
 export function createDocumentReader (ctx: Pick<FetchContext, 'options' | 'dispatcher' | 'signal' | 'stores'>, maxBytes = DOCUMENT_MAX_BYTES): DocumentReader {
   return async (location, headers, signal) => {
-    if (!isRemote(location)) return await readLocal(location, maxBytes)
+    if (!isRemote(location)) return await readLocalDocument(location, maxBytes)
     const deadline = AbortSignal.timeout((ctx.options.maxTime ?? 10 * ctx.options.timeout) * 1000)
     const http: RequestOptions = {
       ...httpOptions(ctx),
@@ -50,7 +50,8 @@ async function readRemote (url: string, http: RequestOptions, maxBytes: number):
   })
 }
 
-async function readLocal (location: string, maxBytes: number): Promise<Buffer> {
+/** A document from a local path or file:// URL. */
+export async function readLocalDocument (location: string, maxBytes = DOCUMENT_MAX_BYTES): Promise<Buffer> {
   let path: string
   try {
     path = /^file:/i.test(location) ? fileURLToPath(location) : resolve(location)
