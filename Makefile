@@ -88,6 +88,7 @@ lint: $(STAMP)
 
 fixtures: build
 	node dist/fixtures/make.js
+	node dist/fixtures/stac.js
 
 clean:
 	rm -rf dist output

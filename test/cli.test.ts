@@ -15,7 +15,7 @@ test('--help lists every option with its default', async () => {
   assert.equal(run.code, 0)
   const options = ['--out-dir', '--concurrency', '--window', '--bbox', '--bbox-crs', '--bands', '--boundless', '--out-size',
     '--max-pixels', '--fetch', '--retries', '--timeout', '--max-bytes', '--format', '--co', '--header', '--skip-existing', '--stats',
-    '--progress', '--no-progress', '--help', '--version']
+    '--progress', '--no-progress', '--assets', '--help', '--version']
   for (const o of options) assert.match(run.stdout, new RegExp(`${o}\\b`), `help lacks ${o}`)
   const defaults = ['[default: output]', '[default: 16]', '[default: 0,0,512,512]', '[default: auto]', '[default: 4]',
     '[default: 60]', '[default: 2.00 GiB]', '[default: GTiff]', '[default: all]']

@@ -34,6 +34,8 @@ Options:
       --resampling METHOD    nearest, bilinear, cubic, cubicspline, lanczos, average, rms, mode,
                              min, max, med, q1, q3, sum (gdalwarp -r); any of these four warps [default: nearest]
       --tap                  target-aligned pixels, as gdalwarp -tap (needs --res)
+      --assets LIST          STAC items: the assets to read, in band order, by key or eo:bands
+                             common name, e.g. red,green,blue,nir   [default: every GeoTIFF data asset]
       --max-pixels N         refuse a window larger than N pixels, before reading any [default: ${d.maxPixels}]
       --fetch MODE           auto, download or range                           [default: ${d.fetch}]
       --retries N            retries per request (jittered exponential backoff) [default: ${d.retries}]
@@ -72,6 +74,10 @@ Input records (one per line; only "url" is required, other fields override the o
   {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "dst_crs": "utm", "res": 10}
   {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "dst_crs": "utm", "res": 10}
   {"url": "https://example.org/private.tif", "headers": {"Authorization": "Bearer …"}}
+  {"stac": "https://example.org/items/S2B_1.json", "assets": "red,nir", "window": [0, 0, 256, 256]}
+  a STAC Item or ItemCollection on one line (JSON): one record per item, its bands the item's assets;
+  relative hrefs resolve against the document's URL (or an inline item's self link); without a window
+  or bbox (record or option), each item is read whole, by its bbox
 
 Examples:
   rasterpipe -c 32 -w 1024,1024,512,512 urls.txt > results.ndjson
