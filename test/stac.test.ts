@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
+import { awsEnv, withS3 } from './support/s3.js'
 import { runCli, scratch } from './support/run.js'
 import { gdalTranslate } from './support/compare.js'
 import { makeStacCatalogue, STAC_BANDS, SWIR_RASTER_BANDS, type StacCatalogue, type StacItemFixture } from './support/stac.js'
@@ -181,4 +182,28 @@ test('stac: a missing asset, a line not JSON or not an Item, a document not foun
   }
   // stderr names each line.
   for (const line of [1, 2, 3, 4, 5, 7]) assert.match(run.stderr, new RegExp(`line ${line}: `))
+})
+
+test('stac: {"stac": "s3://…"} is read with the stores\' credentials, and so are its relative hrefs (s3:// too)', async () => {
+  await withS3({ buckets: ['catalogue'] }, async (s3) => {
+    const item = cat.items[0]
+    const prefix = `items/${item.id}`
+    await s3.putFile('catalogue', item.path, join(cat.root, item.path))
+    for (const key of KEYS) await s3.putFile('catalogue', `${prefix}/${key}.tif`, item.files[key])
+    const line = JSON.stringify({ stac: `s3://catalogue/${item.path}` }) + '\n'
+    const args = ['--no-progress', '-o', join(dir, 's3'), '--assets', ASSETS, '-w', W, '--retries', '0']
+    // Refused credentials: the document's fetch error names it, and no secret.
+    const wrong = await runCli(args, { stdin: line, env: { ...awsEnv(s3, { AWS_SECRET_ACCESS_KEY: 'not-the-secret-0123456789' }), ...ENV } })
+    assert.equal(wrong.code, 1)
+    assert.deepEqual([wrong.records[0].error?.stage, wrong.records[0].error?.code], ['fetch', 'AUTH'])
+    assert.match(wrong.records[0].error?.message ?? '', new RegExp(`STAC document s3://catalogue/${item.path}: `))
+    assert.ok(!wrong.stdout.includes('not-the-secret') && !wrong.stderr.includes('not-the-secret'))
+    const run = await runCli(args, { stdin: line, env: { ...awsEnv(s3), ...ENV } })
+    assert.equal(s3.stats(`catalogue/${item.path}`).statuses.at(-1), 200)
+    if (!STACKS) return
+    assert.equal(run.code, 0, run.stderr)
+    // Every band came from the store, by its s3:// href.
+    for (const key of KEYS) assert.ok(s3.stats(`catalogue/${prefix}/${key}.tif`).requests > 0, key)
+    assertItemOutput(run.records[0], item, WINDOW, 's3')
+  })
 })
