@@ -59,8 +59,8 @@ test('stac: assets by key, named by key, relative hrefs against the item\'s URL,
     urls: [
       { url: 'http://h/c/items/B04.tif', name: 'B04', bands: [{ nodata: 0, scale: 0.0001, offset: -0.1 }] },
       { url: 'http://h/c/items/B03.tif', name: 'B03' },
-      // "nan" cannot travel in a JSON record: left to the source itself.
-      { url: 'http://h/c/items/sub/B11.tif', name: 'B11' }
+      // As STAC writes a NaN nodata.
+      { url: 'http://h/c/items/sub/B11.tif', name: 'B11', bands: [{ nodata: 'nan' }] }
     ],
     bbox: [-75, 37, -74.9, 37.1],
     bbox_crs: 'EPSG:4326'

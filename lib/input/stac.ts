@@ -11,7 +11,7 @@ import { isRemote } from '../source/fetch.js'
 export interface SourceEntry {
   url: string
   name?: string
-  bands?: Array<{ nodata?: number, scale?: number, offset?: number }>
+  bands?: Array<{ nodata?: number | 'nan' | 'inf' | '-inf', scale?: number, offset?: number }>
 }
 
 /** What kind of STAC value a line or document holds; null for anything else (a plain record). */
@@ -162,8 +162,8 @@ function commonNames (asset: Record<string, unknown>): unknown[] {
 
 /**
  * nodata, scale and offset per band, from `raster:bands` (STAC 1.0's raster extension) or STAC 1.1's
- * `bands` (nodata, raster:scale, raster:offset). Only numbers: "nan" and "inf" nodata cannot travel in
- * JSON records, and GeoTIFFs that use them say so themselves.
+ * `bands` (nodata, raster:scale, raster:offset). nodata as a number, or "nan", "inf", "-inf" as STAC
+ * writes those (JSON has no such numbers).
  */
 function rasterBands (asset: Record<string, unknown>): SourceEntry['bands'] | undefined {
   const raster = asset['raster:bands']
@@ -171,18 +171,21 @@ function rasterBands (asset: Record<string, unknown>): SourceEntry['bands'] | un
   if (!list) return undefined
   const oneOne = Array.isArray(raster)
   const out = list.map((b: unknown) => {
-    const entry: { nodata?: number, scale?: number, offset?: number } = {}
+    const entry: NonNullable<SourceEntry['bands']>[number] = {}
     if (!isObject(b)) return entry
     const nodata = b.nodata
     const scale = oneOne ? b.scale : b['raster:scale']
     const offset = oneOne ? b.offset : b['raster:offset']
     if (typeof nodata === 'number' && Number.isFinite(nodata)) entry.nodata = nodata
+    else if (typeof nodata === 'string' && NON_FINITE.has(nodata.toLowerCase())) entry.nodata = nodata.toLowerCase() as 'nan' | 'inf' | '-inf'
     if (typeof scale === 'number' && Number.isFinite(scale)) entry.scale = scale
     if (typeof offset === 'number' && Number.isFinite(offset)) entry.offset = offset
     return entry
   })
   return out.some((e) => Object.keys(e).length > 0) ? out : undefined
 }
+
+const NON_FINITE = new Set(['nan', 'inf', '-inf'])
 
 /** The item's `self` link, the base of its relative hrefs when it came on an input line. */
 function selfLink (item: Record<string, unknown>): string | undefined {
