@@ -43,21 +43,43 @@ export interface StacRecord extends Omit<InputRecord, 'url'> {
   headers?: Record<string, string>
 }
 
-/** A STAC Item: a GeoJSON Feature with `stac_version` and `assets`. */
-export interface StacItem {
-  type: 'Feature'
-  stac_version: string
-  id?: string
-  bbox?: number[]
-  assets: Record<string, { href: string, [key: string]: unknown }>
+/** One asset of a STAC Item: its href, and what rasterpipe reads of it (other fields are kept as they are). */
+export interface StacAsset {
+  href: string
+  type?: string
+  roles?: string[]
+  'eo:bands'?: Array<{ name?: string, common_name?: string }>
+  'raster:bands'?: Array<{ nodata?: number | string, scale?: number, offset?: number }>
   [key: string]: unknown
 }
 
-/** A STAC ItemCollection: a GeoJSON FeatureCollection of Items. */
+/**
+ * A STAC Item: a GeoJSON Feature with `stac_version` and `assets`. Its top-level fields are listed (no
+ * index signature), so that a misspelt field of a plain record is still a type error.
+ */
+export interface StacItem {
+  type: 'Feature'
+  stac_version: string
+  stac_extensions?: string[]
+  id: string
+  collection?: string
+  bbox?: number[]
+  geometry?: unknown
+  properties?: Record<string, unknown>
+  links?: Array<{ rel: string, href: string, [key: string]: unknown }>
+  assets: Record<string, StacAsset>
+}
+
+/** A STAC ItemCollection: a GeoJSON FeatureCollection of Items (a STAC API's search answer). */
 export interface StacItemCollection {
   type: 'FeatureCollection'
   features: StacItem[]
-  [key: string]: unknown
+  stac_version?: string
+  stac_extensions?: string[]
+  links?: Array<{ rel: string, href: string, [key: string]: unknown }>
+  context?: Record<string, unknown>
+  numberMatched?: number
+  numberReturned?: number
 }
 
 /**
