@@ -6,13 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { RecordError } from '../errors.js'
 import { InvalidValue } from './request.js'
 import { isRemote } from '../source/fetch.js'
-
-/** One source of a multi-source record, as the stack code takes it. */
-export interface SourceEntry {
-  url: string
-  name?: string
-  bands?: Array<{ nodata?: number | 'nan' | 'inf' | '-inf', scale?: number, offset?: number }>
-}
+import type { BandMetadata, SourceEntry } from './records.js'
 
 /** What kind of STAC value a line or document holds; null for anything else (a plain record). */
 export type StacKind = 'item' | 'collection' | 'reference'
@@ -165,13 +159,13 @@ function commonNames (asset: Record<string, unknown>): unknown[] {
  * `bands` (nodata, raster:scale, raster:offset). nodata as a number, or "nan", "inf", "-inf" as STAC
  * writes those (JSON has no such numbers).
  */
-function rasterBands (asset: Record<string, unknown>): SourceEntry['bands'] | undefined {
+function rasterBands (asset: Record<string, unknown>): BandMetadata[] | undefined {
   const raster = asset['raster:bands']
   const list = Array.isArray(raster) ? raster : Array.isArray(asset.bands) ? asset.bands : undefined
   if (!list) return undefined
   const oneOne = Array.isArray(raster)
   const out = list.map((b: unknown) => {
-    const entry: NonNullable<SourceEntry['bands']>[number] = {}
+    const entry: BandMetadata = {}
     if (!isObject(b)) return entry
     const nodata = b.nodata
     const scale = oneOne ? b.scale : b['raster:scale']

@@ -5,6 +5,7 @@ import type { Dataset } from '../raster/gdal.js'
 import type { PixelWindow, WindowRequest } from '../input/request.js'
 import type { ChipStats, FetchKind, Grid, SourceInfo, Status, Timings } from '../input/records.js'
 import type { SparseSource } from '../source/sparse.js'
+import type { StackSource } from '../input/sources.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {
@@ -64,6 +65,15 @@ export interface Job {
   memoryBytes?: number
   /** Gives the bytes back to the budget; set while they are held. */
   releaseMemory?: () => void
+  /**
+   * A multi-source record: one job per source (each fetched, opened and read as a record of its own
+   * would be), whose bands are stacked in order into this job's one output.
+   */
+  parts?: Job[]
+  /** On a part: which source of its record it is (0-based), and its entry's name and band metadata. */
+  stackSource?: StackSource & { index: number }
+  /** On a part: read as a plain window (exact pixels), its grid being the output's; else warped onto it. */
+  plain?: boolean
   /** Milliseconds the record has spent fetching (its fetch and blocks stages), against --max-time. */
   fetchMs: number
 }

@@ -23,6 +23,7 @@ import type { TempDir } from '../run/tempdir.js'
 import type { Stores } from '../store/stores.js'
 import { objectExists } from '../store/upload.js'
 import { isStoreUri } from '../input/output-name.js'
+import { eachSource } from '../run/each-source.js'
 
 export interface FetchContext {
   options: PipelineOptions
@@ -54,16 +55,22 @@ async function withinMaxTime (ctx: FetchContext, job: Job, work: (http: RequestO
   const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(limitMs - job.fetchMs)))
   const started = performance.now()
   try {
-    const http: RequestOptions = { ...httpOptions(ctx), headers: job.headers, signal: AbortSignal.any([ctx.signal, deadline]) }
-    const auth = ctx.stores.authFor(job.url)
-    if (auth) http.auth = auth
-    await work(http, deadline)
+    await work(requestFor(ctx, job, { ...httpOptions(ctx), signal: AbortSignal.any([ctx.signal, deadline]) }), deadline)
   } catch (err) {
     if (deadline.aborted && !ctx.signal.aborted) throw maxTime(ctx, job)
     throw err
   } finally {
     job.fetchMs += performance.now() - started
   }
+}
+
+/** The request options for one source: its headers, and its store's signing. */
+function requestFor (ctx: FetchContext, job: Job, http: RequestOptions): RequestOptions {
+  const own: RequestOptions = { ...http, headers: job.headers }
+  delete own.auth
+  const auth = ctx.stores.authFor(job.url)
+  if (auth) own.auth = auth
+  return own
 }
 
 function maxTime (ctx: FetchContext, job: Job): RecordError {
@@ -79,8 +86,9 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   const cache = new SourceCache<Probed>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
   const o = ctx.options
 
+  // A multi-source record fetches its sources at once, under its one --max-time.
   const fetchStage = async (job: Job): Promise<void> => {
-    await withinMaxTime(ctx, job, (http, deadline) => fetchSource(job, http, deadline))
+    await withinMaxTime(ctx, job, (http, deadline) => job.parts ? fetchStack(job, http, deadline) : fetchSource(job, http, deadline))
   }
   return Object.assign(fetchStage, { forget: (job: Job) => cache.forget(sourceKey(job)) })
 
@@ -107,6 +115,14 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     const auth = ctx.stores.authFor(path)
     if (!auth) throw new RecordError('fetch', 'BAD_URL', `${path}: no store for this output`)
     return await objectExists(path, auth, { ...http, auth, headers: {} })
+  }
+
+  async function fetchStack (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<void> {
+    if (o.skipExisting && job.outputPath && await outputExists(job.outputPath, http)) {
+      job.status = 'skipped'
+      return
+    }
+    await eachSource(job, 'fetch', (part) => fetchSource(part, requestFor(ctx, part, http), deadline))
   }
 
   async function fetchSource (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<void> {
@@ -170,6 +186,15 @@ async function exists (path: string): Promise<boolean> {
  */
 export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Promise<void>): (job: Job) => Promise<void> {
   return async function blocksStage (job: Job): Promise<void> {
+    // A stack's sources fetch their blocks at once. A source that changed on the server fails the record
+    // (SOURCE_CHANGED, retryable): its grid was planned from the old version with the others'.
+    if (job.parts) {
+      await withinMaxTime(ctx, job, (http) => eachSource(job, 'blocks', async (part) => {
+        const sparse = part.local?.sparse
+        if (sparse && part.window) await fetchBlocks(part, sparse, requestFor(ctx, part, http))
+      }))
+      return
+    }
     for (let attempt = 1; ; attempt++) {
       const sparse = job.local?.sparse
       if (!sparse || !job.window) return
