@@ -119,6 +119,23 @@ test('stac: the whole item by its bbox only when nothing else gives the extent; 
   inputError(() => itemRecord(item('i1'), ctx({ assets: ['B04'], many: true, fields: { out: 'a.tif' } })), 'BAD_RECORD', /"out" names one record/)
 })
 
+test('stac: an item read whole goes by its projection extension, in its own CRS, else by its bbox in EPSG:4326', () => {
+  const extent = (it: Record<string, unknown>): unknown[] => {
+    const r = itemRecord(it, ctx({ assets: ['B04'] }))
+    return [r.bbox, r.bbox_crs]
+  }
+  const b04 = (extra: Record<string, unknown>): Record<string, unknown> => ({ B04: { href: 'B04.tif', ...extra } })
+  // The asset's own grid: proj:transform over proj:shape, with the item's proj:epsg.
+  assert.deepEqual(extent(item('p1', { properties: { 'proj:epsg': 32618 }, assets: b04({ 'proj:shape': [100, 200], 'proj:transform': [10, 0, 500000, 0, -10, 4200000] }) })),
+    [[500000, 4199000, 502000, 4200000], 'EPSG:32618'])
+  // proj:bbox and proj:code (projection extension 2.0) on the item.
+  assert.deepEqual(extent(item('p2', { properties: { 'proj:code': 'EPSG:32633', 'proj:bbox': [1, 2, 3, 4] }, assets: b04({}) })), [[1, 2, 3, 4], 'EPSG:32633'])
+  // A rotated grid, or no CRS: the lon/lat bbox.
+  assert.deepEqual(extent(item('p3', { properties: { 'proj:epsg': 32618 }, assets: b04({ 'proj:shape': [1, 1], 'proj:transform': [10, 1, 0, 0, -10, 0] }) })),
+    [[-75, 37, -74.9, 37.1], 'EPSG:4326'])
+  assert.deepEqual(extent(item('p4', { assets: b04({ 'proj:bbox': [1, 2, 3, 4] }) })), [[-75, 37, -74.9, 37.1], 'EPSG:4326'])
+})
+
 test('stac: documents that are not Items or ItemCollections are input errors saying what they are', () => {
   assert.equal(itemsOf({ type: 'FeatureCollection', features: [1, 2] }, 'line 1').length, 2)
   inputError(() => itemsOf({ type: 'Collection', stac_version: '1.0.0', id: 'c' }, 'line 3'), 'NOT_STAC', /line 3: .*"Collection".* not a STAC Item or ItemCollection \(give its items/)

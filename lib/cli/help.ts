@@ -80,7 +80,7 @@ Input records (one per line; "url" (or "urls") is required, other fields overrid
   {"stac": "https://example.org/items/S2B_1.json", "assets": "red,nir", "window": [0, 0, 256, 256]}
   a STAC Item or ItemCollection on one line (JSON): one record per item, its bands the item's assets;
   relative hrefs resolve against the document's URL (or an inline item's self link); without a window
-  or bbox (record or option), each item is read whole, by its bbox
+  or bbox (record or option), each item is read whole (its proj:* grid, else its bbox)
 
 Examples:
   rasterpipe -c 32 -w 1024,1024,512,512 urls.txt > results.ndjson

@@ -7,6 +7,7 @@ import { RecordError } from '../errors.js'
 import { InvalidValue } from './request.js'
 import { isRemote } from '../source/fetch.js'
 import type { BandMetadata, SourceEntry } from './records.js'
+import { itemExtent } from './stac-extent.js'
 
 /** What kind of STAC value a line or document holds; null for anything else (a plain record). */
 export type StacKind = 'item' | 'collection' | 'reference'
@@ -92,9 +93,10 @@ export function itemRecord (item: unknown, ctx: ItemContext): Record<string, unk
   if (record.id === undefined && v.id !== undefined) record.id = v.id
   record.urls = urls
   if (ctx.wholeItem) {
-    if (record.bbox_crs !== undefined) throw new RecordError('input', 'BAD_RECORD', '"bbox_crs" needs "bbox" (without either, the item\'s own bbox is read, in EPSG:4326)')
-    record.bbox = itemBbox(v, label)
-    record.bbox_crs = 'EPSG:4326'
+    if (record.bbox_crs !== undefined) throw new RecordError('input', 'BAD_RECORD', '"bbox_crs" needs "bbox" (without either, the whole item is read)')
+    const extent = itemExtent(v, picked[0][1], label)
+    record.bbox = extent.bbox
+    record.bbox_crs = extent.crs
   }
   return record
 }
@@ -216,16 +218,6 @@ function resolveHref (asset: Record<string, unknown>, key: string, label: string
     throw new RecordError('input', 'BAD_HREF', `${label}: asset '${key}' names the local file '${href}', which a document from ${base} may not`)
   }
   return url
-}
-
-/** The item's bbox (2D, or the x and y of a 3D one). */
-function itemBbox (item: Record<string, unknown>, label: string): number[] {
-  const b = item.bbox
-  if (Array.isArray(b) && (b.length === 4 || b.length === 6) && b.every((n) => typeof n === 'number')) {
-    const nums = b as number[]
-    return b.length === 4 ? nums : [nums[0], nums[1], nums[3], nums[4]]
-  }
-  throw new RecordError('input', 'BAD_RECORD', `${label}: no "bbox" to read the whole item by; give a "bbox" or "window" (or --bbox, --window)`)
 }
 
 function hasScheme (text: string): boolean {
