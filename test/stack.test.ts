@@ -14,6 +14,7 @@ import { runCli, scratch } from './support/run.js'
 import { gdalTranslate, gdalWarp } from './support/compare.js'
 import type { StatsJson } from '../lib/cli/summary.js'
 import type { ResultRecord } from '../lib/input/records.js'
+import { rasterPipeline } from '../lib/index.js'
 
 const gdal = loadGdal()
 const ENV = { RASTERPIPE_RETRY_BASE_MS: '1' }
@@ -215,6 +216,16 @@ test('range mode: a 256×256 chip out of four 4096² COGs moves under 5% of the 
   assert.equal(rec.bytes, moved)
   process.stderr.write(`stack range: ${moved} bytes moved of ${files} (${(100 * moved / files).toFixed(2)}%), per source ${rec.sources?.map((s) => s.bytes).join(', ')}\n`)
   assert.ok(moved < 0.05 * files, `${moved} bytes of ${files}`)
+})
+
+test('the library takes a multi-source record as an object', async () => {
+  const pipeline = rasterPipeline({ outDir: join(dir, 'library') })
+  pipeline.end({ urls: [{ url: join(data, 'B04.tif'), bands: [{ nodata: 0 }] }, { url: join(data, 'B11.tif'), name: 'swir16' }], window: { col: 0, row: 0, width: 32, height: 32 } })
+  const records: ResultRecord[] = []
+  for await (const r of pipeline) records.push(r)
+  assert.equal(records.length, 1)
+  assert.equal(records[0].status, 'ok', JSON.stringify(records[0]))
+  assert.deepEqual(records[0].sources?.map((s) => s.fetch), ['local', 'local'])
 })
 
 test('one source missing (404): its record fails naming that source; the other records go on', async () => {
