@@ -173,6 +173,8 @@ test('stac: a missing asset, a line not JSON or not an Item, a document not foun
   assert.match(at(4)[0].error?.message ?? '', /"Collection".*not a STAC Item or ItemCollection/)
   assert.deepEqual([at(5)[0].error?.stage, at(5)[0].error?.code], ['fetch', 'HTTP_404'])
   assert.ok(at(5)[0].error?.message.includes(server.url('/items/missing.json')), at(5)[0].error?.message)
+  // A document that could not be read can be run again from the results (summarize --retry-list).
+  assert.deepEqual(at(5)[0].record, { stac: server.url('/items/missing.json') })
   assert.equal(at(6)[0].status, 'ok')
   const collection = at(7)
   assert.deepEqual(collection.map((r) => r.id), cat.items.map((it) => it.id))

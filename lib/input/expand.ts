@@ -6,6 +6,8 @@
 import { Duplex } from 'node:stream'
 import { RecordError } from '../errors.js'
 import type { DocumentReader } from '../source/document.js'
+import { redactUrl } from '../http/redact.js'
+import type { StacRecord } from './records.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import { InvalidValue, parseHeaders } from './request.js'
 import { itemRecord, itemsOf, parseAssets, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
@@ -138,7 +140,12 @@ export class Expand extends Duplex {
         doc = JSON.parse(body.toString('utf8'))
       } catch (err) {
         if (err instanceof SyntaxError) return [fail(new InvalidValue(`${where}: invalid JSON (${err.message})`))]
-        if (err instanceof RecordError && err.stage !== 'input') return [fail(new RecordError(err.stage, err.code, `STAC document ${err.message}`, err.retryable))]
+        if (err instanceof RecordError && err.stage !== 'input') {
+          // Run again as it was written, without its headers (never printed) and with the URL as printed.
+          const retry = Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'headers'))
+          const again = new RecordError(err.stage, err.code, `STAC document ${err.message}`, err.retryable)
+          return [new LineRecord(line, input, undefined, again, undefined, { ...retry, stac: redactUrl(location) } as unknown as StacRecord)]
+        }
         return [fail(err)]
       }
     }

@@ -4,6 +4,7 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import { isUtf8 } from 'node:buffer'
 import type { RecordError } from '../errors.js'
+import type { StacRecord } from './records.js'
 
 export interface RawLine {
   line: number
@@ -95,6 +96,8 @@ export class LineRecord {
     readonly value: unknown,
     readonly error?: RecordError,
     /** The id to print with an error (the item's, when one item of a line failed). */
-    readonly id?: string
+    readonly id?: string,
+    /** A `{"stac": …}` record whose document could not be read: the record to run again, as printed. */
+    readonly retry?: StacRecord
   ) {}
 }

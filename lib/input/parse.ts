@@ -50,6 +50,7 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
   const job = newJob(raw.line)
   if (raw.input !== undefined) job.input = raw.input
   if (given?.id !== undefined) job.id = given.id
+  if (given?.retry !== undefined) job.retryInput = given.retry
   if (given?.error) {
     job.error = given.error
     return job

@@ -198,5 +198,5 @@ export interface ResultRecord {
    * On a failure past input: the input record to run again, rebuilt from what was asked (the window or
    * bbox asked, not the one read; `out` when given). Without headers, and with the URL as printed.
    */
-  record?: InputRecord
+  record?: InputRecord | StacRecord
 }

@@ -43,7 +43,7 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   }
   r.ms = job.ms
   if (job.error) r.error = { ...job.error.toJSON(), message: redactText(job.error.message, secrets) }
-  if (job.error && job.error.stage !== 'input' && job.url) r.record = retryRecord(job)
+  if (job.error && job.error.stage !== 'input' && (job.url || job.retryInput)) r.record = job.retryInput ?? retryRecord(job)
   return r
 }
 

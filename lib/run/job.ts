@@ -3,7 +3,7 @@
 import type { RecordError } from '../errors.js'
 import type { Dataset } from '../raster/gdal.js'
 import type { PixelWindow, WindowRequest } from '../input/request.js'
-import type { ChipStats, FetchKind, Grid, SourceInfo, Status, Timings } from '../input/records.js'
+import type { ChipStats, FetchKind, Grid, SourceInfo, Status, Timings, StacRecord } from '../input/records.js'
 import type { SparseSource } from '../source/sparse.js'
 import type { StackSource } from '../input/sources.js'
 
@@ -59,6 +59,8 @@ export interface Job {
   warpSource?: Dataset
   /** A warp's gdalwarp arguments (without -of), with which the write stage warps its pixels. */
   warpArgs?: string[]
+  /** A `{"stac": …}` record whose document could not be read: its `record` to run again (no job was made of it). */
+  retryInput?: StacRecord
   ms: Timings
   started: number
   /** The window's pixel bytes, known once open; held in the memory budget from read until written. */
