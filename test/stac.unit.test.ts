@@ -221,7 +221,12 @@ test('expand: {"stac": path} reads the document, its fields go to each record, i
     writeFileSync(join(dir, 'i1.json'), JSON.stringify(item('i1')))
     writeFileSync(join(dir, 'bad.json'), '{"type": "Feature", ')
     const secrets: string[] = []
-    const out = await all(expander({ onSecrets: (v) => secrets.push(...v) }), [
+    const sent: Array<Record<string, string>> = []
+    const readDocument = async (location: string, headers: Record<string, string>): Promise<Buffer> => {
+      sent.push(headers)
+      return await readLocalDocument(location)
+    }
+    const out = await all(expander({ onSecrets: (v) => secrets.push(...v), headers: { authorization: 'Bearer t' }, readDocument }), [
       line(1, { stac: join(dir, 'i1.json'), assets: 'red,B03', window: [0, 0, 32, 32], headers: { 'X-Key': 's3cret' } }),
       line(2, { stac: join(dir, 'missing.json') }),
       line(3, { stac: join(dir, 'bad.json') }),
@@ -235,6 +240,8 @@ test('expand: {"stac": path} reads the document, its fields go to each record, i
       urls: [{ url: join(dir, 'B04.tif'), name: 'B04', bands: [{ nodata: 0, scale: 0.0001, offset: -0.1 }] }, { url: join(dir, 'B03.tif'), name: 'B03' }]
     })
     assert.deepEqual(secrets, ['s3cret'])
+    // The document is asked for with the run's headers and the record's own.
+    assert.deepEqual(sent[0], { authorization: 'Bearer t', 'x-key': 's3cret' })
     assert.deepEqual(out.slice(1).map((r) => [r.line, r.error?.stage, r.error?.code]), [
       [2, 'fetch', 'NOT_FOUND'], [3, 'input', 'BAD_RECORD'], [4, 'input', 'BAD_RECORD'], [5, 'input', 'BAD_RECORD']
     ])

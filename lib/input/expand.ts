@@ -127,15 +127,15 @@ export class Expand extends Duplex {
     let where = `line ${line}`
     if (stacKind(value) === 'reference') {
       let location: string
+      let headers: Record<string, string>
       try {
-        location = this.reference(v, context)
+        ({ location, headers } = this.reference(v, context))
       } catch (err) {
         return [fail(err)]
       }
       context.location = location
       where = `STAC document ${location}`
       try {
-        const headers = v.headers !== undefined ? { ...this.o.headers, ...parseHeaders(v.headers) } : this.o.headers
         const body = await this.o.readDocument(location, headers, this.stopped.signal)
         doc = JSON.parse(body.toString('utf8'))
       } catch (err) {
@@ -168,8 +168,8 @@ export class Expand extends Duplex {
     })()
   }
 
-  /** A `{"stac": …}` record's document location, with its own fields put in the context. */
-  private reference (v: Record<string, unknown>, context: ItemContext): string {
+  /** A `{"stac": …}` record's document location and request headers, with its own fields put in the context. */
+  private reference (v: Record<string, unknown>, context: ItemContext): { location: string, headers: Record<string, string> } {
     for (const key of ['url', 'urls']) if (key in v) throw new InvalidValue(`"stac" and "${key}" cannot be used together`)
     if (typeof v.stac !== 'string' || v.stac.trim() === '') throw new InvalidValue('"stac" must be the URL or path of a STAC Item or ItemCollection')
     const location = v.stac.trim()
@@ -183,16 +183,19 @@ export class Expand extends Duplex {
         throw new InvalidValue(`"assets": ${(err as Error).message}`)
       }
     }
+    let headers = this.o.headers
     if (v.headers !== undefined) {
       try {
-        this.o.onSecrets?.(Object.values(parseHeaders(v.headers)))
+        const own = parseHeaders(v.headers)
+        this.o.onSecrets?.(Object.values(own))
+        headers = { ...headers, ...own }
       } catch (err) {
         throw new InvalidValue(`headers: ${(err as Error).message}`)
       }
     }
     context.fields = Object.fromEntries(Object.entries(v).filter(([k]) => !STAC_FIELDS.includes(k)))
     if (v.window !== undefined || v.bbox !== undefined) context.wholeItem = false
-    return location
+    return { location, headers }
   }
 }
 
