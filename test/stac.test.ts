@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { awsEnv, withS3 } from './support/s3.js'
@@ -101,18 +101,25 @@ function assertItemOutput (record: ResultRecord, item: StacItemFixture, w: Pixel
 const WINDOW: PixelWindow = { col: 64, row: 32, width: 200, height: 150 }
 const W = `${WINDOW.col},${WINDOW.row},${WINDOW.width},${WINDOW.height}`
 
-test('stac: {"stac": item URL} lines with --assets of four keys: one ok record per item, its bands GDAL\'s', needsStacks, async () => {
-  // The first document answers 503 once: documents are retried as any request.
-  server.fault(`/${cat.items[0].path}`, { kind: 'status', status: 503 })
+test('stac: {"stac": item URL} lines with --assets of four keys: one ok record per item, its bands GDAL\'s (auto and range)', needsStacks, async () => {
   const input = cat.items.map((it) => JSON.stringify({ stac: server.url(`/${it.path}`) })).join('\n') + '\n'
-  const out = join(dir, 'by-url')
-  const run = await runCli(['--no-progress', '-o', out, '--assets', ASSETS, '-w', W], { stdin: input, env: ENV })
-  assert.equal(run.code, 0, run.stderr)
-  assert.equal(run.records.length, 3)
-  for (const it of cat.items) {
-    const r = run.records.find((x) => x.id === it.id) as ResultRecord
-    assert.equal(r.line, cat.items.indexOf(it) + 1)
-    assertItemOutput(r, it, WINDOW, 'url')
+  for (const mode of ['auto', 'range']) {
+    // The first document answers 503 once: documents are retried as any request.
+    server.fault(`/${cat.items[0].path}`, { kind: 'status', status: 503 })
+    const run = await runCli(['--no-progress', '-o', join(dir, `by-url-${mode}`), '--fetch', mode, '--assets', ASSETS, '-w', W], { stdin: input, env: ENV })
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(run.records.length, 3)
+    for (const it of cat.items) {
+      const r = run.records.find((x) => x.id === it.id) as ResultRecord
+      assert.equal(r.line, cat.items.indexOf(it) + 1)
+      assertItemOutput(r, it, WINDOW, `url-${mode}`)
+      // Range mode reads each source's blocks under the window, not the files.
+      if (mode === 'range') {
+        const whole = KEYS.reduce((n, k) => n + statSync(it.files[k]).size, 0)
+        assert.ok(r.bytes < whole, `${it.id}: ${r.bytes} bytes of ${whole}`)
+        assert.deepEqual(r.sources?.map((s) => s.fetch), ['range', 'range', 'range', 'range'])
+      }
+    }
   }
 })
 
