@@ -21,6 +21,7 @@ import { removeNow } from '../run/tempdir.js'
 const spec = {
   'out-dir': { type: 'string', short: 'o' },
   concurrency: { type: 'string', short: 'c' },
+  'fixed-concurrency': { type: 'boolean' },
   window: { type: 'string', short: 'w' },
   bbox: { type: 'string', short: 'b' },
   'bbox-crs': { type: 'string' },
@@ -92,6 +93,7 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
   const options: PipelineInput = {
     outDir: v['out-dir'],
     concurrency: numeric(v.concurrency),
+    fixedConcurrency: v['fixed-concurrency'],
     window: v.window === undefined ? undefined : optionValue('window', () => parseWindow(v.window)),
     bbox: v.bbox === undefined ? undefined : optionValue('bbox', () => parseBbox(v.bbox)),
     bboxCrs: v['bbox-crs'] === undefined ? undefined : optionValue('bboxCrs', () => parseCrs(v['bbox-crs'])),
@@ -314,6 +316,7 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
   progress?.stop()
   const shard = pipeline.options.shard
   if (shard) summary.shard = { ...shard, others: pipeline.otherShards() }
+  summary.hosts = pipeline.hosts()
   if (brokenPipe) {
     if (config.stats) await summary.writeJson(config.stats)
     return BROKEN_PIPE_EXIT
