@@ -37,11 +37,11 @@ export class HostLimitedDispatcher extends Dispatcher {
   override dispatch (options: Dispatcher.DispatchOptions, handler: Handler): boolean {
     const signal = (options as { signal?: Signal | null }).signal ?? undefined
     if (this.destroyed) {
-      handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new Error('the HTTP client was closed'))
+      fail(handler, closed())
       return true
     }
     if (signal?.aborted) {
-      handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, abortReason(signal))
+      fail(handler, abortReason(signal))
       return true
     }
     const host = this.hostFor(options.origin)
@@ -49,7 +49,7 @@ export class HostLimitedDispatcher extends Dispatcher {
     const onAbort = (): void => {
       // Still waiting when the signal fires: out of the queue, failed with the signal's reason, as undici
       // fails a request aborted in its own queue.
-      if (cancel()) handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, abortReason(signal as Signal))
+      if (cancel()) fail(handler, abortReason(signal as Signal))
     }
     const cancel = host.enqueue(() => {
       waiting = false
@@ -58,7 +58,7 @@ export class HostLimitedDispatcher extends Dispatcher {
     }, (err) => {
       waiting = false
       unlisten(signal, onAbort)
-      handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err)
+      fail(handler, err)
     })
     // A request that found a free slot has started already, inside enqueue().
     if (waiting && signal) listen(signal, onAbort)
@@ -119,10 +119,18 @@ export class HostLimitedDispatcher extends Dispatcher {
 
   override async destroy (): Promise<void> {
     this.destroyed = true
-    const err = new Error('the HTTP client was closed')
-    for (const host of this.hosts.values()) host.drop(err)
+    for (const host of this.hosts.values()) host.drop(closed())
     await this.inner.destroy()
   }
+}
+
+/** Fails a request that never reached the HTTP client: it has no controller yet, as undici's own early failures. */
+function fail (handler: Handler, err: Error): void {
+  handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err)
+}
+
+function closed (): Error {
+  return new Error('the HTTP client was closed')
 }
 
 function safeOrigin (text: string): string {
