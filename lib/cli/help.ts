@@ -20,6 +20,9 @@ record per input on stdout. Inputs are files of records; none, or '-', reads std
 Options:
   -o, --out-dir DIR          where outputs go                                  [default: ${d.outDir}]
   -c, --concurrency N        fetches in flight (and connections per host)      [default: ${d.concurrency}]
+      --fixed-concurrency    keep each host's requests in flight at -c. Without it a host that
+                             answers 429 or 503 gets half as many (down to 1), one more per answer
+                             after, up to -c; its Retry-After holds its new requests [default: adaptive]
   -w, --window C,R,W,H       pixel window: column, row, width, height          [default: ${w.col},${w.row},${w.width},${w.height}]
   -b, --bbox MINX,MINY,MAXX,MAXY
                              window by bounds instead (as gdal_translate -projwin)
@@ -53,7 +56,7 @@ Options:
       --min-valid F          keep no output whose valid fraction (0-1; its least valid band's) is under F:
                              its record says "skipped", with "reason" and "valid"
       --skip-existing        leave outputs already there; their records say "skipped" [default: off]
-      --stats FILE           write the run's summary as JSON
+      --stats FILE           write the run's summary as JSON (with each host's limit and throttling)
       --shard K/N            keep only shard K of N (1-based) of the input records, by a hash of
                              what each asks (url, window or bbox, out), not its line; the others
                              are skipped unfetched and unprinted. Give every worker the same input

@@ -15,8 +15,13 @@ export type FetchMode = 'auto' | 'download' | 'range'
 export interface PipelineOptions extends WindowRequest {
   /** Where outputs go; `out` of a record is relative to it and may not leave it. */
   outDir: string
-  /** Fetches in flight, and connections per origin. */
+  /** Fetches in flight, and connections per origin: the most requests in flight to one host. */
   concurrency: number
+  /**
+   * Keep each host's limit at `concurrency` (--fixed-concurrency). By default a host that throttles (429,
+   * 503) has its limit halved, raised again by one per answer, and a Retry-After holds its new requests.
+   */
+  fixedConcurrency: boolean
   /** Largest window, in pixels per band, read for one record. */
   maxPixels: number
   fetch: FetchMode
@@ -77,6 +82,7 @@ export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemor
 export const defaults: PipelineOptions = {
   outDir: 'output',
   concurrency: 16,
+  fixedConcurrency: false,
   window: { col: 0, row: 0, width: 512, height: 512 },
   boundless: false,
   maxPixels: 4096 * 4096,
@@ -102,6 +108,7 @@ export const defaults: PipelineOptions = {
 const FLAGS: Record<string, string> = {
   outDir: '--out-dir',
   concurrency: '--concurrency',
+  fixedConcurrency: '--fixed-concurrency',
   window: '--window',
   bbox: '--bbox',
   bboxCrs: '--bbox-crs',
@@ -208,7 +215,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.minValid !== undefined && (typeof o.minValid !== 'number' || !(o.minValid >= 0 && o.minValid <= 1))) {
     fail('minValid', `must be a fraction from 0 to 1, got ${JSON.stringify(o.minValid)}`)
   }
-  for (const key of ['skipExisting', 'requesterPays', 'noSign', 'chipStats'] as const) {
+  for (const key of ['skipExisting', 'requesterPays', 'noSign', 'chipStats', 'fixedConcurrency'] as const) {
     if (typeof o[key] !== 'boolean') fail(key, `must be true or false, got ${JSON.stringify(o[key])}`)
   }
   if (!Array.isArray(o.creationOptions)) fail('creationOptions', 'must be a list of NAME=VALUE strings')

@@ -65,6 +65,12 @@ export interface RasterServer {
   bandwidth: number
   /** Answer every request with `Connection: close`, as HTTP/1.0 servers and some proxies do. */
   connectionClose: boolean
+  /** Answer 503 at once to any request that arrives while this many are in flight already (0: no limit), as an overloaded server or S3's SlowDown does. */
+  capacity: number
+  /** Headers of those 503s (e.g. Retry-After). */
+  overloadHeaders: Record<string, string>
+  /** The 503s sent for `capacity`. */
+  overloaded: () => number
   /** Chance (0–1) that a keep-alive connection is closed by the server soon after a response, when idle. */
   idleClose: number
   close: () => Promise<void>
@@ -120,6 +126,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
   let idleWaiters: Array<() => void> = []
   let maxInFlight = 0
   let total = 0
+  let overloaded = 0
 
   const statsFor = (path: string): PathStats => {
     let s = stats.get(path)
@@ -165,6 +172,12 @@ export async function startServer (root?: string): Promise<RasterServer> {
     }
     res.on('close', finish)
     if (api.connectionClose) res.setHeader('connection', 'close')
+    if (api.capacity > 0 && inFlight > api.capacity) {
+      overloaded++
+      res.writeHead(503, { 'content-type': 'text/plain', ...api.overloadHeaders })
+      res.end('overloaded\n')
+      return
+    }
     const fault = queued.get(path)?.shift() ?? standing.get(path)
     const answer = (): void => handle(req, res, path, s, fault)
     if (api.latency > 0) setTimeout(answer, api.latency)
@@ -311,6 +324,9 @@ export async function startServer (root?: string): Promise<RasterServer> {
     bandwidth: 0,
     connectionClose: false,
     idleClose: 0,
+    capacity: 0,
+    overloadHeaders: {},
+    overloaded: () => overloaded,
     url: (path) => `${base}/${path.replace(/^\//, '')}`,
     fault: (path, ...faults) => {
       const key = '/' + path.replace(/^\//, '')
@@ -326,7 +342,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     maxInFlight: () => maxInFlight,
     reset: () => {
       stats.clear(); queued.clear(); standing.clear()
-      maxInFlight = inFlight; total = 0
+      maxInFlight = inFlight; total = 0; overloaded = 0
     },
     close: async () => {
       for (const res of hanging) res.destroy()
