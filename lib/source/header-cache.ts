@@ -95,7 +95,7 @@ export class HeaderCache {
    */
   static open (dir: string, maxBytes: number, now: () => number = clock): HeaderCache {
     try {
-      mkdirSync(dir, { recursive: true })
+      mkdirSync(dir, { recursive: true, mode: 0o700 })
       if (!statSync(dir).isDirectory()) throw new Error('not a directory')
       accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK)
     } catch (err) {
