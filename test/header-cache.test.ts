@@ -7,7 +7,9 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { runCli, scratch, type RunResult } from './support/run.js'
@@ -225,4 +227,99 @@ test('--cache-dir that cannot be a directory is a usage error; --cache-max reads
   const size = await runCli(['--cache-dir', join(dir, 'c'), '--cache-max', 'lots'], { stdin: '' })
   assert.equal(size.code, 2)
   assert.match(size.stderr, /--cache-max: 'lots' is not a size/)
+})
+
+test('decisions replayed: a TIFF whose overviews\' directories lie at its end, cached by --fetch range, is one request warm; auto still downloads it', async () => {
+  const cache = join(dir, 'cache-ends')
+  // gdaladdo appends the overviews, and their directories, past the head.
+  const ends = makeNoisyTiff(dir, 'ends.tif', SIDE, 3, ['TILED=YES', `BLOCKXSIZE=${TILE}`, `BLOCKYSIZE=${TILE}`])
+  execFileSync('gdaladdo', ['-q', '-r', 'nearest', ends, '2', '4'])
+  copyFileSync(ends, join(served, 'ends.tif'))
+  const one = (w: number[], out: string): string => JSON.stringify({ url: server.url('ends.tif'), window: w, out }) + '\n'
+  const check = (out: string, w: number[]): void => {
+    const ref = gdalTranslate(ends, ['-srcwin', ...w.map(String)], dir, `ref-${out}`)
+    assertSameRaster(join(dir, 'ends', out), ref, out)
+  }
+
+  server.reset()
+  const cold = await run('ends', cache, one([0, 0, TILE, TILE], 'cold.tif'), ['--fetch', 'range'])
+  assert.deepEqual([cold.records[0].fetch, cold.records[0].cache], ['range', 'miss'])
+  assert.ok(server.totalRequests() >= 3, `the probe, the directories past the head, the block: ${server.totalRequests()}`)
+  check('cold.tif', [0, 0, TILE, TILE])
+
+  server.reset()
+  const warm = await run('ends', cache, one([TILE, TILE, TILE, TILE], 'warm.tif'), ['--fetch', 'range'])
+  assert.deepEqual([warm.records[0].fetch, warm.records[0].cache], ['range', 'hit'])
+  assert.equal(server.totalRequests(), 1, 'the directories past the head came from the cache too')
+  check('warm.tif', [TILE, TILE, TILE, TILE])
+
+  // Under auto a probe would have downloaded this file (its directories are not at its head): so does a
+  // run that finds its entry.
+  server.reset()
+  const auto = await run('ends', cache, one([0, TILE, TILE, TILE], 'auto.tif'))
+  assert.deepEqual([auto.records[0].fetch, auto.records[0].cache], ['download', 'miss'])
+  assert.equal(auto.records[0].bytes, statSync(ends).size)
+  check('auto.tif', [0, TILE, TILE, TILE])
+
+  server.reset()
+  const again = await run('ends', cache, one([TILE, 0, TILE, TILE], 'again.tif'), ['--fetch', 'range'])
+  assert.equal(again.records[0].cache, 'hit', 'the auto run left the entry')
+  assert.equal(server.totalRequests(), 1)
+  check('again.tif', [TILE, 0, TILE, TILE])
+})
+
+test('a server that gives only Last-Modified: the entry holds it, block requests carry If-Unmodified-Since, and a newer file is refused (412) and read again', async () => {
+  const cache = join(dir, 'cache-lm')
+  const file = join(dir, 'lm.tif')
+  copyFileSync(join(served, cogName(3)), file)
+  const seen: Array<string | undefined> = []
+  // Range, If-Range and If-Unmodified-Since as RFC 9110 has them, on a file that has no ETag.
+  const lm = createServer((req, res) => {
+    const data = readFileSync(file)
+    const modified = new Date(Math.floor(statSync(file).mtimeMs / 1000) * 1000)
+    const stamp = modified.toUTCString()
+    const unmodifiedSince = req.headers['if-unmodified-since']
+    seen.push(unmodifiedSince)
+    if (unmodifiedSince !== undefined && modified.getTime() > Date.parse(unmodifiedSince)) {
+      res.writeHead(412).end()
+      return
+    }
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
+    const ifRange = req.headers['if-range']
+    if (m && (ifRange === undefined || ifRange === stamp)) {
+      const end = Math.min(Number(m[2]), data.length - 1)
+      res.writeHead(206, { 'last-modified': stamp, 'content-range': `bytes ${m[1]}-${end}/${data.length}`, 'content-length': String(end + 1 - Number(m[1])) })
+      res.end(data.subarray(Number(m[1]), end + 1))
+      return
+    }
+    res.writeHead(200, { 'last-modified': stamp, 'content-length': String(data.length) }).end(data)
+  })
+  await new Promise<void>((resolve) => lm.listen(0, '127.0.0.1', resolve))
+  try {
+    const url = `http://127.0.0.1:${(lm.address() as AddressInfo).port}/lm.tif`
+    const one = JSON.stringify({ url, window: [TILE, 0, TILE, TILE], out: 'lm.tif' }) + '\n'
+    const cold = await run('lm-cold', cache, one)
+    assert.deepEqual([cold.records[0].fetch, cold.records[0].cache], ['range', 'miss'])
+    const stamp = new Date(Math.floor(statSync(file).mtimeMs / 1000) * 1000).toUTCString()
+    assert.equal(entryHeader(keyFile(cache, url)).validator, stamp)
+
+    seen.length = 0
+    const warm = await run('lm-warm', cache, one)
+    assert.equal(warm.records[0].cache, 'hit')
+    assert.deepEqual(seen, [stamp], 'one request, with If-Unmodified-Since')
+
+    // A new file, a second later.
+    copyFileSync(join(served, cogName(4)), file)
+    const later = new Date(Date.parse(stamp) + 5000)
+    utimesSync(file, later, later)
+    seen.length = 0
+    const renewed = await run('lm-renewed', cache, one)
+    assert.equal(renewed.records[0].cache, 'renewed')
+    assert.deepEqual(seen, [stamp, undefined, later.toUTCString()], 'refused, probed afresh, the block of the new file')
+    assert.equal(entryHeader(keyFile(cache, url)).validator, later.toUTCString())
+    const ref = gdalTranslate(file, ['-srcwin', String(TILE), '0', String(TILE), String(TILE)], dir, 'ref-lm.tif')
+    assertSameRaster(join(dir, 'lm-renewed', 'lm.tif'), ref, 'the new file after If-Unmodified-Since')
+  } finally {
+    await new Promise<void>((resolve) => lm.close(() => resolve()))
+  }
 })
