@@ -30,6 +30,8 @@ const spec = {
   'max-time': { type: 'string' },
   'max-bytes': { type: 'string' },
   'max-memory': { type: 'string' },
+  'cache-dir': { type: 'string' },
+  'cache-max': { type: 'string' },
   format: { type: 'string' },
   co: { type: 'string', multiple: true },
   header: { type: 'string', short: 'H', multiple: true },
@@ -103,6 +105,8 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     // Sizes stay text ('500MB'): resolveOptions reads them, for the library too.
     maxBytes: v['max-bytes'],
     maxMemory: v['max-memory'],
+    cacheDir: v['cache-dir'],
+    cacheMax: v['cache-max'],
     format: v.format,
     creationOptions: v.co,
     headers: v.header,

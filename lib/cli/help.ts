@@ -47,6 +47,10 @@ Options:
                              count their blocks, not the file       [default: ${formatBytes(d.maxBytes)}]
       --max-memory SIZE      pixel bytes of the windows in flight, read to written; a
                              larger window is an error record           [default: ${formatBytes(d.maxMemory)}]
+      --cache-dir DIR        keep each COG's header (validator, size, directories) here across
+                             runs: a later run reads a chip with one request, checked by If-Match
+      --cache-max SIZE       bound of --cache-dir; least recently used entries go first
+                                                                       [default: ${formatBytes(d.cacheMax)}]
       --format NAME          output GDAL driver, one self-contained file: GTiff, COG, PNG, JPEG,
                              WEBP, GIF, BMP, JP2OpenJPEG, GPKG, netCDF, PCIDSK     [default: ${d.format}]
       --co NAME=VALUE        creation option, repeatable, as gdal_translate -co [default: COMPRESS=DEFLATE, TILED=YES]

@@ -20,6 +20,7 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   // A chip skipped by --min-valid was never written: no output to name.
   if (job.output !== undefined && status !== 'error' && !job.skipped) r.output = job.output
   if (job.fetch !== undefined) r.fetch = job.fetch
+  if (job.cache !== undefined) r.cache = job.cache
   r.bytes = job.bytes
   r.attempts = job.attempts
   if (job.window) r.window = job.window

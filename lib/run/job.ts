@@ -3,7 +3,7 @@
 import type { RecordError } from '../errors.js'
 import type { Dataset } from '../raster/gdal.js'
 import type { PixelWindow, WindowRequest } from '../input/request.js'
-import type { ChipStats, FetchKind, Grid, SourceInfo, Status, Timings } from '../input/records.js'
+import type { CacheUse, ChipStats, FetchKind, Grid, SourceInfo, Status, Timings } from '../input/records.js'
 import type { SparseSource } from '../source/sparse.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
@@ -64,6 +64,8 @@ export interface Job {
   memoryBytes?: number
   /** Gives the bytes back to the budget; set while they are held. */
   releaseMemory?: () => void
+  /** With a header cache: whether the source's head came from it, was probed, or was read again after a change. */
+  cache?: CacheUse
   /** Milliseconds the record has spent fetching (its fetch and blocks stages), against --max-time. */
   fetchMs: number
 }

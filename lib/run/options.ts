@@ -68,14 +68,22 @@ export interface PipelineOptions extends WindowRequest {
   dispatcher?: () => Dispatcher
   /** Keep only the records whose hash falls in this shard (1-based); the rest are other workers'. */
   shard?: Shard
+  /**
+   * The header cache across runs: per source, its validator, size and the bytes range mode reads on
+   * open, so that a later run reads a chip with one request (lib/source/header-cache.ts). Off when unset.
+   */
+  cacheDir?: string
+  /** The header cache's bound, in bytes (or a size): least recently used entries go past it. */
+  cacheMax: number
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
-export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'headers' | 'shard'>> & {
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'shard'>> & {
   /** `{index, count}` or 'K/N' as --shard takes it. */
   shard?: Shard | string
   maxBytes?: number | string
   maxMemory?: number | string
+  cacheMax?: number | string
   headers?: Record<string, string> | string[]
 }
 
@@ -101,7 +109,10 @@ export const defaults: PipelineOptions = {
   maxLineLength: 1024 * 1024,
   tempRoot: tmpdir(),
   gdalConcurrency: gdalShare(),
-  retryBaseMs: 250
+  retryBaseMs: 250,
+  // About 8,000 sources at some 64 KiB each (the probe's head and the directories): a large batch's worth,
+  // and little beside the outputs such a batch writes.
+  cacheMax: 512 * 1024 ** 2
 }
 
 /** The command-line spelling of each option, for messages; library-only options keep their key. */
@@ -134,11 +145,13 @@ const FLAGS: Record<string, string> = {
   dstCrs: '--dst-crs',
   res: '--res',
   resampling: '--resampling',
-  tap: '--tap'
+  tap: '--tap',
+  cacheDir: '--cache-dir',
+  cacheMax: '--cache-max'
 }
 
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap'])
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir'])
 
 export function flagOf (key: string): string {
   return FLAGS[key] ?? key
@@ -194,7 +207,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   // The pool as it is now: a library host may have set UV_THREADPOOL_SIZE after this module loaded.
   const r: Record<string, unknown> = { ...defaults, gdalConcurrency: gdalShare(), ...stripUndefined(given) }
   // Sizes may be given as text, as on the command line.
-  for (const key of ['maxBytes', 'maxMemory']) if (typeof r[key] === 'string') r[key] = parseSize(r[key], flagOf(key))
+  for (const key of ['maxBytes', 'maxMemory', 'cacheMax']) if (typeof r[key] === 'string') r[key] = parseSize(r[key], flagOf(key))
   const o = r as unknown as PipelineOptions
   wholeNumber(r, 'concurrency')
   wholeNumber(r, 'gdalConcurrency')
@@ -203,6 +216,8 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   wholeNumber(r, 'maxBytes')
   wholeNumber(r, 'maxMemory')
   wholeNumber(r, 'maxLineLength')
+  wholeNumber(r, 'cacheMax')
+  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === '')) fail('cacheDir', 'must be a directory path')
   if (typeof o.retryBaseMs !== 'number' || !(o.retryBaseMs >= 0)) fail('retryBaseMs', `must be 0 or more, got ${JSON.stringify(o.retryBaseMs)}`)
   if (typeof o.timeout !== 'number' || !(o.timeout > 0) || !Number.isFinite(o.timeout)) fail('timeout', `must be a number of seconds above 0, got ${JSON.stringify(o.timeout)}`)
   o.maxTime ??= 10 * o.timeout

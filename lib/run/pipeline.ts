@@ -149,7 +149,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   // Values that are never printed: header values now, store credentials as they are resolved.
   const secrets = new Secrets()
   const stores = new Stores(options, secrets)
-  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores }
+  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores, warn: (message: string) => warn(message) }
   // Uploads stop when the run is cancelled; they are the write stage's, so not bound by --max-time.
   const upload = {
     auth: (uri: string) => stores.authFor(uri),

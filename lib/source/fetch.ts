@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import { download } from './download.js'
-import { probe, type Probed } from './probe.js'
+import { openCached, probe, type Probed } from './probe.js'
+import { HeaderCache, readRanges } from './header-cache.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
 import type { RequestOptions } from '../http/response.js'
 import type { PixelWindow } from '../input/request.js'
@@ -31,6 +32,8 @@ export interface FetchContext {
   signal: AbortSignal
   /** Object stores' addressing and signing, by URL. */
   stores: Stores
+  /** Messages for people (a header cache that stopped working). */
+  warn?: (message: string) => void
 }
 
 const WHOLE_FILE_FORMATS = /\.(png|jpe?g|gif|webp|bmp)$/i
@@ -75,24 +78,58 @@ export type FetchStage = ((job: Job) => Promise<void>) & {
   forget: (job: Job) => void
 }
 
+/** A record's source as loaded for the run, and whether its head came from the header cache. */
+type Loaded = Probed & { cache: 'hit' | 'miss' }
+
 export function createFetcher (ctx: FetchContext): FetchStage {
-  const cache = new SourceCache<Probed>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
+  const cache = new SourceCache<Loaded>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
   const o = ctx.options
+  // Made (or refused, as a usage error) when the run starts.
+  let headerCache = o.cacheDir !== undefined ? HeaderCache.open(o.cacheDir, o.cacheMax) : undefined
 
   const fetchStage = async (job: Job): Promise<void> => {
     await withinMaxTime(ctx, job, (http, deadline) => fetchSource(job, http, deadline))
   }
-  return Object.assign(fetchStage, { forget: (job: Job) => cache.forget(sourceKey(job)) })
+  const forget = (job: Job): void => {
+    const key = sourceKey(job)
+    // Only the version this record found changed: records restarting after it share the fresh load.
+    const stale = cache.forget(key, (v) => v.kind === 'range' && v.source === job.local?.sparse)
+    if (stale && headerCache) headerCache.drop(key).catch(cacheFailed)
+  }
+  return Object.assign(fetchStage, { forget })
 
-  async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Probed> {
+  /** A cache that cannot be written any more is left for the rest of the run: records never fail for it. */
+  function cacheFailed (err: unknown): void {
+    if (!headerCache) return
+    ctx.warn?.(`--cache-dir ${headerCache.dir}: ${(err as Error).message}; going on without the header cache`)
+    headerCache = undefined
+  }
+
+  async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Loaded> {
     const path = ctx.temp.file(job.url)
     try {
       const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
       if (decideFetch(facts) === 'download') {
         await download(job.url, path, http, job)
-        return { kind: 'download', path }
+        return { kind: 'download', path, cache: 'miss' }
       }
-      return await probe(job.url, path, facts, http, job)
+      const key = sourceKey(job)
+      const entry = await headerCache?.read(key)
+      if (entry) {
+        // The probe's facts and bytes from an earlier run: the blocks' requests carry its validator.
+        const warm = await openCached(job.url, path, entry, facts, http, job)
+        if (warm) return { ...warm, cache: 'hit' }
+        await rm(path, { force: true })
+      }
+      const probed = await probe(job.url, path, facts, http, job)
+      // Only what is read by ranges, and can be tied to its version, is worth keeping.
+      if (headerCache && probed.kind === 'range' && probed.source.validator !== undefined) {
+        const { source, layout } = probed
+        await readRanges(path, source.held)
+          .then((bytes) => headerCache?.write(key, job.url, { ...layout, size: source.size, validator: source.validator as string, ranges: source.held, bytes }))
+          .catch(cacheFailed)
+      }
+      return { ...probed, cache: 'miss' }
     } catch (err) {
       // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
       await rm(path, { force: true })
@@ -133,6 +170,8 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       }
     }
     const got = shared.value
+    // A second fetch of the record is a restart: its source had changed since it was read (or cached).
+    if (o.cacheDir !== undefined) job.cache = job.cache === undefined ? got.cache : 'renewed'
     job.fetch = got.kind
     job.local = got.kind === 'range'
       ? { path: got.source.path, downloaded: true, sparse: got.source, release: shared.release }

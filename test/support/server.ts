@@ -1,6 +1,6 @@
 // The loopback raster server the tests start: serves a directory (streamed from disk, so files of
 // gigabytes too) and in-memory files on 127.0.0.1 at a random port, with Range support and ETags, counts
-// requests, bytes and requests in flight per path, and injects faults one request at a time: statuses,
+// requests, bytes and requests in flight per path, honours If-Match (412), and injects faults one request at a time: statuses,
 // resets, truncation, stalls, silence, redirects.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -27,7 +27,7 @@ export type Fault =
   | { kind: 'delay', ms: number }
   /** Sends the body one byte every `ms`: never idle long enough for an inactivity timeout. */
   | { kind: 'trickle', ms: number }
-  /** Serves another version of the file, honouring Range but ignoring If-Range, with this ETag (or none). */
+  /** Serves another version of the file, honouring Range but ignoring If-Range and If-Match, with this ETag (or none). */
   | { kind: 'version', body: Buffer, etag: string | null }
   /** Answers as usual, but labels the body with this Content-Encoding. */
   | { kind: 'encoding', encoding: string }
@@ -39,6 +39,8 @@ export interface PathStats {
   /** Body bytes sent. */
   bytes: number
   ranges: string[]
+  /** Each request's If-Match header, in order (undefined where it had none). */
+  ifMatch: Array<string | undefined>
 }
 
 export interface RasterServer {
@@ -130,7 +132,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
 
   const statsFor = (path: string): PathStats => {
     let s = stats.get(path)
-    if (!s) stats.set(path, s = { requests: 0, bytes: 0, ranges: [] })
+    if (!s) stats.set(path, s = { requests: 0, bytes: 0, ranges: [], ifMatch: [] })
     return s
   }
 
@@ -152,6 +154,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     const path = (req.url ?? '/').split('?')[0]
     const s = statsFor(path)
     s.requests++
+    s.ifMatch.push(req.headers['if-match'])
     total++
     inFlight++
     if (inFlight > maxInFlight) maxInFlight = inFlight
@@ -252,6 +255,13 @@ export async function startServer (root?: string): Promise<RasterServer> {
     }
     const etag = body.etag
     const size = body.size
+    // If-Match compares strongly (RFC 9110 13.1.1): a changed file is refused before any byte is sent.
+    const ifMatch = fault?.kind === 'version' ? undefined : req.headers['if-match']
+    if (ifMatch !== undefined && ifMatch.trim() !== '*' && !ifMatch.split(',').some((t) => etag !== null && t.trim() === etag)) {
+      res.writeHead(412, { 'content-type': 'text/plain' })
+      send(res, s, text('precondition failed\n'))
+      return
+    }
     const ranges = !api.noRanges && fault?.kind !== 'ignore-range'
     let start = 0
     let end = size - 1
