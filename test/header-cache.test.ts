@@ -323,3 +323,37 @@ test('a server that gives only Last-Modified: the entry holds it, block requests
     await new Promise<void>((resolve) => lm.close(() => resolve()))
   }
 })
+
+test('a stack with one source replaced on the server: that source is read anew (renewed), the other stays a hit, and the pixels are the new file\'s', async () => {
+  const cache = join(dir, 'cache-stack')
+  const a = 'stack-a.tif'
+  const b = 'stack-b.tif'
+  copyFileSync(join(served, cogName(3)), join(served, a))
+  copyFileSync(join(served, cogName(3)), join(served, b))
+  const line = JSON.stringify({ urls: [server.url(a), server.url(b)], window: [TILE, TILE, TILE, TILE], out: 'stack.tif' }) + '\n'
+  const cold = await run('stack-cold', cache, line)
+  assert.deepEqual(cold.records[0].sources?.map((s) => s.cache), ['miss', 'miss'])
+  // Source a replaced by another COG on the same grid (same origin, other pixels), so it is still read plainly.
+  const next = join(dir, 'stack-next.tif')
+  execFileSync('gdal_translate', ['-q', '-of', 'COG', '-scale', '0', '255', '255', '0', '-co', `BLOCKSIZE=${TILE}`, '-co', 'COMPRESS=DEFLATE', join(served, cogName(3)), next])
+  renameSync(next, join(served, a))
+  server.reset()
+  const warm = await run('stack-warm', cache, line)
+  const rec = warm.records[0]
+  assert.deepEqual(rec.sources?.map((s) => s.cache), ['renewed', 'hit'], JSON.stringify(rec))
+  assert.equal(entryHeader(keyFile(cache, server.url(a))).validator, await etagOf(a), 'the entry of the replaced source holds its new ETag')
+  // The output's first three bands are the new file's window, the last three the unchanged file's.
+  const out = join(dir, 'stack-warm', 'stack.tif')
+  for (const [from, bands, tag] of [[a, '1 2 3', 'new'], [b, '4 5 6', 'kept']] as const) {
+    const ours = gdalTranslate(out, bands.split(' ').flatMap((n) => ['-b', n]).concat(['-colorinterp', 'red,green,blue']), dir, `stack-${tag}-ours.tif`)
+    const ref = gdalTranslate(join(served, from), ['-srcwin', String(TILE), String(TILE), String(TILE), String(TILE), '-colorinterp', 'red,green,blue'], dir, `stack-${tag}-ref.tif`)
+    assertSameRasterPixels(ours, ref, `stack band ${tag}`)
+  }
+})
+
+/** Pixels, size and georeferencing equal (band descriptions and colour interpretation aside). */
+function assertSameRasterPixels (ours: string, ref: string, what: string): void {
+  const info = (path: string): string => execFileSync('gdalinfo', ['-checksum', path]).toString()
+    .split('\n').filter((l) => /Checksum=|Size is|Origin =|Pixel Size =/.test(l)).join('\n')
+  assert.equal(info(ours), info(ref), what)
+}

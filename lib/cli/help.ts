@@ -71,7 +71,7 @@ Options:
   -h, --help                 this help
   -V, --version              the version
 
-Input records (one per line; only "url" is required, other fields override the options):
+Input records (one per line; "url" (or "urls") is required, other fields override the options):
   https://example.org/scene.tif
   {"url": "scene.tif", "id": "s7", "window": [0, 0, 512, 512], "bands": [3, 2, 1], "out": "scenes/7.tif"}
   {"url": "scene.tif", "window": {"col": 0, "row": 0, "width": 512, "height": 512}, "out_size": [256, 256]}
@@ -79,6 +79,9 @@ Input records (one per line; only "url" is required, other fields override the o
   {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "dst_crs": "utm", "res": 10}
   {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "dst_crs": "utm", "res": 10}
   {"url": "https://example.org/private.tif", "headers": {"Authorization": "Bearer …"}}
+  {"urls": ["B04.tif", {"url": "B11.tif", "name": "swir16", "bands": [{"nodata": 0, "scale": 0.0001}]}],
+   "bbox": [300000, 4990000, 302560, 4992560]}      several sources, their bands stacked into one output
+                             on the finest source's grid (or the target grid), resampled with --resampling
 
 Examples:
   rasterpipe -c 32 -w 1024,1024,512,512 urls.txt > results.ndjson

@@ -8,7 +8,8 @@ import { redactUrl } from '../http/redact.js'
 
 export interface OutputName { display: string, path: string }
 
-export function outputFor (url: string, request: WindowRequest, out: unknown, o: PipelineOptions, ext: string): OutputName {
+/** `sources`: a multi-source record's entries (URLs redacted), part of what its default name hashes. */
+export function outputFor (url: string, request: WindowRequest, out: unknown, o: PipelineOptions, ext: string, sources?: unknown[]): OutputName {
   const root = resolve(o.outDir)
   let name: string
   if (out !== undefined) {
@@ -16,7 +17,7 @@ export function outputFor (url: string, request: WindowRequest, out: unknown, o:
     if (isAbsolute(out) || /^[a-zA-Z]:[\\/]/.test(out)) throw new InvalidValue(`"out" must be relative to --out-dir, got absolute '${out}'`)
     name = out
   } else {
-    name = defaultName(url, request, o, ext)
+    name = defaultName(url, request, o, ext, sources)
   }
   if (isStoreUri(o.outDir)) return storeOutput(o.outDir, name, out)
   const path = resolve(root, name)
@@ -40,12 +41,13 @@ function storeOutput (outDir: string, name: string, out: unknown): OutputName {
   return { display: uri, path: uri }
 }
 
-function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string): string {
+function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string, sources?: unknown[]): string {
   // Without credentials: a pre-signed URL signed anew names the same output (and no secret feeds the name).
   const key = JSON.stringify([redactUrl(url), request.window, request.bbox ?? null, request.bboxCrs ?? null, request.bands ?? null,
     request.boundless, request.outSize ?? null, o.format, o.creationOptions,
     // Only warps add their fields, so that the names of plain windows stay as they were.
-    ...(isWarp(request) ? [[request.dstCrs ?? null, request.res ?? null, request.resampling ?? null, request.tap ?? false]] : [])])
+    ...(isWarp(request) ? [[request.dstCrs ?? null, request.res ?? null, request.resampling ?? null, request.tap ?? false]] : []),
+    ...(sources ? [sources] : [])])
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 12)
   let base = url.replace(/[?#].*$/, '').replace(/\/+$/, '')
   base = base.slice(base.lastIndexOf('/') + 1).replace(/\.[A-Za-z0-9]{1,5}$/, '')

@@ -7,11 +7,11 @@ import type { PipelineOptions } from '../run/options.js'
 import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow, type WindowRequest } from './request.js'
 import { outputFor } from './output-name.js'
 import { tooManyPixels } from '../raster/window.js'
+import { checkUrl } from './url.js'
+import { parseSources, printableSources } from './sources.js'
 
 
-const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
-const ALLOWED_SCHEMES = new Set(['http', 'https', 'file', 's3', 'gs', 'az'])
-const KNOWN_FIELDS = new Set(['url', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
+const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
 
 export function newJob (line: number, url = ''): Job {
   return {
@@ -89,8 +89,11 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
     job.id = String(fields.id)
   }
   const url = fields.url
-  if (typeof url !== 'string' || url.trim() === '') throw new InvalidValue('record has no "url"')
-  job.url = checkUrl(url.trim())
+  const sources = fields.urls !== undefined ? parseSources(fields.urls) : undefined
+  if (sources && url !== undefined) throw new InvalidValue('a record has "url" or "urls", not both')
+  if (!sources && (typeof url !== 'string' || url.trim() === '')) throw new InvalidValue('record has no "url"')
+  // A multi-source record is named by its first source where one URL is printed (`url`, the output's name).
+  job.url = sources ? sources[0].url : checkUrl((url as string).trim())
   for (const key of Object.keys(fields)) {
     if (!KNOWN_FIELDS.has(key)) throw new InvalidValue(`unknown field "${key}" (known: ${[...KNOWN_FIELDS].join(', ')})`)
   }
@@ -107,9 +110,19 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
   const r = job.request
   // A warp's size is known only once its grid is (at open), unless out_size gives it.
-  const [w, h] = r.outSize ?? (r.bbox || isWarp(r) ? [0, 0] : [r.window.width, r.window.height])
+  // A stack's grid is its finest source's, known only once open, unless out_size gives it.
+  const [w, h] = r.outSize ?? (r.bbox || isWarp(r) || sources ? [0, 0] : [r.window.width, r.window.height])
   if (w * h > options.maxPixels) throw tooManyPixels(w, h, options.maxPixels)
-  const out = outputFor(job.url, job.request, fields.out, options, ext)
+  if (sources) {
+    job.parts = sources.map((source, index) => {
+      const part = newJob(job.line, source.url)
+      part.request = { ...job.request }
+      part.headers = job.headers
+      part.stackSource = { ...source, index }
+      return part
+    })
+  }
+  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && printableSources(sources))
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
@@ -149,23 +162,4 @@ function requestFor (f: Record<string, unknown>, o: PipelineOptions): WindowRequ
   if (tap === true) request.tap = true
   checkWarp(request, { res: 'res', outSize: 'out_size', tap: 'tap' })
   return request
-}
-
-function checkUrl (url: string): string {
-  const m = SCHEME.exec(url)
-  // One letter before the colon is a Windows drive, not a scheme.
-  if (m && m[1].length > 1) {
-    const scheme = m[1].toLowerCase()
-    if (!ALLOWED_SCHEMES.has(scheme)) throw new InvalidValue(`unsupported URL scheme '${scheme}:' (use http, https, s3, gs, az, file or a local path)`)
-    let parsed: URL
-    try {
-      parsed = new URL(url)
-    } catch {
-      throw new InvalidValue(`invalid URL '${url}'`)
-    }
-    if (scheme !== 'file' && parsed.hostname === '') throw new InvalidValue(`URL '${url}' has no host`)
-    if ((scheme === 's3' || scheme === 'gs') && !/^[a-z0-9]+:\/\/[^/]+\/./i.test(url)) throw new InvalidValue(`'${url}' needs a bucket and a key: ${scheme}://BUCKET/KEY`)
-    if (scheme === 'az' && !/^az:\/\/[^/]+\/./i.test(url)) throw new InvalidValue(`'${url}' needs a container and a blob: az://CONTAINER/BLOB`)
-  }
-  return url
 }

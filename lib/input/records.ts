@@ -5,9 +5,8 @@
 import type { RawLine } from './lines.js'
 import type { Bbox, PixelWindow } from './request.js'
 
-/** One input record as an object. Only `url` is required; the other fields override the options. */
-export interface InputRecord {
-  url: string
+/** The fields an input record shares whether it reads one source (`url`) or several (`urls`). */
+export interface RecordFields {
   /** Joins the result record to its input; printed as given. */
   id?: string | number
   /** Pixel window; `[col, row, width, height]` is accepted as a short form. */
@@ -32,6 +31,31 @@ export interface InputRecord {
   /** Target-aligned pixels (needs res). */
   tap?: boolean
 }
+
+/** What a multi-source record says of one source band its file lacks (STAC `raster:bands`). */
+export interface BandMetadata {
+  /** A number, or `"nan"`, `"inf"`, `"-inf"` as STAC writes them. */
+  nodata?: number | 'nan' | 'inf' | '-inf'
+  scale?: number
+  offset?: number
+}
+
+/** One source of a multi-source record: its URL, the name its output bands take, and band metadata. */
+export interface SourceEntry {
+  url: string
+  /** Output band description: `name` for a one-band source, `name_<band>` for each band of several. */
+  name?: string
+  /** One entry per source band, used where the source itself has no such value. */
+  bands?: BandMetadata[]
+}
+
+/**
+ * One input record as an object: `url` (one source), or `urls` (several, whose bands are stacked into one
+ * output in order). The other fields override the options.
+ */
+export type InputRecord =
+  | (RecordFields & { url: string, urls?: undefined })
+  | (RecordFields & { urls: (string | SourceEntry)[], url?: undefined })
 
 /** What the pipeline takes: a line of text (a URL, a path or a JSON record), a line from LineSplitter, or a record. */
 export type InputItem = string | RawLine | InputRecord
@@ -87,6 +111,15 @@ export interface RecordErrorJson {
   retryable: boolean
 }
 
+/** One source of a multi-source record's result: what was fetched for it. */
+export interface SourceResult {
+  url: string
+  fetch?: FetchKind
+  cache?: CacheUse
+  bytes: number
+  attempts: number
+}
+
 /** The NDJSON record printed for every input record, as DESIGN.md fixes it. */
 export interface ResultRecord {
   line: number
@@ -102,6 +135,8 @@ export interface ResultRecord {
   cache?: CacheUse
   bytes: number
   attempts: number
+  /** A multi-source record's sources, in order; `bytes` and `attempts` above are their sums. */
+  sources?: SourceResult[]
   window?: PixelWindow
   source?: SourceInfo
   georeferenced?: boolean

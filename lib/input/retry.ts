@@ -3,6 +3,7 @@
 import { redactUrl } from '../http/redact.js'
 import type { Job } from '../run/job.js'
 import type { InputRecord } from './records.js'
+import { printableSources, type StackSource } from './sources.js'
 
 /**
  * Every request field explicitly (the command line's defaults applied), so the retry does the same
@@ -11,7 +12,9 @@ import type { InputRecord } from './records.js'
  */
 export function retryRecord (job: Job): InputRecord {
   const r = job.request
-  const record: InputRecord = { url: redactUrl(job.url) }
+  const record: InputRecord = job.parts
+    ? { urls: printableSources(job.parts.map((p) => p.stackSource as StackSource)) }
+    : { url: redactUrl(job.url) }
   if (job.id !== undefined) record.id = job.id
   if (r.bbox) {
     record.bbox = r.bbox

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import { redactUrl } from '../http/redact.js'
 import { InvalidValue, type WindowRequest } from './request.js'
 import type { Job } from '../run/job.js'
+import { printableSources, type StackSource } from './sources.js'
 
 /** Shard `index` of `count`, 1-based: 1/4 … 4/4. */
 export interface Shard { index: number, count: number }
@@ -59,10 +60,11 @@ export function shardFromEnvironment (countText: string, env: NodeJS.ProcessEnv)
  * window irrelevant, so it is left out then. URLs without credentials: a URL pre-signed anew is the
  * same record.
  */
-export function recordKey (url: string, request: WindowRequest, out: unknown): string {
+export function recordKey (url: string, request: WindowRequest, out: unknown, sources?: unknown[]): string {
   const r = request
   const where = r.bbox ? { bbox: r.bbox, bbox_crs: r.bboxCrs ?? null } : { window: r.window }
-  return JSON.stringify([redactUrl(url), where, r.bands ?? null, r.boundless, r.outSize ?? null, out ?? null])
+  // A multi-source record goes by all its sources (their entries, URLs redacted), not its first URL alone.
+  return JSON.stringify([sources ?? redactUrl(url), where, r.bands ?? null, r.boundless, r.outSize ?? null, out ?? null])
 }
 
 /**
@@ -71,7 +73,7 @@ export function recordKey (url: string, request: WindowRequest, out: unknown): s
  * by its file and line number, the only things known of it.
  */
 export function jobKey (job: Job, item: unknown): string {
-  if (!job.error && job.url) return recordKey(job.url, job.request, job.out)
+  if (!job.error && job.url) return recordKey(job.url, job.request, job.out, job.parts && printableSources(job.parts.map((p) => p.stackSource as StackSource)))
   const text = typeof item === 'string'
     ? item
     : item !== null && typeof item === 'object' && 'line' in item && !('url' in item)

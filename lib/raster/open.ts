@@ -12,6 +12,7 @@ import { windowBytes } from '../run/budget.js'
 import { isWarp } from '../input/request.js'
 import { prepareWarp } from './warp.js'
 import type { Slots } from '../run/slots.js'
+import { openStack } from './stack.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -31,14 +32,18 @@ export interface OpenContext {
   maxMemory: number
   /** The run's share of libuv's pool for GDAL: every GDAL call of the stage runs in one slot. */
   gdalCalls: Slots
+  /** The output format keeps one nodata value for all bands (GTiff, COG): a stack's bands must agree. */
+  oneNodata: boolean
 }
 
-export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls }: OpenContext): (job: Job) => Promise<void> {
+export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneNodata }: OpenContext): (job: Job) => Promise<void> {
   const drivers = allowedDrivers(gdal)
 
-  return (job) => gdalCalls.run(() => openStage(job))
+  // A multi-source record opens each of its sources and plans them onto one grid (lib/raster/stack.ts).
+  return (job) => gdalCalls.run(() => job.parts ? openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource).then(() => checkMemory(job)) : openStage(job))
 
-  async function openStage (job: Job): Promise<void> {
+  /** Opens a record's local copy and learns its shape. */
+  async function openSource (job: Job): Promise<Dataset> {
     const local = job.local
     if (!local) throw new RecordError('open', 'NO_SOURCE', 'nothing was fetched')
     let ds: Dataset
@@ -54,6 +59,17 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls }: Op
     job.source = await describe(ds, job.url)
     const gt = await ds.geoTransformAsync
     job.georeferenced = gt !== null && !(gt[0] === 0 && gt[1] === 1 && gt[2] === 0 && gt[3] === 0 && gt[4] === 0 && gt[5] === 1)
+    return ds
+  }
+
+  function checkMemory (job: Job): void {
+    if ((job.memoryBytes ?? 0) > maxMemory) {
+      throw new RecordError('open', 'OVER_MEMORY', `window of ${job.memoryBytes} bytes (pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.source?.dtype}) is over --max-memory ${maxMemory} bytes`)
+    }
+  }
+
+  async function openStage (job: Job): Promise<void> {
+    const ds = await openSource(job)
     // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
     job.window = await resolveWindow(gdal, crs, job, maxPixels)
     if (isWarp(job.request)) {
@@ -62,14 +78,12 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls }: Op
       const grid = job.grid as NonNullable<Job['grid']>
       if (grid.width * grid.height > maxPixels) throw tooManyPixels(grid.width, grid.height, maxPixels, 'open')
       const pixels = job.pixels as Dataset
-      job.memoryBytes = windowBytes(grid.width, grid.height, await pixels.bands.countAsync(), job.source.dtype)
+      job.memoryBytes = windowBytes(grid.width, grid.height, await pixels.bands.countAsync(), (job.source as SourceInfo).dtype)
     } else {
       await pinOverview(ds, job)
       job.memoryBytes = pixelBytes(job)
     }
-    if (job.memoryBytes > maxMemory) {
-      throw new RecordError('open', 'OVER_MEMORY', `window of ${job.memoryBytes} bytes (pixels × bands × ${job.source.dtype}) is over --max-memory ${maxMemory} bytes`)
-    }
+    checkMemory(job)
   }
 }
 

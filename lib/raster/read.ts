@@ -40,8 +40,9 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
     }
-    // A warp's VRT was made at open (its grid decides what range mode fetches): nothing more to make.
-    if (job.pixels) return
+    // A warp's VRT was made at open (its grid decides what range mode fetches): nothing more to make. A
+    // stack's sources are read by the write stage, each into the memory held here (lib/raster/stack-write.ts).
+    if (job.pixels || job.parts) return
     try {
       // A GDAL slot only for the translate itself: a record waiting for memory holds no thread.
       job.pixels = await ctx.gdalCalls.run(() => ctx.gdal.translateAsync('', ds, translateArgs(window, job)))

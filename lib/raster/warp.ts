@@ -42,7 +42,8 @@ export function utmFor (lon: number, lat: number): string {
   return `EPSG:${lat >= 0 ? 32600 + zone : 32700 + zone}`
 }
 
-function windowBounds (gt: number[], w: PixelWindow): Bbox {
+/** A pixel window's bounds in its raster's CRS. */
+export function windowBounds (gt: number[], w: PixelWindow): Bbox {
   if (gt[2] !== 0 || gt[4] !== 0) throw new RecordError('open', 'ROTATED', 'a warp of a pixel window needs a north-up geotransform')
   const xs = [gt[0] + w.col * gt[1], gt[0] + (w.col + w.width) * gt[1]]
   const ys = [gt[3] + w.row * gt[5], gt[3] + (w.row + w.height) * gt[5]]
@@ -147,9 +148,10 @@ export function sourceFootprint (gdal: Gdal, grid: Grid, target: Srs, source: Sr
 
 /**
  * Makes the record's warped VRT (job.pixels), its grid, the pinned level (job.overview) and the footprint
- * range mode fetches. Runs in the open stage's GDAL slot: no pixel is read here.
+ * range mode fetches. Runs in the open stage's GDAL slot: no pixel is read here. `alpha: false` adds no
+ * alpha band where the source has no nodata (a stack's source).
  */
-export async function prepareWarp (ctx: WarpContext, job: Job): Promise<void> {
+export async function prepareWarp (ctx: WarpContext, job: Job, { alpha: alphaAllowed = true } = {}): Promise<void> {
   const { gdal, crs } = ctx
   const ds = job.dataset as Dataset
   const window = job.window as PixelWindow
@@ -182,7 +184,8 @@ export async function prepareWarp (ctx: WarpContext, job: Job): Promise<void> {
 
   const warpSource = r.bands ? await gdal.translateAsync('', ds, ['-of', 'VRT', ...r.bands.flatMap((b) => ['-b', String(b)])]) : ds
   if (r.bands) job.warpSource = warpSource
-  const alpha = await needsAlpha(warpSource)
+  // A stack's output has exactly its sources' bands: no alpha band is added for one of them.
+  const alpha = alphaAllowed && await needsAlpha(warpSource)
   const overviews = (await ds.bands.getAsync(1)).overviews
   const sizes = []
   for (let i = 0, n = await overviews.countAsync(); i < n; i++) sizes.push(await (await overviews.getAsync(i)).sizeAsync)

@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path'
 import { RecordError } from '../errors.js'
 import { closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
 import { warpPixels } from './warp.js'
+import { stackPixels } from './stack-write.js'
 import type { Job } from '../run/job.js'
 import { removeOnExit } from '../run/tempdir.js'
 import { mergeCreationOptions } from './formats.js'
@@ -66,34 +67,62 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
   const driver = ctx.gdal.drivers.get(ctx.format)
   const options = mergeCreationOptions(ctx.format, ctx.creationOptions)
 
+  /** The window (a VRT, or a warp into memory) copied into the output. */
+  async function writeWindow (job: Job, temp: string): Promise<void> {
+    const pixels = job.pixels
+    if (!pixels) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
+    try {
+      await ctx.gdalCalls.run(async () => {
+        const from = job.warpArgs ? await warpPixels(ctx.gdal, job) : pixels
+        try {
+          const out = await driver.createCopyAsync(temp, from, options)
+          try {
+            await out.flushAsync()
+          } finally {
+            out.close()
+          }
+        } finally {
+          if (from !== pixels) closeDataset(from)
+        }
+      })
+    } catch (err) {
+      // A warp's VRT reads the same source as its warp into memory: reading it tells the two apart too.
+      throw await ctx.gdalCalls.run(() => copyError(ctx.gdal, job, pixels, err as Error))
+    }
+  }
+
+  /** A stack's sources on the grid, stacked (lib/raster/stack-write.ts) and copied into the output. */
+  async function writeStack (job: Job, temp: string): Promise<void> {
+    const stack = await stackPixels(ctx.gdal, job, ctx.temp)
+    try {
+      const out = await driver.createCopyAsync(temp, stack.dataset, options)
+      try {
+        await out.flushAsync()
+      } finally {
+        out.close()
+      }
+    } catch (err) {
+      // The stacked pixels are files of our own in memory, read already: the output failed.
+      throw new RecordError('write', 'WRITE_FAILED', `${job.output}: ${(err as Error).message}`)
+    } finally {
+      stack.release()
+    }
+  }
+
   return async function writeStage (job: Job): Promise<void> {
     const final = job.outputPath as string
     const store = isStoreUri(final)
     const temp = store ? ctx.temp.file(basename(final)) : temporaryName(final)
     try {
-      const pixels = job.pixels
-      if (!pixels) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
       if (!store) await mkdir(dirname(final), { recursive: true })
       removeOnExit.add(temp)
-      try {
-        await ctx.gdalCalls.run(async () => {
-          const from = job.warpArgs ? await warpPixels(ctx.gdal, job) : pixels
-          try {
-            const out = await driver.createCopyAsync(temp, from, options)
-            try {
-              await out.flushAsync()
-            } finally {
-              out.close()
-            }
-          } finally {
-            if (from !== pixels) closeDataset(from)
-          }
-        })
-      } catch (err) {
-        // A warp's VRT reads the same source as its warp into memory: reading it tells the two apart too.
-        throw await ctx.gdalCalls.run(() => copyError(ctx.gdal, job, pixels, err as Error))
+      if (job.parts) {
+        await ctx.gdalCalls.run(() => writeStack(job, temp))
+      } else {
+        await writeWindow(job, temp)
       }
       // The window first, then the source it reads from; both idle now (their async calls have returned).
+      for (const part of job.parts ?? []) closeJobDatasets(part)
       closeJobDatasets(job)
       if (ctx.chipStats || ctx.minValid !== undefined) {
         const stats = await ctx.gdalCalls.run(() => chipStats(ctx.gdal, temp))

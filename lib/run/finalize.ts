@@ -20,9 +20,25 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   // A chip skipped by --min-valid was never written: no output to name.
   if (job.output !== undefined && status !== 'error' && !job.skipped) r.output = job.output
   if (job.fetch !== undefined) r.fetch = job.fetch
-  if (job.cache !== undefined) r.cache = job.cache
-  r.bytes = job.bytes
-  r.attempts = job.attempts
+  if (job.parts) {
+    // A stack's transfer is its sources': each listed, the record's the sums, its fetch theirs when one.
+    const kinds = new Set(job.parts.map((p) => p.fetch))
+    const kind = job.parts[0].fetch
+    if (kinds.size === 1 && kind !== undefined) r.fetch = kind
+    r.bytes = job.parts.reduce((sum, p) => sum + p.bytes, 0)
+    r.attempts = job.parts.reduce((sum, p) => sum + p.attempts, 0)
+    r.sources = job.parts.map((p) => ({
+      url: redactUrl(p.url),
+      ...(p.fetch !== undefined ? { fetch: p.fetch } : {}),
+      ...(p.cache !== undefined ? { cache: p.cache } : {}),
+      bytes: p.bytes,
+      attempts: p.attempts
+    }))
+  } else {
+    if (job.cache !== undefined) r.cache = job.cache
+    r.bytes = job.bytes
+    r.attempts = job.attempts
+  }
   if (job.window) r.window = job.window
   if (job.source) r.source = job.source
   if (job.georeferenced === false) r.georeferenced = false
@@ -40,6 +56,7 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
 
 /** Lets go of whatever a job still holds. Datasets are idle here: no stage works on the job any more. */
 export async function releaseJob (job: Job): Promise<void> {
+  for (const part of job.parts ?? []) await releaseJob(part)
   closeJobDatasets(job)
   job.releaseMemory?.()
   job.releaseMemory = undefined

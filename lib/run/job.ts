@@ -5,6 +5,7 @@ import type { Dataset } from '../raster/gdal.js'
 import type { PixelWindow, WindowRequest } from '../input/request.js'
 import type { CacheUse, ChipStats, FetchKind, Grid, SourceInfo, Status, Timings } from '../input/records.js'
 import type { SparseSource } from '../source/sparse.js'
+import type { StackSource } from '../input/sources.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {
@@ -66,6 +67,17 @@ export interface Job {
   releaseMemory?: () => void
   /** With a header cache: whether the source's head came from it, was probed, or was read again after a change. */
   cache?: CacheUse
+  /**
+   * A multi-source record: one job per source (each fetched, opened and read as a record of its own
+   * would be), whose bands are stacked in order into this job's one output.
+   */
+  parts?: Job[]
+  /** On a part: which source of its record it is (0-based), and its entry's name and band metadata. */
+  stackSource?: StackSource & { index: number }
+  /** On a part: read as a plain window (exact pixels), its grid being the output's; else warped onto it. */
+  plain?: boolean
   /** Milliseconds the record has spent fetching (its fetch and blocks stages), against --max-time. */
   fetchMs: number
+  /** The source changed on the server under this record (or this source of a stack): it is read afresh. */
+  sourceChanged?: boolean
 }

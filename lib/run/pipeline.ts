@@ -160,7 +160,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   // One limit on GDAL calls across open, read and write, so that GDAL leaves a thread of the pool to fs.
   const gdalCalls = new Slots(options.gdalConcurrency)
   const fetchStage = createFetcher(fetchContext)
-  const openStage = createOpener({ gdal, crs, maxPixels: options.maxPixels, maxMemory: options.maxMemory, gdalCalls })
+  const openStage = createOpener({ gdal, crs, maxPixels: options.maxPixels, maxMemory: options.maxMemory, gdalCalls, oneNodata: ['GTiff', 'COG'].includes(options.format) })
   const budget = new MemoryBudget(options.maxMemory)
   // The file changed on the server under a record: let go of what it had, and fetch and open it afresh.
   const restart = async (job: Job): Promise<void> => {
@@ -171,11 +171,13 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     // Under --skip-existing the output may have appeared meanwhile: then the record is skipped.
     if (job.status !== 'skipped') await openStage(job)
   }
+  // A multi-source record's fetches count one a source against --concurrency.
+  const sources = (job: Job): number => Math.min(options.concurrency, job.parts?.length ?? 1)
   const stages = [
-    new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal }, fetchStage),
+    new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal, weight: sources }, fetchStage),
     new Stage({ name: 'open', ...gdalStage }, openStage),
     // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
-    new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal, applies: (job) => Boolean(job.local?.sparse) },
+    new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal, applies: (job) => Boolean(job.local?.sparse) || Boolean(job.parts?.some((p) => p.local?.sparse)), weight: sources },
       createBlockFetcher(fetchContext, restart)),
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal, gdalCalls })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls, temp, upload, chipStats: options.chipStats, ...(options.minValid !== undefined ? { minValid: options.minValid } : {}) }))

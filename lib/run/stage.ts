@@ -18,6 +18,12 @@ export interface StageOptions {
   signal?: AbortSignal
   /** Jobs this stage has work for (default: all); the others pass through untimed, taking no slot. */
   applies?: (job: Job) => boolean
+  /**
+   * Slots a job takes (default 1): a multi-source record's fetches count one a source, so that the limit
+   * stays the fetches in flight. A job is started while a slot is free, so the limit may be passed by
+   * one job's weight less one.
+   */
+  weight?: (job: Job) => number
 }
 
 export class Stage extends Transform {
@@ -26,6 +32,7 @@ export class Stage extends Transform {
   private readonly work: StageWork
   private readonly signal?: AbortSignal
   private readonly applies?: (job: Job) => boolean
+  private readonly weight: (job: Job) => number
   /** Work started and not yet settled, so that a cancelled run can wait for it before letting go. */
   private readonly pending = new Set<Promise<void>>()
   private active = 0
@@ -39,6 +46,7 @@ export class Stage extends Transform {
     this.work = work
     this.signal = options.signal
     this.applies = options.applies
+    this.weight = options.weight ?? (() => 1)
   }
 
   override _transform (job: Job, _enc: BufferEncoding, next: TransformCallback): void {
@@ -52,16 +60,17 @@ export class Stage extends Transform {
       next(null, job)
       return
     }
-    this.active++
+    const weight = this.weight(job)
+    this.active += weight
     const t0 = performance.now()
     const done = this.work(job).finally(() => {
       // Each stage times itself, into the record's ms under its own name.
       job.ms[this.name as keyof typeof job.ms] = Math.round(performance.now() - t0)
     }).then(
-      () => this.finish(job),
+      () => this.finish(job, weight),
       (err: unknown) => {
         job.error = asRecordError(err, this.name)
-        this.finish(job)
+        this.finish(job, weight)
       }
     )
     this.pending.add(done)
@@ -97,8 +106,8 @@ export class Stage extends Transform {
     else this.flushed = done
   }
 
-  private finish (job: Job): void {
-    this.active--
+  private finish (job: Job, weight: number): void {
+    this.active -= weight
     if (this.destroyed) return
     // For watchers (progress, tests): this stage is done with the job, ok or not.
     this.emit('settled', job)

@@ -24,6 +24,7 @@ import type { TempDir } from '../run/tempdir.js'
 import type { Stores } from '../store/stores.js'
 import { objectExists } from '../store/upload.js'
 import { isStoreUri } from '../input/output-name.js'
+import { eachSource } from '../run/each-source.js'
 
 export interface FetchContext {
   options: PipelineOptions
@@ -57,16 +58,22 @@ async function withinMaxTime (ctx: FetchContext, job: Job, work: (http: RequestO
   const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(limitMs - job.fetchMs)))
   const started = performance.now()
   try {
-    const http: RequestOptions = { ...httpOptions(ctx), headers: job.headers, signal: AbortSignal.any([ctx.signal, deadline]) }
-    const auth = ctx.stores.authFor(job.url)
-    if (auth) http.auth = auth
-    await work(http, deadline)
+    await work(requestFor(ctx, job, { ...httpOptions(ctx), signal: AbortSignal.any([ctx.signal, deadline]) }), deadline)
   } catch (err) {
     if (deadline.aborted && !ctx.signal.aborted) throw maxTime(ctx, job)
     throw err
   } finally {
     job.fetchMs += performance.now() - started
   }
+}
+
+/** The request options for one source: its headers, and its store's signing. */
+function requestFor (ctx: FetchContext, job: Job, http: RequestOptions): RequestOptions {
+  const own: RequestOptions = { ...http, headers: job.headers }
+  delete own.auth
+  const auth = ctx.stores.authFor(job.url)
+  if (auth) own.auth = auth
+  return own
 }
 
 function maxTime (ctx: FetchContext, job: Job): RecordError {
@@ -87,10 +94,16 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   // Made (or refused, as a usage error) when the run starts.
   let headerCache = o.cacheDir !== undefined ? HeaderCache.open(o.cacheDir, o.cacheMax) : undefined
 
+  // A multi-source record fetches its sources at once, under its one --max-time.
   const fetchStage = async (job: Job): Promise<void> => {
-    await withinMaxTime(ctx, job, (http, deadline) => fetchSource(job, http, deadline))
+    await withinMaxTime(ctx, job, (http, deadline) => job.parts ? fetchStack(job, http, deadline) : fetchSource(job, http, deadline))
   }
   const forget = (job: Job): void => {
+    // A stack forgets only the sources that changed: the others' loads (and cache entries) still hold.
+    if (job.parts) {
+      for (const part of job.parts) if (part.sourceChanged) forget(part)
+      return
+    }
     const key = sourceKey(job)
     // Only the version this record found changed: records restarting after it share the fresh load.
     const stale = cache.forget(key, (v) => v.kind === 'range' && v.source === job.local?.sparse)
@@ -146,6 +159,14 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     return await objectExists(path, auth, { ...http, auth, headers: {} })
   }
 
+  async function fetchStack (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<void> {
+    if (o.skipExisting && job.outputPath && await outputExists(job.outputPath, http)) {
+      job.status = 'skipped'
+      return
+    }
+    await eachSource(job, 'fetch', (part) => fetchSource(part, requestFor(ctx, part, http), deadline))
+  }
+
   async function fetchSource (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<void> {
     if (o.skipExisting && job.outputPath && await outputExists(job.outputPath, http)) {
       job.status = 'skipped'
@@ -170,8 +191,8 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       }
     }
     const got = shared.value
-    // A second fetch of the record is a restart: its source had changed since it was read (or cached).
-    if (o.cacheDir !== undefined) job.cache = job.cache === undefined ? got.cache : 'renewed'
+    // A fetch after the source changed under the record: its entry was dropped and is read again.
+    if (o.cacheDir !== undefined) job.cache = job.sourceChanged ? 'renewed' : got.cache
     job.fetch = got.kind
     job.local = got.kind === 'range'
       ? { path: got.source.path, downloaded: true, sparse: got.source, release: shared.release }
@@ -210,15 +231,34 @@ async function exists (path: string): Promise<boolean> {
 export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Promise<void>): (job: Job) => Promise<void> {
   return async function blocksStage (job: Job): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const sparse = job.local?.sparse
-      if (!sparse || !job.window) return
       try {
-        await withinMaxTime(ctx, job, (http) => fetchBlocks(job, sparse, http))
+        // A stack's sources fetch their blocks at once; a source that changed restarts the whole record,
+        // since its grid was planned from the old version with the others'.
+        if (job.parts) {
+          await withinMaxTime(ctx, job, (http) => eachSource(job, 'blocks', async (part) => {
+            const sparse = part.local?.sparse
+            if (sparse && part.window) await changed(part, fetchBlocks(part, sparse, requestFor(ctx, part, http)))
+          }))
+          return
+        }
+        const sparse = job.local?.sparse
+        if (!sparse || !job.window) return
+        await withinMaxTime(ctx, job, (http) => changed(job, fetchBlocks(job, sparse, http)))
         return
       } catch (err) {
         if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 1) throw err
         await restart(job)
       }
+    }
+  }
+
+  /** Marks a record (or a stack's source) whose file changed under it, for restart() to forget. */
+  async function changed (job: Job, work: Promise<void>): Promise<void> {
+    try {
+      await work
+    } catch (err) {
+      if (err instanceof RecordError && err.code === 'SOURCE_CHANGED') job.sourceChanged = true
+      throw err
     }
   }
 

@@ -1,0 +1,24 @@
+// Which source URLs a record may name: http(s), the object stores, file: and local paths.
+import { InvalidValue } from './request.js'
+
+const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
+const ALLOWED_SCHEMES = new Set(['http', 'https', 'file', 's3', 'gs', 'az'])
+
+export function checkUrl (url: string): string {
+  const m = SCHEME.exec(url)
+  // One letter before the colon is a Windows drive, not a scheme.
+  if (m && m[1].length > 1) {
+    const scheme = m[1].toLowerCase()
+    if (!ALLOWED_SCHEMES.has(scheme)) throw new InvalidValue(`unsupported URL scheme '${scheme}:' (use http, https, s3, gs, az, file or a local path)`)
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new InvalidValue(`invalid URL '${url}'`)
+    }
+    if (scheme !== 'file' && parsed.hostname === '') throw new InvalidValue(`URL '${url}' has no host`)
+    if ((scheme === 's3' || scheme === 'gs') && !/^[a-z0-9]+:\/\/[^/]+\/./i.test(url)) throw new InvalidValue(`'${url}' needs a bucket and a key: ${scheme}://BUCKET/KEY`)
+    if (scheme === 'az' && !/^az:\/\/[^/]+\/./i.test(url)) throw new InvalidValue(`'${url}' needs a container and a blob: az://CONTAINER/BLOB`)
+  }
+  return url
+}

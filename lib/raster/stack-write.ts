@@ -1,0 +1,147 @@
+// A multi-source record's pixels: each source's bands on the output grid, in a file of its own in the
+// run's private temp directory (uncompressed: the bytes the memory budget holds for the record), a plain window
+// copied as gdal_translate -srcwin copies it, a warp warped as gdalwarp into a file; then a VRT of our own
+// over those files stacks their bands in order, with each band's description (the entry's name), nodata,
+// scale and offset (its source's, else the entry's), in one data type that holds every source's values.
+// The write stage copies that VRT into the output. (gdal-async cannot set a band's description, so the
+// VRT is written as XML; its sources are files we made, never the downloaded ones opened by name.) Not
+// in /vsimem/: gdal-async frees a /vsimem/ file only when the garbage collector takes the Buffer it hands
+// back, and 500 stacks of 4 then peaked 143 MB above an empty run under an 8 MB budget.
+import { RecordError } from '../errors.js'
+import { closeDataset, type Dataset, type Gdal } from './gdal.js'
+import type { Job } from '../run/job.js'
+import type { Grid } from '../input/records.js'
+import { sourceError } from '../run/each-source.js'
+import { outputNodata } from './stack.js'
+import { unionType } from './data-types.js'
+import type { TempDir } from '../run/tempdir.js'
+import { removeOnExit } from '../run/tempdir.js'
+import { rmSync, writeFileSync } from 'node:fs'
+
+let seq = 0
+
+interface OutBand {
+  file: string
+  band: number
+  dtype: string
+  description: string
+  nodata: number | null
+  scale: number | null
+  offset: number | null
+  interpretation: string
+}
+
+export interface StackPixels {
+  dataset: Dataset
+  /** Closes the stack and frees its files in memory; the dataset must be idle. */
+  release: () => void
+}
+
+export async function stackPixels (gdal: Gdal, job: Job, temp: TempDir): Promise<StackPixels> {
+  const parts = job.parts as Job[]
+  const files: string[] = []
+  let dataset: Dataset | undefined
+  const file = (ext: string): string => {
+    const path = temp.file(`stack-${++seq}${ext}`)
+    files.push(path)
+    removeOnExit.add(path)
+    return path
+  }
+  const release = (): void => {
+    closeDataset(dataset)
+    for (const f of files) {
+      rmSync(f, { force: true })
+      removeOnExit.forget(f)
+    }
+  }
+  try {
+    const bands: OutBand[] = []
+    for (const part of parts) {
+      try {
+        bands.push(...await sourcePixels(gdal, part, file('.tif')))
+      } catch (err) {
+        throw sourceError(part, parts.length, new RecordError('write', 'READ_FAILED', (err as Error).message), 'write')
+      }
+    }
+    const vrt = file('.vrt')
+    writeFileSync(vrt, stackVrt(job.grid as Grid, await gridWkt(gdal, job), bands))
+    dataset = await gdal.openAsync(vrt)
+    return { dataset, release }
+  } catch (err) {
+    release()
+    throw err
+  }
+}
+
+/** One source's bands on the grid, written to `file`; what each output band of it says. */
+async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBand[]> {
+  const src = part.dataset as Dataset
+  let ds: Dataset
+  if (part.plain) {
+    const w = part.window as NonNullable<Job['window']>
+    const args = ['-of', 'GTiff', '-srcwin', String(w.col), String(w.row), String(w.width), String(w.height)]
+    for (const b of part.request.bands ?? []) args.push('-b', String(b))
+    ds = await gdal.translateAsync(file, src, args)
+  } else {
+    ds = await gdal.warpAsync(file, null, [part.warpSource ?? src], ['-of', 'GTiff', ...(part.warpArgs ?? [])])
+  }
+  closeDataset(ds)
+  const entry = part.stackSource
+  const read = part.request.bands ?? Array.from({ length: part.source?.count ?? 0 }, (_, i) => i + 1)
+  const out: OutBand[] = []
+  for (const [i, b] of read.entries()) {
+    const band = await src.bands.getAsync(b)
+    const meta = entry?.bands[b - 1]
+    const scale = await band.scaleAsync
+    const offset = await band.offsetAsync
+    out.push({
+      file,
+      band: i + 1,
+      dtype: (await band.dataTypeAsync) ?? 'Float64',
+      // A one-band source's bands take the name as it is; several, the name and their band number.
+      description: entry?.name !== undefined ? (read.length === 1 ? entry.name : `${entry.name}_${b}`) : await band.descriptionAsync,
+      nodata: await outputNodata(part, b),
+      // Scale 1 and offset 0 are what GDAL says of a band without them.
+      scale: scale !== null && scale !== 1 ? scale : meta?.scale ?? null,
+      offset: offset !== null && offset !== 0 ? offset : meta?.offset ?? null,
+      interpretation: await band.colorInterpretationAsync ?? 'Undefined'
+    })
+  }
+  return out
+}
+
+async function gridWkt (gdal: Gdal, job: Job): Promise<string> {
+  const crs = (job.grid as Grid).crs
+  return crs === null ? '' : gdal.SpatialReference.fromUserInput(crs).toWKT()
+}
+
+function xml (text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+}
+
+/** A number as GDAL's VRT reads it back: NaN and infinities by name. */
+function vrtNumber (n: number): string {
+  return Number.isNaN(n) ? 'nan' : n === Infinity ? 'inf' : n === -Infinity ? '-inf' : String(n)
+}
+
+function stackVrt (grid: Grid, wkt: string, bands: OutBand[]): string {
+  const dtype = unionType(bands.map((b) => b.dtype))
+  const lines = [`<VRTDataset rasterXSize="${grid.width}" rasterYSize="${grid.height}">`]
+  if (wkt) lines.push(`  <SRS>${xml(wkt)}</SRS>`)
+  lines.push(`  <GeoTransform>${grid.transform.map(vrtNumber).join(', ')}</GeoTransform>`)
+  bands.forEach((b, i) => {
+    lines.push(`  <VRTRasterBand dataType="${dtype}" band="${i + 1}">`)
+    if (b.description) lines.push(`    <Description>${xml(b.description)}</Description>`)
+    if (b.nodata !== null) lines.push(`    <NoDataValue>${vrtNumber(b.nodata)}</NoDataValue>`)
+    if (b.offset !== null) lines.push(`    <Offset>${vrtNumber(b.offset)}</Offset>`)
+    if (b.scale !== null) lines.push(`    <Scale>${vrtNumber(b.scale)}</Scale>`)
+    lines.push(`    <ColorInterp>${xml(b.interpretation)}</ColorInterp>`)
+    lines.push('    <SimpleSource>')
+    lines.push(`      <SourceFilename relativeToVRT="0">${xml(b.file)}</SourceFilename>`)
+    lines.push(`      <SourceBand>${b.band}</SourceBand>`)
+    lines.push('    </SimpleSource>')
+    lines.push('  </VRTRasterBand>')
+  })
+  lines.push('</VRTDataset>')
+  return lines.join('\n')
+}
