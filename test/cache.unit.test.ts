@@ -101,6 +101,27 @@ test('forget: the next acquire fetches afresh; holders of the old copy keep it u
   assert.deepEqual(h.disposed, ['old', 'new'])
 })
 
+test('forget of a stale copy only: records restarting one after another share the one fresh fetch', async () => {
+  const h = harness()
+  const p = [h.acquire('a'), h.acquire('a')]
+  const [r1, r2] = await h.settle(0, 'v1', ...p)
+  const isV1 = (v: string): boolean => v === 'v1'
+  // The first record to find v1 changed forgets it and fetches afresh.
+  assert.equal(h.cache.forget('a', isV1), true)
+  const again1 = h.acquire('a')
+  assert.equal(h.loads.length, 2)
+  // The second, a moment later, finds the fresh fetch in flight (not v1): it is not forgotten but shared.
+  assert.equal(h.cache.forget('a', isV1), false)
+  const again2 = h.acquire('a')
+  assert.equal(h.loads.length, 2)
+  const [n1, n2] = await h.settle(1, 'v2', again1, again2)
+  // Loaded now, v2 is still not the stale copy.
+  assert.equal(h.cache.forget('a', isV1), false)
+  assert.equal(h.cache.forget('b', isV1), false, 'nothing to forget')
+  for (const s of [r1, r2, n1, n2]) await s.release()
+  assert.deepEqual(h.disposed, ['v1', 'v2'])
+})
+
 test('any sequence of acquires and releases: one fetch per key while held, each copy disposed once, after its last holder', async () => {
   type Op = { kind: 'acquire', key: string } | { kind: 'release', pick: number }
   const op = fc.oneof(

@@ -20,6 +20,9 @@ record per input on stdout. Inputs are files of records; none, or '-', reads std
 Options:
   -o, --out-dir DIR          where outputs go                                  [default: ${d.outDir}]
   -c, --concurrency N        fetches in flight (and connections per host)      [default: ${d.concurrency}]
+      --fixed-concurrency    keep each host's requests in flight at -c. Without it a host that
+                             answers 429 or 503 gets half as many (down to 1), one more per answer
+                             after, up to -c; its Retry-After holds its new requests [default: adaptive]
   -w, --window C,R,W,H       pixel window: column, row, width, height          [default: ${w.col},${w.row},${w.width},${w.height}]
   -b, --bbox MINX,MINY,MAXX,MAXY
                              window by bounds instead (as gdal_translate -projwin)
@@ -46,6 +49,10 @@ Options:
                              count their blocks, not the file       [default: ${formatBytes(d.maxBytes)}]
       --max-memory SIZE      pixel bytes of the windows in flight, read to written; a
                              larger window is an error record           [default: ${formatBytes(d.maxMemory)}]
+      --cache-dir DIR        keep each COG's header (validator, size, directories) here across
+                             runs: a later run reads a chip with one request, checked by If-Match
+      --cache-max SIZE       bound of --cache-dir; least recently used entries go first
+                                                                       [default: ${formatBytes(d.cacheMax)}]
       --format NAME          output GDAL driver, one self-contained file: GTiff, COG, PNG, JPEG,
                              WEBP, GIF, BMP, JP2OpenJPEG, GPKG, netCDF, PCIDSK     [default: ${d.format}]
       --co NAME=VALUE        creation option, repeatable, as gdal_translate -co [default: COMPRESS=DEFLATE, TILED=YES]
@@ -55,7 +62,7 @@ Options:
       --min-valid F          keep no output whose valid fraction (0-1; its least valid band's) is under F:
                              its record says "skipped", with "reason" and "valid"
       --skip-existing        leave outputs already there; their records say "skipped" [default: off]
-      --stats FILE           write the run's summary as JSON
+      --stats FILE           write the run's summary as JSON (with each host's limit and throttling)
       --shard K/N            keep only shard K of N (1-based) of the input records, by a hash of
                              what each asks (url, window or bbox, out), not its line; the others
                              are skipped unfetched and unprinted. Give every worker the same input

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import { UsageError } from '../errors.js'
 import type { ResultRecord } from '../input/records.js'
 import { formatBytes } from '../run/sizes.js'
-import { Tally, type RecordsStats, type StatsJson } from './summary.js'
+import { Tally, type HostStats, type RecordsStats, type StatsJson } from './summary.js'
 import type { CliIo } from './cli.js'
 
 export function summarizeHelp (): string {
@@ -154,12 +154,34 @@ export function mergeStats (all: StatsJson[]): StatsJson & { merged: Record<stri
     peak_rss_mb: max((s) => s.peak_rss_mb),
     errors,
     error_examples: examples,
+    throttled: sum((s) => s.throttled ?? 0),
+    hosts: mergeHosts(all),
     merged: {
       runs: all.length,
       shards: all.map((s) => s.shard).filter((s) => s !== undefined),
-      note: 'stage_ms p50/p95 are the runs\' values weighted by their records (percentiles do not merge); max is exact; wall_s and peak values are the largest run\'s'
+      note: 'stage_ms p50/p95 are the runs\' values weighted by their records (percentiles do not merge); max is exact; wall_s and peak values are the largest run\'s; a host\'s limit_final is the last run\'s that asked it'
     }
   }
+}
+
+/** Each host's figures over the runs that asked it: lowest and highest limits, throttling answers added. */
+function mergeHosts (all: StatsJson[]): Record<string, HostStats> {
+  const hosts: Record<string, HostStats> = {}
+  for (const s of all) {
+    for (const [origin, h] of Object.entries(s.hosts ?? {})) {
+      const seen = hosts[origin]
+      hosts[origin] = seen
+        ? {
+            limit_min: Math.min(seen.limit_min, h.limit_min),
+            limit_max: Math.max(seen.limit_max, h.limit_max),
+            limit_final: h.limit_final,
+            throttled: seen.throttled + h.throttled,
+            retry_after_holds: seen.retry_after_holds + h.retry_after_holds
+          }
+        : { ...h }
+    }
+  }
+  return hosts
 }
 
 /** What is odd about a set of shards' stats: shards missing or twice, counts that disagree on the input. */

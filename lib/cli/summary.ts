@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises'
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
 import type { ResultRecord, Timings } from '../input/records.js'
 import { formatBytes } from '../run/sizes.js'
+import type { HostLimitFigures } from '../http/host-limit.js'
 
 const STAGES: (keyof Timings)[] = ['fetch', 'open', 'blocks', 'read', 'write', 'total']
 
@@ -34,9 +35,22 @@ export interface StatsJson extends RecordsStats {
   bytes_per_s: number
   event_loop_delay_ms: { p50: number, p99: number, max: number }
   peak_rss_mb: number
+  /** Throttling answers (429, 503) over every host. */
+  throttled?: number
+  /** Per origin: its limit on requests in flight over the run, and the throttling answers it gave. */
+  hosts?: Record<string, HostStats>
   /** Under --shard: which shard this run was (K/N), and how many input records it left to the others. */
   shard?: string
   other_shards?: number
+}
+
+export interface HostStats {
+  limit_min: number
+  limit_max: number
+  limit_final: number
+  throttled: number
+  /** Times a Retry-After held the host's new requests. */
+  retry_after_holds: number
 }
 
 function percentile (sorted: number[], p: number): number {
@@ -101,6 +115,8 @@ export class Tally {
 export class Summary extends Tally {
   /** Set under --shard once the run is over. */
   shard?: { index: number, count: number, others: number }
+  /** Set once the run is over: each host's limit (lib/http/host-limit.ts). */
+  hosts: Record<string, HostLimitFigures> = {}
   private readonly started = performance.now()
   private readonly loop: ELDHistogram
 
@@ -128,7 +144,10 @@ export class Summary extends Tally {
       event_loop_delay_ms: { p50: ms(this.loop.percentile(50)), p99: ms(this.loop.percentile(99)), max: ms(this.loop.max) },
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       errors: c.errors,
-      error_examples: c.error_examples
+      error_examples: c.error_examples,
+      throttled: Object.values(this.hosts).reduce((n, h) => n + h.throttled, 0),
+      hosts: Object.fromEntries(Object.entries(this.hosts).map(([origin, h]) => [origin,
+        { limit_min: h.min, limit_max: h.max, limit_final: h.final, throttled: h.throttled, retry_after_holds: h.held }]))
     }
     if (this.shard) {
       s.shard = `${this.shard.index}/${this.shard.count}`
@@ -148,10 +167,19 @@ export class Summary extends Tally {
       `(${formatBytes(s.bytes_per_s)}/s)${s.ok > 0 ? `; outputs in ${outDir}` : ''}.` +
       (stages ? ` Stage ms p50/p95: ${stages}.` : '') +
       ` Event loop delay p99 ${s.event_loop_delay_ms.p99} ms, max ${s.event_loop_delay_ms.max} ms; peak RSS ${s.peak_rss_mb} MB.` +
+      throttling(s) +
       (s.shard ? ` Shard ${s.shard}: ${s.other_shards} input record${s.other_shards === 1 ? '' : 's'} left to the other shards.` : '')
   }
 
   async writeJson (path: string): Promise<void> {
     await writeFile(path, JSON.stringify(this.json(), null, 2) + '\n')
   }
+}
+
+/** A sentence on the hosts that throttled, if any did. */
+function throttling (s: StatsJson): string {
+  const hosts = Object.entries(s.hosts ?? {}).filter(([, h]) => h.throttled > 0)
+  if (hosts.length === 0) return ''
+  const each = hosts.map(([origin, h]) => `${origin}: ${h.throttled}, limit ${h.limit_min}–${h.limit_max}, ${h.limit_final} at the end`).join('; ')
+  return ` Throttled (429/503): ${s.throttled} answer${s.throttled === 1 ? '' : 's'} from ${hosts.length} host${hosts.length === 1 ? '' : 's'} (${each}).`
 }

@@ -9,8 +9,8 @@ import type { DocumentReader } from '../source/document.js'
 import { redactUrl } from '../http/redact.js'
 import type { StacRecord } from './records.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
-import { InvalidValue, parseHeaders } from './request.js'
-import { itemRecord, itemsOf, parseAssets, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
+import { InvalidValue, parseAssets, parseHeaders } from './request.js'
+import { itemRecord, itemsOf, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
 
 export interface ExpandOptions {
   /** --assets: asset keys (or common names) for items whose record gives none. */

@@ -115,6 +115,11 @@ export type InputItem = string | RawLine | InputRecord | StacRecord | StacItem |
 
 export type Status = 'ok' | 'error' | 'skipped'
 export type FetchKind = 'download' | 'range' | 'local'
+/**
+ * `hit`: the head and directories came from the header cache (no probe); `miss`: probed (and cached when
+ * read by ranges); `renewed`: the source had changed since, so the record was read again from a fresh probe.
+ */
+export type CacheUse = 'hit' | 'miss' | 'renewed'
 
 export interface SourceInfo {
   driver: string
@@ -163,6 +168,7 @@ export interface RecordErrorJson {
 export interface SourceResult {
   url: string
   fetch?: FetchKind
+  cache?: CacheUse
   bytes: number
   attempts: number
 }
@@ -178,6 +184,8 @@ export interface ResultRecord {
   /** The output written (`ok`), or found already there (`skipped`). */
   output?: string
   fetch?: FetchKind
+  /** With --cache-dir: the header cache's part in this record's fetch. */
+  cache?: CacheUse
   bytes: number
   attempts: number
   /** A multi-source record's sources, in order; `bytes` and `attempts` above are their sums. */

@@ -155,3 +155,13 @@ export function parseHeaders (value: Raw): Record<string, string> {
   }
   return headers
 }
+
+/** `--assets red,green` or a record's `assets` (a list, or the same comma-separated text). */
+export function parseAssets (value: unknown): string[] {
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value
+  if (!Array.isArray(list) || list.length === 0) throw new InvalidValue('assets needs a list of asset keys, e.g. red,green,blue,nir')
+  return list.map((key: unknown) => {
+    if (typeof key !== 'string' || key.trim() === '') throw new InvalidValue(`assets: ${JSON.stringify(key)} is not an asset key`)
+    return key.trim()
+  })
+}

@@ -4,7 +4,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { RecordError } from '../errors.js'
-import { InvalidValue } from './request.js'
 import { isRemote } from '../source/fetch.js'
 import type { BandMetadata, SourceEntry } from './records.js'
 import { itemExtent } from './stac-extent.js'
@@ -99,16 +98,6 @@ export function itemRecord (item: unknown, ctx: ItemContext): Record<string, unk
     record.bbox_crs = extent.crs
   }
   return record
-}
-
-/** `--assets red,green` or a record's `assets` (a list, or the same comma-separated text). */
-export function parseAssets (value: unknown): string[] {
-  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value
-  if (!Array.isArray(list) || list.length === 0) throw new InvalidValue('assets needs a list of asset keys, e.g. red,green,blue,nir')
-  return list.map((key: unknown) => {
-    if (typeof key !== 'string' || key.trim() === '') throw new InvalidValue(`assets: ${JSON.stringify(key)} is not an asset key`)
-    return key.trim()
-  })
 }
 
 /**

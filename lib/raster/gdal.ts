@@ -1,6 +1,7 @@
 // The one place that loads gdal-async and sets GDAL's process-wide configuration, so that every other
 // module sees the same settings and a missing binding becomes one clear setup error.
-import { createRequire } from 'node:module'
+import { createRequire, Module } from 'node:module'
+import { dirname } from 'node:path'
 import type * as GdalModule from 'gdal-async'
 
 export type Gdal = typeof GdalModule
@@ -17,13 +18,45 @@ export class GdalMissingError extends Error {
 export function loadGdal (): Gdal {
   if (loaded) return loaded
   try {
-    loaded = require('gdal-async') as Gdal
+    const restore = deferXmlBuilder()
+    try {
+      loaded = require('gdal-async') as Gdal
+    } finally {
+      restore()
+    }
   } catch (err) {
     throw new GdalMissingError(`cannot load gdal-async (GDAL bindings): ${(err as Error).message}\n` +
       'run `make setup` (it installs libgdal-dev and builds gdal-async against it)')
   }
   configure(loaded)
   return loaded
+}
+
+/**
+ * gdal-async loads xmlbuilder2 for gdal.wrapVRT alone, which rasterpipe never calls: about 85 ms of its
+ * 250 ms load, on every run's way to its first record. While gdal-async loads, a stand-in holds
+ * xmlbuilder2's place in the module cache, whose `fragment` (all that wrapVRT takes from it) loads the real
+ * module when first called; the stand-in leaves the cache as soon as gdal-async has loaded, so that any
+ * other require of xmlbuilder2 gets the real one. Returns what puts the cache back.
+ */
+function deferXmlBuilder (): () => void {
+  let path: string
+  try {
+    path = require.resolve('xmlbuilder2', { paths: [dirname(require.resolve('gdal-async'))] })
+  } catch {
+    return () => undefined
+  }
+  if (require.cache[path]) return () => undefined
+  const standIn = new Module(path)
+  standIn.filename = path
+  standIn.loaded = true
+  standIn.exports = {
+    fragment: (...args: unknown[]): unknown => (require(path) as { fragment: (...a: unknown[]) => unknown }).fragment(...args)
+  }
+  require.cache[path] = standIn
+  return () => {
+    if (require.cache[path] === standIn) delete require.cache[path]
+  }
 }
 
 /** Runs `fn` with GDAL's own messages off (it would print an ERROR line beside ours), then back on. */

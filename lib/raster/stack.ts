@@ -122,6 +122,7 @@ async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Sr
   part.footprint = undefined
   part.overview = undefined
   part.grid = undefined
+  part.plain = false
   const source = part.source as NonNullable<Job['source']>
   const g = grid.transform
   const dx = (g[0] - gt[0]) / gt[1]

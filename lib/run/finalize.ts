@@ -27,8 +27,15 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
     if (kinds.size === 1 && kind !== undefined) r.fetch = kind
     r.bytes = job.parts.reduce((sum, p) => sum + p.bytes, 0)
     r.attempts = job.parts.reduce((sum, p) => sum + p.attempts, 0)
-    r.sources = job.parts.map((p) => ({ url: redactUrl(p.url), ...(p.fetch !== undefined ? { fetch: p.fetch } : {}), bytes: p.bytes, attempts: p.attempts }))
+    r.sources = job.parts.map((p) => ({
+      url: redactUrl(p.url),
+      ...(p.fetch !== undefined ? { fetch: p.fetch } : {}),
+      ...(p.cache !== undefined ? { cache: p.cache } : {}),
+      bytes: p.bytes,
+      attempts: p.attempts
+    }))
   } else {
+    if (job.cache !== undefined) r.cache = job.cache
     r.bytes = job.bytes
     r.attempts = job.attempts
   }

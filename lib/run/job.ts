@@ -3,7 +3,7 @@
 import type { RecordError } from '../errors.js'
 import type { Dataset } from '../raster/gdal.js'
 import type { PixelWindow, WindowRequest } from '../input/request.js'
-import type { ChipStats, FetchKind, Grid, SourceInfo, Status, Timings, StacRecord } from '../input/records.js'
+import type { CacheUse, ChipStats, FetchKind, Grid, SourceInfo, StacRecord, Status, Timings } from '../input/records.js'
 import type { SparseSource } from '../source/sparse.js'
 import type { StackSource } from '../input/sources.js'
 
@@ -67,6 +67,8 @@ export interface Job {
   memoryBytes?: number
   /** Gives the bytes back to the budget; set while they are held. */
   releaseMemory?: () => void
+  /** With a header cache: whether the source's head came from it, was probed, or was read again after a change. */
+  cache?: CacheUse
   /**
    * A multi-source record: one job per source (each fetched, opened and read as a record of its own
    * would be), whose bands are stacked in order into this job's one output.
@@ -78,4 +80,6 @@ export interface Job {
   plain?: boolean
   /** Milliseconds the record has spent fetching (its fetch and blocks stages), against --max-time. */
   fetchMs: number
+  /** The source changed on the server under this record (or this source of a stack): it is read afresh. */
+  sourceChanged?: boolean
 }

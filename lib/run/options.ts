@@ -7,8 +7,7 @@ import { UsageError } from '../errors.js'
 import { parseSize } from './sizes.js'
 import { gdalShare } from './slots.js'
 import { parseShard, type Shard } from '../input/shard.js'
-import { parseAssets } from '../input/stac.js'
-import { checkWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow, type WindowRequest } from '../input/request.js'
+import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow, type WindowRequest } from '../input/request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
 
@@ -16,8 +15,13 @@ export type FetchMode = 'auto' | 'download' | 'range'
 export interface PipelineOptions extends WindowRequest {
   /** Where outputs go; `out` of a record is relative to it and may not leave it. */
   outDir: string
-  /** Fetches in flight, and connections per origin. */
+  /** Fetches in flight, and connections per origin: the most requests in flight to one host. */
   concurrency: number
+  /**
+   * Keep each host's limit at `concurrency` (--fixed-concurrency). By default a host that throttles (429,
+   * 503) has its limit halved, raised again by one per answer, and a Retry-After holds its new requests.
+   */
+  fixedConcurrency: boolean
   /** Largest window, in pixels per band, read for one record. */
   maxPixels: number
   fetch: FetchMode
@@ -64,29 +68,38 @@ export interface PipelineOptions extends WindowRequest {
   dispatcher?: () => Dispatcher
   /** Keep only the records whose hash falls in this shard (1-based); the rest are other workers'. */
   shard?: Shard
+  /**
+   * The header cache across runs: per source, its validator, size and the bytes range mode reads on
+   * open, so that a later run reads a chip with one request (lib/source/header-cache.ts). Off when unset.
+   */
+  cacheDir?: string
+  /** The header cache's bound, in bytes (or a size): least recently used entries go past it. */
+  cacheMax: number
   /** STAC items: the assets to read, by key or eo:bands common name (--assets); default every GeoTIFF data asset. */
   assets?: string[]
   /**
    * Whether `window` was given (else it is the default): STAC items without a window or bbox of their
-   * own are read whole, by their bbox, unless the run gives one. Set by resolveOptions.
+   * own are read whole, unless the run gives one. Set by resolveOptions.
    */
   readonly windowGiven: boolean
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
-export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'headers' | 'shard' | 'assets' | 'windowGiven'>> & {
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'shard' | 'assets' | 'windowGiven'>> & {
   /** Asset keys as a list, or as --assets takes them ('red,green,blue'). */
   assets?: string[] | string
   /** `{index, count}` or 'K/N' as --shard takes it. */
   shard?: Shard | string
   maxBytes?: number | string
   maxMemory?: number | string
+  cacheMax?: number | string
   headers?: Record<string, string> | string[]
 }
 
 export const defaults: PipelineOptions = {
   outDir: 'output',
   concurrency: 16,
+  fixedConcurrency: false,
   window: { col: 0, row: 0, width: 512, height: 512 },
   boundless: false,
   maxPixels: 4096 * 4096,
@@ -106,6 +119,9 @@ export const defaults: PipelineOptions = {
   tempRoot: tmpdir(),
   gdalConcurrency: gdalShare(),
   retryBaseMs: 250,
+  // About 8,000 sources at some 64 KiB each (the probe's head and the directories): a large batch's worth,
+  // and little beside the outputs such a batch writes.
+  cacheMax: 512 * 1024 ** 2,
   windowGiven: false
 }
 
@@ -113,6 +129,7 @@ export const defaults: PipelineOptions = {
 const FLAGS: Record<string, string> = {
   outDir: '--out-dir',
   concurrency: '--concurrency',
+  fixedConcurrency: '--fixed-concurrency',
   window: '--window',
   bbox: '--bbox',
   bboxCrs: '--bbox-crs',
@@ -139,11 +156,13 @@ const FLAGS: Record<string, string> = {
   res: '--res',
   resampling: '--resampling',
   tap: '--tap',
+  cacheDir: '--cache-dir',
+  cacheMax: '--cache-max',
   assets: '--assets'
 }
 
-const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher',
-  'maxTime', 'shard', 'minValid', 'dstCrs', 'res', 'resampling', 'tap', 'assets'])
+const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets'])
 
 export function flagOf (key: string): string {
   return FLAGS[key] ?? key
@@ -202,7 +221,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   const again = (given as { windowGiven?: unknown }).windowGiven
   r.windowGiven = typeof again === 'boolean' ? again : given.window !== undefined
   // Sizes may be given as text, as on the command line.
-  for (const key of ['maxBytes', 'maxMemory']) if (typeof r[key] === 'string') r[key] = parseSize(r[key], flagOf(key))
+  for (const key of ['maxBytes', 'maxMemory', 'cacheMax']) if (typeof r[key] === 'string') r[key] = parseSize(r[key], flagOf(key))
   const o = r as unknown as PipelineOptions
   wholeNumber(r, 'concurrency')
   wholeNumber(r, 'gdalConcurrency')
@@ -211,6 +230,8 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   wholeNumber(r, 'maxBytes')
   wholeNumber(r, 'maxMemory')
   wholeNumber(r, 'maxLineLength')
+  wholeNumber(r, 'cacheMax')
+  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === '')) fail('cacheDir', 'must be a directory path')
   if (typeof o.retryBaseMs !== 'number' || !(o.retryBaseMs >= 0)) fail('retryBaseMs', `must be 0 or more, got ${JSON.stringify(o.retryBaseMs)}`)
   if (typeof o.timeout !== 'number' || !(o.timeout > 0) || !Number.isFinite(o.timeout)) fail('timeout', `must be a number of seconds above 0, got ${JSON.stringify(o.timeout)}`)
   o.maxTime ??= 10 * o.timeout
@@ -223,7 +244,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.minValid !== undefined && (typeof o.minValid !== 'number' || !(o.minValid >= 0 && o.minValid <= 1))) {
     fail('minValid', `must be a fraction from 0 to 1, got ${JSON.stringify(o.minValid)}`)
   }
-  for (const key of ['skipExisting', 'requesterPays', 'noSign', 'chipStats'] as const) {
+  for (const key of ['skipExisting', 'requesterPays', 'noSign', 'chipStats', 'fixedConcurrency'] as const) {
     if (typeof o[key] !== 'boolean') fail(key, `must be true or false, got ${JSON.stringify(o[key])}`)
   }
   if (!Array.isArray(o.creationOptions)) fail('creationOptions', 'must be a list of NAME=VALUE strings')

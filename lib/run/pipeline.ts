@@ -14,6 +14,8 @@ import { checkCreationOptions, mergeCreationOptions, outputExtension, UNGEOREFER
 import { loadGdal } from '../raster/gdal.js'
 import { createAgent, MAX_REDIRECTS } from '../http/agent.js'
 import { GuardedDispatcher } from '../http/guard.js'
+import { HostLimitedDispatcher } from '../http/host-dispatcher.js'
+import type { HostLimitFigures } from '../http/host-limit.js'
 import { redactText, Secrets } from '../http/redact.js'
 import { Stores } from '../store/stores.js'
 import type { Job } from './job.js'
@@ -41,6 +43,8 @@ export interface RasterPipeline extends Duplex {
   readonly stages: Stage[]
   /** GDAL calls running (`active`, at most `size`: `options.gdalConcurrency`), `waiting` for a slot, and the `peak`. */
   readonly gdalCalls: Pick<Slots, 'size' | 'active' | 'waiting' | 'peak'>
+  /** Each host's (origin's) limit on requests in flight over the run, and the throttling answers it gave. */
+  readonly hosts: () => Record<string, HostLimitFigures>
   /** Input items taken in so far (other shards' included). */
   readonly taken: () => number
   /** Input records left to other shards under `shard`: no record is printed for them. */
@@ -132,10 +136,14 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
 
   let warn: (message: string) => void = () => undefined
   const make = options.dispatcher ?? (() => createAgent({ connections: options.concurrency, timeoutMs: options.timeout * 1000 }))
-  const dispatcher = new GuardedDispatcher(
+  const guarded = new GuardedDispatcher(
     () => make().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
     (err) => warn(`a fault inside the HTTP client was recovered from (requests in flight are retried): ${err instanceof Error ? err.message : String(err)}`)
   )
+  // Outermost, so that every request of the run (fetches, blocks, HEADs, uploads) waits its host's turn
+  // here, and a dispatcher replaced by the guard keeps the hosts' limits. A redirect's hops are counted
+  // under the origin first asked.
+  const dispatcher = new HostLimitedDispatcher(guarded, { cap: options.concurrency, adaptive: !options.fixedConcurrency })
 
   // Every job from parse until finalize has let it go, so that a cancelled run can release those left
   // in the stages' buffers.
@@ -143,7 +151,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   // Values that are never printed: header values now, store credentials as they are resolved.
   const secrets = new Secrets()
   const stores = new Stores(options, secrets)
-  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores }
+  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores, warn: (message: string) => warn(message) }
   // Uploads stop when the run is cancelled; they are the write stage's, so not bound by --max-time.
   const upload = {
     auth: (uri: string) => stores.authFor(uri),
@@ -219,6 +227,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     options,
     stages,
     gdalCalls,
+    hosts: () => dispatcher.figures(),
     taken: () => parse.taken,
     otherShards: () => parse.others,
     abort: () => fetches.abort(),

@@ -8,6 +8,8 @@ export interface Shared<T> {
 
 interface Entry<T> {
   promise: Promise<T>
+  /** Once loaded. */
+  value?: { loaded: T }
   refs: number
 }
 
@@ -21,10 +23,15 @@ export class SourceCache<T> {
 
   /**
    * The next acquire of `key` loads afresh (the source changed on the server); holders of the current
-   * value keep it until they release it.
+   * value keep it until they release it. With `stale`, only a loaded value it names is forgotten (a load
+   * begun since is the fresh one). True when an entry was forgotten.
    */
-  forget (key: string): void {
+  forget (key: string, stale?: (value: T) => boolean): boolean {
+    const entry = this.entries.get(key)
+    if (!entry) return false
+    if (stale && !(entry.value && stale(entry.value.loaded))) return false
     this.entries.delete(key)
+    return true
   }
 
   /**
@@ -34,7 +41,9 @@ export class SourceCache<T> {
   async acquire (key: string, load: () => Promise<T>, signal?: AbortSignal): Promise<Shared<T>> {
     let entry = this.entries.get(key)
     if (!entry) {
-      entry = { promise: load(), refs: 0 }
+      const made: Entry<T> = { promise: load(), refs: 0 }
+      made.promise.then((loaded) => { made.value = { loaded } }, () => undefined)
+      entry = made
       this.entries.set(key, entry)
     }
     entry.refs++

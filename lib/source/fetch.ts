@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import { download } from './download.js'
-import { probe, type Probed } from './probe.js'
+import { openCached, probe, type Probed } from './probe.js'
+import { HeaderCache, readRanges } from './header-cache.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
 import type { RequestOptions } from '../http/response.js'
 import type { PixelWindow } from '../input/request.js'
@@ -32,6 +33,8 @@ export interface FetchContext {
   signal: AbortSignal
   /** Object stores' addressing and signing, by URL. */
   stores: Stores
+  /** Messages for people (a header cache that stopped working). */
+  warn?: (message: string) => void
 }
 
 const WHOLE_FILE_FORMATS = /\.(png|jpe?g|gif|webp|bmp)$/i
@@ -82,25 +85,64 @@ export type FetchStage = ((job: Job) => Promise<void>) & {
   forget: (job: Job) => void
 }
 
+/** A record's source as loaded for the run, and whether its head came from the header cache. */
+type Loaded = Probed & { cache: 'hit' | 'miss' }
+
 export function createFetcher (ctx: FetchContext): FetchStage {
-  const cache = new SourceCache<Probed>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
+  const cache = new SourceCache<Loaded>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
   const o = ctx.options
+  // Made (or refused, as a usage error) when the run starts.
+  let headerCache = o.cacheDir !== undefined ? HeaderCache.open(o.cacheDir, o.cacheMax) : undefined
 
   // A multi-source record fetches its sources at once, under its one --max-time.
   const fetchStage = async (job: Job): Promise<void> => {
     await withinMaxTime(ctx, job, (http, deadline) => job.parts ? fetchStack(job, http, deadline) : fetchSource(job, http, deadline))
   }
-  return Object.assign(fetchStage, { forget: (job: Job) => cache.forget(sourceKey(job)) })
+  const forget = (job: Job): void => {
+    // A stack forgets only the sources that changed: the others' loads (and cache entries) still hold.
+    if (job.parts) {
+      for (const part of job.parts) if (part.sourceChanged) forget(part)
+      return
+    }
+    const key = sourceKey(job)
+    // Only the version this record found changed: records restarting after it share the fresh load.
+    const stale = cache.forget(key, (v) => v.kind === 'range' && v.source === job.local?.sparse)
+    if (stale && headerCache) headerCache.drop(key).catch(cacheFailed)
+  }
+  return Object.assign(fetchStage, { forget })
 
-  async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Probed> {
+  /** A cache that cannot be written any more is left for the rest of the run: records never fail for it. */
+  function cacheFailed (err: unknown): void {
+    if (!headerCache) return
+    ctx.warn?.(`--cache-dir ${headerCache.dir}: ${(err as Error).message}; going on without the header cache`)
+    headerCache = undefined
+  }
+
+  async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Loaded> {
     const path = ctx.temp.file(job.url)
     try {
       const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
       if (decideFetch(facts) === 'download') {
         await download(job.url, path, http, job)
-        return { kind: 'download', path }
+        return { kind: 'download', path, cache: 'miss' }
       }
-      return await probe(job.url, path, facts, http, job)
+      const key = sourceKey(job)
+      const entry = await headerCache?.read(key)
+      if (entry) {
+        // The probe's facts and bytes from an earlier run: the blocks' requests carry its validator.
+        const warm = await openCached(job.url, path, entry, facts, http, job)
+        if (warm) return { ...warm, cache: 'hit' }
+        await rm(path, { force: true })
+      }
+      const probed = await probe(job.url, path, facts, http, job)
+      // Only what is read by ranges, and can be tied to its version, is worth keeping.
+      if (headerCache && probed.kind === 'range' && probed.source.validator !== undefined) {
+        const { source, layout } = probed
+        await readRanges(path, source.held)
+          .then((bytes) => headerCache?.write(key, job.url, { ...layout, size: source.size, validator: source.validator as string, ranges: source.held, bytes }))
+          .catch(cacheFailed)
+      }
+      return { ...probed, cache: 'miss' }
     } catch (err) {
       // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
       await rm(path, { force: true })
@@ -149,6 +191,8 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       }
     }
     const got = shared.value
+    // A fetch after the source changed under the record: its entry was dropped and is read again.
+    if (o.cacheDir !== undefined) job.cache = job.sourceChanged ? 'renewed' : got.cache
     job.fetch = got.kind
     job.local = got.kind === 'range'
       ? { path: got.source.path, downloaded: true, sparse: got.source, release: shared.release }
@@ -186,25 +230,35 @@ async function exists (path: string): Promise<boolean> {
  */
 export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Promise<void>): (job: Job) => Promise<void> {
   return async function blocksStage (job: Job): Promise<void> {
-    // A stack's sources fetch their blocks at once. A source that changed on the server fails the record
-    // (SOURCE_CHANGED, retryable): its grid was planned from the old version with the others'.
-    if (job.parts) {
-      await withinMaxTime(ctx, job, (http) => eachSource(job, 'blocks', async (part) => {
-        const sparse = part.local?.sparse
-        if (sparse && part.window) await fetchBlocks(part, sparse, requestFor(ctx, part, http))
-      }))
-      return
-    }
     for (let attempt = 1; ; attempt++) {
-      const sparse = job.local?.sparse
-      if (!sparse || !job.window) return
       try {
-        await withinMaxTime(ctx, job, (http) => fetchBlocks(job, sparse, http))
+        // A stack's sources fetch their blocks at once; a source that changed restarts the whole record,
+        // since its grid was planned from the old version with the others'.
+        if (job.parts) {
+          await withinMaxTime(ctx, job, (http) => eachSource(job, 'blocks', async (part) => {
+            const sparse = part.local?.sparse
+            if (sparse && part.window) await changed(part, fetchBlocks(part, sparse, requestFor(ctx, part, http)))
+          }))
+          return
+        }
+        const sparse = job.local?.sparse
+        if (!sparse || !job.window) return
+        await withinMaxTime(ctx, job, (http) => changed(job, fetchBlocks(job, sparse, http)))
         return
       } catch (err) {
         if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 1) throw err
         await restart(job)
       }
+    }
+  }
+
+  /** Marks a record (or a stack's source) whose file changed under it, for restart() to forget. */
+  async function changed (job: Job, work: Promise<void>): Promise<void> {
+    try {
+      await work
+    } catch (err) {
+      if (err instanceof RecordError && err.code === 'SOURCE_CHANGED') job.sourceChanged = true
+      throw err
     }
   }
 

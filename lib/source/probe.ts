@@ -14,7 +14,24 @@ import { looksLikeTiff, NotTiff, readTiff } from './tiff.js'
 /** Bytes asked for by the first request: enough for a COG's header and directories. */
 export const PROBE_BYTES = 64 * 1024
 
-export type Probed = { kind: 'download', path: string } | { kind: 'range', source: SparseSource }
+export type Probed = { kind: 'download', path: string } | { kind: 'range', source: SparseSource, layout: SparseLayout }
+
+/** What the decision to read by ranges was made on, beside the source's size and validator: what a
+ * header cache keeps so that a later run decides the same without a request. */
+export interface SparseLayout {
+  /** Bytes the probe brought. */
+  head: number
+  /** The header, directories and out-of-line tags as the decision weighed them. */
+  structureBytes: number
+}
+
+/** What a header cache gives back (lib/source/header-cache.ts): the source's facts and the ranges it held. */
+export interface CachedHead extends SparseLayout {
+  size: number
+  validator: string
+  ranges: Range[]
+  bytes: Buffer
+}
 
 /**
  * The first request: `Range: bytes=0-…`. A whole small file or a server that ignores Range is a download
@@ -51,12 +68,26 @@ export async function probe (url: string, path: string, facts: FetchFacts, o: Re
   const next = decideFetch(probed)
   if (next === 'done') return { kind: 'download', path }
   if (next === 'directories') {
-    const source = await openSparse({ url, path, head, size: state.total as number, validator: state.validator }, probed, o, transfer)
-    if (source) return { kind: 'range', source }
+    const opened = await openSparse({ url, path, head, size: state.total as number, validator: state.validator }, probed, o, transfer)
+    if (opened) return { kind: 'range', source: opened.source, layout: { head: head.length, structureBytes: opened.structureBytes } }
     await truncate(path, head.length)
   }
   await download(url, path, o, transfer, state)
   return { kind: 'download', path }
+}
+
+/**
+ * A source opened from a header cache's entry instead of a probe: no request, and the same decisions,
+ * replayed on the facts the probe found (size, validator, head, structure). Null when they do not choose
+ * ranges under this run's --fetch: the caller probes as usual.
+ */
+export async function openCached (url: string, path: string, entry: CachedHead, facts: FetchFacts, o: RequestOptions, transfer: Transfer): Promise<Probed | null> {
+  const head = entry.bytes.subarray(0, entry.head)
+  const probed = { ...facts, probe: { ranges: true, size: entry.size, head: head.length, validator: true, tiff: looksLikeTiff(head) } }
+  if (decideFetch(probed) !== 'directories') return null
+  await writeFile(path, head)
+  const opened = await openSparse({ url, path, head, size: entry.size, validator: entry.validator, cached: entry }, probed, o, transfer)
+  return opened ? { kind: 'range', source: opened.source, layout: { head: entry.head, structureBytes: entry.structureBytes } } : null
 }
 
 /** Stops a directory walk that would need a request decideFetch does not allow. */
@@ -66,26 +97,34 @@ class OutsideHead extends Error {}
  * Reads the TIFF's directories (from the head, or by ranges where decideFetch allows) into a sparse local
  * file holding the head and every directory; null when the file is to be downloaded instead.
  */
-async function openSparse (found: { url: string, path: string, head: Buffer, size: number, validator: string | undefined }, facts: FetchFacts,
-  o: RequestOptions, transfer: Transfer): Promise<SparseSource | null> {
-  const { url, path, head, size, validator } = found
+async function openSparse (found: { url: string, path: string, head: Buffer, size: number, validator: string | undefined, cached?: CachedHead }, facts: FetchFacts,
+  o: RequestOptions, transfer: Transfer): Promise<{ source: SparseSource, structureBytes: number } | null> {
+  const { url, path, head, size, validator, cached } = found
   const src: SparseSource = { url, path, size, info: { ifds: [], structure: [] }, held: [[0, head.length]], inFlight: [] }
   if (validator !== undefined) src.validator = validator
   const file = await open(path, 'r+')
   try {
     await file.truncate(size)
+    if (cached) {
+      // The file then holds what it held when the entry was written: the head and every directory.
+      let at = 0
+      for (const [a, b] of cached.ranges) {
+        await file.write(cached.bytes, at, b - a, a)
+        at += b - a
+      }
+      src.held = mergeRanges([...src.held, ...cached.ranges])
+    }
   } finally {
     await file.close()
   }
   // Directories outside the head cost a request each; a COG has none, a TIFF written front to back
-  // has its directory at the end.
+  // has its directory at the end. Asked whether they may be followed even when a cache holds them, so
+  // that a cached source is read by ranges exactly when a probe would have chosen to.
   const read = async (offset: number, length: number): Promise<Buffer> => {
     const range: Range = [offset, Math.min(offset + length, size)]
     if (range[1] <= head.length) return head.subarray(range[0], range[1])
-    if (missingRanges([range], src.held).length > 0) {
-      if (decideFetch({ ...facts, directories: { layout: 'outside-head', structureBytes: 0 } }) !== 'directories') throw new OutsideHead()
-      await fetchMissing(src, [range], o, transfer)
-    }
+    if (decideFetch({ ...facts, directories: { layout: 'outside-head', structureBytes: 0 } }) !== 'directories') throw new OutsideHead()
+    if (missingRanges([range], src.held).length > 0) await fetchMissing(src, [range], o, transfer)
     const f = await open(path, 'r')
     try {
       const buf = Buffer.alloc(range[1] - range[0])
@@ -105,10 +144,12 @@ async function openSparse (found: { url: string, path: string, head: Buffer, siz
     layout = err instanceof OutsideHead ? 'outside-head' : 'unreadable'
     why = err instanceof NotTiff ? err.message : 'its directories could not be followed'
   }
-  // The structure is judged before it is fetched.
-  const next = decideFetch({ ...facts, directories: { layout, structureBytes: totalBytes(mergeRanges([...src.held, ...src.info.structure])) } })
+  // The structure is judged before it is fetched; from a cache, as it was judged then (the cache holds
+  // more than was held at that moment).
+  const structureBytes = cached?.structureBytes ?? totalBytes(mergeRanges([...src.held, ...src.info.structure]))
+  const next = decideFetch({ ...facts, directories: { layout, structureBytes } })
   if (next === 'error') throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot be read by ranges: ${why}`)
   if (next !== 'range') return null
   await fetchMissing(src, src.info.structure, o, transfer)
-  return src
+  return { source: src, structureBytes }
 }

@@ -5,7 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { RecordError } from '../errors.js'
 import { retrying } from '../http/retry.js'
-import { checkPartial, get, otherVersion, readBody, rejectStatus, strongValidator, type Headers, type RequestOptions, type Transfer } from '../http/response.js'
+import { checkPartial, get, header, otherVersion, readBody, rejectStatus, strongValidator, type Headers, type RequestOptions, type Response, type Transfer } from '../http/response.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import type { TiffInfo } from './tiff.js'
 
@@ -39,6 +39,28 @@ function checkVersion (src: SparseSource, total: number | undefined, h: Headers)
 }
 
 /**
+ * The headers that tie a range to the version whose directories were read: If-Match (an ETag) or
+ * If-Unmodified-Since (a Last-Modified date) makes a server that honours them answer 412 rather than
+ * bytes of another version; If-Range makes one that honours only that answer 200. Whatever the server
+ * honours, the 206's own validator and size are checked too (checkVersion).
+ */
+function conditions (validator: string): Record<string, string> {
+  const guard = validator.startsWith('"') ? 'if-match' : 'if-unmodified-since'
+  return { [guard]: validator, 'if-range': validator }
+}
+
+/**
+ * A refusal that says the file is another version now: 412 to the condition, or 416 (a range past the end)
+ * naming another size, as a server that ignores the condition answers for a file that shrank.
+ */
+function changed (src: SparseSource, res: Response): boolean {
+  if (res.statusCode === 412) return src.validator !== undefined
+  if (res.statusCode !== 416) return false
+  const total = /^bytes \*\/(\d+)$/.exec(header(res.headers as Headers, 'content-range') ?? '')
+  return (total !== null && Number(total[1]) !== src.size) || otherVersion(res.headers as Headers, src.validator)
+}
+
+/**
  * Fetches [start, end) into the open file at the same offset; the response must be exactly that range of
  * the same version of the file. The body streams into the file: memory holds one chunk, whatever the
  * range's size. A range is only marked held by the caller once whole, so a truncated one is fetched again.
@@ -47,8 +69,12 @@ async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Ra
   const url = src.url
   await retrying(url, o, transfer, async () => {
     const headers: Record<string, string> = { range: `bytes=${start}-${end - 1}` }
-    if (src.validator) headers['if-range'] = src.validator
+    if (src.validator) Object.assign(headers, conditions(src.validator))
     const res = await get(url, o, headers)
+    if (changed(src, res)) {
+      await res.body.dump().catch(() => undefined)
+      throw new RecordError('fetch', 'SOURCE_CHANGED', `${url}: the file changed on the server since its directories were read (${res.statusCode})`)
+    }
     if (res.statusCode === 200) {
       res.body.destroy()
       throw new RecordError('fetch', src.validator ? 'SOURCE_CHANGED' : 'NO_RANGES',

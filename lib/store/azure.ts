@@ -1,8 +1,8 @@
 // az://CONTAINER/BLOB sources and https://ACCOUNT.blob.core.windows.net URLs: the address to ask, and each
 // request signed with a shared key by the Azure SDK's own policy, or carrying a SAS, from the variables the
 // Azure CLI and GDAL's /vsiaz/ read.
-import { createHttpHeaders, createPipelineRequest, type PipelinePolicy } from '@azure/core-rest-pipeline'
-import { storageSharedKeyCredentialPolicy } from '@azure/storage-common'
+import type { PipelinePolicy } from '@azure/core-rest-pipeline'
+import { azureSdk } from './sdks.js'
 import { RecordError } from '../errors.js'
 import { yes } from './flags.js'
 import type { RequestAuth } from '../http/response.js'
@@ -114,7 +114,7 @@ export function azureSettings (env: Env, o: { noSign: boolean }, secrets: Secret
     secrets.add(key)
     if (!s.account) return { ...s, problem: `an account key without an account name: set AZURE_STORAGE_ACCOUNT${cs ? " or the connection string's AccountName" : ''}` }
     // The policy the SDK's own BlobClient puts in its pipeline for a StorageSharedKeyCredential.
-    s.sharedKey = storageSharedKeyCredentialPolicy({ accountName: s.account, accountKey: Buffer.from(key, 'base64') })
+    s.sharedKey = azureSdk().storageSharedKeyCredentialPolicy({ accountName: s.account, accountKey: Buffer.from(key, 'base64') })
   }
   if (s.noSign) s.source = 'unsigned (--no-sign)'
   if (override) s.endpoint = trimSlash(override)
@@ -181,6 +181,7 @@ function signer (uri: string, target: string, s: AzureSettings): RequestAuth {
     async sign (method, url, headers) {
       const extra: Record<string, string> = { 'x-ms-version': AZURE_VERSION }
       if (!s.sharedKey || s.noSign) return extra
+      const { createHttpHeaders, createPipelineRequest } = azureSdk()
       const request = createPipelineRequest({ url, method: method as 'GET', headers: createHttpHeaders({ ...headers, ...extra }) })
       // The SDK's policy signs the request it is given (x-ms-date, then Authorization over the standard
       // headers, the x-ms-* ones and the resource) and hands it on; the next step only takes it back.

@@ -1,9 +1,7 @@
 // s3:// sources, and gs:// through Cloud Storage's S3-compatible XML API: the HTTPS address to ask
 // (virtual-hosted on AWS, path-style on a custom endpoint) and every request signed with AWS Signature V4
 // by @smithy/signature-v4, the credentials from the AWS default chain (or GDAL's GS_* HMAC keys).
-import { SignatureV4 } from '@smithy/signature-v4'
-import { Hash } from '@smithy/hash-node'
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers'
+import { awsSdk } from './sdks.js'
 import { RecordError } from '../errors.js'
 import { yes } from './flags.js'
 import type { Headers, RequestAuth } from '../http/response.js'
@@ -46,7 +44,7 @@ export function s3Settings (env: Env, o: { requesterPays: boolean, noSign: boole
         : 'the default chain (profile default, web identity, container or instance metadata)'
   }
   if (endpoint) settings.endpoint = endpointUrl(endpoint, env.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL')
-  if (!settings.noSign) settings.credentials = refreshing(fromNodeProviderChain(env.AWS_PROFILE ? { profile: env.AWS_PROFILE } : {}), secrets)
+  if (!settings.noSign) settings.credentials = refreshing(awsSdk().fromNodeProviderChain(env.AWS_PROFILE ? { profile: env.AWS_PROFILE } : {}), secrets)
   return settings
 }
 
@@ -143,6 +141,7 @@ export function s3Auth (uri: string, s: S3Settings, regions: Map<string, string>
         throw new RecordError('fetch', 'AUTH', `${uri}: no credentials from ${s.source}: ${why}; use --no-sign for a public bucket`)
       }
       const u = new URL(url)
+      const { SignatureV4, Hash } = awsSdk()
       const signer = new SignatureV4({ service: 's3', region: region(), credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: false, applyChecksum: true })
       const signed = await signer.sign({
         method,

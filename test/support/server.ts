@@ -1,6 +1,6 @@
 // The loopback raster server the tests start: serves a directory (streamed from disk, so files of
 // gigabytes too) and in-memory files on 127.0.0.1 at a random port, with Range support and ETags, counts
-// requests, bytes and requests in flight per path, and injects faults one request at a time: statuses,
+// requests, bytes and requests in flight per path, honours If-Match (412), and injects faults one request at a time: statuses,
 // resets, truncation, stalls, silence, redirects.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -27,7 +27,7 @@ export type Fault =
   | { kind: 'delay', ms: number }
   /** Sends the body one byte every `ms`: never idle long enough for an inactivity timeout. */
   | { kind: 'trickle', ms: number }
-  /** Serves another version of the file, honouring Range but ignoring If-Range, with this ETag (or none). */
+  /** Serves another version of the file, honouring Range but ignoring If-Range and If-Match, with this ETag (or none). */
   | { kind: 'version', body: Buffer, etag: string | null }
   /** Answers as usual, but labels the body with this Content-Encoding. */
   | { kind: 'encoding', encoding: string }
@@ -39,6 +39,8 @@ export interface PathStats {
   /** Body bytes sent. */
   bytes: number
   ranges: string[]
+  /** Each request's If-Match header, in order (undefined where it had none). */
+  ifMatch: Array<string | undefined>
 }
 
 export interface RasterServer {
@@ -65,6 +67,12 @@ export interface RasterServer {
   bandwidth: number
   /** Answer every request with `Connection: close`, as HTTP/1.0 servers and some proxies do. */
   connectionClose: boolean
+  /** Answer 503 at once to any request that arrives while this many are in flight already (0: no limit), as an overloaded server or S3's SlowDown does. */
+  capacity: number
+  /** Headers of those 503s (e.g. Retry-After). */
+  overloadHeaders: Record<string, string>
+  /** The 503s sent for `capacity`. */
+  overloaded: () => number
   /** Chance (0–1) that a keep-alive connection is closed by the server soon after a response, when idle. */
   idleClose: number
   close: () => Promise<void>
@@ -120,10 +128,11 @@ export async function startServer (root?: string): Promise<RasterServer> {
   let idleWaiters: Array<() => void> = []
   let maxInFlight = 0
   let total = 0
+  let overloaded = 0
 
   const statsFor = (path: string): PathStats => {
     let s = stats.get(path)
-    if (!s) stats.set(path, s = { requests: 0, bytes: 0, ranges: [] })
+    if (!s) stats.set(path, s = { requests: 0, bytes: 0, ranges: [], ifMatch: [] })
     return s
   }
 
@@ -145,6 +154,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     const path = (req.url ?? '/').split('?')[0]
     const s = statsFor(path)
     s.requests++
+    s.ifMatch.push(req.headers['if-match'])
     total++
     inFlight++
     if (inFlight > maxInFlight) maxInFlight = inFlight
@@ -165,6 +175,12 @@ export async function startServer (root?: string): Promise<RasterServer> {
     }
     res.on('close', finish)
     if (api.connectionClose) res.setHeader('connection', 'close')
+    if (api.capacity > 0 && inFlight > api.capacity) {
+      overloaded++
+      res.writeHead(503, { 'content-type': 'text/plain', ...api.overloadHeaders })
+      res.end('overloaded\n')
+      return
+    }
     const fault = queued.get(path)?.shift() ?? standing.get(path)
     const answer = (): void => handle(req, res, path, s, fault)
     if (api.latency > 0) setTimeout(answer, api.latency)
@@ -239,6 +255,13 @@ export async function startServer (root?: string): Promise<RasterServer> {
     }
     const etag = body.etag
     const size = body.size
+    // If-Match compares strongly (RFC 9110 13.1.1): a changed file is refused before any byte is sent.
+    const ifMatch = fault?.kind === 'version' ? undefined : req.headers['if-match']
+    if (ifMatch !== undefined && ifMatch.trim() !== '*' && !ifMatch.split(',').some((t) => etag !== null && t.trim() === etag)) {
+      res.writeHead(412, { 'content-type': 'text/plain' })
+      send(res, s, text('precondition failed\n'))
+      return
+    }
     const ranges = !api.noRanges && fault?.kind !== 'ignore-range'
     let start = 0
     let end = size - 1
@@ -311,6 +334,9 @@ export async function startServer (root?: string): Promise<RasterServer> {
     bandwidth: 0,
     connectionClose: false,
     idleClose: 0,
+    capacity: 0,
+    overloadHeaders: {},
+    overloaded: () => overloaded,
     url: (path) => `${base}/${path.replace(/^\//, '')}`,
     fault: (path, ...faults) => {
       const key = '/' + path.replace(/^\//, '')
@@ -326,7 +352,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     maxInFlight: () => maxInFlight,
     reset: () => {
       stats.clear(); queued.clear(); standing.clear()
-      maxInFlight = inFlight; total = 0
+      maxInFlight = inFlight; total = 0; overloaded = 0
     },
     close: async () => {
       for (const res of hanging) res.destroy()

@@ -1,0 +1,177 @@
+// A run of the command, once its arguments are known good: the pipeline, input files (or stdin) fed into
+// it, NDJSON records out on stdout; progress, per-record errors and the summary on stderr; signals and a
+// closed stdout. Loaded by cli.ts only then, so that --help, --version and usage errors load none of it
+// (undici, the stores' SDKs, GDAL).
+import { createReadStream } from 'node:fs'
+import { once } from 'node:events'
+import { UsageError } from '../errors.js'
+import { GdalMissingError } from '../raster/gdal.js'
+import type { ResultRecord } from '../input/records.js'
+import { LineSplitter } from '../input/lines.js'
+import { rasterPipeline, type RasterPipeline } from '../run/pipeline.js'
+import { Progress } from './progress.js'
+import { Summary } from './summary.js'
+import { removeNow } from '../run/tempdir.js'
+import { usage, type CliConfig, type CliIo } from './cli.js'
+
+/** Feeds every input, in order, line by line into the pipeline, honouring its backpressure. */
+async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, control: FeedControl): Promise<void> {
+  const sources = inputs.length === 0 ? ['-'] : inputs
+  const maxLength = pipeline.options.maxLineLength
+  try {
+    for (const name of sources) {
+      if (control.stopped) break
+      const stream = (name === '-' ? io.stdin : createReadStream(name)) as NodeJS.ReadableStream & { destroy: () => void }
+      const lines = stream.pipe(new LineSplitter(maxLength, name === '-' ? undefined : name))
+      // Stopping (a signal, a closed stdout) ends the loop below even while it waits for input that may
+      // never come: destroying only the source would leave the splitter, and this loop, waiting forever.
+      control.current = { destroy: () => { stream.destroy(); lines.destroy() } }
+      // pipe() does not carry a read error on: hand it to the loop below.
+      stream.on('error', (err: Error) => lines.destroy(err))
+      try {
+        for await (const raw of lines) {
+          if (control.stopped) break
+          if (!pipeline.write(raw)) await once(pipeline, 'drain', { signal: control.stop.signal })
+        }
+      } catch (err) {
+        // Reading stops early on a signal (the stream is destroyed under us). A read error stops the
+        // input too: the records already read still finish, and the run exits 2.
+        if (!control.stopped) {
+          control.stopped = true
+          control.error = `cannot read input ${name === '-' ? 'stdin' : `'${name}'`}: ${(err as Error).message}`
+        }
+      } finally {
+        if (name !== '-') stream.destroy()
+      }
+    }
+  } finally {
+    control.current = undefined
+    if (!pipeline.destroyed) pipeline.end()
+  }
+}
+
+interface FeedControl {
+  stopped: boolean
+  /** Aborted when input must stop: wakes a feed waiting for the pipeline to drain. */
+  stop: AbortController
+  current?: { destroy: () => void }
+  /** Why reading input failed, if it did. */
+  error?: string
+}
+
+/** After the first signal, records in flight get this long to finish before their fetches are aborted. */
+const GRACE_MS = 2000
+/** The same signal again within this many ms is the same signal delivered twice. */
+const DUPLICATE_SIGNAL_MS = 50
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+/** After stdout closed early (`| head`): 128 + SIGPIPE, what a shell reports for a filter SIGPIPE ended. */
+export const BROKEN_PIPE_EXIT = 141
+
+export async function runCommand (config: CliConfig, io: CliIo): Promise<number> {
+  let pipeline: RasterPipeline
+  try {
+    pipeline = rasterPipeline(config.options)
+  } catch (err) {
+    if (err instanceof UsageError) return usage(io, err.message)
+    if (err instanceof GdalMissingError) {
+      io.stderr.write(`rasterpipe: ${err.message}\n`)
+      return 2
+    }
+    throw err
+  }
+
+  const summary = new Summary()
+  const progress = config.progress ? new Progress(io.stderr) : undefined
+  const log = (line: string): void => { if (progress) progress.log(line); else io.stderr.write(line + '\n') }
+  const control: FeedControl = { stopped: false, stop: new AbortController() }
+  const stopInput = (): void => {
+    control.stopped = true
+    control.stop.abort()
+    control.current?.destroy()
+  }
+  let signalled: NodeJS.Signals | undefined
+  let leaving = false
+  let signalledAt = 0
+  const onSignal = (sig: NodeJS.Signals): void => {
+    // One signal can arrive twice within a moment: Ctrl-C reaches every process of the terminal's group,
+    // so a wrapper that also passes it on (bin/rasterpipe on an old Node, npx, make) delivers it again,
+    // as does a supervisor signalling a whole process group. That is one request, not "again".
+    if (signalled === sig && performance.now() - signalledAt < DUPLICATE_SIGNAL_MS) return
+    if (signalled && !leaving) {
+      // Second signal: leave now, but not under GDAL's feet: exiting (or deleting the temp files) while
+      // GDAL calls still run on the pool crashed the process now and then (SIGSEGV). cancel() stops every
+      // stage, aborts the fetches and waits only for the GDAL calls already running (a chunk each; they
+      // cannot be interrupted), then closes every dataset and removes temp files and partial outputs.
+      leaving = true
+      io.stderr.write(`\nrasterpipe: ${sig} again: exiting now\n`)
+      void pipeline.cancel().finally(() => process.exit(SIGNAL_EXIT[sig] ?? 1))
+      return
+    }
+    if (leaving) {
+      // A third: at once, whatever is running.
+      removeNow()
+      process.exit(SIGNAL_EXIT[sig] ?? 1)
+    }
+    signalled = sig
+    signalledAt = performance.now()
+    stopInput()
+    log(`rasterpipe: ${sig}: reading no more input; finishing the records in flight (${sig} again to quit at once)`)
+    setTimeout(() => pipeline.abort(), GRACE_MS).unref()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  let brokenPipe = false
+  pipeline.on('warning', (message: string) => log(`rasterpipe: warning: ${message}`))
+  const done = new Promise<void>((resolve, reject) => {
+    pipeline.on('data', (r: ResultRecord) => {
+      if (brokenPipe) return
+      summary.add(r)
+      if (r.error) log(`rasterpipe: ${r.input ? `${r.input}:` : 'line '}${r.line}: ${r.error.stage} ${r.error.code}: ${r.error.message}`)
+      progress?.update(summary.done, pipeline.taken() - pipeline.otherShards())
+      if (!io.stdout.write(JSON.stringify(r) + '\n')) {
+        pipeline.pause()
+        io.stdout.once('drain', () => pipeline.resume())
+      }
+    })
+    pipeline.once('end', resolve)
+    pipeline.once('error', reject)
+    // After a cancel there is no 'end': the run is over once it has let go of everything.
+    pipeline.once('close', () => { void pipeline.released.then(resolve) })
+  })
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE' || brokenPipe) return
+    // A closed pipe (`| head`) means nobody reads the records any more: take no more input, cancel the
+    // work in flight (no output is put in place after this), let GDAL's calls in flight return, remove
+    // the temp files, and leave quietly, as a filter that SIGPIPE ended.
+    brokenPipe = true
+    stopInput()
+    void pipeline.cancel()
+  }
+  io.stdout.on('error', onStdoutError)
+
+  try {
+    await Promise.all([feed(pipeline, config.inputs, io, control), done])
+    await pipeline.released
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  progress?.stop()
+  const shard = pipeline.options.shard
+  if (shard) summary.shard = { ...shard, others: pipeline.otherShards() }
+  summary.hosts = pipeline.hosts()
+  if (brokenPipe) {
+    if (config.stats) await summary.writeJson(config.stats)
+    return BROKEN_PIPE_EXIT
+  }
+  io.stderr.write(summary.text(pipeline.options.outDir) + '\n')
+  if (config.stats) await summary.writeJson(config.stats)
+  if (signalled) return SIGNAL_EXIT[signalled] ?? 1
+  if (control.error) {
+    io.stderr.write(`rasterpipe: ${control.error}\n`)
+    return 2
+  }
+  return summary.failed > 0 ? 1 : 0
+}
+

@@ -1,0 +1,161 @@
+// Every request of a run passes here first (GETs, range reads, HEADs, uploads): each origin gets its own
+// adaptive limit on requests in flight (lib/http/host-limit.ts), and a request over it waits in that
+// origin's queue before it reaches the HTTP client. undici starts a request's connect, headers and body
+// timers when it is dispatched to a connection, so a request waiting here loses none of its --timeout;
+// the run's signal (which carries --max-time, the record's total) still aborts it while it waits.
+import { Dispatcher } from 'undici'
+import { parseRetryAfter } from './backoff.js'
+import { HostLimit, type HostLimitFigures } from './host-limit.js'
+
+type Handler = Dispatcher.DispatchHandler
+type Signal = AbortSignal | { on: (e: 'abort', l: () => void) => void, removeListener: (e: 'abort', l: () => void) => void, aborted?: boolean, reason?: unknown }
+
+export interface HostDispatcherOptions {
+  /** Requests in flight per origin at most (--concurrency), and the limit each origin starts with. */
+  cap: number
+  /** false (--fixed-concurrency): each origin's limit stays at `cap`; throttling is counted only. */
+  adaptive: boolean
+}
+
+export class HostLimitedDispatcher extends Dispatcher {
+  private readonly inner: Dispatcher
+  private readonly options: HostDispatcherOptions
+  private readonly hosts = new Map<string, HostLimit>()
+  private destroyed = false
+
+  constructor (inner: Dispatcher, options: HostDispatcherOptions) {
+    super()
+    this.inner = inner
+    this.options = options
+  }
+
+  /** Each origin's limit over the run and the throttling answers it gave. */
+  figures (): Record<string, HostLimitFigures> {
+    return Object.fromEntries([...this.hosts].map(([origin, host]) => [origin, host.figures()]))
+  }
+
+  override dispatch (options: Dispatcher.DispatchOptions, handler: Handler): boolean {
+    const signal = (options as { signal?: Signal | null }).signal ?? undefined
+    if (this.destroyed) {
+      fail(handler, closed())
+      return true
+    }
+    if (signal?.aborted) {
+      fail(handler, abortReason(signal))
+      return true
+    }
+    const host = this.hostFor(options.origin)
+    let waiting = true
+    const onAbort = (): void => {
+      // Still waiting when the signal fires: out of the queue, failed with the signal's reason, as undici
+      // fails a request aborted in its own queue.
+      if (cancel()) fail(handler, abortReason(signal as Signal))
+    }
+    const cancel = host.enqueue(() => {
+      waiting = false
+      unlisten(signal, onAbort)
+      this.start(host, options, handler)
+    }, (err) => {
+      waiting = false
+      unlisten(signal, onAbort)
+      fail(handler, err)
+    })
+    // A request that found a free slot has started already, inside enqueue().
+    if (waiting && signal) listen(signal, onAbort)
+    return true
+  }
+
+  private start (host: HostLimit, options: Dispatcher.DispatchOptions, handler: Handler): void {
+    let over = false
+    const finish = (): void => {
+      if (over) return
+      over = true
+      host.release()
+    }
+    let answered = false
+    const wrapped: Handler = {
+      onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+      onRequestUpgrade: (controller, status, headers, socket) => handler.onRequestUpgrade?.(controller, status, headers, socket),
+      onResponseStarted: () => handler.onResponseStarted?.(),
+      onResponseStart: (controller, status, headers, message) => {
+        // 1xx answers come before the final one and say nothing of the host's load.
+        if (status >= 200 && !answered) {
+          answered = true
+          host.respond(status, parseRetryAfter(headers['retry-after']))
+        }
+        return handler.onResponseStart?.(controller, status, headers, message)
+      },
+      onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
+      onResponseEnd: (controller, trailers) => {
+        finish()
+        return handler.onResponseEnd?.(controller, trailers)
+      },
+      onResponseError: (controller, err) => {
+        finish()
+        return handler.onResponseError?.(controller, err)
+      },
+      onBodySent: (chunk) => handler.onBodySent?.(chunk),
+      onRequestSent: () => handler.onRequestSent?.()
+    }
+    try {
+      this.inner.dispatch(options, wrapped)
+    } catch (err) {
+      finish()
+      throw err
+    }
+  }
+
+  private hostFor (origin: string | URL | undefined): HostLimit {
+    const key = origin === undefined ? '' : typeof origin === 'string' ? safeOrigin(origin) : origin.origin
+    let host = this.hosts.get(key)
+    if (!host) this.hosts.set(key, host = new HostLimit({ cap: this.options.cap, adaptive: this.options.adaptive }))
+    return host
+  }
+
+  override async close (): Promise<void> {
+    await Promise.all([...this.hosts.values()].map((h) => h.idle()))
+    await this.inner.close()
+  }
+
+  override async destroy (): Promise<void> {
+    this.destroyed = true
+    for (const host of this.hosts.values()) host.drop(closed())
+    await this.inner.destroy()
+  }
+}
+
+/** Fails a request that never reached the HTTP client: it has no controller yet, as undici's own early failures. */
+function fail (handler: Handler, err: Error): void {
+  handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err)
+}
+
+function closed (): Error {
+  return new Error('the HTTP client was closed')
+}
+
+function safeOrigin (text: string): string {
+  try {
+    return new URL(text).origin
+  } catch {
+    return text
+  }
+}
+
+function abortReason (signal: Signal): Error {
+  const reason = signal.reason
+  if (reason instanceof Error) return reason
+  const err = new Error('This operation was aborted')
+  err.name = 'AbortError'
+  return err
+}
+
+function listen (signal: Signal, listener: () => void): void {
+  if ('addEventListener' in signal) signal.addEventListener('abort', listener, { once: true })
+  else signal.on('abort', listener)
+}
+
+function unlisten (signal: Signal | undefined, listener: () => void): void {
+  if (!signal) return
+  if ('removeEventListener' in signal) signal.removeEventListener('abort', listener)
+  else signal.removeListener('abort', listener)
+}

@@ -1,0 +1,251 @@
+// The header cache across runs (--cache-dir): per source, the bytes range mode reads on open (the head
+// the probe brought, the TIFF's directories and out-of-line tag values), with the file's size and
+// validator, so that a later run reads a chip with one request, guarded by If-Match.
+//
+// One file per source, named by a hash of its key (URL and the headers that may change the answer, so no
+// secret is in a name): a JSON line, then the ranges' bytes one after the other. An entry is written to a
+// temp name in the same directory and renamed into place, so concurrent runs see an old entry or a new
+// one, never a torn one; one that does not check out (its header, its ranges, the SHA-256 of its bytes,
+// the key it names) is a miss, and the next write replaces it. Entries are used least recently first
+// evicted (their mtime is touched on use) when the directory grows past --cache-max.
+import { createHash, randomBytes } from 'node:crypto'
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs'
+import { open, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { UsageError } from '../errors.js'
+import { redactUrl } from '../http/redact.js'
+import { totalBytes, type Range } from './ranges.js'
+
+const FORMAT = 'rasterpipe-header-cache'
+const VERSION = 1
+const ENTRY = /^[0-9a-f]{64}\.head$/
+const TEMP = /^\.[0-9a-f]{64}\.\d+\.[0-9a-f]+\.tmp$/
+/** A temp file this old is a crashed writer's: no write takes this long. */
+const STALE_TEMP_MS = 60 * 60 * 1000
+/** The JSON line is small (a URL, a few numbers and the ranges); past this it is not ours. */
+const MAX_HEADER = 1024 * 1024
+/** Evicting goes this far below the bound, so that the directory is listed again only every so often. */
+const EVICT_TO = 0.9
+
+/** What range mode learnt on opening a source: enough to open it again without a request. */
+export interface HeadEntry {
+  size: number
+  /** A strong ETag (quoted) or a Last-Modified date: what If-Match or If-Unmodified-Since carries. */
+  validator: string
+  /** Bytes the probe brought (the head); the decisions are replayed on them. */
+  head: number
+  /** The structure's bytes as the probe's decision weighed them (lib/source/decision.ts). */
+  structureBytes: number
+  /** The ranges held once the source was opened: sorted, disjoint, the first from byte 0 past the head. */
+  ranges: Range[]
+  /** Their bytes, one range after the other. */
+  bytes: Buffer
+}
+
+interface Header {
+  format: string
+  version: number
+  key: string
+  url: string
+  size: number
+  validator: string
+  head: number
+  structureBytes: number
+  ranges: Range[]
+  sha256: string
+}
+
+/** The bytes of `ranges` of the file at `path`, one range after the other. */
+export async function readRanges (path: string, ranges: Range[]): Promise<Buffer> {
+  const out = Buffer.alloc(totalBytes(ranges))
+  const file = await open(path, 'r')
+  try {
+    let at = 0
+    for (const [a, b] of ranges) {
+      const { bytesRead } = await file.read(out, at, b - a, a)
+      if (bytesRead !== b - a) throw new Error(`${path}: only ${bytesRead} of bytes ${a}-${b - 1} could be read`)
+      at += b - a
+    }
+  } finally {
+    await file.close()
+  }
+  return out
+}
+
+/** Milliseconds, finer than Date.now(): entries used within one millisecond still have an order. */
+const clock = (): number => performance.timeOrigin + performance.now()
+
+const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex')
+
+export class HeaderCache {
+  readonly dir: string
+  readonly maxBytes: number
+  private readonly now: () => number
+  /** Bytes in the directory as last listed, plus what this run wrote since. */
+  private estimate: number | undefined
+  /** Keys whose entry this run found out of date: not read again until this run has written them anew. */
+  private readonly distrusted = new Set<string>()
+  /** Writes, drops and evictions of a key, in order: a drop never lands after the write that follows it. */
+  private readonly queues = new Map<string, Promise<void>>()
+  private evicting: Promise<void> | undefined
+
+  /**
+   * Makes the directory when missing and checks that entries can be written there: the user asked for a
+   * cache, so one that cannot work is a usage error now, not a run that is silently cold every time.
+   */
+  static open (dir: string, maxBytes: number, now: () => number = clock): HeaderCache {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 })
+      if (!statSync(dir).isDirectory()) throw new Error('not a directory')
+      accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      throw new UsageError(`--cache-dir: cannot use '${dir}' for the cache: ${e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'not a directory' : e.message}`)
+    }
+    return new HeaderCache(dir, maxBytes, now)
+  }
+
+  private constructor (dir: string, maxBytes: number, now: () => number) {
+    this.dir = dir
+    this.maxBytes = maxBytes
+    this.now = now
+  }
+
+  /** The entry's file: a hash of the key, which may hold credentials (a pre-signed URL, a header's value). */
+  pathOf (key: string): string {
+    return join(this.dir, `${sha256(key)}.head`)
+  }
+
+  /** The entry for `key`, or null when there is none that checks out. A hit counts as a use for eviction. */
+  async read (key: string): Promise<HeadEntry | null> {
+    if (this.distrusted.has(key)) return null
+    const path = this.pathOf(key)
+    let data: Buffer
+    try {
+      const file = await open(path, 'r')
+      try {
+        const { size } = await file.stat()
+        // Larger than any entry this cache would keep: not ours (and not to be read into memory).
+        if (size > this.maxBytes) return null
+        data = Buffer.alloc(size)
+        const { bytesRead } = await file.read(data, 0, size, 0)
+        data = data.subarray(0, bytesRead)
+      } finally {
+        await file.close()
+      }
+    } catch {
+      return null
+    }
+    const entry = parseEntry(data, sha256(key))
+    if (entry) await utimes(path, this.now() / 1000, this.now() / 1000).catch(() => undefined)
+    return entry
+  }
+
+  /** Stores `entry` for `key` (under its URL, redacted, for people who look), then evicts past the bound. */
+  async write (key: string, url: string, entry: HeadEntry): Promise<void> {
+    const hash = sha256(key)
+    const header: Header = {
+      format: FORMAT,
+      version: VERSION,
+      key: hash,
+      url: redactUrl(url),
+      size: entry.size,
+      validator: entry.validator,
+      head: entry.head,
+      structureBytes: entry.structureBytes,
+      ranges: entry.ranges,
+      sha256: sha256(entry.bytes)
+    }
+    const data = Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), entry.bytes])
+    // An entry the bound could not hold would only push out every other one.
+    if (data.length > this.maxBytes) return
+    await this.serial(key, async () => {
+      const temp = join(this.dir, `.${hash}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+      try {
+        await writeFile(temp, data, { mode: 0o600 })
+        const at = this.now() / 1000
+        await utimes(temp, at, at)
+        await rename(temp, this.pathOf(key))
+      } catch (err) {
+        await rm(temp, { force: true })
+        throw err
+      }
+      this.distrusted.delete(key)
+    })
+    if (this.estimate !== undefined) this.estimate += data.length
+    if (this.estimate === undefined || this.estimate > this.maxBytes) await this.evict()
+  }
+
+  /** The entry is out of date (the file changed on the server): not used again, and removed. */
+  async drop (key: string): Promise<void> {
+    this.distrusted.add(key)
+    await this.serial(key, async () => { await rm(this.pathOf(key), { force: true }) })
+  }
+
+  /** Lists the directory and removes the least recently used entries until it is under the bound. */
+  async evict (): Promise<void> {
+    this.evicting ??= this.evictNow().finally(() => { this.evicting = undefined })
+    await this.evicting
+  }
+
+  private async evictNow (): Promise<void> {
+    const found: { path: string, size: number, mtime: number, name: string }[] = []
+    for (const name of await readdir(this.dir)) {
+      const isEntry = ENTRY.test(name)
+      if (!isEntry && !TEMP.test(name)) continue // not ours: left alone, and not counted
+      const path = join(this.dir, name)
+      const st = await stat(path).catch(() => null)
+      if (!st?.isFile()) continue
+      if (isEntry) found.push({ path, size: st.size, mtime: st.mtimeMs, name })
+      else if (this.now() - st.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true })
+    }
+    let total = found.reduce((sum, f) => sum + f.size, 0)
+    if (total > this.maxBytes) {
+      found.sort((a, b) => a.mtime - b.mtime || a.name.localeCompare(b.name))
+      for (const f of found) {
+        if (total <= this.maxBytes * EVICT_TO) break
+        // Another run may have removed it first: then it is gone all the same.
+        await rm(f.path, { force: true })
+        total -= f.size
+      }
+    }
+    this.estimate = total
+  }
+
+  private async serial (key: string, work: () => Promise<void>): Promise<void> {
+    const before = this.queues.get(key) ?? Promise.resolve()
+    const mine = before.then(work)
+    const tail = mine.catch(() => undefined)
+    this.queues.set(key, tail)
+    void tail.then(() => { if (this.queues.get(key) === tail) this.queues.delete(key) })
+    await mine
+  }
+}
+
+/** An entry's file, checked through: anything torn, foreign or inconsistent is null, never trusted. */
+export function parseEntry (data: Buffer, keyHash: string): HeadEntry | null {
+  const newline = data.subarray(0, MAX_HEADER).indexOf(0x0a)
+  if (newline < 0) return null
+  let h: Header
+  try {
+    h = JSON.parse(data.subarray(0, newline).toString('utf8')) as Header
+  } catch {
+    return null
+  }
+  if (h === null || typeof h !== 'object' || h.format !== FORMAT || h.version !== VERSION || h.key !== keyHash) return null
+  const whole = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+  if (!whole(h.size) || !whole(h.head) || !whole(h.structureBytes) || typeof h.validator !== 'string' || h.validator === '') return null
+  if (!Array.isArray(h.ranges) || h.ranges.length === 0) return null
+  let end = 0
+  for (const r of h.ranges as unknown[]) {
+    if (!Array.isArray(r) || r.length !== 2 || !whole(r[0]) || !whole(r[1])) return null
+    const [a, b] = r as Range
+    // Sorted and disjoint (as merged), within the file.
+    if (a < end || (end > 0 && a === end) || b <= a || b > h.size) return null
+    end = b
+  }
+  if (h.ranges[0][0] !== 0 || h.ranges[0][1] < h.head || h.head === 0) return null
+  const bytes = data.subarray(newline + 1)
+  if (bytes.length !== totalBytes(h.ranges) || sha256(bytes) !== h.sha256) return null
+  return { size: h.size, validator: h.validator, head: h.head, structureBytes: h.structureBytes, ranges: h.ranges, bytes }
+}
