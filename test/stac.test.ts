@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { rmSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { awsEnv, withS3 } from './support/s3.js'
 import { runCli, scratch } from './support/run.js'
@@ -70,6 +70,7 @@ function assertItemOutput (record: ResultRecord, item: StacItemFixture, w: Pixel
   const what = `${tag} ${item.id}`
   assert.equal(record.status, 'ok', `${what}: ${JSON.stringify(record.error)}`)
   const output = record.output as string
+  if (record.id === item.id) assert.match(basename(output), new RegExp(`^${item.id}-[0-9a-f]{12}\\.tif$`), `${what}: named by the item's id`)
   const vrt = join(dir, `${tag}-${item.id}-10m.vrt`)
   execFileSync('gdalbuildvrt', ['-q', '-separate', vrt, item.files.B04, item.files.B03])
   const ten = gdalTranslate(vrt, ['-srcwin', String(w.col), String(w.row), String(w.width), String(w.height)], dir, `${tag}-${item.id}-10m.tif`)

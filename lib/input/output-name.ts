@@ -8,8 +8,12 @@ import { redactUrl } from '../http/redact.js'
 
 export interface OutputName { display: string, path: string }
 
-/** `sources`: a multi-source record's entries (URLs redacted), part of what its default name hashes. */
-export function outputFor (url: string, request: WindowRequest, out: unknown, o: PipelineOptions, ext: string, sources?: unknown[]): OutputName {
+/**
+ * `sources`: a multi-source record's entries (URLs redacted), part of what its default name hashes. Such a
+ * record's default name starts with its `id` when it has one (a STAC item's id): its first source's file
+ * name (B04 of every item) would say nothing.
+ */
+export function outputFor (url: string, request: WindowRequest, out: unknown, o: PipelineOptions, ext: string, sources?: unknown[], id?: string): OutputName {
   const root = resolve(o.outDir)
   let name: string
   if (out !== undefined) {
@@ -17,7 +21,7 @@ export function outputFor (url: string, request: WindowRequest, out: unknown, o:
     if (isAbsolute(out) || /^[a-zA-Z]:[\\/]/.test(out)) throw new InvalidValue(`"out" must be relative to --out-dir, got absolute '${out}'`)
     name = out
   } else {
-    name = defaultName(url, request, o, ext, sources)
+    name = defaultName(url, request, o, ext, sources, sources && id)
   }
   if (isStoreUri(o.outDir)) return storeOutput(o.outDir, name, out)
   const path = resolve(root, name)
@@ -41,7 +45,7 @@ function storeOutput (outDir: string, name: string, out: unknown): OutputName {
   return { display: uri, path: uri }
 }
 
-function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string, sources?: unknown[]): string {
+function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string, sources?: unknown[], id?: string): string {
   // Without credentials: a pre-signed URL signed anew names the same output (and no secret feeds the name).
   const key = JSON.stringify([redactUrl(url), request.window, request.bbox ?? null, request.bboxCrs ?? null, request.bands ?? null,
     request.boundless, request.outSize ?? null, o.format, o.creationOptions,
@@ -50,7 +54,7 @@ function defaultName (url: string, request: WindowRequest, o: PipelineOptions, e
     ...(sources ? [sources] : [])])
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 12)
   let base = url.replace(/[?#].*$/, '').replace(/\/+$/, '')
-  base = base.slice(base.lastIndexOf('/') + 1).replace(/\.[A-Za-z0-9]{1,5}$/, '')
+  base = id ?? base.slice(base.lastIndexOf('/') + 1).replace(/\.[A-Za-z0-9]{1,5}$/, '')
   base = base.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 60) || 'raster'
   return `${base}-${hash}${ext}`
 }

@@ -128,7 +128,7 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
       return part
     })
   }
-  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && printableSources(sources))
+  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && printableSources(sources), job.id)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
