@@ -14,17 +14,12 @@ import { runCli, scratch } from './support/run.js'
 import { gdalTranslate } from './support/compare.js'
 import { makeStacCatalogue, STAC_BANDS, SWIR_RASTER_BANDS, type StacCatalogue, type StacItemFixture } from './support/stac.js'
 import { loadGdal } from '../lib/raster/gdal.js'
-import { parseItem } from '../lib/input/parse.js'
-import { resolveOptions } from '../lib/run/options.js'
 import type { PixelWindow } from '../lib/input/request.js'
 import type { ResultRecord } from '../lib/input/records.js'
 
 const gdal = loadGdal()
 const KEYS = STAC_BANDS.map((b) => b.key)
 const ASSETS = KEYS.join(',')
-/** Multi-source records come from the stack branch; until it is merged the runs that need them wait. */
-const STACKS = parseItem(JSON.stringify({ urls: ['a.tif', 'b.tif'] }), 1, resolveOptions({}), '.tif')?.error === undefined
-const needsStacks = STACKS ? {} : { skip: 'needs multi-source records ("urls", branch stack) merged' }
 const ENV = { RASTERPIPE_RETRY_BASE_MS: '1' }
 
 let cat: StacCatalogue
@@ -102,7 +97,7 @@ function assertItemOutput (record: ResultRecord, item: StacItemFixture, w: Pixel
 const WINDOW: PixelWindow = { col: 64, row: 32, width: 200, height: 150 }
 const W = `${WINDOW.col},${WINDOW.row},${WINDOW.width},${WINDOW.height}`
 
-test('stac: {"stac": item URL} lines with --assets of four keys: one ok record per item, its bands GDAL\'s (auto and range)', needsStacks, async () => {
+test('stac: {"stac": item URL} lines with --assets of four keys: one ok record per item, its bands GDAL\'s (auto and range)', async () => {
   const input = cat.items.map((it) => JSON.stringify({ stac: server.url(`/${it.path}`) })).join('\n') + '\n'
   for (const mode of ['auto', 'range']) {
     // The first document answers 503 once: documents are retried as any request.
@@ -124,7 +119,7 @@ test('stac: {"stac": item URL} lines with --assets of four keys: one ok record p
   }
 })
 
-test('stac: an ItemCollection, by URL and inline, and an inline Item with a self link: one record per item', needsStacks, async () => {
+test('stac: an ItemCollection, by URL and inline, and an inline Item with a self link: one record per item', async () => {
   // Inline, as a STAC API answers: absolute hrefs; the lone item's relative hrefs resolve against its self link.
   const inline = structuredClone(cat.items.map((it) => it.json)) as Array<{ assets: Record<string, { href: string }> }>
   inline.forEach((it, i) => { for (const a of Object.values(it.assets)) a.href = server.url(`/items/${cat.items[i].id}/${a.href.slice(2)}`) })
@@ -144,7 +139,7 @@ test('stac: an ItemCollection, by URL and inline, and an inline Item with a self
   }
 })
 
-test('stac: without a window or bbox an item is read whole (by its proj:transform and proj:shape); assets by common name', needsStacks, async () => {
+test('stac: without a window or bbox an item is read whole (by its proj:transform and proj:shape); assets by common name', async () => {
   const line = JSON.stringify({ stac: server.url(`/${cat.items[2].path}`), assets: ['red', 'green', 'swir16', 'swir22'] })
   // The names of the output's bands are the asset keys, whatever the assets were asked by.
   const run = await runCli(['--no-progress', '-o', join(dir, 'whole')], { stdin: line + '\n', env: ENV })
@@ -210,7 +205,6 @@ test('stac: {"stac": "s3://…"} is read with the stores\' credentials, and so a
     assert.ok(!wrong.stdout.includes('not-the-secret') && !wrong.stderr.includes('not-the-secret'))
     const run = await runCli(args, { stdin: line, env: { ...awsEnv(s3), ...ENV } })
     assert.equal(s3.stats(`catalogue/${item.path}`).statuses.at(-1), 200)
-    if (!STACKS) return
     assert.equal(run.code, 0, run.stderr)
     // Every band came from the store, by its s3:// href.
     for (const key of KEYS) assert.ok(s3.stats(`catalogue/${prefix}/${key}.tif`).requests > 0, key)
