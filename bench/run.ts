@@ -150,6 +150,15 @@ async function peers (work: string, server: RasterServer, report: string[]): Pro
     `concurrency ${CONCURRENCY}: every file whole in one request, or each file's head (header and directories) then each window's blocks ` +
     'in one request; each request waits the latency once, responses stream at the cap each. It adds the two, as if no compute overlapped ' +
     'the network: rasterpipe can be under it where waits overlap compute.', ...skipped, '')
+  // What starting costs each (no records): part of every figure above the floor, which has none.
+  const before = load()
+  const empty = await rotated('startup', contenders.filter((c) => c !== xargs).map((c): [string, () => Promise<Run>] => [c.name, async () => {
+    const r = await c.run(work, [], CONCURRENCY, CO)
+    rmSync(r.outDir, { recursive: true, force: true })
+    return r
+  }]), (m) => m.wall)
+  report.push(`Starting with no records (load average ${before} before, ${load()} after): ` + [...empty].map(([name, ms]) =>
+    `${name} ${median(ms.map((m) => m.wall)).toFixed(2)} s wall, ${ms.every((m) => m.cpu !== null) ? median(ms.map((m) => m.cpu as number)).toFixed(2) : '—'} s CPU`).join('; ') + '.', '')
   for (const s of scenarios) {
     const windows = new Map<string, Array<[number, number, number, number]>>()
     for (const j of s.jobs) windows.set(j.url, [...(windows.get(j.url) ?? []), j.window])
