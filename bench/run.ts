@@ -197,11 +197,19 @@ async function main (): Promise<void> {
       report.push('', readFileSync(encoding, 'utf8').trim())
     }
     await legacy(work, server, report)
+  } catch (err) {
+    // What was measured before a failure is still reported (a long run is not lost to its last scenario).
+    report.push('', `**The run stopped early**: ${(err as Error).message.split('\n')[0]}`)
+    process.exitCode = 1
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
   } finally {
     await server.close()
     rmSync(work, { recursive: true, force: true })
   }
+  writeReport(report, started)
+}
 
+function writeReport (report: string[], started: number): void {
   const gdalVersion = execFileSync('gdal-config', ['--version']).toString().trim()
   const header = ['# rasterpipe benchmark results', '',
     `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, GDAL ${gdalVersion}.`,
