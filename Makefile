@@ -79,7 +79,20 @@ test: build
 demo: build
 	node dist/fixtures/demo.js
 
+# The bench's Python peer (the seed article's pipeline) needs rasterio, aiohttp, tqdm and click: from Debian's
+# packages, for /usr/bin/python3, installed here as root (as GDAL is by setup); otherwise that peer is skipped.
+# BENCH_QUICK=1 make bench: one run of fewer records, the peers only, into bench/RESULTS-quick.md.
+BENCH_PY_PACKAGES := python3-rasterio python3-aiohttp python3-tqdm python3-click
 bench: build
+	@for py in /usr/bin/python3 python3; do $$py -c 'import rasterio, aiohttp, tqdm, click' 2>/dev/null && exit 0; done; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "bench: installing the Python peer's packages from Debian: $(BENCH_PY_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_PY_PACKAGES) >/dev/null \
+	    || echo "bench: apt-get could not install them: the article's Python pipeline will be skipped" >&2; \
+	else \
+	  echo "bench: no python3 here imports rasterio, aiohttp, tqdm and click: the article's Python pipeline will be skipped" >&2; \
+	  echo "  (sudo apt-get install -y $(BENCH_PY_PACKAGES) to include it)" >&2; \
+	fi
 	node dist/bench/run.js
 
 lint: $(STAMP)

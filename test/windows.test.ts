@@ -146,3 +146,25 @@ test('--format COG writes a COG layout; --co COMPRESS=LZW shows in gdalinfo', as
   assert.equal(lzw.code, 0, lzw.stderr)
   assert.match(execFileSync('gdalinfo', [join(ctx.dir, 'lzw', 'b.tif')]).toString(), /COMPRESSION=LZW/)
 })
+
+test('the default encoding is DEFLATE at level 1 (GTiff ZLEVEL, COG LEVEL), as gdal_translate writes it; a given level or codec wins', async () => {
+  const url = ctx.server.url('rgb-byte-tiled.tif')
+  const src = join(FIXTURES, 'rgb-byte-tiled.tif')
+  const window = ['-srcwin', '0', '0', '600', '600']
+  const cases: Array<{ name: string, args: string[], ref: string[] }> = [
+    { name: 'gtiff', args: [], ref: ['-co', 'COMPRESS=DEFLATE', '-co', 'ZLEVEL=1', '-co', 'TILED=YES'] },
+    { name: 'cog', args: ['--format', 'COG'], ref: ['-of', 'COG', '-co', 'COMPRESS=DEFLATE', '-co', 'LEVEL=1'] },
+    { name: 'zlevel9', args: ['--co', 'ZLEVEL=9'], ref: ['-co', 'COMPRESS=DEFLATE', '-co', 'ZLEVEL=9', '-co', 'TILED=YES'] },
+    // ZSTD at its own default level (9 in GDAL 3.6), not at the level 1 meant for DEFLATE.
+    { name: 'zstd', args: ['--co', 'COMPRESS=ZSTD'], ref: ['-co', 'COMPRESS=ZSTD', '-co', 'TILED=YES'] }
+  ]
+  for (const c of cases) {
+    const run = await runCli(['-o', join(ctx.dir, `enc-${c.name}`), '-w', '0,0,600,600', ...c.args], { stdin: JSON.stringify({ url, out: 'a.tif' }) })
+    assert.equal(run.code, 0, run.stderr)
+    const ours = join(ctx.dir, `enc-${c.name}`, 'a.tif')
+    const ref = gdalTranslate(src, [...window, ...c.ref], ctx.dir, `enc-${c.name}-ref.tif`)
+    assertSameRaster(ours, ref, c.name)
+    // The same codec and level compress the same blocks to the same bytes: equal sizes show the level.
+    assert.equal(statSync(ours).size, statSync(ref).size, `${c.name}: size against gdal_translate ${c.ref.join(' ')}`)
+  }
+})

@@ -55,7 +55,8 @@ Options:
                                                                        [default: ${formatBytes(d.cacheMax)}]
       --format NAME          output GDAL driver, one self-contained file: GTiff, COG, PNG, JPEG,
                              WEBP, GIF, BMP, JP2OpenJPEG, GPKG, netCDF, PCIDSK     [default: ${d.format}]
-      --co NAME=VALUE        creation option, repeatable, as gdal_translate -co [default: COMPRESS=DEFLATE, TILED=YES]
+      --co NAME=VALUE        creation option, repeatable, as gdal_translate -co; DEFLATE is at level 1
+                             unless ZLEVEL (LEVEL for COG) is given [default: COMPRESS=DEFLATE, TILED=YES]
   -H, --header 'NAME: VALUE' request header, repeatable (as curl's -H), sent to the URL's own
                              origin only; never printed
       --chip-stats           per band min, max, mean, std and valid fraction of each output, in its record
