@@ -357,3 +357,29 @@ function assertSameRasterPixels (ours: string, ref: string, what: string): void 
     .split('\n').filter((l) => /Checksum=|Size is|Origin =|Pixel Size =/.test(l)).join('\n')
   assert.equal(info(ours), info(ref), what)
 }
+
+test('a window whose blocks lie in the cached head: the warm run still asks the server once (one byte, If-Match), so a replaced file is read anew, never served stale', async () => {
+  const cache = join(dir, 'cache-head')
+  // Stripped and uncompressed (1100² Byte, 1.2 MB: read by ranges under auto): the top rows' strips lie in the probe's 64 KiB.
+  const a = makeNoisyTiff(dir, 'head-a.tif', 1100, 1, [])
+  copyFileSync(a, join(served, 'head.tif'))
+  const line = JSON.stringify({ url: server.url('head.tif'), window: [0, 0, 32, 32], out: 'h.tif' }) + '\n'
+  const checksum = (p: string): string => (execFileSync('gdalinfo', ['-checksum', p]).toString().match(/Checksum=\d+/g) ?? []).join()
+  const reference = (src: string, name: string): string => gdalTranslate(src, ['-srcwin', '0', '0', '32', '32'], dir, name)
+  await run('head-cold', cache, line)
+  // Unchanged: one request, the check.
+  server.reset()
+  const same = await run('head-same', cache, line)
+  assert.equal(same.records[0].cache, 'hit')
+  assert.equal(server.totalRequests(), 1, 'a warm window inside the head checks the version once')
+  assert.equal(checksum(join(dir, 'head-same', 'h.tif')), checksum(reference(a, 'head-ref-a.tif')))
+  // Replaced by its inverse (same size, new ETag): refused 412, read again from a fresh probe.
+  execFileSync('gdal_translate', ['-q', '-scale', '0', '255', '255', '0', a, join(dir, 'head-b.tif')])
+  renameSync(join(dir, 'head-b.tif'), join(served, 'head.tif'))
+  server.reset()
+  const warm = await run('head-warm', cache, line)
+  assert.equal(warm.records[0].cache, 'renewed', JSON.stringify(warm.records[0]))
+  const fresh = reference(join(served, 'head.tif'), 'head-ref-b.tif')
+  assert.notEqual(checksum(fresh), checksum(reference(a, 'head-ref-a2.tif')), 'the replacement has other pixels')
+  assert.equal(checksum(join(dir, 'head-warm', 'h.tif')), checksum(fresh), 'the output is the current file\'s')
+})

@@ -39,7 +39,7 @@ export interface Transfer {
 
 export type Headers = Record<string, string | string[] | undefined>
 export type Response = Dispatcher.ResponseData
-export type Body = AsyncIterable<Buffer> & { destroy: () => void }
+export type Body = AsyncIterable<Buffer> & { destroy: () => void, on: (event: 'error', listener: (err: Error) => void) => unknown }
 
 export function header (headers: Headers, name: string): string | undefined {
   const v = headers[name]
@@ -147,9 +147,18 @@ export function checkPartial (res: Response, url: string, start: number, end?: n
     }
     return range
   } catch (err) {
-    res.body.destroy()
+    discardBody(res.body)
     throw err
   }
+}
+
+/**
+ * Ends a response whose body is not wanted. undici's body, destroyed before it is read, emits an abort
+ * error; with no listener that error is uncaught, outside the fault guard's context, and ends the process.
+ */
+export function discardBody (body: Body): void {
+  body.on('error', () => undefined)
+  body.destroy()
 }
 
 /** A body with a Content-Encoding is not the file's bytes: it can be neither resumed nor placed by offset. */

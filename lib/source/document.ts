@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RecordError } from '../errors.js'
-import { get, header, readBody, rejectStatus, type RequestOptions, type Transfer } from '../http/response.js'
+import { discardBody, get, header, readBody, rejectStatus, type RequestOptions, type Transfer } from '../http/response.js'
 import { retrying } from '../http/retry.js'
 import { httpOptions, isRemote, type FetchContext } from './fetch.js'
 
@@ -41,7 +41,7 @@ async function readRemote (url: string, http: RequestOptions, maxBytes: number):
     if (res.statusCode !== 200) await rejectStatus(res, url, http)
     const length = Number(header(res.headers, 'content-length') ?? NaN)
     if (length > maxBytes) {
-      res.body.destroy()
+      discardBody(res.body)
       throw tooBig(url, maxBytes)
     }
     const chunks: Buffer[] = []

@@ -8,7 +8,7 @@ import { finished } from 'node:stream/promises'
 import { RecordError } from '../errors.js'
 import { tooLarge } from '../http/errors.js'
 import { retrying } from '../http/retry.js'
-import { checkIdentity, checkPartial, get, header, otherVersion, readBody, rejectStatus, strongValidator, type Body, type Headers, type RequestOptions, type Response, type Transfer } from '../http/response.js'
+import { checkIdentity, checkPartial, discardBody, get, header, otherVersion, readBody, rejectStatus, strongValidator, type Body, type Headers, type RequestOptions, type Response, type Transfer } from '../http/response.js'
 
 /** What a download has on disk, so that the next request can resume after it. */
 export interface Progress {
@@ -75,7 +75,7 @@ export function acceptWhole (res: Response, url: string, state: Progress, o: Req
     checkIdentity(url, h)
     if (state.total !== undefined && state.total > o.maxBytes) throw tooLarge(url, state.total, o.maxBytes)
   } catch (err) {
-    res.body.destroy()
+    discardBody(res.body)
     throw err
   }
 }

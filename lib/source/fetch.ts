@@ -15,7 +15,7 @@ import type { RequestOptions } from '../http/response.js'
 import type { PixelWindow } from '../input/request.js'
 import { planBlocks, UncertainPlan } from './blocks.js'
 import { decideFetch, type FetchFacts } from './decision.js'
-import type { Range } from './ranges.js'
+import { totalBytes, type Range } from './ranges.js'
 import { RecordError } from '../errors.js'
 import type { Job } from '../run/job.js'
 import type { PipelineOptions } from '../run/options.js'
@@ -38,6 +38,9 @@ export interface FetchContext {
 }
 
 const WHOLE_FILE_FORMATS = /\.(png|jpe?g|gif|webp|bmp)$/i
+
+/** The largest head (header, directories, out-of-line tags) the header cache keeps for one source. */
+const MAX_CACHED_HEAD = 8 * 1024 * 1024
 
 export function isRemote (url: string): boolean {
   return /^(https?|s3|gs|az):\/\//i.test(url)
@@ -136,7 +139,10 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       }
       const probed = await probe(job.url, path, facts, http, job)
       // Only what is read by ranges, and can be tied to its version, is worth keeping.
-      if (headerCache && probed.kind === 'range' && probed.source.validator !== undefined) {
+      // Nor an entry so large that reading it back into memory here (outside --max-memory) would cost
+      // more than it saves: a BigTIFF's offset arrays can be tens of MB.
+      if (headerCache && probed.kind === 'range' && probed.source.validator !== undefined &&
+        totalBytes(probed.source.held) <= Math.min(headerCache.maxBytes, MAX_CACHED_HEAD)) {
         const { source, layout } = probed
         await readRanges(path, source.held)
           .then((bytes) => headerCache?.write(key, job.url, { ...layout, size: source.size, validator: source.validator as string, ranges: source.held, bytes }))

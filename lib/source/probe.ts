@@ -87,6 +87,8 @@ export async function openCached (url: string, path: string, entry: CachedHead, 
   if (decideFetch(probed) !== 'directories') return null
   await writeFile(path, head)
   const opened = await openSparse({ url, path, head, size: entry.size, validator: entry.validator, cached: entry }, probed, o, transfer)
+  // Nothing of this run has tied the cached bytes to the file's current version yet.
+  if (opened) opened.source.unverified = true
   return opened ? { kind: 'range', source: opened.source, layout: { head: entry.head, structureBytes: entry.structureBytes } } : null
 }
 

@@ -5,7 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { RecordError } from '../errors.js'
 import { retrying } from '../http/retry.js'
-import { checkPartial, get, header, otherVersion, readBody, rejectStatus, strongValidator, type Headers, type RequestOptions, type Response, type Transfer } from '../http/response.js'
+import { checkPartial, discardBody, get, header, otherVersion, readBody, rejectStatus, strongValidator, type Headers, type RequestOptions, type Response, type Transfer } from '../http/response.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import type { TiffInfo } from './tiff.js'
 
@@ -21,6 +21,9 @@ export interface SparseSource {
   held: Range[]
   /** Ranges being fetched now, by any record: a block in flight is awaited, never fetched twice. */
   inFlight: { range: Range, done: Promise<void> }[]
+  /** Opened from a header cache: no response of this run has yet shown the file is still that version. */
+  unverified?: boolean
+  verifying?: Promise<void>
 }
 
 /**
@@ -76,7 +79,7 @@ async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Ra
       throw new RecordError('fetch', 'SOURCE_CHANGED', `${url}: the file changed on the server since its directories were read (${res.statusCode})`)
     }
     if (res.statusCode === 200) {
-      res.body.destroy()
+      discardBody(res.body)
       throw new RecordError('fetch', src.validator ? 'SOURCE_CHANGED' : 'NO_RANGES',
         src.validator ? `${url}: the file changed on the server during the run` : `${url}: the server stopped honouring Range requests`)
     }
@@ -87,6 +90,7 @@ async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Ra
       : undefined
     await readBody(res.body, url, transfer, { length: end - start, label: ` of range ${start}-${end - 1}`, over },
       (chunk, offset) => file.write(chunk, 0, chunk.length, start + offset))
+    src.unverified = false
   })
 }
 
@@ -105,7 +109,11 @@ function stillMissing (src: SparseSource, wanted: Range[]): Range[] {
  */
 export async function fetchMissing (src: SparseSource, wanted: Range[], o: RequestOptions, transfer: Transfer): Promise<void> {
   const first = stillMissing(src, wanted)
-  if (first.length === 0) return
+  if (first.length === 0) {
+    // Bytes from an earlier run's cache, and no request to tie them to this run's version: ask for one byte, conditionally.
+    if (src.unverified) await (src.verifying ??= fetchRanges(src, [[0, 1]], o, transfer).finally(() => { src.verifying = undefined }))
+    return
+  }
   const needed = totalBytes(first)
   if (transfer.bytes + needed > o.maxBytes) {
     throw new RecordError('fetch', 'TOO_LARGE', `${src.url}: the window needs ${needed} more bytes, over --max-bytes ${o.maxBytes} with the ${transfer.bytes} this record has moved`)
