@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { rmSync, statSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { basename, join, relative } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { awsEnv, withS3 } from './support/s3.js'
 import { runCli, scratch } from './support/run.js'
@@ -210,4 +210,61 @@ test('stac: {"stac": "s3://…"} is read with the stores\' credentials, and so a
     for (const key of KEYS) assert.ok(s3.stats(`catalogue/${prefix}/${key}.tif`).requests > 0, key)
     assertItemOutput(run.records[0], item, WINDOW, 's3')
   })
+})
+
+test('stac: a {"stac": URL} record\'s headers go to the document and to assets on its origin, never to another host; never printed', async () => {
+  // Two origins: the document and one asset on `server` (127.0.0.1:A), another asset on 127.0.0.1:B.
+  const other = await startServer(cat.root)
+  try {
+    const it = cat.items[0]
+    const assets = it.json.assets as Record<string, Record<string, unknown>>
+    const item = {
+      ...it.json,
+      links: [],
+      assets: {
+        B04: { ...assets.B04, href: server.url(relative(cat.root, it.files.B04)) },
+        B03: { ...assets.B03, href: other.url(relative(cat.root, it.files.B03)) }
+      }
+    }
+    server.reset()
+    server.file('/headers/item.json', Buffer.from(JSON.stringify(item)))
+    const secret = 'Bearer sEcReT-token-4711'
+    const input = JSON.stringify({ stac: server.url('/headers/item.json'), headers: { Authorization: secret }, window: [0, 0, 64, 64] }) + '\n'
+    const run = await runCli(['--no-progress', '-o', join(dir, 'stac-headers')], { stdin: input, env: ENV })
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(run.records[0].status, 'ok', JSON.stringify(run.records[0]))
+    const sent = (s: RasterServer, path: string): Array<string | undefined> => s.stats(`/${relative(cat.root, path)}`).authorization
+    assert.deepEqual(server.stats('/headers/item.json').authorization, [secret], 'the document request')
+    assert.ok(sent(server, it.files.B04).length > 0 && sent(server, it.files.B04).every((a) => a === secret), 'the asset on the document\'s origin')
+    const elsewhere = sent(other, it.files.B03)
+    assert.ok(elsewhere.length > 0 && elsewhere.every((a) => a === undefined), `the asset on another origin got ${JSON.stringify(elsewhere)}`)
+    assert.ok(!run.stdout.includes('sEcReT') && !run.stderr.includes('sEcReT'), 'the header value is never printed')
+  } finally {
+    await other.close()
+  }
+})
+
+test('stac: a urls entry\'s own headers go to its source alone, on top of the record\'s; never printed, even on failure', async () => {
+  const it = cat.items[0]
+  const a = server.url(relative(cat.root, it.files.B04))
+  const b = server.url(relative(cat.root, it.files.B03))
+  server.reset()
+  // The second source fails (404): the error record and its `record` echo carry no header value.
+  server.fault(`/${relative(cat.root, it.files.B03)}`, { kind: 'status', status: 404 }, { kind: 'status', status: 404 })
+  const input = [
+    { urls: [a, { url: b, name: 'green', headers: { Authorization: 'Bearer eNtRy-one' } }], window: [0, 0, 32, 32], out: 'one.tif' },
+    { urls: [a, { url: b, headers: ['Authorization: Bearer eNtRy-two'] }], window: [0, 0, 32, 32], out: 'fails.tif' },
+    { urls: [a, { url: b, headers: { 'Bad Name': 'x' } }], window: [0, 0, 32, 32] }
+  ].map((r) => JSON.stringify(r)).join('\n') + '\n'
+  const run = await runCli(['--no-progress', '--retries', '0', '-o', join(dir, 'entry-headers')], { stdin: input, env: ENV })
+  const byLine = new Map(run.records.map((r) => [r.line, r]))
+  assert.equal(byLine.get(1)?.status, 'error', 'the first fetch of the second source met the 404')
+  assert.equal(byLine.get(2)?.status, 'error')
+  assert.equal(byLine.get(3)?.error?.code, 'BAD_RECORD')
+  assert.match(byLine.get(3)?.error?.message ?? '', /urls\[1\]: headers: 'Bad Name' is not a header name/)
+  const own = server.stats(`/${relative(cat.root, it.files.B03)}`).authorization
+  assert.deepEqual([...new Set(own)].sort(), ['Bearer eNtRy-one', 'Bearer eNtRy-two'], 'each entry\'s header went to its source')
+  assert.ok(server.stats(`/${relative(cat.root, it.files.B04)}`).authorization.every((x) => x === undefined), 'not to the other source')
+  assert.ok(!run.stdout.includes('eNtRy') && !run.stderr.includes('eNtRy'), 'never printed')
+  assert.deepEqual((byLine.get(2)?.record as { urls: unknown[] }).urls[1], { url: b })
 })

@@ -114,6 +114,11 @@ test('stac: the whole item by its bbox only when nothing else gives the extent; 
   const r = itemRecord(item('i1'), ctx({ assets: ['B04'], fields, wholeItem: false }))
   assert.deepEqual(r, { ...fields, id: 'i1', urls: [{ url: 'http://h/c/items/B04.tif', name: 'B04', bands: [{ nodata: 0, scale: 0.0001, offset: -0.1 }] }] })
   assert.equal(itemRecord(item('i1'), ctx({ assets: ['B04'], fields: { id: 'mine' } })).id, 'mine')
+  // Headers given for the document's origin go to the entries on it, not elsewhere.
+  const own = itemRecord(item('i1'), ctx({ assets: ['B04'], headers: { authorization: 'Bearer t' }, origin: 'http://h' }))
+  assert.deepEqual((own.urls as Array<{ headers?: unknown }>)[0].headers, { authorization: 'Bearer t' })
+  const elsewhere = itemRecord(item('i1'), ctx({ assets: ['B04'], headers: { authorization: 'Bearer t' }, origin: 'http://other:81' }))
+  assert.equal((elsewhere.urls as Array<{ headers?: unknown }>)[0].headers, undefined)
   const threeD = itemRecord(item('i1', { bbox: [1, 2, -5, 3, 4, 50] }), ctx({ assets: ['B04'] }))
   assert.deepEqual(threeD.bbox, [1, 2, 3, 4])
   inputError(() => itemRecord(item('i8', { bbox: undefined }), ctx({ assets: ['B04'] })), 'BAD_RECORD', /item 'i8': no "bbox"/)
@@ -234,9 +239,10 @@ test('expand: {"stac": path} reads the document, its fields go to each record, i
       line(4, { stac: join(dir, 'i1.json'), url: 'http://h/a.tif' }),
       line(5, { stac: 'ftp://h/i1.json' })
     ]) as LineRecord[]
+    // The record's headers are not copied to the item's record: they go to assets on the document's origin
+    // only, and a local document has none.
     assert.deepEqual(out[0].value, {
       window: [0, 0, 32, 32],
-      headers: { 'X-Key': 's3cret' },
       id: 'i1',
       urls: [{ url: join(dir, 'B04.tif'), name: 'B04', bands: [{ nodata: 0, scale: 0.0001, offset: -0.1 }] }, { url: join(dir, 'B03.tif'), name: 'B03' }]
     })

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { loadGdal, type Dataset } from '../lib/raster/gdal.js'
 import { startServer, type RasterServer } from './support/server.js'
 import { runCli, scratch } from './support/run.js'
-import { gdalTranslate, gdalWarp } from './support/compare.js'
+import { assertSameRaster, gdalTranslate, gdalWarp } from './support/compare.js'
 import type { StatsJson } from '../lib/cli/summary.js'
 import type { ResultRecord } from '../lib/input/records.js'
 import { rasterPipeline } from '../lib/index.js'
@@ -62,6 +62,9 @@ before(() => {
   makeCog('B08.tif', 1024, 10, 2)
   makeCog('B11.tif', 512, 20, 3, { nodata: 0, scale: 0.0002 })
   makeCog('B12.tif', 512, 20, 4)
+  // Two versions of one 20 m source, for a source that changes on the server during a read.
+  makeCog('v1-B11.tif', 512, 20, 9)
+  makeCog('v2-B11.tif', 512, 20, 10)
   // The byte check: four COGs of 4096², two at 10 m and two at 20 m.
   makeCog('big-B04.tif', 4096, 10, 5)
   makeCog('big-B08.tif', 4096, 10, 6)
@@ -155,6 +158,72 @@ for (const mode of ['download', 'range']) {
     compareBand(out, 4, gdalWarp(join(data, 'B12.tif'), ['-te', ...te, '-tr', '10', '10', '-r', 'near', '-srcnodata', '0', '-dstnodata', '0'], ref, 'b12.tif'), 'B12')
   })
 }
+
+/** How many pixels of band `b` hold `value`. */
+function countValue (file: string, b: number, value: number): number {
+  const ds = gdal.open(file)
+  try {
+    let n = 0
+    const px = readBand(ds, b)
+    for (let k = 0; k < px.length; k++) if (px[k] === value) n++
+    return n
+  } finally {
+    ds.close()
+  }
+}
+
+test('a boundless window past the edges of same-grid sources without nodata, entry nodata 255: the outside is 255, as gdal_translate -a_nodata 255 -srcwin', async () => {
+  const entries = [
+    { url: (server as RasterServer).url('B04.tif'), name: 'red', bands: [{ nodata: 255 }] },
+    { url: (server as RasterServer).url('B08.tif'), name: 'nir', bands: [{ nodata: 255 }] }
+  ]
+  const ref = join(dir, 'outside-255')
+  mkdirSync(ref)
+  // The windows, and how many of their pixels lie outside the 1024² sources.
+  for (const [label, window, outside] of [
+    ['top-left corner', [-50, -40, 200, 160], 200 * 160 - 150 * 120],
+    ['bottom-right corner', [950, 990, 100, 64], 100 * 64 - 74 * 34]
+  ] as const) {
+    const { out } = await runOne(`outside-255-${label.replace(/ /g, '-')}`, { urls: entries, window, boundless: true })
+    for (const [b, name] of [[1, 'B04'], [2, 'B08']] as const) {
+      const reference = gdalTranslate(join(data, `${name}.tif`), ['-a_nodata', '255', '-srcwin', ...window.map(String)], ref, `${name}-${label.replace(/ /g, '-')}.tif`)
+      compareBand(out, b, reference, `${name}, ${label}`)
+      const ds = gdal.open(out)
+      assert.equal(ds.bands.get(b).noDataValue, 255, `${name}: the output band declares the entry's nodata`)
+      ds.close()
+      // Every pixel outside the source is nodata (the source's values being 1 to 1024, a few inside are 255 too).
+      const n = countValue(out, b, 255)
+      assert.equal(n, countValue(reference, 1, 255), `${name}, ${label}: nodata pixels`)
+      assert.ok(n >= outside, `${name}, ${label}: ${n} nodata pixels, fewer than the ${outside} outside`)
+    }
+  }
+})
+
+test('a stack whose source changes between probe and blocks restarts, and comes out as a clean run of the new version: grid and pixels', async () => {
+  const s = server as RasterServer
+  const v1 = readFileSync(join(data, 'v1-B11.tif'))
+  const v2 = readFileSync(join(data, 'v2-B11.tif'))
+  for (const [label, request] of [
+    ['res 15, tap', { window: [100, 100, 64, 64], res: 15, tap: true }],
+    ['res 15', { window: [100, 100, 64, 64], res: 15 }],
+    ['a pixel window', { window: [101, 99, 64, 64], resampling: 'bilinear', boundless: true }]
+  ] as const) {
+    const name = `changing-${label.replace(/[ ,]+/g, '-')}.tif`
+    s.file(name, v1)
+    // The probe sees the first version; every later request the second (another ETag): the block
+    // request finds the change, and the record restarts from a fresh probe of the second version.
+    s.fault(name, { kind: 'delay', ms: 0 })
+    s.always(name, { kind: 'version', body: v2, etag: '"v2"' })
+    s.file(`clean-${name}`, v2)
+    const urls = (first: string): unknown[] => [s.url(first), s.url('B04.tif')]
+    const { rec: changed, out } = await runOne(`changed-${name}`, { urls: urls(name), ...request }, ['--fetch', 'range'])
+    const { rec: clean, out: cleanOut } = await runOne(`clean-${name}`, { urls: urls(`clean-${name}`), ...request }, ['--fetch', 'range'])
+    assert.ok(s.stats(name).ifMatch.filter((m) => m === '"v2"').length > 0, `${label}: the record restarted on the new version`)
+    assert.deepEqual(changed.grid, clean.grid, `${label}: grid`)
+    assert.deepEqual(changed.window, clean.window, `${label}: window`)
+    assertSameRaster(out, cleanOut, label)
+  }
+})
 
 test('a bbox, the first source a 20 m one: the grid is the finest source\'s; gdal_translate -projwin and gdalwarp -r nearest and bilinear', async () => {
   const bbox = [X0 + 1234, Y0 - 5678, X0 + 4321, Y0 - 2345]

@@ -10,7 +10,7 @@ import { redactUrl } from '../http/redact.js'
 import type { StacRecord } from './records.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import { InvalidValue, parseAssets, parseHeaders } from './request.js'
-import { itemRecord, itemsOf, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
+import { itemRecord, itemsOf, originOf, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
 
 export interface ExpandOptions {
   /** --assets: asset keys (or common names) for items whose record gives none. */
@@ -189,11 +189,15 @@ export class Expand extends Duplex {
         const own = parseHeaders(v.headers)
         this.o.onSecrets?.(Object.values(own))
         headers = { ...headers, ...own }
+        // The record's headers go with the document request, and to the sources on its origin only (as
+        // entry headers): never to an asset's other host. -H goes to every request, as for any record.
+        context.headers = own
+        context.origin = originOf(location)
       } catch (err) {
         throw new InvalidValue(`headers: ${(err as Error).message}`)
       }
     }
-    context.fields = Object.fromEntries(Object.entries(v).filter(([k]) => !STAC_FIELDS.includes(k)))
+    context.fields = Object.fromEntries(Object.entries(v).filter(([k]) => !STAC_FIELDS.includes(k) && k !== 'headers'))
     if (v.window !== undefined || v.bbox !== undefined) context.wholeItem = false
     return { location, headers }
   }

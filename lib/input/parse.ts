@@ -123,7 +123,8 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
     job.parts = sources.map((source, index) => {
       const part = newJob(job.line, source.url)
       part.request = { ...job.request }
-      part.headers = job.headers
+      // The entry's own headers on top of the record's, for this source alone.
+      part.headers = source.headers ? { ...job.headers, ...source.headers } : job.headers
       part.stackSource = { ...source, index }
       return part
     })

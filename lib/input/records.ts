@@ -47,6 +47,8 @@ export interface SourceEntry {
   name?: string
   /** One entry per source band, used where the source itself has no such value. */
   bands?: BandMetadata[]
+  /** Request headers for this source alone, on top of the record's (never printed). */
+  headers?: Record<string, string> | string[]
 }
 
 /**

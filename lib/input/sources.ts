@@ -1,11 +1,12 @@
-// A multi-source record's `urls`: each entry a URL or path, or {url, name?, bands?}, validated at input
-// so that a bad entry is the record's input error naming the entry.
+// A multi-source record's `urls`: each entry a URL or path, or {url, name?, bands?, headers?}, validated at
+// input so that a bad entry is the record's input error naming the entry. An entry's headers are for its
+// source alone (a STAC item's record carries the document's headers on the assets of its origin only).
 import { redactUrl } from '../http/redact.js'
-import { InvalidValue } from './request.js'
+import { InvalidValue, parseHeaders } from './request.js'
 import { checkUrl } from './url.js'
 import type { BandMetadata, SourceEntry } from './records.js'
 
-const ENTRY_KEYS = ['url', 'name', 'bands']
+const ENTRY_KEYS = ['url', 'name', 'bands', 'headers']
 const BAND_KEYS = ['nodata', 'scale', 'offset']
 /** STAC writes these nodata values as strings, JSON having no NaN or infinities. */
 const NODATA_WORDS: Record<string, number> = { nan: NaN, inf: Infinity, '-inf': -Infinity }
@@ -17,12 +18,14 @@ export interface StackSource {
   url: string
   name?: string
   bands: BandValues[]
+  /** Request headers for this source only, on top of the record's. Secrets: never printed. */
+  headers?: Record<string, string>
   /** The entry as given (URL trimmed), for the retry record and the output's name. */
   entry: string | SourceEntry
 }
 
 export function parseSources (value: unknown): StackSource[] {
-  if (!Array.isArray(value) || value.length === 0) throw new InvalidValue('"urls" must be a non-empty array of URLs or {url, name, bands} objects')
+  if (!Array.isArray(value) || value.length === 0) throw new InvalidValue('"urls" must be a non-empty array of URLs or {url, name, bands, headers} objects')
   return value.map((item: unknown, i) => {
     const where = `urls[${i}]`
     try {
@@ -39,7 +42,7 @@ function parseEntry (item: unknown): StackSource {
     const url = checkUrl(item.trim())
     return { url, bands: [], entry: url }
   }
-  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new InvalidValue('must be a URL or an object {url, name, bands}')
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new InvalidValue('must be a URL or an object {url, name, bands, headers}')
   const o = item as Record<string, unknown>
   const unknown = Object.keys(o).filter((k) => !ENTRY_KEYS.includes(k))
   if (unknown.length > 0) throw new InvalidValue(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (known: ${ENTRY_KEYS.join(', ')})`)
@@ -49,6 +52,13 @@ function parseEntry (item: unknown): StackSource {
   if (o.name !== undefined) {
     if (typeof o.name !== 'string' || o.name === '') throw new InvalidValue('"name" must be a non-empty string')
     source.name = o.name
+  }
+  if (o.headers !== undefined) {
+    try {
+      source.headers = parseHeaders(o.headers)
+    } catch (err) {
+      throw err instanceof InvalidValue ? new InvalidValue(`headers: ${err.message}`) : err
+    }
   }
   if (o.bands !== undefined) {
     if (!Array.isArray(o.bands)) throw new InvalidValue('"bands" must be an array, one entry per source band')
@@ -83,7 +93,11 @@ function parseBand (value: unknown): BandValues {
   return band
 }
 
-/** The entries as they may be printed and hashed: URLs without credentials. */
+/** The entries as they may be printed and hashed: URLs without credentials, and without their headers. */
 export function printableSources (sources: StackSource[]): (string | SourceEntry)[] {
-  return sources.map((s) => typeof s.entry === 'string' ? redactUrl(s.entry) : { ...s.entry, url: redactUrl(s.entry.url) })
+  return sources.map((s) => {
+    if (typeof s.entry === 'string') return redactUrl(s.entry)
+    const entry = Object.fromEntries(Object.entries(s.entry).filter(([k]) => k !== 'headers')) as unknown as SourceEntry
+    return { ...entry, url: redactUrl(s.entry.url) }
+  })
 }

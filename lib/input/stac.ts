@@ -54,8 +54,14 @@ export interface ItemContext {
   location?: string
   /** Asset keys (or eo:bands common names) to pick; undefined: every GeoTIFF data asset. */
   assets?: string[]
-  /** The record's other fields (headers, window, bbox, dst_crs…), passed to each item's record. */
+  /** The record's other fields (window, bbox, dst_crs…), passed to each item's record. */
   fields: Record<string, unknown>
+  /**
+   * The `{"stac": …}` record's own headers, for the sources on the document's origin only (`origin`): a
+   * token for a STAC API is not sent to the blob store its assets live on.
+   */
+  headers?: Record<string, string>
+  origin?: string
   /** True when neither the record nor the run's options give a window or bbox: the item's bbox is used. */
   wholeItem: boolean
   /** The document holds several items: fields that name one record (`id`, `out`) are refused. */
@@ -84,6 +90,7 @@ export function itemRecord (item: unknown, ctx: ItemContext): Record<string, unk
   const picked = ctx.assets ? ctx.assets.map((key) => byKey(assets, key, label)) : dataAssets(assets, label)
   const urls: SourceEntry[] = picked.map(([key, asset]) => {
     const entry: SourceEntry = { url: resolveHref(asset, key, label, base), name: key }
+    if (ctx.headers && ctx.origin !== undefined && originOf(entry.url) === ctx.origin) entry.headers = ctx.headers
     const bands = rasterBands(asset)
     if (bands) entry.bands = bands
     return entry
@@ -171,6 +178,17 @@ function rasterBands (asset: Record<string, unknown>): BandMetadata[] | undefine
 }
 
 const NON_FINITE = new Set(['nan', 'inf', '-inf'])
+
+/** A URL's origin (scheme, host and port; the bucket for s3://, gs://, az://); undefined for a local path. */
+export function originOf (location: string): string | undefined {
+  if (!/^[a-zA-Z][a-zA-Z0-9+.-]+:\/\//.test(location)) return undefined
+  try {
+    const u = new URL(location)
+    return u.host === '' ? undefined : `${u.protocol.toLowerCase()}//${u.host.toLowerCase()}`
+  } catch {
+    return undefined
+  }
+}
 
 /** The item's `self` link, the base of its relative hrefs when it came on an input line. */
 function selfLink (item: Record<string, unknown>): string | undefined {

@@ -80,6 +80,8 @@ async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBa
   if (part.plain) {
     const w = part.window as NonNullable<Job['window']>
     const args = ['-of', 'GTiff', '-srcwin', String(w.col), String(w.row), String(w.width), String(w.height)]
+    // The entry's nodata where the file has none: what fills the window past the file's edge (else 0).
+    if (part.plainNodata !== undefined) args.push('-a_nodata', part.plainNodata)
     for (const b of part.request.bands ?? []) args.push('-b', String(b))
     ds = await gdal.translateAsync(file, src, args)
   } else {

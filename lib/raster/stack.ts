@@ -39,6 +39,10 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
   const parts = job.parts as Job[]
   const r = job.request
   const placed: Placed[] = []
+  // Planning rewrites each part's request and window (below, and in planSource). A record restarted after
+  // its source changed is opened again: every part starts from the record's request as parse made it, so
+  // that the region is not read from the previous grid's warp extent.
+  for (const part of parts) resetPart(part, r)
   await eachSourceInTurn(job, 'open', async (part) => {
     const ds = await openSource(part)
     const gt = await ds.geoTransformAsync
@@ -112,10 +116,16 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
   job.memoryBytes = parts.reduce((sum, p) => sum + windowBytes(grid.width, grid.height, r.bands?.length ?? p.source?.count ?? 1, p.source?.dtype ?? 'Float64'), 0)
 }
 
-/** A source onto the output grid: a plain window where its grid is the output's, else a warp. */
-async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Srs, r: WindowRequest): Promise<void> {
-  const { part, gt, srs } = p
-  // What a warp made for the grid's sake (the finest source, with a target grid) is planned again here.
+/** A part as parse made it (lib/input/parse.ts): the record's request, nothing planned. */
+function resetPart (part: Job, r: WindowRequest): void {
+  unplan(part)
+  closeWarp(part)
+  part.window = undefined
+  part.request = { ...r }
+}
+
+/** Forgets a part's plan: what a warp made for it, and whether it is read plain. */
+function unplan (part: Job): void {
   closeDataset(part.warpSource)
   part.warpSource = undefined
   part.warpArgs = undefined
@@ -123,6 +133,14 @@ async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Sr
   part.overview = undefined
   part.grid = undefined
   part.plain = false
+  part.plainNodata = undefined
+}
+
+/** A source onto the output grid: a plain window where its grid is the output's, else a warp. */
+async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Srs, r: WindowRequest): Promise<void> {
+  const { part, gt, srs } = p
+  // What a warp made for the grid's sake (the finest source, with a target grid) is planned again here.
+  unplan(part)
   const source = part.source as NonNullable<Job['source']>
   const g = grid.transform
   const dx = (g[0] - gt[0]) / gt[1]
@@ -134,8 +152,15 @@ async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Sr
   if (!r.boundless && !clipWindow(p.region, source.width, source.height)) {
     throw new RecordError('open', 'OUTSIDE', `${part.url}: the region lies wholly outside this ${source.width}×${source.height} source`)
   }
-  if (same && overlaps) {
+  // A plain window may run past the source's edge, where gdal_translate fills with the file's nodata, else
+  // 0. Where the file has none but the entry gives one (the output band declares it), the fill must be that
+  // value, or the 0s count as valid: -a_nodata gives it to the translate, as `gdal_translate -a_nodata v
+  // -srcwin …` of the file does. One -a_nodata serves all bands: entries whose bands differ are warped,
+  // where -srcnodata/-dstnodata take a value per band.
+  const fill = same && overlaps ? await entryNodata(part, r.bands) : null
+  if (same && overlaps && (fill === null || new Set(fill.split(' ')).size === 1)) {
     part.plain = true
+    if (fill !== null) part.plainNodata = fill.split(' ')[0]
     part.window = window
     part.request = { window, boundless: true, ...(r.bands ? { bands: r.bands } : {}) }
     return
@@ -157,8 +182,8 @@ async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Sr
   closeWarp(part)
   // Nodata the record gives for a source without its own is the source's nodata to the warp too, so that
   // the resampling does not blend it in.
-  const fill = await entryNodata(part)
-  if (fill) part.warpArgs = [...(part.warpArgs ?? []), '-srcnodata', fill, '-dstnodata', fill]
+  const warpFill = await entryNodata(part, part.request.bands)
+  if (warpFill) part.warpArgs = [...(part.warpArgs ?? []), '-srcnodata', warpFill, '-dstnodata', warpFill]
 }
 
 /** The warped VRT made for the grid is not read: a stack's warp is made again into its own file. */
@@ -168,9 +193,9 @@ function closeWarp (part: Job): void {
 }
 
 /** The entry's nodata per band read, as gdalwarp's list, when the source has none and each band has one. */
-async function entryNodata (part: Job): Promise<string | null> {
+async function entryNodata (part: Job, read: number[] | undefined): Promise<string | null> {
   const ds = part.dataset as Dataset
-  const bands = part.request.bands ?? Array.from({ length: part.source?.count ?? 0 }, (_, i) => i + 1)
+  const bands = read ?? Array.from({ length: part.source?.count ?? 0 }, (_, i) => i + 1)
   const values: string[] = []
   for (const b of bands) {
     if ((await (await ds.bands.getAsync(b)).noDataValueAsync) !== null) return null

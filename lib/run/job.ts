@@ -78,6 +78,8 @@ export interface Job {
   stackSource?: StackSource & { index: number }
   /** On a part: read as a plain window (exact pixels), its grid being the output's; else warped onto it. */
   plain?: boolean
+  /** A plain part's -a_nodata: its entry's nodata, where the file has none, to fill past the file's edge. */
+  plainNodata?: string
   /** Milliseconds the record has spent fetching (its fetch and blocks stages), against --max-time. */
   fetchMs: number
   /** The source changed on the server under this record (or this source of a stack): it is read afresh. */

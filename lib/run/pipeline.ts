@@ -165,7 +165,12 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     readDocument: createDocumentReader(fetchContext),
     onSecrets: (values) => secrets.add(...values)
   })
-  const parse = new Parse(options, ext, (job) => { live.add(job); secrets.add(...Object.values(job.headers)) }, (text) => { crs.get(text) })
+  const parse = new Parse(options, ext, (job) => {
+    live.add(job)
+    secrets.add(...Object.values(job.headers))
+    // A stack's entries may carry headers of their own.
+    for (const part of job.parts ?? []) secrets.add(...Object.values(part.headers))
+  }, (text) => { crs.get(text) })
   const gdalStage = { limit: options.gdalConcurrency, signal: cancelled.signal }
   // One limit on GDAL calls across open, read and write, so that GDAL leaves a thread of the pool to fs.
   const gdalCalls = new Slots(options.gdalConcurrency)

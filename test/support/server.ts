@@ -41,6 +41,8 @@ export interface PathStats {
   ranges: string[]
   /** Each request's If-Match header, in order (undefined where it had none). */
   ifMatch: Array<string | undefined>
+  /** Each request's Authorization header, in order (undefined where it had none): where a secret went. */
+  authorization: Array<string | undefined>
 }
 
 export interface RasterServer {
@@ -132,7 +134,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
 
   const statsFor = (path: string): PathStats => {
     let s = stats.get(path)
-    if (!s) stats.set(path, s = { requests: 0, bytes: 0, ranges: [], ifMatch: [] })
+    if (!s) stats.set(path, s = { requests: 0, bytes: 0, ranges: [], ifMatch: [], authorization: [] })
     return s
   }
 
@@ -155,6 +157,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     const s = statsFor(path)
     s.requests++
     s.ifMatch.push(req.headers['if-match'])
+    s.authorization.push(req.headers.authorization)
     total++
     inFlight++
     if (inFlight > maxInFlight) maxInFlight = inFlight
