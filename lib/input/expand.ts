@@ -10,6 +10,7 @@ import { redactUrl } from '../http/redact.js'
 import type { StacRecord } from './records.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import { InvalidValue, parseAssets, parseHeaders } from './request.js'
+import { ALLOWED_SCHEMES, schemeOf } from './url.js'
 import { itemRecord, itemsOf, originOf, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
 
 export interface ExpandOptions {
@@ -30,7 +31,6 @@ type Output = RawLine | LineRecord
 
 /** Only these lines are parsed here to be looked at; the rest (most of them, in a plain run) go by untouched. */
 const MAYBE_STAC = /"(stac|stac_version|type)"\s*:/
-const DOCUMENT_SCHEMES = /^(https?|s3|gs|az|file):/i
 
 export class Expand extends Duplex {
   private count = 0
@@ -173,7 +173,8 @@ export class Expand extends Duplex {
     for (const key of ['url', 'urls']) if (key in v) throw new InvalidValue(`"stac" and "${key}" cannot be used together`)
     if (typeof v.stac !== 'string' || v.stac.trim() === '') throw new InvalidValue('"stac" must be the URL or path of a STAC Item or ItemCollection')
     const location = v.stac.trim()
-    if (/^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(location) && !DOCUMENT_SCHEMES.test(location)) {
+    const scheme = schemeOf(location)
+    if (scheme !== undefined && !ALLOWED_SCHEMES.has(scheme)) {
       throw new InvalidValue(`"stac": unsupported URL scheme in '${location}' (use http, https, s3, gs, az, file or a local path)`)
     }
     if (v.assets !== undefined) {

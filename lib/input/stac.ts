@@ -7,6 +7,7 @@ import { RecordError } from '../errors.js'
 import { isRemote } from '../source/fetch.js'
 import type { BandMetadata, SourceEntry } from './records.js'
 import { itemExtent } from './stac-extent.js'
+import { schemeOf } from './url.js'
 
 /** What kind of STAC value a line or document holds; null for anything else (a plain record). */
 export type StacKind = 'item' | 'collection' | 'reference'
@@ -228,8 +229,7 @@ function resolveHref (asset: Record<string, unknown>, key: string, label: string
 }
 
 function hasScheme (text: string): boolean {
-  // One letter before the colon is a Windows drive, not a scheme.
-  return /^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(text)
+  return schemeOf(text) !== undefined
 }
 
 function isObject (v: unknown): v is Record<string, unknown> {

@@ -2,13 +2,17 @@
 import { InvalidValue } from './request.js'
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
-const ALLOWED_SCHEMES = new Set(['http', 'https', 'file', 's3', 'gs', 'az'])
+export const ALLOWED_SCHEMES = new Set(['http', 'https', 'file', 's3', 'gs', 'az'])
+
+/** The scheme of a URL, lower-cased; undefined for a path (one letter before the colon is a Windows drive). */
+export function schemeOf (text: string): string | undefined {
+  const m = SCHEME.exec(text)
+  return m && m[1].length > 1 ? m[1].toLowerCase() : undefined
+}
 
 export function checkUrl (url: string): string {
-  const m = SCHEME.exec(url)
-  // One letter before the colon is a Windows drive, not a scheme.
-  if (m && m[1].length > 1) {
-    const scheme = m[1].toLowerCase()
+  const scheme = schemeOf(url)
+  if (scheme !== undefined) {
     if (!ALLOWED_SCHEMES.has(scheme)) throw new InvalidValue(`unsupported URL scheme '${scheme}:' (use http, https, s3, gs, az, file or a local path)`)
     let parsed: URL
     try {
