@@ -67,6 +67,16 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
   const driver = ctx.gdal.drivers.get(ctx.format)
   const options = mergeCreationOptions(ctx.format, ctx.creationOptions)
 
+  /** The output file, written whole from `from` and closed. */
+  async function copyInto (temp: string, from: Dataset): Promise<void> {
+    const out = await driver.createCopyAsync(temp, from, options)
+    try {
+      await out.flushAsync()
+    } finally {
+      out.close()
+    }
+  }
+
   /** The window (a VRT, or a warp into memory) copied into the output. */
   async function writeWindow (job: Job, temp: string): Promise<void> {
     const pixels = job.pixels
@@ -75,12 +85,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       await ctx.gdalCalls.run(async () => {
         const from = job.warpArgs ? await warpPixels(ctx.gdal, job) : pixels
         try {
-          const out = await driver.createCopyAsync(temp, from, options)
-          try {
-            await out.flushAsync()
-          } finally {
-            out.close()
-          }
+          await copyInto(temp, from)
         } finally {
           if (from !== pixels) closeDataset(from)
         }
@@ -95,12 +100,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
   async function writeStack (job: Job, temp: string): Promise<void> {
     const stack = await stackPixels(ctx.gdal, job, ctx.temp)
     try {
-      const out = await driver.createCopyAsync(temp, stack.dataset, options)
-      try {
-        await out.flushAsync()
-      } finally {
-        out.close()
-      }
+      await copyInto(temp, stack.dataset)
     } catch (err) {
       // The stacked pixels are files of our own in memory, read already: the output failed.
       throw new RecordError('write', 'WRITE_FAILED', `${job.output}: ${(err as Error).message}`)
