@@ -27,11 +27,20 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
+/** The code of a failure a stage met that no more particular code names (never a bare `FAILED`). */
+const STAGE_FAILURE: Record<Stage, string> = {
+  input: 'BAD_RECORD', fetch: 'FETCH_FAILED', open: 'OPEN_FAILED', blocks: 'READ_FAILED', read: 'READ_FAILED', write: 'WRITE_FAILED'
+}
+
+export function failureCode (stage: Stage): string {
+  return STAGE_FAILURE[stage]
+}
+
 /**
  * Anything thrown inside a stage, as a RecordError of that stage: the stage that was running when it
  * happened (a fetch error met by the blocks stage is a `blocks` error), keeping code and message.
  */
-export function asRecordError (err: unknown, stage: Stage, code = 'FAILED'): RecordError {
+export function asRecordError (err: unknown, stage: Stage, code = failureCode(stage)): RecordError {
   if (err instanceof RecordError) {
     if (err.stage === stage) return err
     const moved = new RecordError(stage, err.code, err.message, err.retryable)
