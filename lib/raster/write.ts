@@ -48,11 +48,11 @@ let seq = 0
 const GMF_ALL_VALID = 0x01
 
 /**
- * A hidden name beside the output, short whatever the output's name (a 255-byte name stays legal), with the
- * output's extension (GDAL opens it again to check it; some drivers want their extension).
+ * A hidden name beside the output, short whatever the output's name (so a 255-byte name stays legal), with
+ * `.part` (as leftovers are looked for) and the output's extension (GDAL opens it again to check it).
  */
 export function temporaryName (path: string): string {
-  return join(dirname(path), `.rasterpipe-${process.pid}-${++seq}${extname(path).slice(0, 16)}`)
+  return join(dirname(path), `.rasterpipe-${process.pid}-${++seq}.part${extname(path).slice(0, 16)}`)
 }
 
 /** A file system's refusal: a full disk (or quota) is NO_SPACE, anything else WRITE_FAILED, naming the output. */
