@@ -17,7 +17,8 @@ import { unionType } from './data-types.js'
 import type { TempDir } from '../run/tempdir.js'
 import { removeOnExit } from '../run/tempdir.js'
 import { rmSync, writeFileSync } from 'node:fs'
-import { stat, statfs } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
+import { diskError, spaceOr } from './disk-errors.js'
 import { dirname } from 'node:path'
 import { windowBytes } from '../run/budget.js'
 
@@ -132,15 +133,7 @@ async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBa
 async function checkPart (file: string, pixelBytes: number): Promise<void> {
   const { size } = await stat(file)
   if (size >= pixelBytes) return
-  const fs = await statfs(dirname(file)).catch(() => null)
-  const full = fs !== null && fs.bavail * fs.bsize < pixelBytes - size
-  throw new RecordError('write', full ? 'NO_SPACE' : 'WRITE_FAILED',
-    `the source's pixels in the temp directory hold ${size} of at least ${pixelBytes} bytes${full ? ': no space left on the device' : ''}`)
-}
-
-function diskError (what: string, err: unknown): RecordError {
-  const code = (err as NodeJS.ErrnoException).code
-  return new RecordError('write', code === 'ENOSPC' || code === 'EDQUOT' ? 'NO_SPACE' : 'WRITE_FAILED', `${what}: ${(err as Error).message}`)
+  throw await spaceOr(dirname(file), pixelBytes - size, new RecordError('write', 'WRITE_FAILED', `the source's pixels in the temp directory hold ${size} of at least ${pixelBytes} bytes`))
 }
 
 async function gridWkt (gdal: Gdal, job: Job): Promise<string> {

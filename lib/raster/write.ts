@@ -8,9 +8,10 @@
 // visible output is never partial or wrong; an output to an object store is written whole in the private
 // temp directory and then uploaded (lib/store/upload.ts), visible only once complete.
 import { renameSync } from 'node:fs'
-import { mkdir, open, realpath, rm, stat, statfs } from 'node:fs/promises'
+import { mkdir, open, realpath, rm, stat } from 'node:fs/promises'
 import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { RecordError } from '../errors.js'
+import { diskError, spaceOr } from './disk-errors.js'
 import { checkedStep, closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
 import { warpPixels } from './warp.js'
 import { stackPixels } from './stack-write.js'
@@ -53,13 +54,6 @@ const GMF_ALL_VALID = 0x01
  */
 export function temporaryName (path: string): string {
   return join(dirname(path), `.rasterpipe-${process.pid}-${++seq}.part${extname(path).slice(0, 16)}`)
-}
-
-/** A file system's refusal: a full disk (or quota) is NO_SPACE, anything else WRITE_FAILED, naming the output. */
-export function diskError (output: string, err: unknown): RecordError {
-  const code = (err as NodeJS.ErrnoException).code
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new RecordError('write', 'NO_SPACE', `${output}: no space left on the device (${code})`)
-  return new RecordError('write', 'WRITE_FAILED', `${output}: ${(err as Error).message}`)
 }
 
 /** Writes `bytes` as a new file (never through an existing one); the error is the system call's. */
@@ -180,12 +174,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
    * left, so a file system with less free than the window's bytes makes it NO_SPACE.
    */
   async function inPlaceError (job: Job, temp: string, err: RecordError): Promise<RecordError> {
-    if (!byName || err.code === 'READ_FAILED') return err
-    try {
-      const fs = await statfs(dirname(temp))
-      if (fs.bavail * fs.bsize < (job.memoryBytes ?? 1)) return new RecordError('write', 'NO_SPACE', `${job.output as string}: no space left on the device (${err.message})`)
-    } catch { /* the error as it is */ }
-    return err
+    return byName && err.code !== 'READ_FAILED' ? await spaceOr(dirname(temp), job.memoryBytes ?? 1, err) : err
   }
 
   /** Copied and checked; `failed` turns a GDAL failure into the record's error. */
