@@ -12,6 +12,9 @@ import { FIXTURES, runCli, scratch } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
 import { awsEnv, startS3, type S3Fixture } from './support/s3.js'
 import { makeNoisyTiff } from '../bench/data.js'
+import { loadGdal } from '../lib/raster/gdal.js'
+
+const gdal = loadGdal()
 
 let server: RasterServer
 let dir: string
@@ -105,6 +108,32 @@ test('a full TMPDIR during a download is NO_SPACE at once, not a network error t
   assert.equal(r.error?.code, 'NO_SPACE', JSON.stringify(r))
   assert.equal(r.attempts, 1, 'a full disk is not retried')
   assert.deepEqual(readdirSync(tmp), [], 'the partial download is gone')
+})
+
+test('a stack whose sources\' pixels fill TMPDIR is NO_SPACE with no output; a small one in the same run is ok and equal to gdal_translate\'s', async (t) => {
+  const tmp = tmpfs('full-tmpdir-stack', 'size=100k')
+  if (!mountedOrSkip(t, tmp)) return
+  const out = join(dir, 'out-stack')
+  const src = join(FIXTURES, 'uint16-striped.tif')
+  // Local sources: nothing is downloaded, only the stack's own files go to TMPDIR (2 × 80 KB for the first).
+  const input = [[0, 0, 200, 200], [10, 20, 30, 30]].map((w, i) => JSON.stringify({ urls: [src, src], window: w, out: `s${i + 1}.tif` })).join('\n') + '\n'
+  const run = await runCli(['-o', out, '-c', '1', '--no-progress'], { stdin: input, env: { ...ENV, TMPDIR: tmp } })
+  assert.equal(run.code, 1, run.stderr)
+  const [big, small] = [run.records.find((r) => r.line === 1), run.records.find((r) => r.line === 2)]
+  assert.equal(big?.error?.code, 'NO_SPACE', JSON.stringify(big))
+  assert.equal(small?.status, 'ok', JSON.stringify(small))
+  const ref = gdalTranslate(src, ['-srcwin', '10', '20', '30', '30'], dir, 'ref-stack.tif')
+  const [ours, theirs] = [gdal.open(join(out, 's2.tif')), gdal.open(ref)]
+  try {
+    const pixels = (ds: typeof ours, b: number): number[] => Array.from(ds.bands.get(b).pixels.read(0, 0, 30, 30) as ArrayLike<number>)
+    assert.equal(ours.bands.count(), 2)
+    for (const b of [1, 2]) assert.deepEqual(pixels(ours, b), pixels(theirs, 1), `band ${b} is the source's window`)
+  } finally {
+    ours.close()
+    theirs.close()
+  }
+  assert.deepEqual(readdirSync(out), ['s2.tif'])
+  assert.deepEqual(readdirSync(tmp), [], 'the stack\'s files are gone')
 })
 
 test('"out" through a symlink out of -o is refused, nothing written outside', async () => {

@@ -17,7 +17,9 @@ export function diskError (what: string, err: unknown): RecordError {
 export async function spaceOr (dir: string, needed: number, err: RecordError): Promise<RecordError> {
   try {
     const fs = await statfs(dir)
-    if (fs.bavail * fs.bsize < needed) return new RecordError('write', 'NO_SPACE', `${err.message}: no space left on the device`)
+    if (fs.bavail * fs.bsize < needed) {
+      return new RecordError('write', 'NO_SPACE', /no space left/i.test(err.message) ? err.message : `${err.message}: no space left on the device`)
+    }
   } catch { /* the error as it is */ }
   return err
 }

@@ -64,7 +64,9 @@ export async function stackPixels (gdal: Gdal, job: Job, temp: TempDir): Promise
       try {
         bands.push(...await sourcePixels(gdal, part, file('.tif')))
       } catch (err) {
-        throw sourceError(part, parts.length, err instanceof RecordError ? err : new RecordError('write', 'READ_FAILED', (err as Error).message), 'write')
+        // GDAL both reads the source and writes the temp file: a temp directory left full says which failed.
+        const failed = err instanceof RecordError ? err : await spaceOr(temp.path, part.memoryBytes ?? 1, new RecordError('write', 'READ_FAILED', (err as Error).message))
+        throw sourceError(part, parts.length, failed, 'write')
       }
     }
     const vrt = file('.vrt')
