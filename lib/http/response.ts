@@ -179,11 +179,30 @@ export function otherVersion (h: Headers, validator: string | undefined): boolea
   return seen !== undefined && seen !== validator
 }
 
-/** ETag, or Last-Modified: what If-Range may carry. A weak ETag cannot guard a byte range. */
+/**
+ * What may tie byte ranges to one version of the file (RFC 9110 8.8), and carry If-Range (13.1.5): a strong
+ * ETag, or, where there is no ETag at all, a Last-Modified a second or more before the answer's Date
+ * (8.8.2.2: within that second the file may have changed again under the same date). A weak ETag, a
+ * Last-Modified within the second of Date, or one without a Date to compare with, are weak: undefined.
+ */
 export function strongValidator (h: Headers): string | undefined {
   const etag = header(h, 'etag')
-  if (etag && !etag.startsWith('W/')) return etag
-  return header(h, 'last-modified')
+  if (etag !== undefined) return etag.startsWith('W/') ? undefined : etag
+  const modified = header(h, 'last-modified')
+  const date = header(h, 'date')
+  if (modified === undefined || date === undefined) return undefined
+  return Date.parse(date) - Date.parse(modified) >= 1000 ? modified : undefined
+}
+
+/** Why an answer has no strong validator (see strongValidator), in words for an error message. */
+export function validatorWeakness (h: Headers): string {
+  const etag = header(h, 'etag')
+  if (etag !== undefined) return `its ETag ${etag} is weak`
+  const modified = header(h, 'last-modified')
+  const date = header(h, 'date')
+  if (modified === undefined) return 'it has no ETag or Last-Modified'
+  if (date === undefined) return `its Last-Modified (${modified}) comes without a Date to show it is a second old`
+  return `its Last-Modified (${modified}) is not a second or more before its Date (${date})`
 }
 
 export interface BodyLimits {
