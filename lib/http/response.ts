@@ -5,6 +5,7 @@ import { request, type Dispatcher } from 'undici'
 import { RecordError } from '../errors.js'
 import { statusError } from './errors.js'
 import { MAX_REDIRECTS } from './agent.js'
+import { isThrottlingAnswer } from './host-limit.js'
 
 export interface RequestOptions {
   dispatcher: Dispatcher
@@ -12,6 +13,9 @@ export interface RequestOptions {
   timeoutMs: number
   maxBytes: number
   retryBaseMs: number
+  /** How long throttling answers may be retried without counting against `retries` (lib/http/retry.ts);
+   * absent: they count as any 5xx. */
+  throttleMs?: number
   signal?: AbortSignal
   /** The user's headers (--header, a record's `headers`): sent to the URL's own origin only. */
   headers?: Record<string, string>
@@ -85,19 +89,34 @@ export function requestInit (o: RequestOptions, headers: Record<string, string>,
   return { dispatcher: o.dispatcher, method, headers, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, signal: o.signal }
 }
 
+/** Errors of throttling answers that their status alone does not show (a store's code in its body). */
+const throttlingErrors = new WeakSet<Error>()
+
+/** The error of an answer that said "slow down": 429, 503, or a store's own code for it (S3's SlowDown, Azure's ServerBusy). */
+export function isThrottling (err: RecordError): boolean {
+  return err.code === 'HTTP_429' || err.code === 'HTTP_503' || throttlingErrors.has(err)
+}
+
 /**
  * A status we did not ask for: its body is drained (the connection stays usable) and it becomes the error;
- * a store's refusal of the credentials is read (its first 4 KiB say why) and becomes AUTH, not retried.
+ * a store's refusal of the credentials is read (its first 4 KiB say why) and becomes AUTH, not retried; a
+ * store's 5xx is read as far as its error code (S3's SlowDown is a throttling answer whatever its status).
  */
 export async function rejectStatus (res: Response, url: string, o?: RequestOptions): Promise<never> {
   const refused = o?.auth?.refused
+  // Azure names its error in a header; S3 and Cloud Storage in the body's XML.
+  let code = header(res.headers as Headers, 'x-ms-error-code')
   if (refused && (res.statusCode === 401 || res.statusCode === 403)) {
     const err = refused(res.statusCode, await smallText(res.body as unknown as Body, 4096))
     if (err) throw err
+  } else if (o?.auth && res.statusCode >= 500 && code === undefined) {
+    code = /<Code>([^<]{1,64})<\/Code>/.exec(await smallText(res.body as unknown as Body, 4096))?.[1]
   } else {
     await res.body.dump().catch(() => undefined)
   }
-  throw statusError(res.statusCode, res.headers as Headers, url)
+  const err = statusError(res.statusCode, res.headers as Headers, url)
+  if (isThrottlingAnswer(res.statusCode, code)) throttlingErrors.add(err)
+  throw err
 }
 
 /** The first `limit` bytes of a body as text; the rest is not read. */

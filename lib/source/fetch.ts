@@ -46,9 +46,13 @@ export function isRemote (url: string): boolean {
   return /^(https?|s3|gs|az):\/\//i.test(url)
 }
 
-/** The run's request options (retries, timeouts, --max-bytes) on its dispatcher, aborted by `signal`. */
+/**
+ * The run's request options (retries, timeouts, --max-bytes) on its dispatcher, aborted by `signal`.
+ * Throttling answers are retried beyond --retries for at most --max-time (default 10 × --timeout) per
+ * request: a record's own --max-time clock (withinMaxTime) ends its requests sooner; uploads have this one.
+ */
 export function httpOptions ({ options: o, dispatcher, signal }: Pick<FetchContext, 'options' | 'dispatcher' | 'signal'>): RequestOptions {
-  return { dispatcher, retries: o.retries, timeoutMs: o.timeout * 1000, maxBytes: o.maxBytes, retryBaseMs: o.retryBaseMs, signal }
+  return { dispatcher, retries: o.retries, timeoutMs: o.timeout * 1000, maxBytes: o.maxBytes, retryBaseMs: o.retryBaseMs, throttleMs: (o.maxTime ?? 10 * o.timeout) * 1000, signal }
 }
 
 /**
