@@ -166,12 +166,19 @@ function assertOneVersion (output: string, versions: string[], what: string): vo
 // Four tiles of an uncompressed COG, two block requests apart (tiles 0–1 of rows 0 and 1).
 const WEAK_WINDOW = [200, 200, 112, 112]
 const LAST_MODIFIED = 'Sat, 05 Dec 2026 21:00:00 GMT'
+let versions: [string, string] | undefined
 
-test('no ETag and Last-Modified equal to Date (a weak validator), the file replaced between two block requests: auto gives one version exactly, range refuses WEAK_VALIDATOR', async () => {
-  // Two versions of one size and layout, other pixels: a mix of their blocks would pass every size check.
+/** Two versions of one size and layout, other pixels: a mix of their bytes would pass every size check. */
+function sameSizeVersions (): [string, string] {
+  if (versions) return versions
   const v1 = makeNoisyTiff(dir, 'weak-v1.tif', 1024, 3, ['COMPRESS=NONE', 'BLOCKSIZE=256'], 'COG')
   const v2 = gdalTranslate(v1, ['-of', 'COG', '-co', 'COMPRESS=NONE', '-co', 'BLOCKSIZE=256', '-scale', '0', '255', '255', '0'], dir, 'weak-v2.tif')
   assert.equal(readFileSync(v1).length, readFileSync(v2).length)
+  return (versions = [v1, v2])
+}
+
+test('no ETag and Last-Modified equal to Date (a weak validator), the file replaced between two block requests: auto gives one version exactly, range refuses WEAK_VALIDATOR', async () => {
+  const [v1, v2] = sameSizeVersions()
   const first = { kind: 'version', body: readFileSync(v1), etag: null, lastModified: LAST_MODIFIED } as const
   const second = { kind: 'version', body: readFileSync(v2), etag: null, lastModified: LAST_MODIFIED } as const
   for (const mode of ['auto', 'range']) {
@@ -195,10 +202,19 @@ test('no ETag and Last-Modified equal to Date (a weak validator), the file repla
   }
 })
 
-test('a server whose ETag changes on every answer (several nodes): auto downloads the file once and is right; range fails with an error that says why', async () => {
+/** Runs `fn` against a server whose ETag changes on every answer. */
+async function withChangingEtag (fn: () => Promise<void>): Promise<void> {
   serveCog()
   server.changingEtag = true
   try {
+    await fn()
+  } finally {
+    server.changingEtag = false
+  }
+}
+
+test('a server whose ETag changes on every answer (several nodes): auto downloads the file once and is right; range fails with an error that says why', async () => {
+  await withChangingEtag(async () => {
     const auto = await read('auto')
     const r = auto.records[0]
     assert.equal(r.status, 'ok', JSON.stringify(r))
@@ -207,23 +223,34 @@ test('a server whose ETag changes on every answer (several nodes): auto download
     const ranged = await read('range')
     assert.equal(ranged.records[0].error?.code, 'SOURCE_CHANGED', JSON.stringify(ranged.records[0]))
     assert.match(ranged.records[0].error?.message ?? '', /changed again .*--fetch auto/)
-  } finally {
-    server.changingEtag = false
-  }
+  })
 })
 
 test('a download resumed from a server whose ETag changes on every answer starts again whole: never a splice', async () => {
-  serveCog()
-  server.changingEtag = true
-  try {
+  await withChangingEtag(async () => {
     server.fault('cog.tif', { kind: 'reset', after: 200_000 })
     const run = await read('download')
     const r = run.records[0]
     assert.equal(r.status, 'ok', JSON.stringify(r))
     assertSameRaster(r.output as string, gdalTranslate(cog, ['-srcwin', ...WINDOW.map(String)], dir, 'ref-changing-resume.tif'), 'resumed download, changing ETag')
-  } finally {
-    server.changingEtag = false
-  }
+  })
+})
+
+test('a download resumed after a cut, answered 206 with no validator by a server that ignores If-Range and now has another version of the same size, starts again: never a splice', async () => {
+  const [v1, v2] = sameSizeVersions()
+  server.reset()
+  server.file('same.tif', readFileSync(v1))
+  // The first version (with its ETag) cut short cleanly between the window's two rows of tiles (at 1.18 MB and
+  // 1.97 MB in the file); then the second version, Range honoured, If-Range ignored, no ETag.
+  server.fault('same.tif', { kind: 'truncate', after: 1_600_000 })
+  server.always('same.tif', { kind: 'version', body: readFileSync(v2), etag: null })
+  const run = await runCli(['-o', join(dir, 'out-same-resume'), '--fetch', 'download', '--no-progress'], {
+    stdin: JSON.stringify({ url: server.url('same.tif'), window: WEAK_WINDOW }) + '\n', env: ENV
+  })
+  const r = run.records[0]
+  assert.equal(r.status, 'ok', JSON.stringify(r))
+  assertOneVersion(r.output as string, [v1, v2], 'resumed download, no validator on the 206')
+  assert.equal(server.stats('same.tif').requests, 3, 'the first version cut short, the resume refused, the whole second version')
 })
 
 test('--fetch range against a server that answers 200 to a Range request: RANGE_UNSUPPORTED, the file not downloaded; auto downloads it', async () => {
