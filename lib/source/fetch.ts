@@ -272,7 +272,7 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
         if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 2) throw err
         if (attempt === 2) {
           if (decideFetch({ mode: ctx.options.fetch, imageTile: false, changedTwice: true }) !== 'download') throw changedAgain(err)
-          for (const changed of job.parts?.filter((p) => p.sourceChanged) ?? [job]) changedTwice.add(changed)
+          for (const source of job.parts?.filter((p) => p.sourceChanged) ?? [job]) changedTwice.add(source)
         }
         await restart(job)
       }
