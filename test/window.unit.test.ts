@@ -266,11 +266,11 @@ test('parseWindow: the string, array and object forms agree; sizes must be whole
     assert.throws(() => parseWindow([0, 0, n, 1]), invalid(/is not a whole number/))
   }))
   assert.throws(() => parseWindow('1,2,3'), invalid(/needs 4 numbers/))
-  assert.throws(() => parseWindow('1,2,3,x'), invalid(/"x" is not a number/))
-  assert.throws(() => parseWindow('1,2,,4'), invalid(/"" is not a number/))
-  assert.throws(() => parseWindow([0, 0, Infinity, 1]), invalid(/is not a number/))
+  assert.throws(() => parseWindow('1,2,3,x'), invalid(/value 4 \("x"\) is not a finite number/))
+  assert.throws(() => parseWindow('1,2,,4'), invalid(/value 3 \(""\) is not a finite number/))
+  assert.throws(() => parseWindow([0, 0, Infinity, 1]), invalid(/value 3 \(Infinity\) is not a finite number/))
   assert.throws(() => parseWindow({ col: 0, row: 0, width: 1, height: 1, depth: 1 }), invalid(/unknown key "depth"/))
-  assert.throws(() => parseWindow({ col: 0, row: 0, width: 1 }), invalid(/is not a number/))
+  assert.throws(() => parseWindow({ col: 0, row: 0, width: 1 }), invalid(/value 4 \(missing\) is not a finite number/))
   assert.throws(() => parseWindow(null), invalid(/needs 4 numbers/))
 })
 
@@ -285,8 +285,11 @@ test('parseBbox: any four finite numbers with MINX < MAXX and MINY < MAXY, else 
     }
     else assert.throws(() => parseBbox(bbox), invalid(/needs MINX < MAXX and MINY < MAXY/))
   }))
-  assert.throws(() => parseBbox([0, 0, NaN, 1]), invalid(/null is not a number|NaN/))
+  assert.throws(() => parseBbox([0, 0, NaN, 1]), invalid(/value 3 \(NaN\) is not a finite number/))
   assert.throws(() => parseBbox('0,0,1'), invalid(/needs 4 numbers/))
+  // JSON reads 1e400 as Infinity: said as such, not as JSON.stringify's null.
+  assert.throws(() => parseBbox(JSON.parse('[0, 0, 1e400, 1]')), invalid(/^bbox \(MINX,MINY,MAXX,MAXY\): value 3 \(Infinity\) is not a finite number$/))
+  assert.throws(() => parseBbox('0,0,1e400,1'), invalid(/value 3 \("1e400"\) is not a finite number/))
 })
 
 test('parseBands, parseOutSize, parseCrs', () => {
