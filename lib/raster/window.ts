@@ -129,6 +129,32 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxP
 }
 
 /** One code for a window over --max-pixels, whether a pixel window refused at input or a bbox once open. */
-export function tooManyPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'open' = 'input'): RecordError {
-  return new RecordError(stage, 'TOO_MANY_PIXELS', `window of ${width}×${height} = ${width * height} pixels is over --max-pixels ${maxPixels}`)
+export function tooManyPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'open' = 'input', what: 'window' | 'grid' = 'window'): RecordError {
+  return new RecordError(stage, 'TOO_MANY_PIXELS', `${what} of ${width}×${height} = ${width * height} pixels is over --max-pixels ${maxPixels}`)
+}
+
+/** The widest side GDAL can make: its sizes are C ints. */
+const MAX_SIDE = 2 ** 31 - 1
+
+/**
+ * The size gdalwarp gives a grid of resolution `res` over the extent `te` (its -te, -tr and -tap
+ * arithmetic), computed in doubles: GDAL computes it in an int, which a fine resolution overflows.
+ */
+export function warpGridSize (te: Bbox, res: [number, number], tap: boolean): [number, number] {
+  let [minx, miny, maxx, maxy] = te
+  if (tap) {
+    minx = Math.floor(minx / res[0]) * res[0]
+    maxx = Math.ceil(maxx / res[0]) * res[0]
+    miny = Math.floor(miny / res[1]) * res[1]
+    maxy = Math.ceil(maxy / res[1]) * res[1]
+  }
+  return [Math.floor((maxx - minx + res[0] / 2) / res[0]), Math.floor((Math.abs(maxy - miny) + res[1] / 2) / res[1])]
+}
+
+/** Refuses a warp's grid over --max-pixels, or too large for GDAL at all, before gdalwarp is handed it. */
+export function checkGridSize (width: number, height: number, maxPixels: number): void {
+  if (width * height > maxPixels || !Number.isFinite(width * height)) throw tooManyPixels(width, height, maxPixels, 'open', 'grid')
+  if (width > MAX_SIDE || height > MAX_SIDE) {
+    throw new RecordError('open', 'TOO_MANY_PIXELS', `grid of ${width}×${height} pixels is larger than GDAL can make (${MAX_SIDE} a side)`)
+  }
 }
