@@ -190,6 +190,19 @@ test('--max-pixels: one code, TOO_MANY_PIXELS, for a pixel window (refused at in
   const plain = await runCli(['-o', join(ctx.dir, 'maxpx-default'), '--no-progress'], { stdin: JSON.stringify({ url, window: [0, 0, 10, 10], res: 1e-12 }) + '\n' })
   assert.equal(plain.records[0]?.error?.code, 'TOO_MANY_PIXELS', plain.stdout)
   assert.doesNotMatch(plain.stderr, /ERROR \d/, 'no GDAL error')
+  // Under a --max-pixels raised past GDAL's int: an out_size or a boundless window wider than GDAL can make.
+  const wide = [
+    JSON.stringify({ url, window: [0, 0, 10, 10], out_size: [3e9, 1] }),
+    JSON.stringify({ url, window: [0, 0, 3e9, 1], boundless: true })
+  ].join('\n') + '\n'
+  const huge = await runCli(['--max-pixels', '10000000000', '--max-memory', '100000000000', '-o', join(ctx.dir, 'maxpx-wide'), '--no-progress'], { stdin: wide })
+  assert.equal(huge.records.length, 2, huge.stderr)
+  for (const rec of huge.records) {
+    assert.equal(rec.error?.code, 'TOO_MANY_PIXELS', JSON.stringify(rec))
+    assert.equal(rec.error?.stage, 'input')
+    assert.match(rec.error?.message ?? '', /window of 3000000000×1 pixels is larger than GDAL can make \(2147483647 a side\)/)
+  }
+  assert.doesNotMatch(huge.stderr, /ERROR \d/, 'no GDAL error')
 })
 
 test('skipped records carry their output', async () => {

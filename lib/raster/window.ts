@@ -124,7 +124,7 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxP
 
   // A warp's output is its grid, judged once gdalwarp has made it (lib/raster/warp.ts).
   const [outW, outH] = req.outSize ?? (isWarp(req) ? [0, 0] : [window.width, window.height])
-  if (outW * outH > maxPixels) throw tooManyPixels(outW, outH, maxPixels, 'open')
+  checkPixels(outW, outH, maxPixels, 'open')
   return window
 }
 
@@ -151,10 +151,13 @@ export function warpGridSize (te: Bbox, res: [number, number], tap: boolean): [n
   return [Math.floor((maxx - minx + res[0] / 2) / res[0]), Math.floor((Math.abs(maxy - miny) + res[1] / 2) / res[1])]
 }
 
-/** Refuses a warp's grid over --max-pixels, or too large for GDAL at all, before gdalwarp is handed it. */
-export function checkGridSize (width: number, height: number, maxPixels: number): void {
-  if (width * height > maxPixels || !Number.isFinite(width * height)) throw tooManyPixels(width, height, maxPixels, 'open', 'grid')
+/**
+ * Refuses an output (a window, its out_size, a warp's grid) over --max-pixels, or with a side larger than
+ * GDAL can make, before GDAL is handed it: GDAL sizes in C ints, which overflow rather than refuse.
+ */
+export function checkPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'open' = 'input', what: 'window' | 'grid' = 'window'): void {
+  if (!(width * height <= maxPixels)) throw tooManyPixels(width, height, maxPixels, stage, what)
   if (width > MAX_SIDE || height > MAX_SIDE) {
-    throw new RecordError('open', 'TOO_MANY_PIXELS', `grid of ${width}×${height} pixels is larger than GDAL can make (${MAX_SIDE} a side)`)
+    throw new RecordError(stage, 'TOO_MANY_PIXELS', `${what} of ${width}×${height} pixels is larger than GDAL can make (${MAX_SIDE} a side)`)
   }
 }
