@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { chownSync, closeSync, constants, copyFileSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { HeaderCache, parseEntry, type HeadEntry } from '../lib/source/header-cache.js'
 import { UsageError } from '../lib/errors.js'
 import { scratch } from './support/run.js'
@@ -219,7 +219,14 @@ test('a FIFO, a device, a link, a directory or another user\'s file where an ent
     assert.equal(warnings.length, 1, `${what}: warned once: ${warnings.join(' | ')}`)
     assert.match(warnings[0], why, what)
     assert.ok(warnings[0].includes(path), `${what}: the warning names the file`)
-    if (what === 'a directory') continue
+    if (what === 'a directory') {
+      // Not replaceable: the write keeps nothing, throws nothing, and warns no more.
+      await cache.write('k', 'http://h/k.tif', entry(5))
+      assert.ok(lstatSync(path).isDirectory())
+      assert.deepEqual(readdirSync(join(dir, 'c')), [basename(path)], 'no temp file left')
+      assert.equal(warnings.length, 1)
+      continue
+    }
     await cache.write('k', 'http://h/k.tif', entry(5))
     assert.ok(lstatSync(path).isFile(), `${what}: replaced by a regular file`)
     assert.equal((await cache.read('k'))?.bytes[600], 5, `${what}: the new entry reads back`)

@@ -252,6 +252,12 @@ export class HeaderCache {
         await rename(temp, this.pathOf(key))
       } catch (err) {
         await rm(temp, { force: true })
+        // A directory in the entry's place: this one entry cannot be kept; the rest of the cache still can.
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') {
+          this.badEntry(this.pathOf(key), 'a directory')
+          return
+        }
         throw err
       }
       this.distrusted.delete(key)
