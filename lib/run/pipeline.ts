@@ -16,7 +16,7 @@ import { createAgent, MAX_REDIRECTS } from '../http/agent.js'
 import { GuardedDispatcher } from '../http/guard.js'
 import { HostLimitedDispatcher } from '../http/host-dispatcher.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
-import { redactText, Secrets } from '../http/redact.js'
+import { printable, Secrets } from '../http/redact.js'
 import { Stores } from '../store/stores.js'
 import type { Job } from './job.js'
 import { createOpener } from '../raster/open.js'
@@ -199,7 +199,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   ]
   const finalize = new Finalize((job) => live.delete(job), secrets)
   const duplex = chain([expand, parse, ...stages, finalize]) as unknown as Duplex
-  warn = (message) => { duplex.emit('warning', redactText(message, secrets)) }
+  warn = (message) => { duplex.emit('warning', printable(message, secrets)) }
 
   let released: Promise<void> | undefined
   const release = (): Promise<void> => {
