@@ -139,7 +139,10 @@ export function printable (text: string, secrets: Iterable<string> = []): string
  * can only stand inside strings.
  */
 export function printableJson (value: unknown, secrets: Iterable<string> = [], space?: number): string {
-  const json = JSON.stringify(value, (_key, v: unknown) => typeof v === 'string' ? redactText(v, secrets) : v, space)
+  const known = [...secrets]
+  // Only a string with a colon can hold a URL: the others are searched for known secrets alone (most strings of a record).
+  const redact = (v: string): string => v.includes(':') ? redactText(v, known) : known.length > 0 ? redactText(v, known) : v
+  const json = JSON.stringify(value, (_key, v: unknown) => typeof v === 'string' ? redact(v) : v, space)
   return json.replace(CONTROL_IN_JSON, escapeOne)
 }
 
