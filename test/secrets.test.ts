@@ -53,6 +53,7 @@ test('a run of failing records with secrets in every URL form, headers, a redire
     `http://127.0.0.1:99999/a.tif#access_token=${secret('fragment')}`,
     // A redirect to a URL with a token, and a server whose error echoes the URL asked.
     `${base}/moved.tif`,
+    `${base}/moved-bad.tif`,
     `${base}/echo.tif?api_key=${echoSecret}`,
     // Not a raster: GDAL's message on the copy of a URL with a token.
     `${base}/junk.tif?token=${secret('junk')}`,
@@ -68,6 +69,7 @@ test('a run of failing records with secrets in every URL form, headers, a redire
   )
   const redirectSecret = secret('redirect')
   server.always('moved.tif', { kind: 'redirect', to: `${base}/gone.tif?token=${redirectSecret}` })
+  server.always('moved-bad.tif', { kind: 'redirect', to: `http://u:${secret('redirect')}@127.0.0.1:99999/gone.tif?jwt=${secret('redirect')}#${secret('redirect')}` })
   server.always('echo.tif', { kind: 'status', status: 400, body: `bad request: /echo.tif?api_key=${echoSecret}\n` })
   server.always('junk.tif', { kind: 'body', body: 'not a raster at all\n'.repeat(100) })
   const bearer = secret('bearer')

@@ -172,7 +172,7 @@ export async function runCommand (config: CliConfig, io: CliIo): Promise<number>
     if (config.stats) await summary.writeJson(config.stats)
     return BROKEN_PIPE_EXIT
   }
-  io.stderr.write(summary.text(pipeline.options.outDir) + '\n')
+  io.stderr.write(printable(summary.text(pipeline.options.outDir), headerValues) + '\n')
   if (config.stats) await summary.writeJson(config.stats)
   if (signalled) return SIGNAL_EXIT[signalled] ?? 1
   if (control.error) {
