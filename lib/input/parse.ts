@@ -8,7 +8,7 @@ import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, p
 import { outputFor } from './output-name.js'
 import { checkPixels } from '../raster/window.js'
 import { checkUrl } from './url.js'
-import { parseSources, printableSources } from './sources.js'
+import { parseSources, requestedSources } from './sources.js'
 
 
 const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
@@ -129,7 +129,7 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
       return part
     })
   }
-  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && printableSources(sources), job.id)
+  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
