@@ -6,13 +6,12 @@
 import { setMaxListeners } from 'node:events'
 import { Transform, type Duplex, type TransformCallback } from 'node:stream'
 import chain from 'stream-chain'
-import { interceptors } from 'undici'
 import { RecordError, UsageError } from '../errors.js'
 import { createBlockFetcher, createFetcher, httpOptions } from '../source/fetch.js'
 import { Finalize, releaseJob } from './finalize.js'
 import { checkCreationOptions, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from '../raster/formats.js'
 import { loadGdal } from '../raster/gdal.js'
-import { createAgent, MAX_REDIRECTS } from '../http/agent.js'
+import { createAgent, withRedirects } from '../http/agent.js'
 import { GuardedDispatcher } from '../http/guard.js'
 import { HostLimitedDispatcher } from '../http/host-dispatcher.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
@@ -159,7 +158,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   let warn: (message: string) => void = () => undefined
   const make = options.dispatcher ?? (() => createAgent({ connections: options.concurrency, timeoutMs: options.timeout * 1000 }))
   const guarded = new GuardedDispatcher(
-    () => make().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
+    () => withRedirects(make()),
     (err) => warn(`a fault inside the HTTP client was recovered from (requests in flight are retried): ${err instanceof Error ? err.message : String(err)}`)
   )
   // Outermost, so that every request of the run (fetches, blocks, HEADs, uploads) waits its host's turn
