@@ -117,7 +117,7 @@ test('an unread output side stalls the stage at its highWaterMark, and reading r
   assert.deepEqual(out, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
 })
 
-test('errors become RecordErrors of the stage: a plain one as FAILED, another stage\'s keeping its code', async () => {
+test('errors become RecordErrors of the stage: a plain one with the stage\'s own code (READ_FAILED), another stage\'s keeping its code', async () => {
   const c = controlled({ limit: 2 })
   await c.feed(2, 2)
   c.fail(1, new Error('boom'))
@@ -125,7 +125,7 @@ test('errors become RecordErrors of the stage: a plain one as FAILED, another st
   fetchErr.retryAfter = 7
   c.fail(2, fetchErr)
   const jobs = [await c.emitted.next(), await c.emitted.next()].sort((a, b) => a.line - b.line)
-  assert.deepEqual(jobs[0].error?.toJSON(), { stage: 'read', code: 'FAILED', message: 'boom', retryable: false })
+  assert.deepEqual(jobs[0].error?.toJSON(), { stage: 'read', code: 'READ_FAILED', message: 'boom', retryable: false })
   assert.deepEqual(jobs[1].error?.toJSON(), { stage: 'read', code: 'HTTP_503', message: 'service unavailable', retryable: true })
   assert.equal(jobs[1].error?.retryAfter, 7)
   // Timed all the same.

@@ -6,7 +6,7 @@ import { RecordError } from '../errors.js'
 import { retrying } from '../http/retry.js'
 import { checkPartial, discardBody, get, header, readBody, rejectStatus, strongValidator, validatorWeakness, type Headers, type RequestOptions, type Transfer } from '../http/response.js'
 import { acceptWhole, download, receiveBody, type Progress } from './download.js'
-import { decideFetch, type FetchFacts, type Refusal } from './decision.js'
+import { decideFetch, type FetchFacts } from './decision.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
 import { looksLikeTiff, NotTiff, readTiff } from './tiff.js'
@@ -48,7 +48,8 @@ export async function probe (url: string, path: string, facts: FetchFacts, o: Re
       if (decideFetch({ ...facts, probe: { ranges: false, head: 0, validator: false, tiff: false } }) === 'RANGE_UNSUPPORTED') {
         discardBody(res.body)
         const length = header(res.headers as Headers, 'content-length')
-        throw refusal('RANGE_UNSUPPORTED', `${url}: the server answered a Range request with the whole file (HTTP 200${length !== undefined ? `, ${length} bytes` : ''}): ` +
+        // Not retried: another request would meet the same server.
+        throw new RecordError('fetch', 'RANGE_UNSUPPORTED', `${url}: the server answered a Range request with the whole file (HTTP 200${length !== undefined ? `, ${length} bytes` : ''}): ` +
           '--fetch range reads only ranges, and this body was not read (--fetch auto downloads it)')
       }
       // Range ignored: this is the download, in this one request.
@@ -76,7 +77,7 @@ export async function probe (url: string, path: string, facts: FetchFacts, o: Re
   const probed = { ...facts, probe: { ranges: true, size: state.total, head: head.length, validator: state.validator !== undefined, tiff: looksLikeTiff(head) } }
   const next = decideFetch(probed)
   if (next === 'WEAK_VALIDATOR') {
-    throw refusal(next, `${url}: ${validatorWeakness(answer)}: without a strong validator (RFC 9110 8.8) ranges cannot be tied to one ` +
+    throw new RecordError('fetch', 'WEAK_VALIDATOR', `${url}: ${validatorWeakness(answer)}: without a strong validator (RFC 9110 8.8) ranges cannot be tied to one ` +
       'version of the file, so --fetch range refuses it (--fetch auto downloads it whole)')
   }
   if (next === 'done') return { kind: 'download', path }
@@ -163,13 +164,8 @@ async function openSparse (found: { url: string, path: string, head: Buffer, siz
   // more than was held at that moment).
   const structureBytes = cached?.structureBytes ?? totalBytes(mergeRanges([...src.held, ...src.info.structure]))
   const next = decideFetch({ ...facts, directories: { layout, structureBytes } })
-  if (next === 'BAD_TIFF') throw refusal(next, `${url}: cannot be read by ranges: ${why}`)
+  if (next === 'BAD_TIFF') throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot be read by ranges: ${why}`)
   if (next !== 'range') return null
   await fetchMissing(src, src.info.structure, o, transfer)
   return { source: src, structureBytes }
-}
-
-/** `--fetch range` refusing a source: not retried, since another request would meet the same server. */
-function refusal (code: Refusal, message: string): RecordError {
-  return new RecordError('fetch', code, message)
 }
