@@ -310,6 +310,10 @@ test('a server that gives only Last-Modified: the entry holds it, block requests
   const cache = join(dir, 'cache-lm')
   const file = join(dir, 'lm.tif')
   copyFileSync(join(served, cogName(3)), file)
+  // Modified a minute ago: its Last-Modified, over a second before the answer's Date, is a strong validator
+  // (RFC 9110 8.8.2.2); one within the second of Date would be weak, and the file downloaded.
+  const past = new Date(Date.now() - 60_000)
+  utimesSync(file, past, past)
   const seen: Array<string | undefined> = []
   // Range, If-Range and If-Unmodified-Since as RFC 9110 has them, on a file that has no ETag.
   const lm = createServer((req, res) => {
