@@ -103,7 +103,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   const cache = new SourceCache<Loaded>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
   const o = ctx.options
   // Made (or refused, as a usage error) when the run starts.
-  let headerCache = o.cacheDir !== undefined ? HeaderCache.open(o.cacheDir, o.cacheMax) : undefined
+  let headerCache = o.cacheDir !== undefined ? HeaderCache.open(o.cacheDir, o.cacheMax, undefined, (m) => ctx.warn?.(m)) : undefined
 
   // A multi-source record fetches its sources at once, under its one --max-time.
   const fetchStage = async (job: Job): Promise<void> => {
