@@ -27,20 +27,25 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-/** The code of a failure a stage met that no more particular code names (never a bare `FAILED`). */
-const STAGE_FAILURE: Record<Stage, string> = {
-  input: 'BAD_RECORD', fetch: 'FETCH_FAILED', open: 'OPEN_FAILED', blocks: 'READ_FAILED', read: 'READ_FAILED', write: 'WRITE_FAILED'
-}
-
-export function failureCode (stage: Stage): string {
-  return STAGE_FAILURE[stage]
+/**
+ * The code of a failure a stage did not name itself (a plain exception: a file system error, a bug): a
+ * code per stage, so that every code says where, and README's "Error codes" lists each.
+ */
+export const STAGE_CODES: Record<Stage, string> = {
+  input: 'BAD_RECORD',
+  fetch: 'FETCH_FAILED',
+  open: 'OPEN_FAILED',
+  blocks: 'BLOCKS_FAILED',
+  read: 'READ_FAILED',
+  write: 'WRITE_FAILED'
 }
 
 /**
  * Anything thrown inside a stage, as a RecordError of that stage: the stage that was running when it
- * happened (a fetch error met by the blocks stage is a `blocks` error), keeping code and message.
+ * happened (a fetch error met by the blocks stage is a `blocks` error), keeping code and message; a plain
+ * exception gets the stage's own code.
  */
-export function asRecordError (err: unknown, stage: Stage, code = failureCode(stage)): RecordError {
+export function asRecordError (err: unknown, stage: Stage): RecordError {
   if (err instanceof RecordError) {
     if (err.stage === stage) return err
     const moved = new RecordError(stage, err.code, err.message, err.retryable)
@@ -48,5 +53,5 @@ export function asRecordError (err: unknown, stage: Stage, code = failureCode(st
     return moved
   }
   const message = err instanceof Error ? err.message : String(err)
-  return new RecordError(stage, code, message.trim() || `${stage} failed`)
+  return new RecordError(stage, STAGE_CODES[stage], message.trim() || `${stage} failed`)
 }

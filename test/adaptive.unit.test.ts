@@ -33,6 +33,18 @@ test('each throttling answer (429, 503) halves the limit, rounding down', () => 
   assert.deepEqual(host.figures(), { min: 1, max: 16, final: 1, throttled: 5, held: 0 })
 })
 
+test('Azure\'s ServerBusy code is a throttling answer whatever its status; only answers that are neither throttling nor 5xx count as served', () => {
+  const host = new HostLimit({ cap: 16, adaptive: true })
+  start(host, 16)
+  host.respond(500, undefined, 'ServerBusy')
+  assert.equal(host.limit, 8)
+  host.respond(500)
+  assert.equal(host.limit, 8, 'a plain 500 neither halves nor raises it')
+  host.respond(404)
+  host.respond(200)
+  assert.deepEqual([host.figures().throttled, host.served], [1, 2])
+})
+
 test('the limit never goes below 1', () => {
   const host = new HostLimit({ cap: 64, adaptive: true })
   for (let i = 0; i < 20; i++) {

@@ -39,6 +39,8 @@ test('bad-input corpus: one error record per bad line, good lines fine, nothing 
     [rec({ bands: [0] }), /not a band number/],
     [rec({ bands: [2] }), /band 2 requested, but the source has 1 band/, 'open'],
     [rec({ bbox: [400500, 5599000, 400000, 5599500] }), /MINX < MAXX/],
+    // JSON.parse reads 1e400 as Infinity (and JSON.stringify would print it as null).
+    [`{"url": "${small}", "bbox": [400000, 1e400, 400500, 5599500]}`, /^bbox \(MINX,MINY,MAXX,MAXY\): value 2 \(Infinity\) is not a finite number/],
     [rec({ bbox: [400000, 5599000, 400500, 5599500], bbox_crs: 'EPSG:99999999' }), /unknown CRS/],
     ['{"url": "' + 'x'.repeat(10 * 1024 * 1024) + '"}', /longer than the maximum/],
     [Buffer.from([0x68, 0x74, 0x74, 0x70, 0xc3, 0x28, 0xff]), /not valid UTF-8/],

@@ -20,6 +20,9 @@ test('--help lists every option with its default', async () => {
   const defaults = ['[default: output]', '[default: 16]', '[default: 0,0,512,512]', '[default: auto]', '[default: 4]',
     '[default: 60]', '[default: 2.00 GiB]', '[default: GTiff]', '[default: all]']
   for (const d of defaults) assert.ok(run.stdout.includes(d), `help lacks ${d}`)
+  const lines = run.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  const twice = lines.filter((l, i) => lines.indexOf(l) !== i)
+  assert.deepEqual(twice, [], 'no line of the help is there twice')
 })
 
 test('an unknown option exits 2 with a message naming it', async () => {
@@ -160,11 +163,15 @@ test('small things: input file errors say why; option errors name the option and
   }
 })
 
-test('--max-pixels: one code, TOO_MANY_PIXELS, for a pixel window (refused at input, stage input) and a bbox (refused once open, stage open)', async () => {
+test('--max-pixels: one code, TOO_MANY_PIXELS, for a pixel window (refused at input, stage input), a bbox and a warp\'s grid (refused once open, stage open), before GDAL sees a grid too large for it', async () => {
   const url = ctx.server.url('rgb-byte-tiled.tif')
   const input = [
     JSON.stringify({ url, window: [0, 0, 200, 200] }),
-    JSON.stringify({ url, bbox: [500000, 4190000, 502000, 4192000] })
+    JSON.stringify({ url, bbox: [500000, 4190000, 502000, 4192000] }),
+    // 10 pixels at 1e-12 m: a grid 1e13 wide, past GDAL's int (it used to make a -2147483648-wide one).
+    JSON.stringify({ url, window: [0, 0, 10, 10], res: 1e-12 }),
+    JSON.stringify({ url, window: [0, 0, 10, 10], res: 1e-12, tap: true }),
+    JSON.stringify({ url, window: [0, 0, 10, 10], res: 0.01, dst_crs: 'EPSG:32618' })
   ].join('\n') + '\n'
   const run = await runCli(['--max-pixels', '10000', '-o', join(ctx.dir, 'maxpx'), '--no-progress'], { stdin: input })
   assert.equal(run.code, 1)
@@ -174,6 +181,28 @@ test('--max-pixels: one code, TOO_MANY_PIXELS, for a pixel window (refused at in
   assert.equal(r.get(1)?.bytes, 0)
   assert.equal(r.get(2)?.error?.code, 'TOO_MANY_PIXELS')
   assert.equal(r.get(2)?.error?.stage, 'open')
+  for (const line of [3, 4, 5]) {
+    assert.equal(r.get(line)?.error?.code, 'TOO_MANY_PIXELS', JSON.stringify(r.get(line)))
+    assert.equal(r.get(line)?.error?.stage, 'open')
+    assert.match(r.get(line)?.error?.message ?? '', /grid of [\d.e+]+×[\d.e+]+ = [\d.e+]+ pixels is over --max-pixels 10000/)
+  }
+  // At the default --max-pixels too: GDAL is never handed the grid.
+  const plain = await runCli(['-o', join(ctx.dir, 'maxpx-default'), '--no-progress'], { stdin: JSON.stringify({ url, window: [0, 0, 10, 10], res: 1e-12 }) + '\n' })
+  assert.equal(plain.records[0]?.error?.code, 'TOO_MANY_PIXELS', plain.stdout)
+  assert.doesNotMatch(plain.stderr, /ERROR \d/, 'no GDAL error')
+  // Under a --max-pixels raised past GDAL's int: an out_size or a boundless window wider than GDAL can make.
+  const wide = [
+    JSON.stringify({ url, window: [0, 0, 10, 10], out_size: [3e9, 1] }),
+    JSON.stringify({ url, window: [0, 0, 3e9, 1], boundless: true })
+  ].join('\n') + '\n'
+  const huge = await runCli(['--max-pixels', '10000000000', '--max-memory', '100000000000', '-o', join(ctx.dir, 'maxpx-wide'), '--no-progress'], { stdin: wide })
+  assert.equal(huge.records.length, 2, huge.stderr)
+  for (const rec of huge.records) {
+    assert.equal(rec.error?.code, 'TOO_MANY_PIXELS', JSON.stringify(rec))
+    assert.equal(rec.error?.stage, 'input')
+    assert.match(rec.error?.message ?? '', /window of 3000000000×1 pixels is larger than GDAL can make \(2147483647 a side\)/)
+  }
+  assert.doesNotMatch(huge.stderr, /ERROR \d/, 'no GDAL error')
 })
 
 test('skipped records carry their output', async () => {

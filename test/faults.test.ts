@@ -165,12 +165,22 @@ test('a chain of more than five redirects is an error', async () => {
   assert.equal(ctx.server.stats('hop-6.tif').requests, 0, 'no sixth redirect followed')
 })
 
-test('a redirect to a file: URL is not followed', async () => {
-  const c = await faultCase('redirect-file', (p) => ctx.server.always(p, { kind: 'redirect', to: `file://${join(FIXTURES, 'int16-small.tif')}` }))
-  assert.equal(c.rec.status, 'error')
-  assert.equal(c.rec.error?.stage, 'fetch')
-  assert.equal(c.rec.error?.code, 'BAD_URL', JSON.stringify(c.rec.error))
-  assert.equal(c.rec.error?.retryable, false)
+test('a redirect to a file: or s3: URL is refused as such (BAD_REDIRECT), naming the target with its secrets redacted', async () => {
+  const targets: Array<[string, string, RegExp]> = [
+    ['redirect-file', `file://${join(FIXTURES, 'int16-small.tif')}?token=s3cr3t-file`, /redirected to 'file:\/\/[^']*int16-small\.tif\?token=REDACTED': only http and https redirects are followed/],
+    ['redirect-s3', 's3://bucket/scene.tif?X-Amz-Signature=s3cr3t-s3', /redirected to 's3:\/\/bucket\/scene\.tif\?X-Amz-Signature=REDACTED': only http and https redirects are followed/]
+  ]
+  for (const [name, to, message] of targets) {
+    const c = await faultCase(name, (p) => ctx.server.always(p, { kind: 'redirect', to }))
+    assert.equal(c.rec.status, 'error')
+    assert.equal(c.rec.error?.stage, 'fetch')
+    assert.equal(c.rec.error?.code, 'BAD_REDIRECT', JSON.stringify(c.rec.error))
+    assert.equal(c.rec.error?.retryable, false)
+    assert.match(c.rec.error?.message ?? '', message)
+    assert.ok(c.rec.error?.message.startsWith(ctx.server.url(`case-${name}.tif`)), c.rec.error?.message)
+    assert.equal(c.requests, 1, 'asked once: a refused redirect is not retried')
+    assert.ok(!c.run.stdout.includes('s3cr3t') && !c.run.stderr.includes('s3cr3t'), 'the target\'s secret is printed')
+  }
 })
 
 test('connection refused: an error after the retries', async () => {

@@ -30,11 +30,11 @@ test('after the probe: done, download the rest, or read the directories', () => 
     ['auto', { validator: false }, 'download'], // no way to tie ranges to one version
     ['auto', { size: RANGE_MIN_SIZE - 1 }, 'download'], // too small for ranges to pay
     ['auto', { size: RANGE_MIN_SIZE }, 'directories'],
-    ['range', { validator: false }, 'directories'], // asked: size checks still guard every range
+    ['range', { validator: false }, 'WEAK_VALIDATOR'], // asked, but ranges of two versions could not be told apart
     ['range', { size: 200000 }, 'directories'],
     ['range', { tiff: false }, 'download'],
     ['range', { size: undefined }, 'download'],
-    ['range', { ranges: false }, 'done']
+    ['range', { ranges: false }, 'RANGE_UNSUPPORTED'] // asked for ranges, given the whole file: refused, not a download
   ]
   for (const [mode, change, expected] of rows) {
     assert.equal(decideFetch({ mode, imageTile: false, probe: { ...probe, ...change } }), expected, `${mode} ${JSON.stringify(change)}`)
@@ -50,9 +50,17 @@ test('after the directories: range, download under auto, or an error under range
     ['auto', { layout: 'outside-head', structureBytes: 0 }, 'download'], // a request per directory does not pay
     ['range', { layout: 'outside-head', structureBytes: 0 }, 'directories'], // asked: fetch them
     ['auto', { layout: 'unreadable', structureBytes: 0 }, 'download'],
-    ['range', { layout: 'unreadable', structureBytes: 0 }, 'error']
+    ['range', { layout: 'unreadable', structureBytes: 0 }, 'BAD_TIFF']
   ]
   for (const [mode, directories, expected] of rows) {
     assert.equal(decideFetch({ mode, imageTile: false, probe, directories }), expected, `${mode} ${JSON.stringify(directories)}`)
   }
+})
+
+test('a source that changed again after a fresh probe (or whose validator changes on every answer): auto downloads it whole, range refuses', () => {
+  const rows: [FetchFacts['mode'], Step][] = [
+    ['auto', 'download'],
+    ['range', 'SOURCE_CHANGED']
+  ]
+  for (const [mode, expected] of rows) assert.equal(decideFetch({ mode, imageTile: false, changedTwice: true }), expected, mode)
 })

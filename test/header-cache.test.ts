@@ -2,12 +2,13 @@
 // gdal_translate -of COG, served from disk with ETags), twice with the same cache: the second run makes
 // exactly one request per window and writes the same bytes; a COG replaced on the server is read again
 // in its new version and its entry renewed; eviction keeps the directory under --cache-max; a corrupt
-// entry is ignored and rewritten.
+// entry is ignored and rewritten; a FIFO, a link, a directory or garbage in an entry's place is a miss
+// with a warning, and the run ends.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -218,6 +219,43 @@ test('eviction keeps the cache under --cache-max, least recently used first; a c
   assert.equal(server.totalRequests(), 1)
 })
 
+test('a FIFO, a link to a valid entry outside, a directory, a truncated entry or garbage where an entry would be: every record ok with GDAL\'s pixels, a warning, and the run exits', async () => {
+  const url = server.url(cogName(1))
+  const lines = [0, 1].map((tx) => JSON.stringify({ url, window: [tx * TILE, 0, TILE, TILE], out: `c1-${tx}-0.tif` })).join('\n') + '\n'
+  // A valid entry of this very URL, outside the cache: what a link would lend the cache if followed.
+  const elsewhere = join(dir, 'cache-elsewhere')
+  await run('bad-valid', elsewhere, lines)
+  const valid = readFileSync(keyFile(elsewhere, url))
+  const outside = join(dir, 'outside.head')
+  writeFileSync(outside, valid)
+  const kinds: Array<[string, (path: string) => void]> = [
+    ['a FIFO', (path) => execFileSync('mkfifo', [path])],
+    ['a link to a valid entry outside', (path) => symlinkSync(outside, path)],
+    ['a directory', (path) => mkdirSync(path)],
+    ['a truncated entry', (path) => writeFileSync(path, valid.subarray(0, valid.length >> 1))],
+    ['garbage', (path) => writeFileSync(path, randomBytes(4096))]
+  ]
+  for (const [i, [what, make]] of kinds.entries()) {
+    const cache = join(dir, `cache-bad-${i}`)
+    mkdirSync(cache)
+    // Where the run will look: the key of a record without headers is its URL.
+    make(keyFile(cache, url))
+    // A bound on a run that does not end (it was killed: signal set), not on its speed.
+    const r = await runCli(['-o', join(dir, `bad-${i}`), '--cache-dir', cache], { stdin: lines, env: ENV, timeoutMs: 300_000 })
+    assert.equal(r.signal, null, `${what}: the run did not end by itself\n${r.stderr}`)
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`)
+    assert.equal(r.records.length, 2)
+    for (const rec of r.records) {
+      assert.equal(rec.status, 'ok', `${what}: ${JSON.stringify(rec)}`)
+      assert.equal(rec.cache, 'miss', `${what}: ${JSON.stringify(rec)}`)
+    }
+    checkAgainstGdal(r.records, `bad-${i}`, (n) => join(served, cogName(n)), `bad-${i}`)
+    assert.match(r.stderr, /--cache-dir [^\n]*: the entry [^\n]*\.head is [^\n]*not used/, `${what}: a warning names the entry`)
+    assert.ok(readFileSync(outside).equals(valid), `${what}: the file outside the cache is untouched`)
+    if (what !== 'a directory') assert.ok(lstatSync(keyFile(cache, url)).isFile(), `${what}: replaced by a fresh entry`)
+  }
+})
+
 test('--cache-dir that cannot be a directory is a usage error; --cache-max reads sizes', async () => {
   const file = join(dir, 'a-file')
   writeFileSync(file, '')
@@ -272,6 +310,10 @@ test('a server that gives only Last-Modified: the entry holds it, block requests
   const cache = join(dir, 'cache-lm')
   const file = join(dir, 'lm.tif')
   copyFileSync(join(served, cogName(3)), file)
+  // Modified a minute ago: its Last-Modified, over a second before the answer's Date, is a strong validator
+  // (RFC 9110 8.8.2.2); one within the second of Date would be weak, and the file downloaded.
+  const past = new Date(Date.now() - 60_000)
+  utimesSync(file, past, past)
   const seen: Array<string | undefined> = []
   // Range, If-Range and If-Unmodified-Since as RFC 9110 has them, on a file that has no ETag.
   const lm = createServer((req, res) => {

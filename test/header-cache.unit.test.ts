@@ -3,8 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { chownSync, closeSync, constants, copyFileSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { HeaderCache, parseEntry, type HeadEntry } from '../lib/source/header-cache.js'
 import { UsageError } from '../lib/errors.js'
 import { scratch } from './support/run.js'
@@ -174,5 +175,61 @@ test('a dropped entry is not read again until written anew; a cache that cannot 
   writeFileSync(join(dir, 'plain-file'), '')
   for (const bad of [join(dir, 'plain-file'), join(dir, 'plain-file', 'sub')]) {
     assert.throws(() => HeaderCache.open(bad, 1e6), (err: unknown) => err instanceof UsageError && /^--cache-dir: cannot use .*: not a directory$/.test(err.message), bad)
+  }
+}))
+
+test('a FIFO, a device, a link, a directory or another user\'s file where an entry would be: a miss with one warning, never a hang; a write replaces it without following a link', withDir(async (dir) => {
+  const warnings: string[] = []
+  // One cache a kind, as one run a kind: a run warns once of an entry.
+  const open = (): HeaderCache => HeaderCache.open(join(dir, 'c'), 1e6, undefined, (message) => warnings.push(message))
+  const valid = HeaderCache.open(join(dir, 'valid'), 1e6)
+  await valid.write('k', 'http://h/k.tif', entry(4))
+  const outside = join(dir, 'outside.head')
+  copyFileSync(valid.pathOf('k'), outside)
+  const before = readFileSync(outside)
+  const path = open().pathOf('k')
+  const root = process.getuid?.() === 0
+  const kinds: Array<[string, RegExp, () => void]> = [
+    ['a FIFO', /is a named pipe \(FIFO\)/, () => execFileSync('mkfifo', [path])],
+    ['a link to a valid entry', /is a symbolic link/, () => symlinkSync(outside, path)],
+    ['a directory', /is a directory/, () => mkdirSync(path)],
+    ['a truncated entry', /is not a whole entry/, () => writeFileSync(path, before.subarray(0, 100))]
+  ]
+  // Only root can make a device or give a file away.
+  if (root) {
+    kinds.push(['a device', /is a device/, () => execFileSync('mknod', [path, 'c', '1', '3'])])
+    kinds.push(['another user\'s entry', /is owned by another user \(uid 65534\)/, () => { copyFileSync(outside, path); chownSync(path, 65534, 65534) }])
+  } else {
+    console.log('not root: the device and the other user\'s file are not tried')
+  }
+  for (const [what, why, make] of kinds) {
+    rmSync(path, { recursive: true, force: true })
+    make()
+    warnings.length = 0
+    const cache = open()
+    try {
+      assert.equal(await cache.read('k'), null, what)
+      assert.equal(await cache.read('k'), null, `${what}, again`)
+    } finally {
+      // Were an open waiting for a writer, this lets it go, so that a failing test still ends (ENXIO when none waits).
+      if (lstatSync(path).isFIFO()) {
+        try { closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK)) } catch { /* none waits */ }
+      }
+    }
+    assert.equal(warnings.length, 1, `${what}: warned once: ${warnings.join(' | ')}`)
+    assert.match(warnings[0], why, what)
+    assert.ok(warnings[0].includes(path), `${what}: the warning names the file`)
+    if (what === 'a directory') {
+      // Not replaceable: the write keeps nothing, throws nothing, and warns no more.
+      await cache.write('k', 'http://h/k.tif', entry(5))
+      assert.ok(lstatSync(path).isDirectory())
+      assert.deepEqual(readdirSync(join(dir, 'c')), [basename(path)], 'no temp file left')
+      assert.equal(warnings.length, 1)
+      continue
+    }
+    await cache.write('k', 'http://h/k.tif', entry(5))
+    assert.ok(lstatSync(path).isFile(), `${what}: replaced by a regular file`)
+    assert.equal((await cache.read('k'))?.bytes[600], 5, `${what}: the new entry reads back`)
+    assert.ok(readFileSync(outside).equals(before), `${what}: the file outside is untouched`)
   }
 }))

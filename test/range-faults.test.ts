@@ -41,15 +41,16 @@ function serveCog (): void {
 
 test('a file replaced during the read, by a server that ignores If-Range: the record restarts once and reads the new version whole', async () => {
   const otherPath = join(dir, 'other.tif')
-  for (const [what, version] of [
-    ['another ETag', { kind: 'version', body: other, etag: '"v2"' }],
-    ['no ETag, another size', { kind: 'version', body: other, etag: null }]
+  // The new version without an ETag has no validator to read ranges by: auto downloads it after the restart.
+  for (const [what, version, mode] of [
+    ['another ETag', { kind: 'version', body: other, etag: '"v2"' }, 'range'],
+    ['no ETag, another size', { kind: 'version', body: other, etag: null }, 'auto']
   ] as const) {
     serveCog()
     // The probe sees the first version; every later request, the second (with its own size).
     server.fault('cog.tif', { kind: 'delay', ms: 0 })
     server.always('cog.tif', version)
-    const run = await read('range')
+    const run = await read(mode)
     const r = run.records[0]
     assert.equal(r.status, 'ok', `${what}: ${JSON.stringify(r)}`)
     // Every pixel from the new version: never a mix of the two.
@@ -153,4 +154,120 @@ test('a download resumed after a reset, from a server that ignores If-Range and 
   const r = run.records[0]
   assert.equal(r.status, 'ok', JSON.stringify(r))
   assertSameRaster(r.output as string, gdalTranslate(otherPath, ['-srcwin', ...WINDOW.map(String)], dir, 'ref-other-download.tif'), 'resumed download')
+})
+
+/** Both versions' windows by gdal_translate; the output must equal exactly one of them. */
+function assertOneVersion (output: string, versions: string[], what: string): void {
+  const refs = versions.map((v, i) => gdalTranslate(v, ['-srcwin', ...WEAK_WINDOW.map(String)], dir, `ref-${what.replace(/\W+/g, '-')}-${i}.tif`))
+  const equal = refs.map((ref) => { try { assertSameRaster(output, ref, what); return true } catch { return false } })
+  assert.equal(equal.filter(Boolean).length, 1, `${what}: the output equals neither version's pixels (a mix of the two)`)
+}
+
+// Four tiles of an uncompressed COG, two block requests apart (tiles 0–1 of rows 0 and 1).
+const WEAK_WINDOW = [200, 200, 112, 112]
+const LAST_MODIFIED = 'Sat, 05 Dec 2026 21:00:00 GMT'
+let versions: [string, string] | undefined
+
+/** Two versions of one size and layout, other pixels: a mix of their bytes would pass every size check. */
+function sameSizeVersions (): [string, string] {
+  if (versions) return versions
+  const v1 = makeNoisyTiff(dir, 'weak-v1.tif', 1024, 3, ['COMPRESS=NONE', 'BLOCKSIZE=256'], 'COG')
+  const v2 = gdalTranslate(v1, ['-of', 'COG', '-co', 'COMPRESS=NONE', '-co', 'BLOCKSIZE=256', '-scale', '0', '255', '255', '0'], dir, 'weak-v2.tif')
+  assert.equal(readFileSync(v1).length, readFileSync(v2).length)
+  return (versions = [v1, v2])
+}
+
+test('no ETag and Last-Modified equal to Date (a weak validator), the file replaced between two block requests: auto gives one version exactly, range refuses WEAK_VALIDATOR', async () => {
+  const [v1, v2] = sameSizeVersions()
+  const first = { kind: 'version', body: readFileSync(v1), etag: null, lastModified: LAST_MODIFIED } as const
+  const second = { kind: 'version', body: readFileSync(v2), etag: null, lastModified: LAST_MODIFIED } as const
+  for (const mode of ['auto', 'range']) {
+    server.reset()
+    // The probe and the next request see the first version; every later one, the second.
+    server.fault('weak.tif', first, first)
+    server.always('weak.tif', second)
+    const run = await runCli(['-o', join(dir, `out-weak-${mode}`), '--fetch', mode, '--no-progress'], {
+      stdin: JSON.stringify({ url: server.url('weak.tif'), window: WEAK_WINDOW }) + '\n', env: ENV
+    })
+    const r = run.records[0]
+    if (mode === 'auto') {
+      assert.equal(r.status, 'ok', JSON.stringify(r))
+      assertOneVersion(r.output as string, [v1, v2], 'auto, weak validator')
+      assert.equal(r.fetch, 'download')
+    } else {
+      assert.equal(r.error?.code, 'WEAK_VALIDATOR', JSON.stringify(r))
+      assert.match(r.error?.message ?? '', /weak.tif.*Last-Modified.*Date/)
+      assert.equal(run.code, 1)
+    }
+  }
+})
+
+/** Runs `fn` against a server whose ETag changes on every answer. */
+async function withChangingEtag (fn: () => Promise<void>): Promise<void> {
+  serveCog()
+  server.changingEtag = true
+  try {
+    await fn()
+  } finally {
+    server.changingEtag = false
+  }
+}
+
+test('a server whose ETag changes on every answer (several nodes): auto downloads the file once and is right; range fails with an error that says why', async () => {
+  await withChangingEtag(async () => {
+    const auto = await read('auto')
+    const r = auto.records[0]
+    assert.equal(r.status, 'ok', JSON.stringify(r))
+    assert.equal(r.fetch, 'download')
+    assertSameRaster(r.output as string, gdalTranslate(cog, ['-srcwin', ...WINDOW.map(String)], dir, 'ref-changing-etag.tif'), 'changing ETag, auto')
+    const ranged = await read('range')
+    assert.equal(ranged.records[0].error?.code, 'SOURCE_CHANGED', JSON.stringify(ranged.records[0]))
+    assert.match(ranged.records[0].error?.message ?? '', /changed again .*--fetch auto/)
+  })
+})
+
+test('a download resumed from a server whose ETag changes on every answer starts again whole: never a splice', async () => {
+  await withChangingEtag(async () => {
+    server.fault('cog.tif', { kind: 'reset', after: 200_000 })
+    const run = await read('download')
+    const r = run.records[0]
+    assert.equal(r.status, 'ok', JSON.stringify(r))
+    assertSameRaster(r.output as string, gdalTranslate(cog, ['-srcwin', ...WINDOW.map(String)], dir, 'ref-changing-resume.tif'), 'resumed download, changing ETag')
+  })
+})
+
+test('a download resumed after a cut, answered 206 with no validator by a server that ignores If-Range and now has another version of the same size, starts again: never a splice', async () => {
+  const [v1, v2] = sameSizeVersions()
+  server.reset()
+  server.file('same.tif', readFileSync(v1))
+  // The first version (with its ETag) cut short cleanly between the window's two rows of tiles (at 1.18 MB and
+  // 1.97 MB in the file); then the second version, Range honoured, If-Range ignored, no ETag.
+  server.fault('same.tif', { kind: 'truncate', after: 1_600_000 })
+  server.always('same.tif', { kind: 'version', body: readFileSync(v2), etag: null })
+  const run = await runCli(['-o', join(dir, 'out-same-resume'), '--fetch', 'download', '--no-progress'], {
+    stdin: JSON.stringify({ url: server.url('same.tif'), window: WEAK_WINDOW }) + '\n', env: ENV
+  })
+  const r = run.records[0]
+  assert.equal(r.status, 'ok', JSON.stringify(r))
+  assertOneVersion(r.output as string, [v1, v2], 'resumed download, no validator on the 206')
+  assert.equal(server.stats('same.tif').requests, 3, 'the first version cut short, the resume refused, the whole second version')
+})
+
+test('--fetch range against a server that answers 200 to a Range request: RANGE_UNSUPPORTED, the file not downloaded; auto downloads it', async () => {
+  serveCog()
+  server.noRanges = true
+  try {
+    const size = readFileSync(cog).length
+    const run = await read('range')
+    const r = run.records[0]
+    assert.equal(r.error?.code, 'RANGE_UNSUPPORTED', JSON.stringify(r))
+    assert.match(r.error?.message ?? '', /cog\.tif.*HTTP 200/)
+    assert.equal(r.attempts, 1, 'not retried')
+    assert.ok(r.bytes < size / 2, `the body was not read: ${r.bytes} of ${size} bytes`)
+    const auto = await read('auto')
+    assert.equal(auto.records[0].status, 'ok', JSON.stringify(auto.records[0]))
+    assert.equal(auto.records[0].fetch, 'download')
+  } finally {
+    server.noRanges = false
+  }
 })

@@ -117,7 +117,7 @@ test('an unread output side stalls the stage at its highWaterMark, and reading r
   assert.deepEqual(out, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
 })
 
-test('errors become RecordErrors of the stage: a plain one as the stage\'s own failure code (READ_FAILED at read), another stage\'s keeping its code', async () => {
+test('errors become RecordErrors of the stage: a plain one with the stage\'s own code (READ_FAILED), another stage\'s keeping its code', async () => {
   const c = controlled({ limit: 2 })
   await c.feed(2, 2)
   c.fail(1, new Error('boom'))

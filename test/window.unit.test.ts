@@ -5,12 +5,12 @@ import { execFileSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { bboxToWindow, clipWindow, CrsCatalog, resolveWindow } from '../lib/raster/window.js'
+import { bboxToWindow, checkPixels, clipWindow, CrsCatalog, resolveWindow, warpGridSize } from '../lib/raster/window.js'
 import { loadGdal, type Dataset } from '../lib/raster/gdal.js'
 import { parseBands, parseBbox, parseCrs, parseOutSize, parseWindow, InvalidValue, type Bbox, type PixelWindow, type WindowRequest } from '../lib/input/request.js'
 import { RecordError } from '../lib/errors.js'
 import type { Job } from '../lib/run/job.js'
-import { scratch } from './support/run.js'
+import { FIXTURES, scratch } from './support/run.js'
 import { bareJob } from './support/unit.js'
 
 const gdal = loadGdal()
@@ -266,11 +266,11 @@ test('parseWindow: the string, array and object forms agree; sizes must be whole
     assert.throws(() => parseWindow([0, 0, n, 1]), invalid(/is not a whole number/))
   }))
   assert.throws(() => parseWindow('1,2,3'), invalid(/needs 4 numbers/))
-  assert.throws(() => parseWindow('1,2,3,x'), invalid(/"x" is not a number/))
-  assert.throws(() => parseWindow('1,2,,4'), invalid(/"" is not a number/))
-  assert.throws(() => parseWindow([0, 0, Infinity, 1]), invalid(/is not a number/))
+  assert.throws(() => parseWindow('1,2,3,x'), invalid(/value 4 \("x"\) is not a finite number/))
+  assert.throws(() => parseWindow('1,2,,4'), invalid(/value 3 \(""\) is not a finite number/))
+  assert.throws(() => parseWindow([0, 0, Infinity, 1]), invalid(/value 3 \(Infinity\) is not a finite number/))
   assert.throws(() => parseWindow({ col: 0, row: 0, width: 1, height: 1, depth: 1 }), invalid(/unknown key "depth"/))
-  assert.throws(() => parseWindow({ col: 0, row: 0, width: 1 }), invalid(/is not a number/))
+  assert.throws(() => parseWindow({ col: 0, row: 0, width: 1 }), invalid(/value 4 \(missing\) is not a finite number/))
   assert.throws(() => parseWindow(null), invalid(/needs 4 numbers/))
 })
 
@@ -285,8 +285,11 @@ test('parseBbox: any four finite numbers with MINX < MAXX and MINY < MAXY, else 
     }
     else assert.throws(() => parseBbox(bbox), invalid(/needs MINX < MAXX and MINY < MAXY/))
   }))
-  assert.throws(() => parseBbox([0, 0, NaN, 1]), invalid(/null is not a number|NaN/))
+  assert.throws(() => parseBbox([0, 0, NaN, 1]), invalid(/value 3 \(NaN\) is not a finite number/))
   assert.throws(() => parseBbox('0,0,1'), invalid(/needs 4 numbers/))
+  // JSON reads 1e400 as Infinity: said as such, not as JSON.stringify's null.
+  assert.throws(() => parseBbox(JSON.parse('[0, 0, 1e400, 1]')), invalid(/^bbox \(MINX,MINY,MAXX,MAXY\): value 3 \(Infinity\) is not a finite number$/))
+  assert.throws(() => parseBbox('0,0,1e400,1'), invalid(/value 3 \("1e400"\) is not a finite number/))
 })
 
 test('parseBands, parseOutSize, parseCrs', () => {
@@ -301,4 +304,25 @@ test('parseBands, parseOutSize, parseCrs', () => {
   assert.throws(() => parseOutSize('5'), invalid(/needs 2 numbers/))
   assert.equal(parseCrs('  EPSG:4326 '), 'EPSG:4326')
   for (const bad of ['', '   ', 4326, null]) assert.throws(() => parseCrs(bad), invalid(/needs a CRS/), String(bad))
+})
+
+test('warpGridSize: gdalwarp\'s own grid size for -te and -tr (with and without -tap), computed in doubles', () => {
+  const source = gdal.open(join(FIXTURES, 'rgb-byte-tiled.tif'))
+  // Extents of 3 to 970 m, pixels of 0.3 to 2.9 m: at least one pixel a side, at most a few thousand.
+  const n = fc.double({ min: 0.3, max: 97, noNaN: true })
+  const r = fc.double({ min: 0.3, max: 2.9, noNaN: true })
+  fc.assert(fc.property(fc.double({ min: 499000, max: 501000, noNaN: true }), fc.double({ min: 4189000, max: 4191000, noNaN: true }), n, n, r, r, fc.boolean(), (x, y, w, h, rx, ry, tap) => {
+    const te: Bbox = [x, y, x + w * 10, y + h * 10]
+    const res: [number, number] = [rx, ry]
+    const ds = gdal.warp('/vsimem/grid-size.vrt', null, [source], ['-of', 'VRT', '-te', ...te.map(String), '-tr', String(rx), String(ry), ...(tap ? ['-tap'] : [])])
+    const size = ds.rasterSize
+    ds.close()
+    assert.deepEqual(warpGridSize(te, res, tap), [size.x, size.y], `-te ${te.join(' ')} -tr ${rx} ${ry}${tap ? ' -tap' : ''}`)
+  }), { numRuns: 60 })
+  source.close()
+  // Past GDAL's int: still a number, which checkPixels refuses.
+  assert.deepEqual(warpGridSize([0, 0, 10, 10], [1e-12, 1e-12], false), [1e13, 1e13])
+  assert.throws(() => checkPixels(1e13, 1e13, 4096 * 4096, 'open', 'grid'), (err: unknown) => err instanceof RecordError && err.code === 'TOO_MANY_PIXELS' && err.stage === 'open' && /^grid of 10000000000000×10000000000000 = 1e\+26 pixels is over --max-pixels 16777216$/.test(err.message))
+  assert.throws(() => checkPixels(3e9, 1, 1e10), (err: unknown) => err instanceof RecordError && err.code === 'TOO_MANY_PIXELS' && /larger than GDAL can make \(2147483647 a side\)/.test(err.message))
+  assert.doesNotThrow(() => checkPixels(2 ** 31 - 1, 1, 1e10))
 })

@@ -8,6 +8,7 @@ import { optionValue, resolveOptions, type FetchMode, type PipelineInput } from 
 import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow } from '../input/request.js'
 import { helpText, version } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
+import { printable } from '../http/redact.js'
 
 const spec = {
   'out-dir': { type: 'string', short: 'o' },
@@ -150,7 +151,7 @@ async function checkInputs (inputs: string[]): Promise<void> {
 }
 
 export function usage (io: CliIo, message: string): number {
-  io.stderr.write(`rasterpipe: ${message}\nTry 'rasterpipe --help' for the options.\n`)
+  io.stderr.write(`rasterpipe: ${printable(message)}\nTry 'rasterpipe --help' for the options.\n`)
   return 2
 }
 

@@ -80,7 +80,6 @@ Input records (one per line; "url" (or "urls") is required, other fields overrid
   {"url": "scene.tif", "window": {"col": 0, "row": 0, "width": 512, "height": 512}, "out_size": [256, 256]}
   {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "boundless": true}
   {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "dst_crs": "utm", "res": 10}
-  {"url": "scene.tif", "bbox": [-75.1, 39.9, -75.0, 40.0], "bbox_crs": "EPSG:4326", "dst_crs": "utm", "res": 10}
   {"url": "https://example.org/private.tif", "headers": {"Authorization": "Bearer …"}}
   {"urls": ["B04.tif", {"url": "B11.tif", "name": "swir16", "bands": [{"nodata": 0, "scale": 0.0001}]}],
    "bbox": [300000, 4990000, 302560, 4992560]}      several sources, their bands stacked into one output

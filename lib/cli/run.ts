@@ -12,6 +12,7 @@ import { rasterPipeline, type RasterPipeline } from '../run/pipeline.js'
 import { Progress } from './progress.js'
 import { Summary } from './summary.js'
 import { removeNow } from '../run/tempdir.js'
+import { printable, printableJson } from '../http/redact.js'
 import { usage, type CliConfig, type CliIo } from './cli.js'
 
 /** Feeds every input, in order, line by line into the pipeline, honouring its backpressure. */
@@ -74,15 +75,21 @@ export async function runCommand (config: CliConfig, io: CliIo): Promise<number>
   } catch (err) {
     if (err instanceof UsageError) return usage(io, err.message)
     if (err instanceof GdalMissingError) {
-      io.stderr.write(`rasterpipe: ${err.message}\n`)
+      io.stderr.write(`rasterpipe: ${printable(err.message)}\n`)
       return 2
     }
     throw err
   }
+  // Every line on stderr goes through one redaction (records' messages are redacted already; the -H
+  // values are the secrets known here), with its control characters escaped.
+  const headerValues = Object.values(pipeline.options.headers)
 
   const summary = new Summary()
   const progress = config.progress ? new Progress(io.stderr) : undefined
-  const log = (line: string): void => { if (progress) progress.log(line); else io.stderr.write(line + '\n') }
+  const log = (text: string): void => {
+    const line = printable(text, headerValues)
+    if (progress) progress.log(line); else io.stderr.write(line + '\n')
+  }
   const control: FeedControl = { stopped: false, stop: new AbortController() }
   const stopInput = (): void => {
     control.stopped = true
@@ -129,7 +136,7 @@ export async function runCommand (config: CliConfig, io: CliIo): Promise<number>
       summary.add(r)
       if (r.error) log(`rasterpipe: ${r.input ? `${r.input}:` : 'line '}${r.line}: ${r.error.stage} ${r.error.code}: ${r.error.message}`)
       progress?.update(summary.done, pipeline.taken() - pipeline.otherShards())
-      if (!io.stdout.write(JSON.stringify(r) + '\n')) {
+      if (!io.stdout.write(printableJson(r, headerValues) + '\n')) {
         pipeline.pause()
         io.stdout.once('drain', () => pipeline.resume())
       }
@@ -165,11 +172,11 @@ export async function runCommand (config: CliConfig, io: CliIo): Promise<number>
     if (config.stats) await summary.writeJson(config.stats)
     return BROKEN_PIPE_EXIT
   }
-  io.stderr.write(summary.text(pipeline.options.outDir) + '\n')
+  io.stderr.write(printable(summary.text(pipeline.options.outDir), headerValues) + '\n')
   if (config.stats) await summary.writeJson(config.stats)
   if (signalled) return SIGNAL_EXIT[signalled] ?? 1
   if (control.error) {
-    io.stderr.write(`rasterpipe: ${control.error}\n`)
+    io.stderr.write(`rasterpipe: ${printable(control.error, headerValues)}\n`)
     return 2
   }
   return summary.failed > 0 ? 1 : 0

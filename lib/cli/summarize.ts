@@ -9,6 +9,7 @@ import type { ResultRecord } from '../input/records.js'
 import { formatBytes } from '../run/sizes.js'
 import { Tally, type HostStats, type RecordsStats, type StatsJson } from './summary.js'
 import type { CliIo } from './cli.js'
+import { printable, printableJson } from '../http/redact.js'
 
 export function summarizeHelp (): string {
   return `Usage: rasterpipe summarize [--retry-list] [records.ndjson ...]
@@ -110,13 +111,13 @@ function retryList (records: ResultRecord[], io: CliIo): void {
     .sort((a, b) => (a.input ?? '').localeCompare(b.input ?? '') || a.line - b.line)
   const cannot: string[] = []
   for (const r of failed) {
-    if (r.record) io.stdout.write(JSON.stringify(r.record) + '\n')
+    if (r.record) io.stdout.write(printableJson(r.record) + '\n')
     else cannot.push(`${r.input ? `${r.input}:` : 'line '}${r.line} (${r.error ? `${r.error.stage} ${r.error.code}` : 'no error given'})`)
   }
   if (cannot.length > 0) {
-    io.stderr.write(`rasterpipe summarize: ${cannot.length} failed record${cannot.length === 1 ? '' : 's'} not in the retry list: ` +
+    io.stderr.write(printable(`rasterpipe summarize: ${cannot.length} failed record${cannot.length === 1 ? '' : 's'} not in the retry list: ` +
       'bad input lines (fix them in the input), or records without "record": ' + cannot.slice(0, 10).join(', ') +
-      (cannot.length > 10 ? `, and ${cannot.length - 10} more` : '') + '\n')
+      (cannot.length > 10 ? `, and ${cannot.length - 10} more` : '')) + '\n')
   }
 }
 
@@ -230,10 +231,10 @@ export async function summarize (argv: string[], io: CliIo): Promise<number> {
     if (v.stats && v['retry-list']) fail('--retry-list needs result records; --stats files hold none')
     if (v.stats) {
       const all = await readStats(positionals)
-      for (const p of shardProblems(all)) io.stderr.write(`rasterpipe summarize: warning: ${p}\n`)
+      for (const p of shardProblems(all)) io.stderr.write(`rasterpipe summarize: warning: ${printable(p)}\n`)
       const merged = mergeStats(all)
-      io.stdout.write(JSON.stringify(merged, null, 2) + '\n')
-      io.stderr.write(countsText(merged, `${all.length} --stats file${all.length === 1 ? '' : 's'}`) + '\n')
+      io.stdout.write(printableJson(merged, [], 2) + '\n')
+      io.stderr.write(printable(countsText(merged, `${all.length} --stats file${all.length === 1 ? '' : 's'}`)) + '\n')
       return merged.failed > 0 ? 1 : 0
     }
     const names = positionals.length === 0 ? ['-'] : positionals
@@ -242,13 +243,13 @@ export async function summarize (argv: string[], io: CliIo): Promise<number> {
     for (const r of records) tally.add(r)
     const s = tally.counts()
     if (v['retry-list']) retryList(records, io)
-    else io.stdout.write(JSON.stringify(s, null, 2) + '\n')
+    else io.stdout.write(printableJson(s, [], 2) + '\n')
     const from = `${names.length} input${names.length === 1 ? '' : 's'}` + (replaced > 0 ? ` (${replaced} replaced by later records of the same line)` : '')
-    io.stderr.write(countsText(s, from) + '\n')
+    io.stderr.write(printable(countsText(s, from)) + '\n')
     return s.failed > 0 ? 1 : 0
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`rasterpipe: ${err.message}\nTry 'rasterpipe summarize --help'.\n`)
+      io.stderr.write(`rasterpipe: ${printable(err.message)}\nTry 'rasterpipe summarize --help'.\n`)
       return 2
     }
     throw err

@@ -6,6 +6,7 @@ import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
 import type { ResultRecord, Timings } from '../input/records.js'
 import { formatBytes } from '../run/sizes.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
+import { printableJson } from '../http/redact.js'
 
 const STAGES: (keyof Timings)[] = ['fetch', 'open', 'blocks', 'read', 'write', 'total']
 
@@ -172,7 +173,7 @@ export class Summary extends Tally {
   }
 
   async writeJson (path: string): Promise<void> {
-    await writeFile(path, JSON.stringify(this.json(), null, 2) + '\n')
+    await writeFile(path, printableJson(this.json(), [], 2) + '\n')
   }
 }
 

@@ -1,6 +1,10 @@
 // The run's one HTTP client: an undici Agent, keep-alive, with connections per origin capped (the
-// pipeline adds redirects and its fault guard on top of it).
-import { Agent, type Dispatcher } from 'undici'
+// pipeline adds redirects and its fault guard on top of it). Redirects are followed to http and https
+// URLs only: a Location naming file:, s3: or any other scheme is refused, and said as such.
+import type { Duplex } from 'node:stream'
+import { Agent, interceptors, type Dispatcher } from 'undici'
+import type { IncomingHttpHeaders } from 'undici/types/header.js'
+import { redactUrl } from './redact.js'
 
 export const MAX_REDIRECTS = 5
 
@@ -19,4 +23,78 @@ export function createAgent ({ connections, timeoutMs }: HttpOptions): Dispatche
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs
   })
+}
+
+/** A redirect to a URL that is not http or https; the message names the target, redacted. */
+export class RedirectRefused extends Error {
+  override name = 'RedirectRefused'
+}
+
+/** `dispatcher` following up to MAX_REDIRECTS redirects, each to an http or https URL only. */
+export function withRedirects (dispatcher: Dispatcher): Dispatcher {
+  // Composed inside the redirect interceptor, so that the check sees every hop's answer before undici
+  // follows it (undici itself would refuse another scheme only as an argument error, naming nothing).
+  return dispatcher.compose(refuseOtherSchemes, interceptors.redirect({ maxRedirections: MAX_REDIRECTS }))
+}
+
+const refuseOtherSchemes: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
+  dispatch(opts, new SchemeCheck(handler, `${String(opts.origin ?? '')}${opts.path}`))
+
+/** Passes every event on; a 3xx whose Location is not http(s) is thrown as RedirectRefused (the request's error). */
+class SchemeCheck implements Dispatcher.DispatchHandler {
+  private readonly handler: Dispatcher.DispatchHandler
+  private readonly url: string
+
+  constructor (handler: Dispatcher.DispatchHandler, url: string) {
+    this.handler = handler
+    this.url = url
+  }
+
+  onRequestStart (controller: Dispatcher.DispatchController, context: unknown): void {
+    this.handler.onRequestStart?.(controller, context)
+  }
+
+  onRequestUpgrade (controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    this.handler.onRequestUpgrade?.(controller, statusCode, headers, socket)
+  }
+
+  onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    const location = headers.location
+    if (statusCode >= 300 && statusCode < 400 && typeof location === 'string') {
+      let target: URL | undefined
+      try {
+        target = new URL(location, this.url)
+      } catch {
+        // Not a URL at all: undici's own error says so.
+      }
+      if (target && target.protocol !== 'http:' && target.protocol !== 'https:') {
+        throw new RedirectRefused(`redirected to '${redactUrl(target.href)}': only http and https redirects are followed`)
+      }
+    }
+    this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage)
+  }
+
+  onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.handler.onResponseData?.(controller, chunk)
+  }
+
+  onResponseEnd (controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.handler.onResponseEnd?.(controller, trailers)
+  }
+
+  onResponseError (controller: Dispatcher.DispatchController, error: Error): void {
+    this.handler.onResponseError?.(controller, error)
+  }
+
+  onResponseStarted (): void {
+    this.handler.onResponseStarted?.()
+  }
+
+  onBodySent (chunk: Buffer): void {
+    this.handler.onBodySent?.(chunk)
+  }
+
+  onRequestSent (): void {
+    this.handler.onRequestSent?.()
+  }
 }

@@ -1,7 +1,7 @@
 // Everything that can go wrong on the wire, as record errors: statuses and network failures to stable
 // codes, marked retryable where another try could help.
 import { RecordError } from '../errors.js'
-import { MAX_REDIRECTS } from './agent.js'
+import { MAX_REDIRECTS, RedirectRefused } from './agent.js'
 import { parseRetryAfter, RETRYABLE_STATUS } from './backoff.js'
 
 export function tooLarge (url: string, size: number, max: number): RecordError {
@@ -43,6 +43,7 @@ const NETWORK_CODES: Record<string, [string, string, boolean]> = {
 /** Maps an exception from undici or the socket to a record error. */
 export function networkError (err: unknown, url: string): RecordError {
   if (err instanceof RecordError) return err
+  if (err instanceof RedirectRefused) return new RecordError('fetch', 'BAD_REDIRECT', `${url}: ${err.message}`)
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }
   const code = e?.code ?? e?.cause?.code ?? ''
   // undici stops a redirect loop itself, with an argument error: it is the server's loop, not our URL.

@@ -7,6 +7,7 @@
 // and the batch goes on. Exceptions from anywhere else are left to the host, or to Node's default.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Dispatcher } from 'undici'
+import { printable } from './redact.js'
 
 /** The guard and the dispatcher a request went to: a fault is the run's, and replaces that dispatcher. */
 const context = new AsyncLocalStorage<{ guard: GuardedDispatcher, dispatcher: Dispatcher }>()
@@ -20,7 +21,8 @@ function onUncaught (err: unknown): void {
   }
   // Not ours. If we are the only listener, do what Node does when there is none: print it and exit 1.
   if (process.listenerCount('uncaughtException') === 1) {
-    process.stderr.write(`${err instanceof Error && err.stack ? err.stack : String(err)}\n`)
+    // Line by line, so that the stack keeps its lines and a URL in the message loses its credentials.
+    process.stderr.write(`${(err instanceof Error && err.stack ? err.stack : String(err)).split('\n').map((line) => printable(line)).join('\n')}\n`)
     process.exit(1)
   }
 }

@@ -81,7 +81,8 @@ export class HostLimitedDispatcher extends Dispatcher {
         // 1xx answers come before the final one and say nothing of the host's load.
         if (status >= 200 && !answered) {
           answered = true
-          host.respond(status, parseRetryAfter(headers['retry-after']))
+          const code = headers['x-ms-error-code']
+          host.respond(status, parseRetryAfter(headers['retry-after']), Array.isArray(code) ? code[0] : code)
         }
         return handler.onResponseStart?.(controller, status, headers, message)
       },
@@ -103,6 +104,14 @@ export class HostLimitedDispatcher extends Dispatcher {
       finish()
       throw err
     }
+  }
+
+  /**
+   * Answers the host of `url` has given that were neither throttling nor another 5xx, so far: a request
+   * throttled while this grows is one of many the host is slowing down, not one it cannot serve.
+   */
+  served (url: string): number {
+    return this.hosts.get(safeOrigin(url))?.served ?? 0
   }
 
   private hostFor (origin: string | URL | undefined): HostLimit {

@@ -1,5 +1,5 @@
 // One host's limit on requests in flight, adapted to its answers: a throttling answer (429 Too Many
-// Requests, 503 Service Unavailable, S3's SlowDown) halves it, down to 1; every answer that is neither
+// Requests, 503 Service Unavailable, Azure's ServerBusy code) halves it, down to 1; every answer that is neither
 // (nor another 5xx) raises it by one, up to the cap (--concurrency). A host that asks for a pause
 // (Retry-After on a throttling answer) gets no new request until then. Requests beyond the limit wait here,
 // in order, before any connection or timer of the HTTP client is theirs. No I/O, no undici: the dispatcher
@@ -7,6 +7,14 @@
 
 /** Statuses that say "too many requests, slow down". */
 export const THROTTLING_STATUS = new Set([429, 503])
+
+/** Stores' error codes that say the same, whatever status carries them (S3's SlowDown, Azure's ServerBusy). */
+const THROTTLING_CODES = new Set(['SlowDown', 'ServerBusy'])
+
+/** A throttling answer: its status, or the store's error code (Azure's x-ms-error-code, S3's body <Code>). */
+export function isThrottlingAnswer (status: number, code?: string): boolean {
+  return THROTTLING_STATUS.has(status) || (code !== undefined && THROTTLING_CODES.has(code))
+}
 
 /** What the run reports per host. */
 export interface HostLimitFigures {
@@ -37,6 +45,8 @@ export class HostLimit {
   readonly adaptive: boolean
   limit: number
   active = 0
+  /** Answers that were neither throttling nor another 5xx: the host is serving. */
+  served = 0
   private min: number
   private max: number
   private throttled = 0
@@ -83,14 +93,15 @@ export class HostLimit {
    * congestion avoidance does, is too slow against one more per answer: measured, it settled at twice an
    * 8-request capacity, with as many 503s as successes.)
    */
-  respond (status: number, retryAfterS?: number): void {
-    if (THROTTLING_STATUS.has(status)) {
+  respond (status: number, retryAfterS?: number, code?: string): void {
+    if (isThrottlingAnswer(status, code)) {
       this.throttled++
       if (!this.adaptive) return
       this.setLimit(Math.max(1, Math.floor(this.limit / 2)))
       if (retryAfterS !== undefined && retryAfterS > 0) this.hold(retryAfterS * 1000)
-    } else if (status < 500 && this.adaptive && this.limit < this.cap) {
-      this.setLimit(this.limit + 1)
+    } else if (status < 500) {
+      this.served++
+      if (this.adaptive && this.limit < this.cap) this.setLimit(this.limit + 1)
     }
   }
 

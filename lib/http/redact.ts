@@ -1,34 +1,100 @@
-// What may be printed of a request: URLs with their credentials taken out (pre-signed query parameters,
-// SAS signatures, tokens, passwords) and known secret values (header values, keys) replaced, so that no
-// record, message or warning carries a secret. Requests use the real values; only what is shown is redacted.
+// What may be printed: the one redaction for every record, message, warning and file rasterpipe writes
+// for people (stdout, stderr, --stats, summarize). URLs lose their credentials (user-info, fragment, the
+// values of secret query parameters), also URLs that do not parse; known secret values (header values,
+// keys) are replaced; control characters are escaped. Requests use the real values; only what is shown
+// is redacted.
 
-/** Query parameters that carry a credential: pre-signed S3 and GCS URLs, Azure SAS, OAuth and API keys. */
+/**
+ * Query parameters that carry a credential (pre-signed S3 and GCS URLs, Azure SAS, OAuth, API keys), by
+ * name normalised as isSecretParam does: lower case, without `-`, `_`, `.` and spaces, so `api-key`,
+ * `API_KEY` and `apikey` are one name. Every `X-Amz-*` and `X-Goog-*` parameter is one too.
+ */
 const SECRET_PARAMS = new Set([
-  'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-goog-signature', 'x-goog-credential',
-  'sig', 'signature', 'token', 'access_token', 'id_token', 'refresh_token', 'api_key', 'apikey', 'key',
-  'password', 'secret', 'client_secret', 'awsaccesskeyid', 'googleaccessid'
+  'key', 'apikey', 'accesskey', 'accesskeyid', 'awsaccesskeyid', 'googleaccessid', 'secretkey', 'secretaccesskey', 'privatekey',
+  'token', 'accesstoken', 'authtoken', 'apitoken', 'idtoken', 'refreshtoken', 'sessiontoken', 'securitytoken', 'jwt', 'bearer',
+  'sig', 'signature', 'credential', 'credentials', 'auth', 'authorization',
+  'password', 'passwd', 'pwd', 'secret', 'clientsecret', 'code', 'session', 'sessionid'
 ])
+const SECRET_PREFIXES = ['xamz', 'xgoog']
 
 export const REDACTED = 'REDACTED'
 
-/** The URL as it may be shown: secret query values and a password in it replaced by REDACTED. */
+/** A URL's scheme (two characters at least: `C:` is a Windows drive, not a scheme). */
+const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]+:/
+
+function isSecretParam (raw: string): boolean {
+  let name = raw.replace(/\+/g, ' ')
+  try {
+    name = decodeURIComponent(name)
+  } catch {
+    // Not percent-encoding: the name as written.
+  }
+  // URL parsers drop tabs and line breaks: `to\nken` is sent as `token`.
+  const n = name.replace(/[\t\n\r]/g, '').toLowerCase().replace(/[-_. ]/g, '')
+  return SECRET_PARAMS.has(n) || SECRET_PREFIXES.some((p) => n.startsWith(p))
+}
+
+/** A query (without its `?`) with the values of secret parameters REDACTED, the rest as written (`&` or `;` between). */
+function redactQuery (query: string): string {
+  return query.replace(/([^&;=]*)=([^&;]*)/g, (whole, name: string, value: string) => {
+    if (isSecretParam(name)) return `${name}=${REDACTED}`
+    // A URL carried in a parameter (a redirect target) is redacted as a URL.
+    return value.includes('://') ? `${name}=${redactText(value)}` : whole
+  })
+}
+
+/**
+ * The URL as it may be shown: user-info (a user name alone too) and the fragment replaced by REDACTED,
+ * and the values of secret query parameters. A URL that does not parse is redacted as text, the same
+ * parts. Anything without a scheme (a path) is shown as given.
+ */
 export function redactUrl (url: string): string {
+  if (!SCHEME.test(url)) return url
   let u: URL
   try {
     u = new URL(url)
   } catch {
-    return url
+    return redactUnparsed(url)
   }
   let changed = false
-  if (u.password) { u.password = REDACTED; changed = true }
-  for (const name of [...u.searchParams.keys()]) {
-    if (SECRET_PARAMS.has(name.toLowerCase())) { u.searchParams.set(name, REDACTED); changed = true }
+  if (u.username !== '' || u.password !== '') {
+    u.password = ''
+    u.username = REDACTED
+    changed = true
   }
+  if (u.hash !== '') { u.hash = REDACTED; changed = true }
+  const query = u.search.slice(1)
+  const shown = redactQuery(query)
+  if (shown !== query) { u.search = shown; changed = true }
   // Unchanged URLs are shown exactly as given (URL serialisation may re-encode them).
-  return changed ? u.toString() : url
+  return changed ? u.href : url
 }
 
-const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s'"<>]+/g
+/** The same parts of a URL that does not parse (a bad port, a broken IPv6 host), found as text. */
+function redactUnparsed (url: string): string {
+  let rest = url
+  let tail = ''
+  const hash = rest.indexOf('#')
+  if (hash >= 0) {
+    tail = hash < rest.length - 1 ? `#${REDACTED}` : '#'
+    rest = rest.slice(0, hash)
+  }
+  const question = rest.indexOf('?')
+  if (question >= 0) {
+    tail = `?${redactQuery(rest.slice(question + 1))}${tail}`
+    rest = rest.slice(0, question)
+  }
+  // The authority runs to the first slash (or backslash); user-info is all of it up to its last `@`.
+  const authority = /^([a-zA-Z][a-zA-Z0-9+.-]*:[\\/]{2})([^\\/]*)/.exec(rest)
+  if (authority && authority[2].includes('@')) {
+    const host = authority[2].slice(authority[2].lastIndexOf('@'))
+    rest = `${authority[1]}${REDACTED}${host}${rest.slice(authority[0].length)}`
+  }
+  return rest + tail
+}
+
+/** URLs in text: `scheme://…`, and the schemes rasterpipe fetches also without slashes (`http:host/a`). */
+const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s'"<>`]+|\b(?:https?|s3|gs|az|file):(?!\/\/)[^\s'"<>`]+/gi
 
 /**
  * Text (an error message, a warning) as it may be shown: every URL in it redacted, and every known
@@ -45,6 +111,39 @@ export function redactText (text: string, secrets: Iterable<string> = []): strin
     if (secret.length >= 4) out = out.split(secret).join(REDACTED)
   }
   return out
+}
+
+/** C0 and C1 controls, DEL, the line and paragraph separators and the bidi overrides: none is printed raw. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+/** Of those, what JSON.stringify leaves raw (it escapes the C0 controls itself). */
+const CONTROL_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
+function escapeOne (c: string): string {
+  return ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+}
+
+/**
+ * A line of text as it may be printed (stderr): redacted as redactText does, with every control
+ * character escaped (an ESC from an input line, a line break in a header name), so that one message
+ * is one line and no terminal acts on it.
+ */
+export function printable (text: string, secrets: Iterable<string> = []): string {
+  return redactText(text, secrets).replace(CONTROL, escapeOne)
+}
+
+/**
+ * A value as JSON as it may be printed (a record on stdout, --stats, summarize): every string in it
+ * redacted, and the controls JSON.stringify leaves raw (DEL, C1, …) escaped; still valid JSON, as they
+ * can only stand inside strings.
+ */
+export function printableJson (value: unknown, secrets: Iterable<string> = [], space?: number): string {
+  const known = [...secrets]
+  // Only a string with a colon can hold a URL: the others are searched for known secrets alone (most strings of a record).
+  const redact = (v: string): string => v.includes(':') ? redactText(v, known) : known.length > 0 ? redactText(v, known) : v
+  const json = JSON.stringify(value, (_key, v: unknown) => typeof v === 'string' ? redact(v) : v, space)
+  return json.replace(CONTROL_IN_JSON, escapeOne)
 }
 
 /** The secret values of a run: registered as they become known (header values, keys, tokens). */

@@ -5,6 +5,7 @@ import { request, type Dispatcher } from 'undici'
 import { RecordError } from '../errors.js'
 import { statusError } from './errors.js'
 import { MAX_REDIRECTS } from './agent.js'
+import { isThrottlingAnswer } from './host-limit.js'
 
 export interface RequestOptions {
   dispatcher: Dispatcher
@@ -12,6 +13,9 @@ export interface RequestOptions {
   timeoutMs: number
   maxBytes: number
   retryBaseMs: number
+  /** How long throttling answers may be retried without counting against `retries` (lib/http/retry.ts);
+   * absent: they count as any 5xx. */
+  throttleMs?: number
   signal?: AbortSignal
   /** The user's headers (--header, a record's `headers`): sent to the URL's own origin only. */
   headers?: Record<string, string>
@@ -85,19 +89,34 @@ export function requestInit (o: RequestOptions, headers: Record<string, string>,
   return { dispatcher: o.dispatcher, method, headers, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, signal: o.signal }
 }
 
+/** Errors of throttling answers that their status alone does not show (a store's code in its body). */
+const throttlingErrors = new WeakSet<Error>()
+
+/** The error of an answer that said "slow down": 429, 503, or a store's own code for it (S3's SlowDown, Azure's ServerBusy). */
+export function isThrottling (err: RecordError): boolean {
+  return err.code === 'HTTP_429' || err.code === 'HTTP_503' || throttlingErrors.has(err)
+}
+
 /**
  * A status we did not ask for: its body is drained (the connection stays usable) and it becomes the error;
- * a store's refusal of the credentials is read (its first 4 KiB say why) and becomes AUTH, not retried.
+ * a store's refusal of the credentials is read (its first 4 KiB say why) and becomes AUTH, not retried; a
+ * store's 5xx is read as far as its error code (S3's SlowDown is a throttling answer whatever its status).
  */
 export async function rejectStatus (res: Response, url: string, o?: RequestOptions): Promise<never> {
   const refused = o?.auth?.refused
+  // Azure names its error in a header; S3 and Cloud Storage in the body's XML.
+  let code = header(res.headers as Headers, 'x-ms-error-code')
   if (refused && (res.statusCode === 401 || res.statusCode === 403)) {
     const err = refused(res.statusCode, await smallText(res.body as unknown as Body, 4096))
     if (err) throw err
+  } else if (o?.auth && res.statusCode >= 500 && code === undefined) {
+    code = /<Code>([^<]{1,64})<\/Code>/.exec(await smallText(res.body as unknown as Body, 4096))?.[1]
   } else {
     await res.body.dump().catch(() => undefined)
   }
-  throw statusError(res.statusCode, res.headers as Headers, url)
+  const err = statusError(res.statusCode, res.headers as Headers, url)
+  if (isThrottlingAnswer(res.statusCode, code)) throttlingErrors.add(err)
+  throw err
 }
 
 /** The first `limit` bytes of a body as text; the rest is not read. */
@@ -179,11 +198,30 @@ export function otherVersion (h: Headers, validator: string | undefined): boolea
   return seen !== undefined && seen !== validator
 }
 
-/** ETag, or Last-Modified: what If-Range may carry. A weak ETag cannot guard a byte range. */
+/**
+ * What may tie byte ranges to one version of the file (RFC 9110 8.8), and carry If-Range (13.1.5): a strong
+ * ETag, or, where there is no ETag at all, a Last-Modified a second or more before the answer's Date
+ * (8.8.2.2: within that second the file may have changed again under the same date). A weak ETag, a
+ * Last-Modified within the second of Date, or one without a Date to compare with, are weak: undefined.
+ */
 export function strongValidator (h: Headers): string | undefined {
   const etag = header(h, 'etag')
-  if (etag && !etag.startsWith('W/')) return etag
-  return header(h, 'last-modified')
+  if (etag !== undefined) return etag.startsWith('W/') ? undefined : etag
+  const modified = header(h, 'last-modified')
+  const date = header(h, 'date')
+  if (modified === undefined || date === undefined) return undefined
+  return Date.parse(date) - Date.parse(modified) >= 1000 ? modified : undefined
+}
+
+/** Why an answer has no strong validator (see strongValidator), in words for an error message. */
+export function validatorWeakness (h: Headers): string {
+  const etag = header(h, 'etag')
+  if (etag !== undefined) return `its ETag ${etag} is weak`
+  const modified = header(h, 'last-modified')
+  const date = header(h, 'date')
+  if (modified === undefined) return 'it has no ETag or Last-Modified'
+  if (date === undefined) return `its Last-Modified (${modified}) comes without a Date to show it is a second old`
+  return `its Last-Modified (${modified}) is not a second or more before its Date (${date})`
 }
 
 export interface BodyLimits {

@@ -1,5 +1,6 @@
 // Where a record's output goes. The default name is deterministic and distinct for distinct requests
-// (url and window), so reruns find their outputs (`--skip-existing`) and no two records collide.
+// (the URL as given, query and all, and the window, bands, grid and sources), so reruns find their
+// outputs (`--skip-existing`) and no two requests share one.
 import { createHash } from 'node:crypto'
 import { isAbsolute, join, posix, relative, resolve, sep } from 'node:path'
 import type { PipelineOptions } from '../run/options.js'
@@ -9,7 +10,7 @@ import { redactUrl } from '../http/redact.js'
 export interface OutputName { display: string, path: string }
 
 /**
- * `sources`: a multi-source record's entries (URLs redacted), part of what its default name hashes. Such a
+ * `sources`: a multi-source record's entries (URLs as given, no headers), part of what its default name hashes. Such a
  * record's default name starts with its `id` when it has one (a STAC item's id): its first source's file
  * name (B04 of every item) would say nothing.
  */
@@ -62,15 +63,24 @@ function storeOutput (outDir: string, name: string, out: unknown): OutputName {
   return { display: uri, path: uri }
 }
 
-function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string, sources?: unknown[], id?: string): string {
-  // Without credentials: a pre-signed URL signed anew names the same output (and no secret feeds the name).
-  const key = JSON.stringify([redactUrl(url), request.window, request.bbox ?? null, request.bboxCrs ?? null, request.bands ?? null,
+/**
+ * What a record asks for, as text: the URL as given (a server may pick the file by a `key=` or `token=`
+ * parameter, so a redacted URL could name two rasters alike), the window or bbox, bands, grid, output
+ * format, and a multi-source record's entries. Equal keys ask for the same pixels.
+ */
+export function requestKey (url: string, request: WindowRequest, o: PipelineOptions, sources?: unknown[]): string {
+  return JSON.stringify([url, request.window, request.bbox ?? null, request.bboxCrs ?? null, request.bands ?? null,
     request.boundless, request.outSize ?? null, o.format, o.creationOptions,
     // Only warps add their fields, so that the names of plain windows stay as they were.
     ...(isWarp(request) ? [[request.dstCrs ?? null, request.res ?? null, request.resampling ?? null, request.tap ?? false]] : []),
     ...(sources ? [sources] : [])])
-  const hash = createHash('sha256').update(key).digest('hex').slice(0, 12)
-  let base = url.replace(/[?#].*$/, '').replace(/\/+$/, '')
+}
+
+function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string, sources?: unknown[], id?: string): string {
+  // A hash, so that no secret of the URL shows in the name.
+  const hash = createHash('sha256').update(requestKey(url, request, o, sources)).digest('hex').slice(0, 12)
+  // From the URL as printed: a URL without a path would otherwise give its user-info as the name.
+  let base = redactUrl(url).replace(/[?#].*$/, '').replace(/\/+$/, '')
   base = id ?? base.slice(base.lastIndexOf('/') + 1).replace(/\.[A-Za-z0-9]{1,5}$/, '')
   base = base.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 60) || 'raster'
   return `${base}-${hash}${ext}`

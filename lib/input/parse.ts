@@ -6,9 +6,9 @@ import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import type { PipelineOptions } from '../run/options.js'
 import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow, type WindowRequest } from './request.js'
 import { outputFor } from './output-name.js'
-import { tooManyPixels } from '../raster/window.js'
+import { checkPixels } from '../raster/window.js'
 import { checkUrl } from './url.js'
-import { parseSources, printableSources } from './sources.js'
+import { parseSources, requestedSources } from './sources.js'
 
 
 const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
@@ -118,7 +118,7 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
   // A warp's size is known only once its grid is (at open), unless out_size gives it.
   // A stack's grid is its finest source's, known only once open, unless out_size gives it.
   const [w, h] = r.outSize ?? (r.bbox || isWarp(r) || sources ? [0, 0] : [r.window.width, r.window.height])
-  if (w * h > options.maxPixels) throw tooManyPixels(w, h, options.maxPixels)
+  checkPixels(w, h, options.maxPixels)
   if (sources) {
     job.parts = sources.map((source, index) => {
       const part = newJob(job.line, source.url)
@@ -129,7 +129,7 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
       return part
     })
   }
-  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && printableSources(sources), job.id)
+  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path

@@ -41,9 +41,13 @@ function numbers (value: Raw, name: string, count: number): number[] {
   if (!Array.isArray(list) || list.length !== count) {
     throw new InvalidValue(`${name} needs ${count} numbers, got ${JSON.stringify(value)}`)
   }
-  return list.map((v: Raw) => {
+  return list.map((v: Raw, i: number) => {
     const n = typeof v === 'string' && v !== '' ? Number(v) : v
-    if (typeof n !== 'number' || !Number.isFinite(n)) throw new InvalidValue(`${name}: ${JSON.stringify(v)} is not a number`)
+    if (typeof n !== 'number' || !Number.isFinite(n)) {
+      // Shown as given: JSON reads 1e400 as Infinity, which JSON.stringify would print as null.
+      const shown = typeof v === 'number' ? String(v) : v === undefined ? 'missing' : JSON.stringify(v)
+      throw new InvalidValue(`${name}: value ${i + 1} (${shown}) is not a finite number`)
+    }
     return n
   })
 }

@@ -93,11 +93,15 @@ function parseBand (value: unknown): BandValues {
   return band
 }
 
-/** The entries as they may be printed and hashed: URLs without credentials, and without their headers. */
-export function printableSources (sources: StackSource[]): (string | SourceEntry)[] {
+/** The entries as they ask for their sources (an output's name hashes them): URLs as given, without their headers. */
+export function requestedSources (sources: StackSource[]): (string | SourceEntry)[] {
   return sources.map((s) => {
-    if (typeof s.entry === 'string') return redactUrl(s.entry)
-    const entry = Object.fromEntries(Object.entries(s.entry).filter(([k]) => k !== 'headers')) as unknown as SourceEntry
-    return { ...entry, url: redactUrl(s.entry.url) }
+    if (typeof s.entry === 'string') return s.entry
+    return Object.fromEntries(Object.entries(s.entry).filter(([k]) => k !== 'headers')) as unknown as SourceEntry
   })
+}
+
+/** The entries as they may be printed: URLs without credentials, and without their headers. */
+export function printableSources (sources: StackSource[]): (string | SourceEntry)[] {
+  return requestedSources(sources).map((entry) => typeof entry === 'string' ? redactUrl(entry) : { ...entry, url: redactUrl(entry.url) })
 }

@@ -74,7 +74,7 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
     job.window = await resolveWindow(gdal, crs, job, maxPixels)
     if (isWarp(job.request)) {
       // The grid is known once gdalwarp has made it: the output's size is judged on it.
-      await prepareWarp({ gdal, crs }, job)
+      await prepareWarp({ gdal, crs, maxPixels }, job)
       const grid = job.grid as NonNullable<Job['grid']>
       if (grid.width * grid.height > maxPixels) throw tooManyPixels(grid.width, grid.height, maxPixels, 'open')
       const pixels = job.pixels as Dataset

@@ -90,7 +90,7 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
     ref.request = { ...r, bbox: region, bboxCrs: regionSrs.toWKT() }
     ref.window = clipWindow(finest.region, ref.source?.width ?? 0, ref.source?.height ?? 0) ?? finest.region
     try {
-      await prepareWarp({ gdal, crs }, ref, { alpha: false })
+      await prepareWarp({ gdal, crs, maxPixels: ctx.maxPixels }, ref, { alpha: false })
     } catch (err) {
       throw sourceError(ref, parts.length, err, 'open')
     }
@@ -173,7 +173,7 @@ async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Sr
     ...(r.bands ? { bands: r.bands } : {}), ...(r.resampling !== undefined ? { resampling: r.resampling } : {})
   }
   part.window = clipWindow(p.region, source.width, source.height) ?? p.region
-  await prepareWarp({ gdal: ctx.gdal, crs: ctx.crs }, part, { alpha: false })
+  await prepareWarp({ gdal: ctx.gdal, crs: ctx.crs, maxPixels: ctx.maxPixels }, part, { alpha: false })
   const got = part.grid as Grid | undefined
   if (!got) throw new RecordError('open', 'WARP_FAILED', `${part.url}: gdalwarp made no grid`)
   if (got.width !== grid.width || got.height !== grid.height || got.transform.some((v, i) => Math.abs(v - g[i]) > 1e-9 * Math.max(1, Math.abs(g[i])))) {

@@ -7,7 +7,7 @@ import { closeDataset, type Dataset, type Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
 import type { Bbox, PixelWindow } from '../input/request.js'
 import type { Grid } from '../input/records.js'
-import { transformBbox, type CrsCatalog } from './window.js'
+import { checkPixels, transformBbox, warpGridSize, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
 import { crsName } from './open.js'
 
@@ -29,6 +29,8 @@ let seq = 0
 export interface WarpContext {
   gdal: Gdal
   crs: CrsCatalog
+  /** --max-pixels: a grid from --res is judged on its size before gdalwarp makes it. */
+  maxPixels: number
 }
 
 /** gdalwarp's name for a method (`nearest` is its `near`). */
@@ -181,6 +183,8 @@ export async function prepareWarp (ctx: WarpContext, job: Job, { alpha: alphaAll
   }
   // The extent in the target CRS: the region's edges densified (21 points each) and carried over.
   const te = regionSrs.isSame(target) ? region : transformBbox(gdal, region, regionSrs, target)
+  // GDAL sizes the grid in an int: a fine --res would overflow it (a negative width) rather than be refused.
+  if (r.res) checkPixels(...warpGridSize(te, r.res, r.tap === true), ctx.maxPixels, 'open', 'grid')
 
   const warpSource = r.bands ? await gdal.translateAsync('', ds, ['-of', 'VRT', ...r.bands.flatMap((b) => ['-b', String(b)])]) : ds
   if (r.bands) job.warpSource = warpSource

@@ -124,11 +124,40 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxP
 
   // A warp's output is its grid, judged once gdalwarp has made it (lib/raster/warp.ts).
   const [outW, outH] = req.outSize ?? (isWarp(req) ? [0, 0] : [window.width, window.height])
-  if (outW * outH > maxPixels) throw tooManyPixels(outW, outH, maxPixels, 'open')
+  checkPixels(outW, outH, maxPixels, 'open')
   return window
 }
 
 /** One code for a window over --max-pixels, whether a pixel window refused at input or a bbox once open. */
-export function tooManyPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'open' = 'input'): RecordError {
-  return new RecordError(stage, 'TOO_MANY_PIXELS', `window of ${width}×${height} = ${width * height} pixels is over --max-pixels ${maxPixels}`)
+export function tooManyPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'open' = 'input', what: 'window' | 'grid' = 'window'): RecordError {
+  return new RecordError(stage, 'TOO_MANY_PIXELS', `${what} of ${width}×${height} = ${width * height} pixels is over --max-pixels ${maxPixels}`)
+}
+
+/** The widest side GDAL can make: its sizes are C ints. */
+const MAX_SIDE = 2 ** 31 - 1
+
+/**
+ * The size gdalwarp gives a grid of resolution `res` over the extent `te` (its -te, -tr and -tap
+ * arithmetic), computed in doubles: GDAL computes it in an int, which a fine resolution overflows.
+ */
+export function warpGridSize (te: Bbox, res: [number, number], tap: boolean): [number, number] {
+  let [minx, miny, maxx, maxy] = te
+  if (tap) {
+    minx = Math.floor(minx / res[0]) * res[0]
+    maxx = Math.ceil(maxx / res[0]) * res[0]
+    miny = Math.floor(miny / res[1]) * res[1]
+    maxy = Math.ceil(maxy / res[1]) * res[1]
+  }
+  return [Math.floor((maxx - minx + res[0] / 2) / res[0]), Math.floor((Math.abs(maxy - miny) + res[1] / 2) / res[1])]
+}
+
+/**
+ * Refuses an output (a window, its out_size, a warp's grid) over --max-pixels, or with a side larger than
+ * GDAL can make, before GDAL is handed it: GDAL sizes in C ints, which overflow rather than refuse.
+ */
+export function checkPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'open' = 'input', what: 'window' | 'grid' = 'window'): void {
+  if (!(width * height <= maxPixels)) throw tooManyPixels(width, height, maxPixels, stage, what)
+  if (width > MAX_SIDE || height > MAX_SIDE) {
+    throw new RecordError(stage, 'TOO_MANY_PIXELS', `${what} of ${width}×${height} pixels is larger than GDAL can make (${MAX_SIDE} a side)`)
+  }
 }

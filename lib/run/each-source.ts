@@ -1,12 +1,12 @@
 // Work on every source of a multi-source record. Each source's failure is the record's, its message
 // naming which source (1-based, of how many) and its URL, so that a user knows which of the files failed.
-import { failureCode, RecordError, type Stage } from '../errors.js'
+import { asRecordError, RecordError, type Stage } from '../errors.js'
 import type { Job } from './job.js'
 
 /** A source's error as the record's: the same stage, code and retryability, the source named first. */
 export function sourceError (part: Job, of: number, err: unknown, stage: Stage): RecordError {
   const index = (part.stackSource?.index ?? 0) + 1
-  const inner = err instanceof RecordError ? err : new RecordError(stage, failureCode(stage), err instanceof Error ? err.message : String(err))
+  const inner = err instanceof RecordError ? err : asRecordError(err, stage)
   const message = inner.message.startsWith(part.url) ? inner.message : `${part.url}: ${inner.message}`
   const named = new RecordError(inner.stage, inner.code, `source ${index} of ${of}: ${message}`, inner.retryable)
   if (inner.retryAfter !== undefined) named.retryAfter = inner.retryAfter

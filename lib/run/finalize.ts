@@ -3,7 +3,7 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Job } from './job.js'
 import type { ResultRecord, Status } from '../input/records.js'
-import { redactText, redactUrl } from '../http/redact.js'
+import { printable, redactText, redactUrl } from '../http/redact.js'
 import { closeJobDatasets } from '../raster/gdal.js'
 import { retryRecord } from '../input/retry.js'
 
@@ -83,7 +83,7 @@ export class Finalize extends Transform {
       done(null, toResult(job, this.secrets))
     }, (err: unknown) => {
       // Failing to remove a temp file must not lose the record; the run's temp dir goes at the end anyway.
-      process.emitWarning(`rasterpipe: could not release line ${job.line}: ${redactText((err as Error).message, this.secrets)}`)
+      process.emitWarning(`rasterpipe: could not release line ${job.line}: ${printable((err as Error).message, this.secrets)}`)
       this.onReleased(job)
       done(null, toResult(job, this.secrets))
     })

@@ -6,17 +6,16 @@
 import { setMaxListeners } from 'node:events'
 import { Transform, type Duplex, type TransformCallback } from 'node:stream'
 import chain from 'stream-chain'
-import { interceptors } from 'undici'
-import { UsageError } from '../errors.js'
+import { RecordError, UsageError } from '../errors.js'
 import { createBlockFetcher, createFetcher, httpOptions } from '../source/fetch.js'
 import { Finalize, releaseJob } from './finalize.js'
 import { checkCreationOptions, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from '../raster/formats.js'
 import { loadGdal } from '../raster/gdal.js'
-import { createAgent, MAX_REDIRECTS } from '../http/agent.js'
+import { createAgent, withRedirects } from '../http/agent.js'
 import { GuardedDispatcher } from '../http/guard.js'
 import { HostLimitedDispatcher } from '../http/host-dispatcher.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
-import { redactText, Secrets } from '../http/redact.js'
+import { printable, Secrets } from '../http/redact.js'
 import { Stores } from '../store/stores.js'
 import type { Job } from './job.js'
 import { createOpener } from '../raster/open.js'
@@ -25,6 +24,9 @@ import { parseItem, type CrsCheck } from '../input/parse.js'
 import { Expand } from '../input/expand.js'
 import { createDocumentReader } from '../source/document.js'
 import { jobKey, shardOf } from '../input/shard.js'
+import { requestKey } from '../input/output-name.js'
+import { requestedSources, type StackSource } from '../input/sources.js'
+import { OutputClaims } from './output-claims.js'
 import { createReader } from '../raster/read.js'
 import type { InputItem, ResultRecord } from '../input/records.js'
 import { Stage } from './stage.js'
@@ -77,6 +79,8 @@ class Parse extends Transform {
   private readonly ext: string
   private readonly onJob: (job: Job) => void
   private readonly checkCrs: CrsCheck
+  /** Every output path this run's records named so far, and for which request (about 27–53 bytes a record). */
+  private readonly claims = new OutputClaims()
 
   constructor (options: PipelineOptions, ext: string, onJob: (job: Job) => void, checkCrs: CrsCheck) {
     super({ objectMode: true, highWaterMark: 16 })
@@ -99,8 +103,25 @@ class Parse extends Transform {
       done()
       return
     }
-    if (job) this.onJob(job)
+    if (job) {
+      this.checkOutput(job)
+      this.onJob(job)
+    }
     done(null, job ?? undefined)
+  }
+
+  /**
+   * A record whose output path an earlier record of this run (this shard's) named for another request is
+   * refused here, before its fetch: one file cannot hold both. The same request twice may run.
+   */
+  private checkOutput (job: Job): void {
+    if (job.error || job.outputPath === undefined) return
+    const sources = job.parts && requestedSources(job.parts.map((p) => p.stackSource as StackSource))
+    const first = this.claims.claim(job.outputPath, requestKey(job.url, job.request, this.options, sources), job.line, job.input)
+    if (!first) return
+    const where = `line ${first.line}${first.input !== job.input ? ` of ${first.input ?? 'stdin'}` : ''}`
+    job.error = new RecordError('input', 'DUPLICATE_OUTPUT',
+      `${where} writes the same output '${job.output ?? job.outputPath}' for another request; give one of them its own "out"`)
   }
 }
 
@@ -137,7 +158,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   let warn: (message: string) => void = () => undefined
   const make = options.dispatcher ?? (() => createAgent({ connections: options.concurrency, timeoutMs: options.timeout * 1000 }))
   const guarded = new GuardedDispatcher(
-    () => make().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
+    () => withRedirects(make()),
     (err) => warn(`a fault inside the HTTP client was recovered from (requests in flight are retried): ${err instanceof Error ? err.message : String(err)}`)
   )
   // Outermost, so that every request of the run (fetches, blocks, HEADs, uploads) waits its host's turn
@@ -199,7 +220,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   ]
   const finalize = new Finalize((job) => live.delete(job), secrets)
   const duplex = chain([expand, parse, ...stages, finalize]) as unknown as Duplex
-  warn = (message) => { duplex.emit('warning', redactText(message, secrets)) }
+  warn = (message) => { duplex.emit('warning', printable(message, secrets)) }
 
   let released: Promise<void> | undefined
   const release = (): Promise<void> => {

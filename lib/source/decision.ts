@@ -16,6 +16,9 @@ export interface FetchFacts {
   probe?: ProbeFacts
   /** What reading the TIFF's directories showed; absent before they are read. */
   directories?: DirectoryFacts
+  /** Ranges of this source met another version of it, and again after a fresh probe: a file that keeps
+   * changing, or a server whose ETag changes between answers (several nodes, each tagging the file its own way). */
+  changedTwice?: boolean
 }
 
 export interface ProbeFacts {
@@ -25,7 +28,8 @@ export interface ProbeFacts {
   size?: number
   /** Bytes the probe brought. */
   head: number
-  /** An ETag or Last-Modified that ties ranges to one version of the file. */
+  /** A strong validator (RFC 9110 8.8: a strong ETag, or a Last-Modified a second or more before the answer's
+   * Date) that ties ranges to one version of the file. Without one, ranges of two versions could be mixed. */
   validator: boolean
   /** The head starts like a TIFF or BigTIFF. */
   tiff: boolean
@@ -39,27 +43,35 @@ export interface DirectoryFacts {
   structureBytes: number
 }
 
+/** Why `--fetch range` refuses a source, as the record's error code. */
+export type Refusal = 'BAD_TIFF' | 'WEAK_VALIDATOR' | 'RANGE_UNSUPPORTED' | 'SOURCE_CHANGED'
+
 /**
  * The next step: `download` the file whole (or the rest, after the probe's head), `probe` with a first
  * Range request, `done` (the probe brought the whole file), `directories` (read, or go on reading, the
- * TIFF's directories by ranges), `range` (fetch only the blocks each window needs), or `error` (ranges
- * were asked for and cannot be sure).
+ * TIFF's directories by ranges), `range` (fetch only the blocks each window needs), or a refusal (ranges
+ * were asked for and cannot be sure; auto downloads instead).
  */
-export function decideFetch (f: FetchFacts): 'download' | 'probe' | 'done' | 'directories' | 'range' | 'error' {
+export function decideFetch (f: FetchFacts): 'download' | 'probe' | 'done' | 'directories' | 'range' | Refusal {
+  // A source that changed under ranges twice: one whole download is the sure read of one version.
+  if (f.changedTwice === true) return f.mode === 'range' ? 'SOURCE_CHANGED' : 'download'
   // Image tiles cannot be read in parts: under auto they are plain downloads, in one request.
   if (f.probe === undefined) return f.mode === 'download' || (f.mode === 'auto' && f.imageTile) ? 'download' : 'probe'
   const p = f.probe
-  if (!p.ranges) return 'done' // a 200 is the download itself, in that one request
+  // A 200 is the download itself, in that one request; asked for ranges, it is refused (its body unread).
+  if (!p.ranges) return f.mode === 'range' ? 'RANGE_UNSUPPORTED' : 'done'
   if (p.size !== undefined && p.head >= p.size) return 'done'
   // An unknown total can only be downloaded to its end; a non-TIFF has no blocks to plan.
   if (p.size === undefined || !p.tiff) return 'download'
-  // Under auto: ranges need a validator (to tie every range to one version) and a file large enough.
-  if (f.mode === 'auto' && !(p.validator && p.size >= RANGE_MIN_SIZE)) return 'download'
+  // Ranges need a strong validator, to tie every range to one version: without one, two versions of one
+  // size could be mixed unseen. Under auto, a file large enough for ranges to pay, too.
+  if (!p.validator) return f.mode === 'range' ? 'WEAK_VALIDATOR' : 'download'
+  if (f.mode === 'auto' && p.size < RANGE_MIN_SIZE) return 'download'
   const d = f.directories
   if (d === undefined) return 'directories'
   if (d.layout !== 'ok') {
     // Asked for ranges: directories past the head are fetched; an unreadable layout is an error.
-    if (f.mode === 'range') return d.layout === 'outside-head' ? 'directories' : 'error'
+    if (f.mode === 'range') return d.layout === 'outside-head' ? 'directories' : 'BAD_TIFF'
     return 'download'
   }
   // Not worth it when the structure alone is most of the file.

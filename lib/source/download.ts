@@ -37,12 +37,16 @@ async function attemptOnce (url: string, path: string, o: RequestOptions, state:
   const res = await get(url, o, headers)
   let append = false
   if (res.statusCode === 206 && resume) {
-    // The rest must start where the file ends, and be of the version the start came from (a server may
-    // ignore If-Range): otherwise start again from the first byte rather than splice two versions.
+    // The rest must start where the file ends, and show by its own strong validator that it is the version
+    // the start came from (a server may ignore If-Range, and send no validator): otherwise start again from
+    // the first byte rather than splice two versions.
     try {
       const range = checkPartial(res, url, state.written, undefined, (r, h) => {
         if ((r.total !== undefined && state.total !== undefined && r.total !== state.total) || otherVersion(h, state.validator)) {
           throw new RecordError('fetch', 'SOURCE_CHANGED', `${url}: the file changed on the server during the download; starting again`, true)
+        }
+        if (strongValidator(h) !== state.validator) {
+          throw new RecordError('fetch', 'SOURCE_CHANGED', `${url}: the rest of the download came without the validator of its start; starting again`, true)
         }
       })
       if (range.total !== undefined) state.total = range.total

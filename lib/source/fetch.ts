@@ -46,9 +46,13 @@ export function isRemote (url: string): boolean {
   return /^(https?|s3|gs|az):\/\//i.test(url)
 }
 
-/** The run's request options (retries, timeouts, --max-bytes) on its dispatcher, aborted by `signal`. */
+/**
+ * The run's request options (retries, timeouts, --max-bytes) on its dispatcher, aborted by `signal`.
+ * Throttling answers are retried beyond --retries for at most --max-time (default 10 × --timeout) per
+ * request: a record's own --max-time clock (withinMaxTime) ends its requests sooner; uploads have this one.
+ */
 export function httpOptions ({ options: o, dispatcher, signal }: Pick<FetchContext, 'options' | 'dispatcher' | 'signal'>): RequestOptions {
-  return { dispatcher, retries: o.retries, timeoutMs: o.timeout * 1000, maxBytes: o.maxBytes, retryBaseMs: o.retryBaseMs, signal }
+  return { dispatcher, retries: o.retries, timeoutMs: o.timeout * 1000, maxBytes: o.maxBytes, retryBaseMs: o.retryBaseMs, throttleMs: (o.maxTime ?? 10 * o.timeout) * 1000, signal }
 }
 
 /**
@@ -91,11 +95,15 @@ export type FetchStage = ((job: Job) => Promise<void>) & {
 /** A record's source as loaded for the run, and whether its head came from the header cache. */
 type Loaded = Probed & { cache: 'hit' | 'miss' }
 
+/** Records (or a stack's sources) whose file changed under ranges twice: the blocks stage marks them, and
+ * their next fetch is a whole download of their own (see decideFetch's `changedTwice`). */
+const changedTwice = new WeakSet<Job>()
+
 export function createFetcher (ctx: FetchContext): FetchStage {
   const cache = new SourceCache<Loaded>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
   const o = ctx.options
   // Made (or refused, as a usage error) when the run starts.
-  let headerCache = o.cacheDir !== undefined ? HeaderCache.open(o.cacheDir, o.cacheMax) : undefined
+  let headerCache = o.cacheDir !== undefined ? HeaderCache.open(o.cacheDir, o.cacheMax, undefined, (m) => ctx.warn?.(m)) : undefined
 
   // A multi-source record fetches its sources at once, under its one --max-time.
   const fetchStage = async (job: Job): Promise<void> => {
@@ -107,6 +115,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       for (const part of job.parts) if (part.sourceChanged) forget(part)
       return
     }
+    // The range read that met another version (a whole download is never forgotten: it is the last resort).
     const key = sourceKey(job)
     // Only the version this record found changed: records restarting after it share the fresh load.
     const stale = cache.forget(key, (v) => v.kind === 'range' && v.source === job.local?.sparse)
@@ -125,6 +134,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     const path = ctx.temp.file(job.url)
     try {
       const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
+      if (changedTwice.has(job)) facts.changedTwice = true
       if (decideFetch(facts) === 'download') {
         await download(job.url, path, http, job)
         return { kind: 'download', path, cache: 'miss' }
@@ -189,7 +199,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     let shared
     for (;;) {
       try {
-        shared = await cache.acquire(sourceKey(job), () => load(job, http, deadline), http.signal)
+        shared = await cache.acquire(loadKey(job), () => load(job, http, deadline), http.signal)
         break
       } catch (err) {
         const othersTime = err instanceof RecordError && err.code === 'MAX_TIME' && !deadline.aborted && !ctx.signal.aborted
@@ -212,6 +222,11 @@ function sourceKey (job: Job): string {
   return headers.length === 0 ? job.url : `${job.url}\n${JSON.stringify(headers)}`
 }
 
+/** What a load is shared under: a source's whole download after it changed twice is not its range read. */
+function loadKey (job: Job): string {
+  return changedTwice.has(job) ? `${sourceKey(job)}\nwhole` : sourceKey(job)
+}
+
 async function useLocal (job: Job): Promise<void> {
   job.fetch = 'local'
   let path: string
@@ -232,7 +247,9 @@ async function exists (path: string): Promise<boolean> {
 
 /**
  * The blocks stage. A block of another version of the file than the probe saw (SOURCE_CHANGED) restarts
- * the record once from a fresh probe (`restart` fetches and opens it again); a second change fails it.
+ * the record once from a fresh probe (`restart` fetches and opens it again). A second change (a file that
+ * keeps changing, or a server whose ETag changes between answers) restarts it under auto as one whole
+ * download, the sure read of one version; under range it fails, saying so.
  */
 export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Promise<void>): (job: Job) => Promise<void> {
   return async function blocksStage (job: Job): Promise<void> {
@@ -252,10 +269,19 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
         await withinMaxTime(ctx, job, (http) => changed(job, fetchBlocks(job, sparse, http)))
         return
       } catch (err) {
-        if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 1) throw err
+        if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 2) throw err
+        if (attempt === 2) {
+          if (decideFetch({ mode: ctx.options.fetch, imageTile: false, changedTwice: true }) !== 'download') throw changedAgain(err)
+          for (const source of job.parts?.filter((p) => p.sourceChanged) ?? [job]) changedTwice.add(source)
+        }
         await restart(job)
       }
     }
+  }
+
+  function changedAgain (err: RecordError): RecordError {
+    return new RecordError(err.stage, err.code, `${err.message}; it changed again after a fresh probe: a file that keeps changing, or a server whose ETag ` +
+      'changes between answers (several nodes, each with its own), cannot be read by ranges (--fetch auto downloads it whole)', err.retryable)
   }
 
   /** Marks a record (or a stack's source) whose file changed under it, for restart() to forget. */

@@ -8,9 +8,13 @@
 // one, never a torn one; one that does not check out (its header, its ranges, the SHA-256 of its bytes,
 // the key it names) is a miss, and the next write replaces it. Entries are used least recently first
 // evicted (their mtime is touched on use) when the directory grows past --cache-max.
+//
+// The directory may be shared, or tampered with: only a regular file this user owns is read, opened
+// without following a link and without blocking (a FIFO would block the open forever), checked on the
+// opened handle, and read within READ_LIMIT_MS. Anything else is a miss with a warning, never a hang.
 import { createHash, randomBytes } from 'node:crypto'
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs'
-import { open, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { accessSync, constants, mkdirSync, statSync, type Stats } from 'node:fs'
+import { lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UsageError } from '../errors.js'
 import { redactUrl } from '../http/redact.js'
@@ -26,6 +30,15 @@ const STALE_TEMP_MS = 60 * 60 * 1000
 const MAX_HEADER = 1024 * 1024
 /** Evicting goes this far below the bound, so that the directory is listed again only every so often. */
 const EVICT_TO = 0.9
+/**
+ * The most a cache read may take: an entry is a local file of a few MB at most, so a read this slow is a
+ * stalled disk or mount, and the probe it would have spared is cheaper than waiting on.
+ */
+const READ_LIMIT_MS = 10_000
+/** Opening an entry: no link followed, no wait on a FIFO's writer (no effect on a regular file's reads). */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+/** A temp file: made anew (never an existing file or link), by this run alone. */
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 
 /** What range mode learnt on opening a source: enough to open it again without a request. */
 export interface HeadEntry {
@@ -77,10 +90,29 @@ const clock = (): number => performance.timeOrigin + performance.now()
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex')
 
+/** Why a file is not one this cache may read, or undefined when it is a regular file of this user's. */
+function notOurs (st: Stats): string | undefined {
+  if (st.isSymbolicLink()) return 'a symbolic link'
+  if (st.isFIFO()) return 'a named pipe (FIFO)'
+  if (st.isDirectory()) return 'a directory'
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device'
+  if (st.isSocket()) return 'a socket'
+  if (!st.isFile()) return 'not a regular file'
+  const uid = process.getuid?.()
+  if (uid !== undefined && st.uid !== uid) return `owned by another user (uid ${st.uid})`
+  return undefined
+}
+
+/** Said where no one listens for the cache's warnings (a library host's process warnings). */
+const processWarning = (message: string): void => { process.emitWarning(message, { code: 'RASTERPIPE_HEADER_CACHE' }) }
+
 export class HeaderCache {
   readonly dir: string
   readonly maxBytes: number
   private readonly now: () => number
+  private readonly warn: (message: string) => void
+  /** Entries found bad this run: each is warned about once. */
+  private readonly warned = new Set<string>()
   /** Bytes in the directory as last listed, plus what this run wrote since. */
   private estimate: number | undefined
   /** Keys whose entry this run found out of date: not read again until this run has written them anew. */
@@ -92,8 +124,9 @@ export class HeaderCache {
   /**
    * Makes the directory when missing and checks that entries can be written there: the user asked for a
    * cache, so one that cannot work is a usage error now, not a run that is silently cold every time.
+   * `warn` hears of entries that are not the cache's to read (they are misses).
    */
-  static open (dir: string, maxBytes: number, now: () => number = clock): HeaderCache {
+  static open (dir: string, maxBytes: number, now: () => number = clock, warn: (message: string) => void = processWarning): HeaderCache {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 })
       if (!statSync(dir).isDirectory()) throw new Error('not a directory')
@@ -102,13 +135,14 @@ export class HeaderCache {
       const e = err as NodeJS.ErrnoException
       throw new UsageError(`--cache-dir: cannot use '${dir}' for the cache: ${e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'not a directory' : e.message}`)
     }
-    return new HeaderCache(dir, maxBytes, now)
+    return new HeaderCache(dir, maxBytes, now, warn)
   }
 
-  private constructor (dir: string, maxBytes: number, now: () => number) {
+  private constructor (dir: string, maxBytes: number, now: () => number, warn: (message: string) => void) {
     this.dir = dir
     this.maxBytes = maxBytes
     this.now = now
+    this.warn = warn
   }
 
   /** The entry's file: a hash of the key, which may hold credentials (a pre-signed URL, a header's value). */
@@ -116,29 +150,72 @@ export class HeaderCache {
     return join(this.dir, `${sha256(key)}.head`)
   }
 
-  /** The entry for `key`, or null when there is none that checks out. A hit counts as a use for eviction. */
+  /**
+   * The entry for `key`, or null when there is none that checks out (a bad one is warned about). A hit
+   * counts as a use for eviction. Never throws, and never waits longer than READ_LIMIT_MS.
+   */
   async read (key: string): Promise<HeadEntry | null> {
     if (this.distrusted.has(key)) return null
     const path = this.pathOf(key)
-    let data: Buffer
+    let timer: NodeJS.Timeout | undefined
+    const reading = this.readEntry(path, sha256(key))
+    const limit = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`not read within ${READ_LIMIT_MS / 1000} s`), READ_LIMIT_MS)
+      timer.unref()
+    })
     try {
-      const file = await open(path, 'r')
-      try {
-        const { size } = await file.stat()
-        // Larger than any entry this cache would keep: not ours (and not to be read into memory).
-        if (size > this.maxBytes) return null
-        data = Buffer.alloc(size)
-        const { bytesRead } = await file.read(data, 0, size, 0)
-        data = data.subarray(0, bytesRead)
-      } finally {
-        await file.close()
+      const found = await Promise.race([reading, limit])
+      if (typeof found === 'string') {
+        this.badEntry(path, found)
+        return null
       }
-    } catch {
-      return null
+      return found
+    } finally {
+      clearTimeout(timer)
     }
-    const entry = parseEntry(data, sha256(key))
-    if (entry) await utimes(path, this.now() / 1000, this.now() / 1000).catch(() => undefined)
-    return entry
+  }
+
+  /** The entry at `path`, null when there is none, or why the file there is not one. */
+  private async readEntry (path: string, keyHash: string): Promise<HeadEntry | null | string> {
+    // A look before opening, so that a device is never opened; the opened handle is what is trusted.
+    const before = await lstat(path).catch(() => null)
+    if (!before) return null
+    const refused = notOurs(before)
+    if (refused !== undefined) return refused
+    let file: FileHandle
+    try {
+      file = await open(path, READ_FLAGS)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      if (e.code === 'ENOENT') return null // removed since (another run's eviction)
+      return e.code === 'ELOOP' ? 'a symbolic link' : `cannot be opened: ${e.code ?? e.message}`
+    }
+    try {
+      const st = await file.stat()
+      const other = notOurs(st)
+      if (other !== undefined) return other
+      // Larger than any entry this cache would keep: not ours (and not to be read into memory).
+      if (st.size > this.maxBytes) return `${st.size} bytes, over --cache-max ${this.maxBytes}`
+      const data = Buffer.alloc(st.size)
+      const { bytesRead } = await file.read(data, 0, st.size, 0)
+      const entry = parseEntry(data.subarray(0, bytesRead), keyHash)
+      if (!entry) return 'not a whole entry of this cache (torn, corrupt or foreign)'
+      const at = this.now() / 1000
+      // On the handle: the use is recorded on the file read, whatever the name points to by now.
+      await file.utimes(at, at).catch(() => undefined)
+      return entry
+    } catch (err) {
+      return `cannot be read: ${(err as Error).message}`
+    } finally {
+      await file.close().catch(() => undefined)
+    }
+  }
+
+  /** An entry that is not the cache's to use: a miss, and a warning once a run (the next write replaces it). */
+  private badEntry (path: string, why: string): void {
+    if (this.warned.has(path)) return
+    this.warned.add(path)
+    this.warn(`--cache-dir ${this.dir}: the entry ${path} is ${why}; not used (read as a miss)`)
   }
 
   /** Stores `entry` for `key` (under its URL, redacted, for people who look), then evicts past the bound. */
@@ -162,12 +239,25 @@ export class HeaderCache {
     await this.serial(key, async () => {
       const temp = join(this.dir, `.${hash}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
       try {
-        await writeFile(temp, data, { mode: 0o600 })
-        const at = this.now() / 1000
-        await utimes(temp, at, at)
+        // Written by this run's own handle to a name it made (never through a link), then renamed over
+        // whatever is at the entry's name: a link there is replaced, not followed.
+        const file = await open(temp, WRITE_FLAGS, 0o600)
+        try {
+          await file.writeFile(data)
+          const at = this.now() / 1000
+          await file.utimes(at, at)
+        } finally {
+          await file.close()
+        }
         await rename(temp, this.pathOf(key))
       } catch (err) {
         await rm(temp, { force: true })
+        // A directory in the entry's place: this one entry cannot be kept; the rest of the cache still can.
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') {
+          this.badEntry(this.pathOf(key), 'a directory')
+          return
+        }
         throw err
       }
       this.distrusted.delete(key)
@@ -194,7 +284,8 @@ export class HeaderCache {
       const isEntry = ENTRY.test(name)
       if (!isEntry && !TEMP.test(name)) continue // not ours: left alone, and not counted
       const path = join(this.dir, name)
-      const st = await stat(path).catch(() => null)
+      // Not followed: a link or anything but a regular file is not counted (nor read); removing one is safe.
+      const st = await lstat(path).catch(() => null)
       if (!st?.isFile()) continue
       if (isEntry) found.push({ path, size: st.size, mtime: st.mtimeMs, name })
       else if (this.now() - st.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true })

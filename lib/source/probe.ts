@@ -4,7 +4,7 @@
 import { open, truncate, writeFile } from 'node:fs/promises'
 import { RecordError } from '../errors.js'
 import { retrying } from '../http/retry.js'
-import { checkPartial, get, readBody, rejectStatus, strongValidator, type RequestOptions, type Transfer } from '../http/response.js'
+import { checkPartial, discardBody, get, header, readBody, rejectStatus, strongValidator, validatorWeakness, type Headers, type RequestOptions, type Transfer } from '../http/response.js'
 import { acceptWhole, download, receiveBody, type Progress } from './download.js'
 import { decideFetch, type FetchFacts } from './decision.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
@@ -35,14 +35,23 @@ export interface CachedHead extends SparseLayout {
 
 /**
  * The first request: `Range: bytes=0-…`. A whole small file or a server that ignores Range is a download
- * done in that one request; a large TIFF whose directories sit at its head becomes a sparse source;
- * anything else downloads the rest, resuming after the bytes already here.
+ * done in that one request (under `--fetch range`, refused before its body); a large TIFF whose
+ * directories sit at its head, with a strong validator, becomes a sparse source; anything else downloads
+ * the rest, resuming after the bytes already here where a strong validator guards the resume.
  */
 export async function probe (url: string, path: string, facts: FetchFacts, o: RequestOptions, transfer: Transfer): Promise<Probed> {
   const state: Progress = { written: 0, rangesOk: false }
+  let answer: Headers = {}
   const head = await retrying(url, o, transfer, async () => {
     const res = await get(url, o, { range: `bytes=0-${PROBE_BYTES - 1}` })
     if (res.statusCode === 200) {
+      if (decideFetch({ ...facts, probe: { ranges: false, head: 0, validator: false, tiff: false } }) === 'RANGE_UNSUPPORTED') {
+        discardBody(res.body)
+        const length = header(res.headers as Headers, 'content-length')
+        // Not retried: another request would meet the same server.
+        throw new RecordError('fetch', 'RANGE_UNSUPPORTED', `${url}: the server answered a Range request with the whole file (HTTP 200${length !== undefined ? `, ${length} bytes` : ''}): ` +
+          '--fetch range reads only ranges, and this body was not read (--fetch auto downloads it)')
+      }
       // Range ignored: this is the download, in this one request.
       acceptWhole(res, url, state, o)
       await receiveBody(res.body, url, path, false, state, o, transfer)
@@ -52,7 +61,8 @@ export async function probe (url: string, path: string, facts: FetchFacts, o: Re
     const range = checkPartial(res, url, 0)
     // A total of '*' (unknown length) can only be downloaded to its end.
     state.total = range.total
-    state.validator = strongValidator(res.headers)
+    answer = res.headers as Headers
+    state.validator = strongValidator(answer)
     state.rangesOk = true
     // No size check here: --max-bytes limits what a record moves, and a range read of a file over it
     // may move far less. Should this become a download, download() refuses it before its body.
@@ -66,6 +76,10 @@ export async function probe (url: string, path: string, facts: FetchFacts, o: Re
   state.written = head.length
   const probed = { ...facts, probe: { ranges: true, size: state.total, head: head.length, validator: state.validator !== undefined, tiff: looksLikeTiff(head) } }
   const next = decideFetch(probed)
+  if (next === 'WEAK_VALIDATOR') {
+    throw new RecordError('fetch', 'WEAK_VALIDATOR', `${url}: ${validatorWeakness(answer)}: without a strong validator (RFC 9110 8.8) ranges cannot be tied to one ` +
+      'version of the file, so --fetch range refuses it (--fetch auto downloads it whole)')
+  }
   if (next === 'done') return { kind: 'download', path }
   if (next === 'directories') {
     const opened = await openSparse({ url, path, head, size: state.total as number, validator: state.validator }, probed, o, transfer)
@@ -150,7 +164,7 @@ async function openSparse (found: { url: string, path: string, head: Buffer, siz
   // more than was held at that moment).
   const structureBytes = cached?.structureBytes ?? totalBytes(mergeRanges([...src.held, ...src.info.structure]))
   const next = decideFetch({ ...facts, directories: { layout, structureBytes } })
-  if (next === 'error') throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot be read by ranges: ${why}`)
+  if (next === 'BAD_TIFF') throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot be read by ranges: ${why}`)
   if (next !== 'range') return null
   await fetchMissing(src, src.info.structure, o, transfer)
   return { source: src, structureBytes }

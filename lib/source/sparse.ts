@@ -80,7 +80,7 @@ async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Ra
     }
     if (res.statusCode === 200) {
       discardBody(res.body)
-      throw new RecordError('fetch', src.validator ? 'SOURCE_CHANGED' : 'NO_RANGES',
+      throw new RecordError('fetch', src.validator ? 'SOURCE_CHANGED' : 'RANGE_UNSUPPORTED',
         src.validator ? `${url}: the file changed on the server during the run` : `${url}: the server stopped honouring Range requests`)
     }
     if (res.statusCode !== 206) await rejectStatus(res, url, o)

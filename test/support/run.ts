@@ -55,7 +55,8 @@ export async function runCli (args: string[], opts: RunOptions = {}): Promise<Ru
       child.on('close', (c, s) => resolve([c, s]))
     })
     clearTimeout(timer)
-    const records = stdout.startsWith('{')
+    // NDJSON records; not the pretty-printed JSON of `summarize`.
+    const records = stdout.startsWith('{"')
       ? stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as ResultRecord)
       : []
     const left = readdirSync(tmp)

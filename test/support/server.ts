@@ -27,8 +27,9 @@ export type Fault =
   | { kind: 'delay', ms: number }
   /** Sends the body one byte every `ms`: never idle long enough for an inactivity timeout. */
   | { kind: 'trickle', ms: number }
-  /** Serves another version of the file, honouring Range but ignoring If-Range and If-Match, with this ETag (or none). */
-  | { kind: 'version', body: Buffer, etag: string | null }
+  /** Serves another version of the file, honouring Range but ignoring If-Range and If-Match, with this ETag (or none),
+   * and with `lastModified` as both Last-Modified and Date (a weak validator by RFC 9110 8.8.2.2). */
+  | { kind: 'version', body: Buffer, etag: string | null, lastModified?: string }
   /** Answers as usual, but labels the body with this Content-Encoding. */
   | { kind: 'encoding', encoding: string }
   /** Answers any Range request with 206 and the whole file. */
@@ -69,12 +70,17 @@ export interface RasterServer {
   bandwidth: number
   /** Answer every request with `Connection: close`, as HTTP/1.0 servers and some proxies do. */
   connectionClose: boolean
+  /** The path served for a request's path and query (default: the path), e.g. a server that picks the file by `?key=`. */
+  route?: (path: string, query: URLSearchParams) => string
   /** Answer 503 at once to any request that arrives while this many are in flight already (0: no limit), as an overloaded server or S3's SlowDown does. */
   capacity: number
   /** Headers of those 503s (e.g. Retry-After). */
   overloadHeaders: Record<string, string>
   /** The 503s sent for `capacity`. */
   overloaded: () => number
+  /** A new ETag on every answer, for the same bytes (as servers of several nodes that each tag a file their own
+   * way): If-Match and If-Range compare with it, so they never match. */
+  changingEtag: boolean
   /** Chance (0–1) that a keep-alive connection is closed by the server soon after a response, when idle. */
   idleClose: number
   close: () => Promise<void>
@@ -131,6 +137,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
   let maxInFlight = 0
   let total = 0
   let overloaded = 0
+  let answers = 0
 
   const statsFor = (path: string): PathStats => {
     let s = stats.get(path)
@@ -153,7 +160,8 @@ export async function startServer (root?: string): Promise<RasterServer> {
   }
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0]
+    const [requested, query = ''] = (req.url ?? '/').split('?')
+    const path = api.route ? api.route(requested, new URLSearchParams(query)) : requested
     const s = statsFor(path)
     s.requests++
     s.ifMatch.push(req.headers['if-match'])
@@ -256,7 +264,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
       send(res, s, text('not found\n'))
       return
     }
-    const etag = body.etag
+    const etag = api.changingEtag ? `"node-${++answers}"` : body.etag
     const size = body.size
     // If-Match compares strongly (RFC 9110 13.1.1): a changed file is refused before any byte is sent.
     const ifMatch = fault?.kind === 'version' ? undefined : req.headers['if-match']
@@ -295,6 +303,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
       'content-length': String(length)
     }
     if (etag) headers.etag = etag
+    if (fault?.kind === 'version' && fault.lastModified !== undefined) Object.assign(headers, { 'last-modified': fault.lastModified, date: fault.lastModified })
     if (fault?.kind === 'encoding') headers['content-encoding'] = fault.encoding
     if (ranges) headers['accept-ranges'] = 'bytes'
     if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${size}`
@@ -337,6 +346,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
     bandwidth: 0,
     connectionClose: false,
     idleClose: 0,
+    changingEtag: false,
     capacity: 0,
     overloadHeaders: {},
     overloaded: () => overloaded,
