@@ -34,7 +34,10 @@ const NETWORK_CODES: Record<string, [string, string, boolean]> = {
   EAI_AGAIN: ['DNS', 'name lookup failed for now', true],
   ENOTFOUND: ['DNS', 'host name not found', false],
   UND_ERR_INVALID_ARG: ['BAD_URL', 'invalid request', false],
-  HPE_INVALID_CONSTANT: ['BAD_RESPONSE', 'malformed HTTP response', true]
+  HPE_INVALID_CONSTANT: ['BAD_RESPONSE', 'malformed HTTP response', true],
+  // Writing what arrived, not the wire: a full disk (or quota) for the local copy, which another try would fill again.
+  ENOSPC: ['NO_SPACE', 'no space left on the device for the local copy (ENOSPC; see TMPDIR)', false],
+  EDQUOT: ['NO_SPACE', 'disk quota exceeded for the local copy (EDQUOT; see TMPDIR)', false]
 }
 
 /** Maps an exception from undici or the socket to a record error. */

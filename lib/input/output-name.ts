@@ -20,6 +20,7 @@ export function outputFor (url: string, request: WindowRequest, out: unknown, o:
   if (out !== undefined) {
     if (typeof out !== 'string' || out.trim() === '') throw new InvalidValue('"out" must be a relative file path')
     if (isAbsolute(out) || /^[a-zA-Z]:[\\/]/.test(out)) throw new InvalidValue(`"out" must be relative to --out-dir, got absolute '${out}'`)
+    checkFileName(out, !isStoreUri(o.outDir))
     name = out
   } else {
     name = defaultName(url, request, o, ext, sources, sources && id)
@@ -31,6 +32,22 @@ export function outputFor (url: string, request: WindowRequest, out: unknown, o:
     throw new InvalidValue(`"out" may not leave --out-dir: '${String(out)}'`)
   }
   return { display: join(o.outDir, rel), path }
+}
+
+/** A file name's part longest on most file systems (ext4, XFS, tmpfs, APFS: 255 bytes). */
+const NAME_MAX = 255
+
+/**
+ * What the file system would refuse only at the write, after the fetch: refused at input instead. A NUL
+ * ends the name where the system reads it (GDAL wrote `.a` for `a\0b.tif`); a trailing slash names a
+ * directory; a local file's part over NAME_MAX bytes cannot be made (the temporary name beside it is short, see
+ * lib/raster/write.ts temporaryName, so that a name of 255 bytes is legal).
+ */
+function checkFileName (out: string, local: boolean): void {
+  if (out.includes('\0')) throw new InvalidValue(`"out" may not contain a NUL character: ${JSON.stringify(out)}`)
+  if (/[\\/]$/.test(out)) throw new InvalidValue(`"out" must name a file, not a directory (it ends in a slash): '${out}'`)
+  const long = local ? out.split(/[\\/]/).find((part) => Buffer.byteLength(part) > NAME_MAX) : undefined
+  if (long !== undefined) throw new InvalidValue(`"out": the name '${long.slice(0, 40)}…' is ${Buffer.byteLength(long)} bytes, over the ${NAME_MAX} a file name may have`)
 }
 
 /** An object-store URI (s3://, gs://, az://): outputs go there by upload, not to a local folder. */

@@ -199,6 +199,8 @@ export interface ResultRecord {
   grid?: Grid
   /** --chip-stats: per band min, max, mean, std (population) and the valid fraction, of the written output. */
   stats?: ChipStats[]
+  /** GDAL's warnings while writing this record's output (only when it gave some). */
+  warnings?: string[]
   /** Why a record is `skipped` although it was read: `min-valid` (its valid fraction in `valid`). */
   reason?: 'min-valid'
   valid?: number

@@ -10,6 +10,17 @@ import { quietly, type Gdal } from './gdal.js'
  */
 export const OUTPUT_DRIVERS = ['GTiff', 'COG', 'PNG', 'JPEG', 'WEBP', 'GIF', 'BMP', 'JP2OpenJPEG', 'GPKG', 'netCDF', 'PCIDSK', 'KEA']
 
+/**
+ * Drivers whose own library opens the output by name (netCDF, HDF5 for KEA), never through GDAL's virtual
+ * files: they write the file in place, and the write stage checks it pixel for pixel (lib/raster/write.ts).
+ */
+export const WRITES_BY_NAME = new Set(['netCDF', 'KEA'])
+
+/** The driver that opens a format's output again (COG is a GeoTIFF, read by GTiff). */
+export function readingDriver (format: string): string {
+  return format === 'COG' ? 'GTiff' : format
+}
+
 /** Formats that hold no georeferencing inside the file (GDAL would put it in side files, which are off). */
 export const UNGEOREFERENCED = new Set(['PNG', 'JPEG', 'WEBP', 'GIF', 'BMP'])
 

@@ -59,17 +59,40 @@ function deferXmlBuilder (): () => void {
   }
 }
 
-/** Runs `fn` with GDAL's own messages off (it would print an ERROR line beside ours), then back on. */
+/**
+ * Runs `fn` with GDAL's own messages off. They stay off for the whole run (see configure): this only says
+ * so where a caller reads GDAL's complaint itself. (It used to turn them on again after, which printed
+ * every later GDAL error as a raw `ERROR n:` line, tied to no record.)
+ */
 export function quietly<T> (gdal: Gdal, fn: () => T): T {
   gdal.quiet()
-  try {
-    return fn()
-  } finally {
-    gdal.verbose()
-  }
+  return fn()
+}
+
+/** GDAL's levels (CPLErr): CE_Warning 2, CE_Failure 3, CE_Fatal 4. */
+const CE_WARNING = 2
+const CE_FAILURE = 3
+
+/**
+ * A synchronous GDAL step on the main thread, with GDAL's error state read after it: GDAL keeps that state
+ * per thread, and only what ran on this thread can be read back (gdal-async's pool threads' messages are
+ * not: an async call tells its failure by rejecting, with GDAL's message). A failure GDAL reported throws
+ * (with its message), even where the step itself returned; a warning goes to `warnings`.
+ */
+export function checkedStep<T> (gdal: Gdal, warnings: string[], fn: () => T): T {
+  gdal.lastError = null
+  const value = fn()
+  const last = gdal.lastError as { level: number, message: string } | null
+  gdal.lastError = null
+  if (last && last.level >= CE_FAILURE) throw new Error(last.message.trim())
+  if (last && last.level === CE_WARNING && last.message.trim() !== '') warnings.push(`GDAL: ${last.message.trim()}`)
+  return value
 }
 
 function configure (gdal: Gdal): void {
+  // GDAL's messages never go to stderr on their own: they belong to records (an async call's rejection,
+  // checkedStep after a synchronous one). gdal-async loads quiet; said here, as the run depends on it.
+  gdal.quiet()
   // Block cache in MB: the only memory GDAL keeps between reads, outside the --max-memory budget. Small,
   // because windows are read once (a block is rarely wanted twice) and because the allocator keeps
   // freed cache blocks per pool thread: measured with 24 windows of 134 MB at --max-memory 512MB, peak

@@ -17,6 +17,10 @@ import { unionType } from './data-types.js'
 import type { TempDir } from '../run/tempdir.js'
 import { removeOnExit } from '../run/tempdir.js'
 import { rmSync, writeFileSync } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { diskError, spaceOr } from './disk-errors.js'
+import { dirname } from 'node:path'
+import { windowBytes } from '../run/budget.js'
 
 let seq = 0
 
@@ -60,11 +64,17 @@ export async function stackPixels (gdal: Gdal, job: Job, temp: TempDir): Promise
       try {
         bands.push(...await sourcePixels(gdal, part, file('.tif')))
       } catch (err) {
-        throw sourceError(part, parts.length, new RecordError('write', 'READ_FAILED', (err as Error).message), 'write')
+        // GDAL both reads the source and writes the temp file: a temp directory left full says which failed.
+        const failed = err instanceof RecordError ? err : await spaceOr(temp.path, part.memoryBytes ?? 1, new RecordError('write', 'READ_FAILED', (err as Error).message))
+        throw sourceError(part, parts.length, failed, 'write')
       }
     }
     const vrt = file('.vrt')
-    writeFileSync(vrt, stackVrt(job.grid as Grid, await gridWkt(gdal, job), bands))
+    try {
+      writeFileSync(vrt, stackVrt(job.grid as Grid, await gridWkt(gdal, job), bands))
+    } catch (err) {
+      throw diskError(`${job.output as string}: the stack's VRT in the temp directory`, err)
+    }
     dataset = await gdal.openAsync(vrt)
     return { dataset, release }
   } catch (err) {
@@ -87,7 +97,13 @@ async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBa
   } else {
     ds = await gdal.warpAsync(file, null, [part.warpSource ?? src], ['-of', 'GTiff', ...(part.warpArgs ?? [])])
   }
+  const size = await ds.rasterSizeAsync
+  let pixelBytes = 0
+  for (let b = 1, n = await ds.bands.countAsync(); b <= n; b++) {
+    pixelBytes += windowBytes(size.x, size.y, 1, (await (await ds.bands.getAsync(b)).dataTypeAsync) ?? 'Byte')
+  }
   closeDataset(ds)
+  await checkPart(file, pixelBytes)
   const entry = part.stackSource
   const read = part.request.bands ?? Array.from({ length: part.source?.count ?? 0 }, (_, i) => i + 1)
   const out: OutBand[] = []
@@ -110,6 +126,16 @@ async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBa
     })
   }
   return out
+}
+
+/**
+ * A source's file in the temp directory, written by GDAL on a pool thread (its write errors unseen):
+ * uncompressed, so it holds at least its pixels' bytes, or the disk refused some of them.
+ */
+async function checkPart (file: string, pixelBytes: number): Promise<void> {
+  const { size } = await stat(file)
+  if (size >= pixelBytes) return
+  throw await spaceOr(dirname(file), pixelBytes - size, new RecordError('write', 'WRITE_FAILED', `the source's pixels in the temp directory hold ${size} of at least ${pixelBytes} bytes`))
 }
 
 async function gridWkt (gdal: Gdal, job: Job): Promise<string> {

@@ -1,18 +1,23 @@
-// The write stage: the window (a VRT over the source) is copied into the output file, GDAL reading and
+// The write stage: the window (a VRT over the source) is copied into the output, GDAL reading and
 // encoding it chunk by chunk; a warp's pixels are warped into memory first (see warpPixels) and copied.
-// It is written under a temporary name beside its final place and renamed when whole, so a visible output
-// is never partial; an output to an object store is written whole in the private temp directory and then
-// uploaded (lib/store/upload.ts), visible only once complete.
+// GDAL encodes the output into a /vsimem/ file, and Node writes those bytes to a temporary name beside
+// the final place, so that a full disk or any other write error is the system call's own error, never a
+// GDAL message lost on a pool thread (GDAL on a full disk wrote unreadable TIFFs and GeoPackages of zeros
+// and still returned a dataset). Drivers that cannot write to /vsimem/ (netCDF, KEA) write in place and
+// are read back pixel for pixel. The file is then opened again and checked before it is renamed, so a
+// visible output is never partial or wrong; an output to an object store is written whole in the private
+// temp directory and then uploaded (lib/store/upload.ts), visible only once complete.
 import { renameSync } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { mkdir, open, realpath, rm, stat } from 'node:fs/promises'
+import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { RecordError } from '../errors.js'
-import { closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
+import { diskError, spaceOr } from './disk-errors.js'
+import { checkedStep, closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
 import { warpPixels } from './warp.js'
 import { stackPixels } from './stack-write.js'
 import type { Job } from '../run/job.js'
 import { removeOnExit } from '../run/tempdir.js'
-import { mergeCreationOptions } from './formats.js'
+import { mergeCreationOptions, readingDriver, WRITES_BY_NAME } from './formats.js'
 import type { Slots } from '../run/slots.js'
 import type { TempDir } from '../run/tempdir.js'
 import { isStoreUri } from '../input/output-name.js'
@@ -33,6 +38,8 @@ export interface WriteContext {
   minValid?: number
   /** The run's private temp directory, where outputs bound for an object store are written first. */
   temp: TempDir
+  /** --out-dir: a local output's directory must lie under its real path (no symlink leads out of it). */
+  outDir: string
   /** The store's request auth for an output URI, and the HTTP options uploads use. */
   upload: { auth: (uri: string) => RequestAuth | undefined, http: RequestOptions }
 }
@@ -41,8 +48,23 @@ let seq = 0
 /** GDAL's mask flag for a band without invalid pixels (gdal-async does not export it). */
 const GMF_ALL_VALID = 0x01
 
+/**
+ * A hidden name beside the output, short whatever the output's name (so a 255-byte name stays legal), with
+ * `.part` (as leftovers are looked for) and the output's extension (GDAL opens it again to check it).
+ */
 export function temporaryName (path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}-${++seq}.part`)
+  return join(dirname(path), `.rasterpipe-${process.pid}-${++seq}.part${extname(path).slice(0, 16)}`)
+}
+
+/** Writes `bytes` as a new file (never through an existing one); the error is the system call's. */
+async function writeNew (path: string, bytes: Uint8Array): Promise<void> {
+  const file = await open(path, 'wx', 0o644)
+  try {
+    await file.writeFile(bytes)
+  } finally {
+    // close() reports what a network file system defers to it.
+    await file.close()
+  }
 }
 
 /**
@@ -64,16 +86,109 @@ async function copyError (gdal: Gdal, job: Job, window: Dataset, err: Error): Pr
 }
 
 export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
-  const driver = ctx.gdal.drivers.get(ctx.format)
+  const { gdal } = ctx
+  const driver = gdal.drivers.get(ctx.format)
   const options = mergeCreationOptions(ctx.format, ctx.creationOptions)
+  const byName = WRITES_BY_NAME.has(ctx.format)
+  let outRoot: Promise<string> | undefined
 
-  /** The output file, written whole from `from` and closed. */
-  async function copyInto (temp: string, from: Dataset): Promise<void> {
-    const out = await driver.createCopyAsync(temp, from, options)
+  /** What GDAL made: checked against the file opened again. */
+  interface Shape { width: number, height: number, bands: number }
+
+  /**
+   * The output file `temp`, written whole from `from`: encoded by GDAL in memory and written by Node
+   * (or, for a driver that writes by name, by GDAL in place), its dataset closed with GDAL's error state
+   * read. Returns what GDAL made and, for the in-memory way, the number of bytes written.
+   */
+  async function copyInto (job: Job, temp: string, from: Dataset): Promise<{ shape: Shape, bytes: number | null }> {
+    const target = byName ? temp : `/vsimem/rasterpipe-out-${process.pid}-${++seq}${extname(temp)}`
+    let out: Dataset | undefined
     try {
+      out = await driver.createCopyAsync(target, from, options)
       await out.flushAsync()
+      const size = await out.rasterSizeAsync
+      const shape = { width: size.x, height: size.y, bands: await out.bands.countAsync() }
+      // The close writes what the driver kept back (a TIFF's directory, a GeoPackage's last tiles).
+      const closing = out
+      out = undefined
+      checkedStep(gdal, job.warnings ??= [], () => closing.close())
+      if (byName) return { shape, bytes: null }
+      const bytes = gdal.vsimem.release(target)
+      try {
+        await writeNew(temp, bytes)
+      } catch (err) {
+        throw diskError(job.output as string, err)
+      }
+      return { shape, bytes: bytes.length }
     } finally {
-      out.close()
+      if (out) { try { out.close() } catch { /* already closed */ } }
+      if (!byName) { try { gdal.vsimem.release(target) } catch { /* released above, or never made */ } }
+    }
+  }
+
+  /**
+   * The written file opened again: its size on disk, its raster size and bands as GDAL made them, and for a
+   * driver that wrote by name (its write errors unseen) every band's checksum against the window's. A
+   * netCDF of several bands opens as one subdataset per band (its variables Band1, Band2, …).
+   */
+  async function checkWritten (job: Job, temp: string, from: Dataset, made: { shape: Shape, bytes: number | null }): Promise<void> {
+    const fail = (why: string): RecordError => new RecordError('write', 'WRITE_FAILED', `${job.output as string}: ${why}`)
+    const st = await stat(temp)
+    if (made.bytes !== null && st.size !== made.bytes) throw fail(`the file has ${st.size} of its ${made.bytes} bytes`)
+    const opened: Dataset[] = []
+    try {
+      try {
+        opened.push(await gdal.openAsync(temp, 'r', [readingDriver(ctx.format)]))
+      } catch (err) {
+        throw fail(`the written file does not open again: ${(err as Error).message}`)
+      }
+      const bands = []
+      const subdatasets = (await opened[0].bands.countAsync()) === 0 ? opened[0].getMetadata('SUBDATASETS') as Record<string, string> : {}
+      for (const ds of [opened[0], ...await Promise.all(Object.keys(subdatasets).filter((k) => k.endsWith('_NAME')).map(async (k) => await gdal.openAsync(subdatasets[k])))]) {
+        if (ds !== opened[0]) opened.push(ds)
+        const size = await ds.rasterSizeAsync
+        for (let b = 1, n = await ds.bands.countAsync(); b <= n; b++) bands.push({ size, band: await ds.bands.getAsync(b) })
+      }
+      const { shape } = made
+      const wrong = bands.find(({ size }) => size.x !== shape.width || size.y !== shape.height)
+      if (bands.length !== shape.bands || wrong) {
+        throw fail(`the written file reads as ${bands.length} bands of ${wrong ? `${wrong.size.x}×${wrong.size.y}` : `${shape.width}×${shape.height}`}, not ${shape.bands} of ${shape.width}×${shape.height}`)
+      }
+      if (made.bytes !== null) return
+      for (const [i, { band }] of bands.entries()) {
+        if (i >= await from.bands.countAsync()) break
+        const want = await gdal.checksumImageAsync(await from.bands.getAsync(i + 1))
+        const got = await gdal.checksumImageAsync(band)
+        if (want !== got) throw fail(`band ${i + 1} reads back with checksum ${got}, not the window's ${want}`)
+      }
+    } catch (err) {
+      if (err instanceof RecordError) throw err
+      throw fail(`the written file cannot be read again: ${(err as Error).message}`)
+    } finally {
+      for (const ds of opened.reverse()) closeDataset(ds)
+    }
+  }
+
+  /**
+   * A failure of GDAL writing in place (the by-name drivers): a full disk tells itself only by the space
+   * left, so a file system with less free than the window's bytes makes it NO_SPACE.
+   */
+  async function inPlaceError (job: Job, temp: string, err: RecordError): Promise<RecordError> {
+    return byName && err.code !== 'READ_FAILED' ? await spaceOr(dirname(temp), job.memoryBytes ?? 1, err) : err
+  }
+
+  /** Copied and checked; `failed` turns a GDAL failure into the record's error. */
+  async function copyChecked (job: Job, temp: string, from: Dataset, failed: (err: Error) => Promise<RecordError>): Promise<void> {
+    let made
+    try {
+      made = await copyInto(job, temp, from)
+    } catch (err) {
+      throw await inPlaceError(job, temp, err instanceof RecordError ? err : await failed(err as Error))
+    }
+    try {
+      await checkWritten(job, temp, from, made)
+    } catch (err) {
+      throw await inPlaceError(job, temp, err as RecordError)
     }
   }
 
@@ -81,31 +196,48 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
   async function writeWindow (job: Job, temp: string): Promise<void> {
     const pixels = job.pixels
     if (!pixels) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
-    try {
-      await ctx.gdalCalls.run(async () => {
-        const from = job.warpArgs ? await warpPixels(ctx.gdal, job) : pixels
-        try {
-          await copyInto(temp, from)
-        } finally {
-          if (from !== pixels) closeDataset(from)
-        }
-      })
-    } catch (err) {
-      // A warp's VRT reads the same source as its warp into memory: reading it tells the two apart too.
-      throw await ctx.gdalCalls.run(() => copyError(ctx.gdal, job, pixels, err as Error))
-    }
+    await ctx.gdalCalls.run(async () => {
+      let from: Dataset
+      try {
+        from = job.warpArgs ? await warpPixels(gdal, job) : pixels
+      } catch (err) {
+        throw await copyError(gdal, job, pixels, err as Error)
+      }
+      try {
+        // A warp's VRT reads the same source as its warp into memory: reading it tells the two apart too.
+        await copyChecked(job, temp, from, async (err) => await copyError(gdal, job, pixels, err))
+      } finally {
+        if (from !== pixels) closeDataset(from)
+      }
+    })
   }
 
   /** A stack's sources on the grid, stacked (lib/raster/stack-write.ts) and copied into the output. */
   async function writeStack (job: Job, temp: string): Promise<void> {
-    const stack = await stackPixels(ctx.gdal, job, ctx.temp)
+    const stack = await stackPixels(gdal, job, ctx.temp)
     try {
-      await copyInto(temp, stack.dataset)
-    } catch (err) {
-      // The stacked pixels are files of our own in memory, read already: the output failed.
-      throw new RecordError('write', 'WRITE_FAILED', `${job.output}: ${(err as Error).message}`)
+      // The stacked pixels are files of our own, checked when made: the output failed.
+      await copyChecked(job, temp, stack.dataset, async (err) => new RecordError('write', 'WRITE_FAILED', `${job.output as string}: ${err.message}`))
     } finally {
       stack.release()
+    }
+  }
+
+  /** The output's directory, made, and resolved: it must lie under --out-dir's real path. */
+  async function outputDirectory (job: Job, final: string): Promise<void> {
+    const dir = dirname(final)
+    try {
+      await mkdir(dir, { recursive: true })
+      outRoot ??= realpath(resolve(ctx.outDir))
+      const root = await outRoot
+      const real = await realpath(dir)
+      if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
+        throw new RecordError('write', 'BAD_OUTPUT', `${job.output as string}: its directory resolves to '${real}', outside --out-dir; not written`)
+      }
+    } catch (err) {
+      if (err instanceof RecordError) throw err
+      outRoot = undefined
+      throw diskError(job.output as string, err)
     }
   }
 
@@ -114,8 +246,8 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     const store = isStoreUri(final)
     const temp = store ? ctx.temp.file(basename(final)) : temporaryName(final)
     try {
-      if (!store) await mkdir(dirname(final), { recursive: true })
       removeOnExit.add(temp)
+      if (!store) await outputDirectory(job, final)
       if (job.parts) {
         await ctx.gdalCalls.run(() => writeStack(job, temp))
       } else {
@@ -125,7 +257,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       for (const part of job.parts ?? []) closeJobDatasets(part)
       closeJobDatasets(job)
       if (ctx.chipStats || ctx.minValid !== undefined) {
-        const stats = await ctx.gdalCalls.run(() => chipStats(ctx.gdal, temp))
+        const stats = await ctx.gdalCalls.run(() => chipStats(gdal, temp))
         if (ctx.chipStats) job.stats = stats
         const valid = validFraction(stats)
         if (ctx.minValid !== undefined && valid < ctx.minValid) {
@@ -148,7 +280,11 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
         await uploadFile(temp, final, auth, { ...ctx.upload.http, auth }, () => !ctx.cancelled.aborted)
         await rm(temp, { force: true })
       } else {
-        renameSync(temp, final)
+        try {
+          renameSync(temp, final)
+        } catch (err) {
+          throw diskError(job.output as string, err)
+        }
       }
       // Written: its pixels are gone from memory, and the next window may take their place.
       job.releaseMemory?.()

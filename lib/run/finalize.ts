@@ -44,6 +44,7 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   if (job.georeferenced === false) r.georeferenced = false
   if (job.grid) r.grid = job.grid
   if (job.stats) r.stats = job.stats
+  if (job.warnings && job.warnings.length > 0) r.warnings = job.warnings.map((w) => redactText(w, secrets))
   if (job.skipped) {
     r.reason = job.skipped.reason
     r.valid = job.skipped.valid

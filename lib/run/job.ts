@@ -48,6 +48,8 @@ export interface Job {
   grid?: Grid
   /** --chip-stats: the written output's statistics per band. */
   stats?: ChipStats[]
+  /** GDAL's warnings during the record's own synchronous GDAL steps (lib/raster/gdal.ts checkedStep). */
+  warnings?: string[]
   /** Not kept although read: --min-valid found too few valid pixels (the fraction, 0–1). */
   skipped?: { reason: 'min-valid', valid: number }
   /**

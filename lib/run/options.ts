@@ -1,12 +1,15 @@
 // Pipeline options: defaults, and validation at the edge so that stages can trust what they get. The
 // library and the CLI share this one validator; its messages name the command-line option (`--co`), which
 // for the library's key (`creationOptions`) is listed in the README side by side.
+import { accessSync, constants, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { dirname, resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import { UsageError } from '../errors.js'
 import { parseSize } from './sizes.js'
 import { gdalShare } from './slots.js'
 import { parseShard, type Shard } from '../input/shard.js'
+import { isStoreUri } from '../input/output-name.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow, type WindowRequest } from '../input/request.js'
 
 export type FetchMode = 'auto' | 'download' | 'range'
@@ -172,6 +175,37 @@ function fail (key: string, message: string): never {
   throw new UsageError(`${flagOf(key)}: ${message}`)
 }
 
+/**
+ * A local --out-dir must be a directory that can be written, or be creatable: its nearest existing part is
+ * asked (access(2) says EROFS for a read-only mount even to root, which mode bits do not stop), so that an
+ * unwritable -o is one usage error before the first record, not one failed record per input, each fetched
+ * first. Nothing is created here.
+ */
+function checkOutDir (outDir: string): void {
+  let at = resolve(outDir)
+  for (;;) {
+    let isDir: boolean
+    try {
+      isDir = statSync(at).isDirectory()
+    } catch (err) {
+      const parent = dirname(at)
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && parent !== at) {
+        at = parent
+        continue
+      }
+      fail('outDir', `cannot use '${outDir}': ${(err as Error).message}`)
+    }
+    if (!isDir) fail('outDir', `'${at}' is not a directory`)
+    try {
+      accessSync(at, constants.W_OK | constants.X_OK)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      fail('outDir', `cannot write in '${at}'${at === resolve(outDir) ? '' : ` (to make '${outDir}')`}: ${code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`)
+    }
+    return
+  }
+}
+
 function wholeNumber (o: Record<string, unknown>, key: string, min = 1): void {
   const value = o[key]
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
@@ -238,6 +272,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (typeof o.maxTime !== 'number' || !(o.maxTime > 0) || !Number.isFinite(o.maxTime)) fail('maxTime', `must be a number of seconds above 0, got ${JSON.stringify(o.maxTime)}`)
   if (!['auto', 'download', 'range'].includes(o.fetch)) fail('fetch', `must be one of auto, download, range, got ${JSON.stringify(o.fetch)}`)
   if (typeof o.outDir !== 'string' || o.outDir === '') fail('outDir', 'must be a directory path')
+  if (!isStoreUri(o.outDir)) checkOutDir(o.outDir)
   if (typeof o.tempRoot !== 'string' || o.tempRoot === '') fail('tempRoot', 'must be a directory path')
   if (typeof o.format !== 'string' || o.format === '') fail('format', 'must be a GDAL driver name')
   if (typeof o.boundless !== 'boolean') fail('boundless', `must be true or false, got ${JSON.stringify(o.boundless)}`)
