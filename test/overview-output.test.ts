@@ -10,7 +10,7 @@ import { startServer, type RasterServer } from './support/server.js'
 import { runCli, scratch } from './support/run.js'
 import { assertSameOverviews, assertSameRaster, gdalTranslate } from './support/compare.js'
 import { makeNoisyTiff } from '../bench/data.js'
-import { mergeCreationOptions } from '../lib/raster/formats.js'
+import { copiesOverviews, mergeCreationOptions } from '../lib/raster/formats.js'
 import type { ResultRecord } from '../lib/input/records.js'
 
 let server: RasterServer
@@ -78,10 +78,31 @@ test('outputs that copy overviews from uncompressed COGs, with and without a mas
   for (const c of [
     { name: 'raw-cog', source: 'raw.tif', window: [700, 500, 1024, 1024], fetch: 'range', format: 'COG' },
     { name: 'raw-mask-cog', source: 'raw-mask.tif', window: [700, 500, 1024, 1024], fetch: 'range', format: 'COG' },
-    { name: 'raw-mask-gtiff', source: 'raw-mask.tif', window: [700, 500, 1024, 1024], fetch: 'auto', format: 'GTiff', co: ['COPY_SRC_OVERVIEWS=YES'] }
+    { name: 'raw-mask-gtiff', source: 'raw-mask.tif', window: [700, 500, 1024, 1024], fetch: 'auto', format: 'GTiff', co: ['COPY_SRC_OVERVIEWS=YES'] },
+    // The COG driver builds its own overviews from full resolution: no overview block is fetched, and none is needed.
+    { name: 'raw-cog-ignore', source: 'raw.tif', window: [700, 500, 1024, 1024], fetch: 'range', format: 'COG', co: ['OVERVIEWS=IGNORE_EXISTING'] }
   ] satisfies Case[]) {
     const { share } = await compare(c)
     t.diagnostic(`${c.name}: ${(100 * share).toFixed(1)}% of the file moved`)
     assert.ok(share < 0.5, `${c.name}: ${(100 * share).toFixed(1)}% of the file moved`)
   }
+})
+
+test('copiesOverviews: COG unless OVERVIEWS=NONE or IGNORE_EXISTING, GTiff with COPY_SRC_OVERVIEWS true as GDAL reads it, KEA; no other format', () => {
+  const cases: Array<[string, string[], boolean]> = [
+    ['COG', ['COMPRESS=DEFLATE'], true],
+    ['COG', ['OVERVIEWS=FORCE_USE_EXISTING'], true],
+    ['COG', ['overviews=none'], false],
+    ['COG', ['OVERVIEWS=IGNORE_EXISTING'], false],
+    ['COG', ['OVERVIEWS=NONE', 'OVERVIEWS=AUTO'], true],
+    ['GTiff', ['TILED=YES'], false],
+    ['GTiff', ['COPY_SRC_OVERVIEWS=YES'], true],
+    ['GTiff', ['copy_src_overviews=on'], true],
+    ['GTiff', ['COPY_SRC_OVERVIEWS=NO'], false],
+    ['GTiff', ['COPY_SRC_OVERVIEWS=0'], false],
+    ['KEA', [], true],
+    ['GPKG', [], false],
+    ['PNG', [], false]
+  ]
+  for (const [format, options, expected] of cases) assert.equal(copiesOverviews(format, options), expected, `${format} ${options.join(' ')}`)
 })

@@ -35,6 +35,9 @@ export interface FetchContext {
   stores: Stores
   /** Messages for people (a header cache that stopped working). */
   warn?: (message: string) => void
+  /** The output driver copies the source's overviews (lib/raster/formats.ts, copiesOverviews): a window's
+   * range read fetches the blocks of every overview under it too. */
+  copiesOverviews?: boolean
 }
 
 const WHOLE_FILE_FORMATS = /\.(png|jpe?g|gif|webp|bmp)$/i
@@ -301,7 +304,10 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
       // A warp reads the source under its output's footprint (lib/raster/warp.ts), not the window.
       const footprint = job.footprint
       if (footprint && 'uncertain' in footprint) throw new UncertainPlan(footprint.uncertain)
-      wanted = planBlocks(sparse.info, footprint ? footprint.window : window, job.request.bands, job.overview)
+      // A window copied as it is (no warp, no --out-size, whose read is pinned to one level and exposes
+      // no overviews) carries the source's overviews into an output that copies them.
+      const overviews = ctx.copiesOverviews === true && !footprint && !job.request.outSize
+      wanted = planBlocks(sparse.info, footprint ? footprint.window : window, job.request.bands, job.overview, overviews)
     } catch (err) {
       if (!(err instanceof UncertainPlan)) throw err
       // The sure path: under auto, the whole file (then nothing GDAL reads can be a hole); under
