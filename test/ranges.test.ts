@@ -1,12 +1,13 @@
 // Byte-range arithmetic and the TIFF directory reader, on their own.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { mergeRanges, missingRanges, totalBytes } from '../lib/source/ranges.js'
 import { readTiff, looksLikeTiff } from '../lib/source/tiff.js'
 import { planBlocks } from '../lib/source/blocks.js'
-import { FIXTURES } from './support/run.js'
+import { FIXTURES, scratch } from './support/run.js'
+import { makeNoisyTiff } from '../bench/data.js'
 
 test('ranges: merged when they overlap or lie within the gap; missing parts found', () => {
   assert.deepEqual(mergeRanges([[10, 20], [0, 5], [18, 30], [40, 50]]), [[0, 5], [10, 30], [40, 50]])
@@ -39,6 +40,28 @@ test('blocks: a window on one tile plans one tile; across four tiles, four', asy
   assert.equal(planBlocks(info, { col: 0, row: 0, width: 256, height: 256 }, undefined).length, 1)
   assert.equal(planBlocks(info, { col: 200, row: 200, width: 100, height: 100 }, undefined).length, 4)
   assert.equal(planBlocks(info, { col: 2000, row: 0, width: 10, height: 10 }, undefined).length, 0)
+})
+
+test('blocks: for an output that copies overviews, each overview level under the window is planned too, a pixel more on each side', async () => {
+  const dir = scratch()
+  try {
+    // 1024² in 256² tiles: overviews of 512² (2×2 tiles) and 256² (one tile).
+    const path = makeNoisyTiff(dir, 'cog.tif', 1024, 1, ['BLOCKSIZE=256', 'COMPRESS=DEFLATE'], 'COG')
+    const buf = readFileSync(path)
+    const info = await readTiff(async (offset, length) => buf.subarray(offset, offset + length), buf.length)
+    assert.deepEqual(info.ifds.map((i) => i.width), [1024, 512, 256])
+    const levelOf = ([start]: [number, number]): number => info.ifds.findIndex((i) => i.offsets.some((o) => Math.abs(o - start) <= 4))
+    const window = { col: 512, row: 100, width: 388, height: 100 }
+    // Full resolution only: the tiles of columns 2–3, row 0.
+    assert.deepEqual(planBlocks(info, window, undefined).map(levelOf), [0, 0])
+    // And the 512² level's tiles under 255–451 × 49–101 (its window 256–450 × 50–100 and a pixel on each
+    // side, for GDAL's rounding: columns 0 and 1 of row 0), and the 256² level's one tile.
+    const all = planBlocks(info, window, undefined, undefined, true)
+    assert.deepEqual(all.map(levelOf), [0, 0, 1, 1, 2])
+    assert.deepEqual(all.slice(2, 4).map(([start]) => start + 4), info.ifds[1].offsets.slice(0, 2))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('tiff: a directory with SubIFDs (tag 330) is refused: GDAL reads overviews and masks there too', async () => {

@@ -71,6 +71,29 @@ export function mergeCreationOptions (format: string, given: string[]): string[]
   return [...byName.values()]
 }
 
+/** A creation option's value as GDAL reads it (the last one given wins), or undefined. */
+function optionValue (options: string[], name: string): string | undefined {
+  const given = options.filter((co) => co.slice(0, co.indexOf('=')).toUpperCase() === name)
+  return given.at(-1)?.slice(name.length + 1)
+}
+
+/**
+ * Whether the output driver copies the source's overviews, which gdal_translate's window VRT exposes as
+ * its own: then every overview under the window is read too, and range mode must fetch its blocks. The COG
+ * driver does unless told to build its own (OVERVIEWS=IGNORE_EXISTING) or none; GTiff with
+ * COPY_SRC_OVERVIEWS (a boolean as GDAL reads one: anything but NO, FALSE, OFF or 0); KEA always. The
+ * other output drivers read full resolution only (measured with GDAL 3.6: a source whose overview blocks
+ * are zeros gives them the same output).
+ */
+export function copiesOverviews (format: string, options: string[]): boolean {
+  if (format === 'COG') return !['NONE', 'IGNORE_EXISTING'].includes((optionValue(options, 'OVERVIEWS') ?? 'AUTO').toUpperCase())
+  if (format === 'GTiff') {
+    const copy = optionValue(options, 'COPY_SRC_OVERVIEWS')
+    return copy !== undefined && !['NO', 'FALSE', 'OFF', '0'].includes(copy.toUpperCase())
+  }
+  return format === 'KEA'
+}
+
 let checks = 0
 
 /**

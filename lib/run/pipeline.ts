@@ -9,7 +9,7 @@ import chain from 'stream-chain'
 import { RecordError, UsageError } from '../errors.js'
 import { createBlockFetcher, createFetcher, httpOptions } from '../source/fetch.js'
 import { Finalize, releaseJob } from './finalize.js'
-import { checkCreationOptions, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from '../raster/formats.js'
+import { checkCreationOptions, copiesOverviews, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from '../raster/formats.js'
 import { loadGdal } from '../raster/gdal.js'
 import { createAgent, withRedirects } from '../http/agent.js'
 import { GuardedDispatcher } from '../http/guard.js'
@@ -172,7 +172,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   // Values that are never printed: header values now, store credentials as they are resolved.
   const secrets = new Secrets()
   const stores = new Stores(options, secrets)
-  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores, warn: (message: string) => warn(message) }
+  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores, warn: (message: string) => warn(message), copiesOverviews: copiesOverviews(options.format, creationOptions) }
   // Uploads stop when the run is cancelled; they are the write stage's, so not bound by --max-time.
   const upload = {
     auth: (uri: string) => stores.authFor(uri),

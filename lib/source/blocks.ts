@@ -1,5 +1,6 @@
 // Which byte ranges of a TIFF a window read needs: the blocks (tiles or strips) under the window, of
-// every band read, at the one level the read is pinned to (lib/overview.ts), and of that level's mask.
+// every band read, at the one level the read is pinned to (lib/overview.ts), and of that level's mask;
+// and, for an output that copies the source's overviews, those of every overview level and its mask.
 import type { Range } from './ranges.js'
 import type { PixelWindow } from '../input/request.js'
 import type { TiffInfo, TiffIfd } from './tiff.js'
@@ -34,11 +35,17 @@ function blocksOf (ifd: TiffIfd, x0: number, y0: number, x1: number, y1: number,
   return out
 }
 
+/** Reduced-resolution images: GDAL's overviews of a TIFF (NewSubfileType bit 0, not a mask). */
+const isOverview = (ifd: TiffIfd): boolean => (ifd.subfile & 1) !== 0 && !isMask(ifd)
+
 /**
  * Byte ranges needed to read `window` (clipped to the raster here) of `bands` (1-based; all if none),
- * from full resolution or from the pinned overview of the given size.
+ * from full resolution or from the pinned overview of the given size. With `overviews`, also from every
+ * overview level: gdal_translate's window VRT exposes the source's overviews as its own (GDAL's virtual
+ * overviews), and an output driver that copies them (COG, GTiff's COPY_SRC_OVERVIEWS, KEA) reads each
+ * under the window, whichever level GDAL then picks for each.
  */
-export function planBlocks (info: TiffInfo, window: PixelWindow, bands: number[] | undefined, overview?: { width: number, height: number }): Range[] {
+export function planBlocks (info: TiffInfo, window: PixelWindow, bands: number[] | undefined, overview?: { width: number, height: number }, overviews = false): Range[] {
   const images = info.ifds.filter((i) => !isMask(i))
   const full = images[0]
   if (!full) return []
@@ -55,8 +62,14 @@ export function planBlocks (info: TiffInfo, window: PixelWindow, bands: number[]
     if (matches.length !== 1) throw new UncertainPlan(`the ${overview.width}×${overview.height} overview matches ${matches.length} directories`)
     level = matches[0]
   }
-  if (level.samples !== full.samples) throw new UncertainPlan(`a level has ${level.samples} samples where the image has ${full.samples}`)
   const samples = (bands ?? Array.from({ length: full.samples }, (_, i) => i + 1)).map((b) => b - 1)
+  const levels = overviews ? [level, ...images.slice(1).filter((i) => i !== level && isOverview(i))] : [level]
+  return levels.flatMap((l) => levelBlocks(info, full, l, [c0, r0, c1, r1], samples))
+}
+
+/** The blocks of one level (and of its mask) under the full-resolution window [c0, r0, c1, r1). */
+function levelBlocks (info: TiffInfo, full: TiffIfd, level: TiffIfd, [c0, r0, c1, r1]: number[], samples: number[]): Range[] {
+  if (level.samples !== full.samples) throw new UncertainPlan(`a level has ${level.samples} samples where the image has ${full.samples}`)
   const fx = full.width / level.width
   const fy = full.height / level.height
   // The window scaled to the level is fractional on an overview: a pixel more on each side covers every

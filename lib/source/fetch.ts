@@ -35,6 +35,9 @@ export interface FetchContext {
   stores: Stores
   /** Messages for people (a header cache that stopped working). */
   warn?: (message: string) => void
+  /** The output driver copies the source's overviews (lib/raster/formats.ts, copiesOverviews): a window's
+   * range read fetches the blocks of every overview under it too. */
+  copiesOverviews?: boolean
 }
 
 const WHOLE_FILE_FORMATS = /\.(png|jpe?g|gif|webp|bmp)$/i
@@ -260,13 +263,14 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
         if (job.parts) {
           await withinMaxTime(ctx, job, (http) => eachSource(job, 'blocks', async (part) => {
             const sparse = part.local?.sparse
-            if (sparse && part.window) await changed(part, fetchBlocks(part, sparse, requestFor(ctx, part, http)))
+            // A stack's sources are copied into plain GTiffs of our own (lib/raster/stack-write.ts): no overview is read.
+            if (sparse && part.window) await changed(part, fetchBlocks(part, sparse, requestFor(ctx, part, http), false))
           }))
           return
         }
         const sparse = job.local?.sparse
         if (!sparse || !job.window) return
-        await withinMaxTime(ctx, job, (http) => changed(job, fetchBlocks(job, sparse, http)))
+        await withinMaxTime(ctx, job, (http) => changed(job, fetchBlocks(job, sparse, http, ctx.copiesOverviews === true)))
         return
       } catch (err) {
         if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 2) throw err
@@ -294,14 +298,18 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
     }
   }
 
-  async function fetchBlocks (job: Job, sparse: SparseSource, http: RequestOptions): Promise<void> {
+  /** `copied`: the window goes into the output as it is, whose driver may copy the source's overviews. */
+  async function fetchBlocks (job: Job, sparse: SparseSource, http: RequestOptions, copied: boolean): Promise<void> {
     const window = job.window as PixelWindow
     let wanted: Range[]
     try {
       // A warp reads the source under its output's footprint (lib/raster/warp.ts), not the window.
       const footprint = job.footprint
       if (footprint && 'uncertain' in footprint) throw new UncertainPlan(footprint.uncertain)
-      wanted = planBlocks(sparse.info, footprint ? footprint.window : window, job.request.bands, job.overview)
+      // A window copied as it is (no warp, no --out-size, whose read is pinned to one level and exposes
+      // no overviews) carries the source's overviews into an output that copies them.
+      const overviews = copied && !footprint && !job.request.outSize
+      wanted = planBlocks(sparse.info, footprint ? footprint.window : window, job.request.bands, job.overview, overviews)
     } catch (err) {
       if (!(err instanceof UncertainPlan)) throw err
       // The sure path: under auto, the whole file (then nothing GDAL reads can be a hole); under

@@ -98,6 +98,37 @@ export function assertSameRaster (ours: string, reference: string, what: string)
   }
 }
 
+/**
+ * Every overview of every band, and of its mask, equal in count, size and GDAL's checksum
+ * (GDALChecksumImage, what gdalinfo -checksum prints): with assertSameRaster, the whole of a file with
+ * overviews. Returns how many overview levels the reference has.
+ */
+export function assertSameOverviews (ours: string, reference: string, what: string): number {
+  const a = gdal.open(ours)
+  const b = gdal.open(reference)
+  try {
+    assert.equal(a.bands.count(), b.bands.count(), `${what}: band count`)
+    const levels = (band: ReturnType<Dataset['bands']['get']>, name: string): Array<{ size: string, checksum: number }> =>
+      Array.from({ length: band.overviews.count() }, (_, i) => {
+        const ovr = band.overviews.get(i)
+        return { size: `${name} overview ${i}: ${ovr.size.x}×${ovr.size.y}`, checksum: gdal.checksumImage(ovr) }
+      })
+    for (let i = 1; i <= b.bands.count(); i++) {
+      const ba = a.bands.get(i)
+      const bb = b.bands.get(i)
+      assert.deepEqual(levels(ba, `band ${i}`), levels(bb, `band ${i}`), `${what}: band ${i} overviews`)
+      assert.equal(ba.getMaskFlags(), bb.getMaskFlags(), `${what}: band ${i} mask flags`)
+      const ma = ba.getMaskBand()
+      const mb = bb.getMaskBand()
+      if (ma && mb && (bb.getMaskFlags() & 0x01) === 0) assert.deepEqual(levels(ma, `band ${i} mask`), levels(mb, `band ${i} mask`), `${what}: band ${i} mask overviews`)
+    }
+    return b.bands.get(1).overviews.count()
+  } finally {
+    a.close()
+    b.close()
+  }
+}
+
 /** Runs GDAL's own gdalwarp (the command-line tool) and returns the path it wrote. */
 export function gdalWarp (src: string, args: string[], dir: string, name: string): string {
   const out = join(dir, name)
