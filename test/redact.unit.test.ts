@@ -38,6 +38,23 @@ test('secret parameter names are matched case-insensitively, - and _ alike; othe
   assert.equal(redactUrl(plain), plain)
 })
 
+test('a name ending in key, token, secret, signature, password, pwd or sig is secret, also with a trailing [] (raw or %5B%5D)', () => {
+  for (const name of ['private_token', 'subscription-key', 'x-api-key', 'auth_key', 'Ocp-Apim-Subscription-Key', 'db_password', 'userpwd', 'urlsig',
+    'token[]', 'token%5B%5D', 'api_key%5b%5d', 'client-secret', 'url_signature']) {
+    const url = `https://example.org/a.tif?x=1&${name}=${S}`
+    assert.equal(redactUrl(url), `https://example.org/a.tif?x=1&${name}=REDACTED`, name)
+  }
+  const plain = 'https://example.org/a.tif?keys=1&tokens=2&keyboard=3&monkeys=4'
+  assert.equal(redactUrl(plain), plain)
+})
+
+test('a URL percent-encoded in a parameter loses its secrets and stays encoded', () => {
+  assert.equal(redactUrl(`https://example.org/a.tif?url=http%3A%2F%2Finner%2F%3Ftoken%3D${S}&x=1`),
+    'https://example.org/a.tif?url=http%3A%2F%2Finner%2F%3Ftoken%3DREDACTED&x=1')
+  const plain = 'https://example.org/a.tif?url=http%3A%2F%2Finner%2Fb.tif'
+  assert.equal(redactUrl(plain), plain)
+})
+
 test('a line break or tab inside a parameter name does not hide it (URL parsers drop them)', () => {
   assert.ok(!redactUrl(`https://example.org/a.tif?to\nken=${S}`).includes(S))
 })

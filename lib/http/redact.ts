@@ -16,6 +16,8 @@ const SECRET_PARAMS = new Set([
   'password', 'passwd', 'pwd', 'secret', 'clientsecret', 'code', 'session', 'sessionid'
 ])
 const SECRET_PREFIXES = ['xamz', 'xgoog']
+/** Names ending so (`private_token`, `subscription-key`, `x-api-key`, `db_password`) are secret too, whatever comes first. */
+const SECRET_SUFFIXES = ['key', 'token', 'secret', 'signature', 'password', 'passwd', 'pwd', 'sig']
 
 export const REDACTED = 'REDACTED'
 
@@ -29,17 +31,33 @@ function isSecretParam (raw: string): boolean {
   } catch {
     // Not percent-encoding: the name as written.
   }
-  // URL parsers drop tabs and line breaks: `to\nken` is sent as `token`.
-  const n = name.replace(/[\t\n\r]/g, '').toLowerCase().replace(/[-_. ]/g, '')
-  return SECRET_PARAMS.has(n) || SECRET_PREFIXES.some((p) => n.startsWith(p))
+  // URL parsers drop tabs and line breaks: `to\nken` is sent as `token`. `token[]` is PHP's array form of `token`.
+  const n = name.replace(/[\t\n\r]/g, '').toLowerCase().replace(/\[\]$/, '').replace(/[-_. ]/g, '')
+  return SECRET_PARAMS.has(n) || SECRET_PREFIXES.some((p) => n.startsWith(p)) || SECRET_SUFFIXES.some((s) => n.endsWith(s))
+}
+
+/** A parameter value that decodes to text with a URL in it (`http%3A%2F%2F…`), decoded; else undefined. */
+function decodedUrl (value: string): string | undefined {
+  if (!value.includes('%')) return undefined
+  try {
+    const decoded = decodeURIComponent(value.replace(/\+/g, ' '))
+    return decoded.includes('://') ? decoded : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** A query (without its `?`) with the values of secret parameters REDACTED, the rest as written (`&` or `;` between). */
 function redactQuery (query: string): string {
   return query.replace(/([^&;=]*)=([^&;]*)/g, (whole, name: string, value: string) => {
     if (isSecretParam(name)) return `${name}=${REDACTED}`
-    // A URL carried in a parameter (a redirect target) is redacted as a URL.
-    return value.includes('://') ? `${name}=${redactText(value)}` : whole
+    // A URL carried in a parameter (a redirect target) is redacted as a URL; a percent-encoded one is
+    // decoded for that, and encoded again if anything of it was redacted.
+    if (value.includes('://')) return `${name}=${redactText(value)}`
+    const decoded = decodedUrl(value)
+    if (decoded === undefined) return whole
+    const shown = redactText(decoded)
+    return shown === decoded ? whole : `${name}=${encodeURIComponent(shown)}`
   })
 }
 
@@ -158,3 +176,4 @@ export class Secrets implements Iterable<string> {
     return this.values[Symbol.iterator]()
   }
 }
+
