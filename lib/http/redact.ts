@@ -47,9 +47,12 @@ function decodedUrl (value: string): string | undefined {
   }
 }
 
-/** A query (without its `?`) with the values of secret parameters REDACTED, the rest as written (`&` or `;` between). */
+/**
+ * A query (without its `?`) with the values of secret parameters REDACTED, the rest as written (`&` or `;`
+ * between; a further `?` too, so that `?x=1?token=…` hides no token in x's value).
+ */
 function redactQuery (query: string): string {
-  return query.replace(/([^&;=]*)=([^&;]*)/g, (whole, name: string, value: string) => {
+  return query.replace(/([^&;?=]*)=([^&;?]*)/g, (whole, name: string, value: string) => {
     if (isSecretParam(name)) return `${name}=${REDACTED}`
     // A URL carried in a parameter (a redirect target) is redacted as a URL; a percent-encoded one is
     // decoded for that, and encoded again if anything of it was redacted.
@@ -114,6 +117,9 @@ function redactUnparsed (url: string): string {
 /** URLs in text: `scheme://…`, and the schemes rasterpipe fetches also without slashes (`http:host/a`). */
 const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s'"<>`]+|\b(?:https?|s3|gs|az|file):(?!\/\/)[^\s'"<>`]+/gi
 
+/** `?name=value`, `&name=value` or `;name=value` anywhere in text; the value up to the next separator, space or quote. */
+const QUERY_PARAM_IN_TEXT = /([?&;])([^?&;=#\s'"<>`]+)=([^?&;#\s'"<>`]*)/g
+
 /**
  * Text (an error message, a warning) as it may be shown: every URL in it redacted, and every known
  * secret value replaced. Secrets shorter than 4 characters are not searched for (they would match
@@ -125,10 +131,29 @@ export function redactText (text: string, secrets: Iterable<string> = []): strin
     const [, url, tail] = /^(.*?)([:,.;)\]]*)$/.exec(match) as RegExpExecArray
     return redactUrl(url) + tail
   })
+  // A URL with a space or a quote is found only up to it: its secret parameters are found on their own.
+  out = out.replace(QUERY_PARAM_IN_TEXT, (whole, lead: string, name: string, value: string) =>
+    isSecretParam(name) ? `${lead}${name}=${REDACTED}${/[:,.)\]]*$/.exec(value)?.[0] ?? ''}` : whole)
   for (const secret of secrets) {
     if (secret.length >= 4) out = out.split(secret).join(REDACTED)
   }
   return out
+}
+
+/**
+ * Text about known URLs (a record's): each of them, wherever it stands in the text, replaced by its
+ * redacted form first (as text, a URL with a space, quote or `<` is found only up to there), then the
+ * whole as redactText does.
+ */
+export function redactAbout (text: string, urls: Iterable<string | undefined>, secrets: Iterable<string> = []): string {
+  // Longest first: a URL that starts another (a stack's sources) must not cut it in two.
+  const known = [...new Set(urls)].filter((u): u is string => u !== undefined && u !== '').sort((a, b) => b.length - a.length)
+  let out = text
+  for (const url of known) {
+    const shown = redactUrl(url)
+    if (shown !== url) out = out.split(url).join(shown)
+  }
+  return redactText(out, secrets)
 }
 
 /** C0 and C1 controls, DEL, the line and paragraph separators and the bidi overrides: none is printed raw. */
