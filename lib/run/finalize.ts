@@ -71,12 +71,15 @@ export async function releaseJob (job: Job): Promise<void> {
 export class Finalize extends Transform {
   private readonly onReleased: (job: Job) => void
   private readonly secrets: Iterable<string>
+  private readonly warn: (message: string) => void
   private pending: Promise<void> = Promise.resolve()
 
-  constructor (onReleased: (job: Job) => void, secrets: Iterable<string> = []) {
+  /** `warn`: the run's warnings (the pipeline's 'warning' event, which redacts and escapes what it is given). */
+  constructor (onReleased: (job: Job) => void, secrets: Iterable<string> = [], warn: (message: string) => void = () => undefined) {
     super({ objectMode: true, highWaterMark: 16 })
     this.onReleased = onReleased
     this.secrets = secrets
+    this.warn = warn
   }
 
   override _transform (job: Job, _enc: BufferEncoding, done: TransformCallback): void {
@@ -85,7 +88,7 @@ export class Finalize extends Transform {
       done(null, toResult(job, this.secrets))
     }, (err: unknown) => {
       // Failing to remove a temp file must not lose the record; the run's temp dir goes at the end anyway.
-      process.emitWarning(`rasterpipe: could not release line ${job.line}: ${printable((err as Error).message, this.secrets)}`)
+      this.warn(`could not release line ${job.line}: ${printable((err as Error).message, this.secrets)}`)
       this.onReleased(job)
       done(null, toResult(job, this.secrets))
     })

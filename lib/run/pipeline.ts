@@ -218,7 +218,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal, gdalCalls })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls, temp, outDir: options.outDir, upload, chipStats: options.chipStats, ...(options.minValid !== undefined ? { minValid: options.minValid } : {}) }))
   ]
-  const finalize = new Finalize((job) => live.delete(job), secrets)
+  const finalize = new Finalize((job) => live.delete(job), secrets, (message) => warn(message))
   const duplex = chain([expand, parse, ...stages, finalize]) as unknown as Duplex
   warn = (message) => { duplex.emit('warning', printable(message, secrets)) }
 
