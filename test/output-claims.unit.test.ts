@@ -16,6 +16,14 @@ test('100,000 paths: each free once, free again to the same request, refused to 
   }
 })
 
+test('the same request with other headers is refused, saying so; with the same headers it may claim again', () => {
+  const claims = new OutputClaims()
+  assert.equal(claims.claim('/out/a.tif', 'request', 1, undefined, '[["x-api-key","a"]]'), undefined)
+  assert.equal(claims.claim('/out/a.tif', 'request', 2, undefined, '[["x-api-key","a"]]'), undefined)
+  assert.deepEqual(claims.claim('/out/a.tif', 'request', 3, undefined, '[["x-api-key","b"]]'), { line: 1, headersDiffer: true })
+  assert.deepEqual(claims.claim('/out/a.tif', 'another request', 4, undefined, '[["x-api-key","a"]]'), { line: 1 })
+})
+
 test('a default name shows no user-info of its URL, a URL without a path included', () => {
   const o = resolveOptions({ outDir: 'chips' })
   const request = { window: { col: 0, row: 0, width: 8, height: 8 }, boundless: false }

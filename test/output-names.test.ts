@@ -83,6 +83,35 @@ test('two different requests with one "out": the second is input DUPLICATE_OUTPU
   for (const n of [1, 3, 4, 5, 6]) assert.equal(byLine(rerun.records).get(n)?.status, 'skipped', `rerun line ${n}`)
 })
 
+test('the same URL and window with other headers (a server picking the file by X-Api-Key) is DUPLICATE_OUTPUT under one default name, the headers never printed; the same headers again are no duplicate', async () => {
+  ctx.server.reset()
+  ctx.server.route = (path, _query, headers) => path === '/scene.tif' ? `/${BY_KEY[String(headers['x-api-key'])] ?? 'none'}` : path
+  try {
+    const dir = join(ctx.dir, 'by-header')
+    const url = ctx.server.url('scene.tif')
+    const input = [
+      url,
+      // -H's value again, as the record's own: the same request.
+      JSON.stringify({ url, headers: { 'x-api-key': 'a.tif' } }),
+      // Another value: another file from the same URL.
+      JSON.stringify({ url, headers: { 'X-Api-Key': 'b.tif' } })
+    ].join('\n') + '\n'
+    const run = await runCli(['-o', dir, ...WINDOW, '--no-progress', '-H', 'X-Api-Key: a.tif'], { stdin: input })
+    const lines = byLine(run.records)
+    assert.equal(lines.get(1)?.status, 'ok', run.stderr)
+    assert.equal(lines.get(2)?.status, 'ok', 'the same headers in another case and place: the same request')
+    assert.equal(lines.get(3)?.status, 'error')
+    assert.equal(lines.get(3)?.error?.code, 'DUPLICATE_OUTPUT')
+    assert.match(lines.get(3)?.error?.message ?? '', /\bline 1\b.*headers/, 'the message says the headers differ')
+    assert.equal(lines.get(3)?.attempts, 0)
+    assert.ok(!run.stdout.includes('b.tif') && !run.stderr.includes('b.tif'), 'no header value printed')
+    assert.equal(ctx.server.stats('uint16-striped.tif').requests, 0, 'line 3 made no request')
+    assertSameRaster(lines.get(1)?.output as string, gdalTranslate(join(FIXTURES, BY_KEY['a.tif']), ['-srcwin', '0', '0', '40', '30'], ctx.dir, 'ref-header.tif'), 'line 1\'s output')
+  } finally {
+    ctx.server.route = undefined
+  }
+})
+
 test('with several input files, DUPLICATE_OUTPUT names the first record\'s file and line', async () => {
   const dir = join(ctx.dir, 'dup-files')
   mkdirSync(dir)

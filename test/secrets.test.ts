@@ -12,7 +12,8 @@ const ctx = useServer()
 
 /** Query parameter names that carry a credential (as the issue lists them, in the cases seen in the wild). */
 const PARAMS = ['key', 'api-key', 'apikey', 'API_KEY', 'access_key', 'accessToken', 'auth_token', 'token', 'jwt', 'sig',
-  'signature', 'X-Amz-Signature', 'X-Amz-Credential', 'x-amz-security-token', 'X-Goog-Signature', 'password', 'secret', 'code', 'session']
+  'signature', 'X-Amz-Signature', 'X-Amz-Credential', 'x-amz-security-token', 'X-Goog-Signature', 'password', 'secret', 'code', 'session',
+  'private_token', 'subscription-key', 'x-api-key', 'auth_key', 'token[]', 'token%5B%5D']
 
 /** Every file under a directory (path relative to it), with its bytes. */
 function filesUnder (dir: string, prefix = ''): Array<{ name: string, text: string }> {
@@ -48,6 +49,15 @@ test('a run of failing records with secrets in every URL form, headers, a redire
     `http://${secret('user')}@127.0.0.1:${port}/missing.tif`,
     `http://u:${secret('pass')}@127.0.0.1:${port}/missing.tif`,
     `http://u:${secret('pass')}@127.0.0.1:99999/missing.tif`,
+    // URLs with a space, an apostrophe, quotes, angle brackets or a backtick (the message quotes them whole), and one that does not parse.
+    `${base}/my scene.tif?token=${secret('space')}`,
+    `${base}/a.tif?q=O'Brien&token=${secret('apostrophe')}`,
+    `${base}/a.tif?q="x"&token=${secret('quote')}`,
+    `${base}/a<b>.tif?token=${secret('angle')}`,
+    `${base}/a\`b.tif?token=${secret('backtick')}`,
+    JSON.stringify({ url: `http://[::1 bad/a.tif?token=${secret('space')}` }),
+    // A URL carried percent-encoded in a parameter.
+    `${base}/missing.tif?url=http%3A%2F%2Finner%2F%3Ftoken%3D${secret('nested')}`,
     // Fragments.
     `${base}/missing.tif#token=${secret('fragment')}`,
     `http://127.0.0.1:99999/a.tif#access_token=${secret('fragment')}`,

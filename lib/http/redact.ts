@@ -16,6 +16,8 @@ const SECRET_PARAMS = new Set([
   'password', 'passwd', 'pwd', 'secret', 'clientsecret', 'code', 'session', 'sessionid'
 ])
 const SECRET_PREFIXES = ['xamz', 'xgoog']
+/** Names ending so (`private_token`, `subscription-key`, `x-api-key`, `db_password`) are secret too, whatever comes first. */
+const SECRET_SUFFIXES = ['key', 'token', 'secret', 'signature', 'password', 'passwd', 'pwd', 'sig']
 
 export const REDACTED = 'REDACTED'
 
@@ -29,17 +31,36 @@ function isSecretParam (raw: string): boolean {
   } catch {
     // Not percent-encoding: the name as written.
   }
-  // URL parsers drop tabs and line breaks: `to\nken` is sent as `token`.
-  const n = name.replace(/[\t\n\r]/g, '').toLowerCase().replace(/[-_. ]/g, '')
-  return SECRET_PARAMS.has(n) || SECRET_PREFIXES.some((p) => n.startsWith(p))
+  // URL parsers drop tabs and line breaks: `to\nken` is sent as `token`. `token[]` is PHP's array form of `token`.
+  const n = name.replace(/[\t\n\r]/g, '').toLowerCase().replace(/\[\]$/, '').replace(/[-_. ]/g, '')
+  return SECRET_PARAMS.has(n) || SECRET_PREFIXES.some((p) => n.startsWith(p)) || SECRET_SUFFIXES.some((s) => n.endsWith(s))
 }
 
-/** A query (without its `?`) with the values of secret parameters REDACTED, the rest as written (`&` or `;` between). */
+/** A parameter value that decodes to text with a URL in it (`http%3A%2F%2F…`), decoded; else undefined. */
+function decodedUrl (value: string): string | undefined {
+  if (!value.includes('%')) return undefined
+  try {
+    const decoded = decodeURIComponent(value.replace(/\+/g, ' '))
+    return decoded.includes('://') ? decoded : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A query (without its `?`) with the values of secret parameters REDACTED, the rest as written (`&` or `;`
+ * between; a further `?` too, so that `?x=1?token=…` hides no token in x's value).
+ */
 function redactQuery (query: string): string {
-  return query.replace(/([^&;=]*)=([^&;]*)/g, (whole, name: string, value: string) => {
+  return query.replace(/([^&;?=]*)=([^&;?]*)/g, (whole, name: string, value: string) => {
     if (isSecretParam(name)) return `${name}=${REDACTED}`
-    // A URL carried in a parameter (a redirect target) is redacted as a URL.
-    return value.includes('://') ? `${name}=${redactText(value)}` : whole
+    // A URL carried in a parameter (a redirect target) is redacted as a URL; a percent-encoded one is
+    // decoded for that, and encoded again if anything of it was redacted.
+    if (value.includes('://')) return `${name}=${redactText(value)}`
+    const decoded = decodedUrl(value)
+    if (decoded === undefined) return whole
+    const shown = redactText(decoded)
+    return shown === decoded ? whole : `${name}=${encodeURIComponent(shown)}`
   })
 }
 
@@ -96,6 +117,9 @@ function redactUnparsed (url: string): string {
 /** URLs in text: `scheme://…`, and the schemes rasterpipe fetches also without slashes (`http:host/a`). */
 const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s'"<>`]+|\b(?:https?|s3|gs|az|file):(?!\/\/)[^\s'"<>`]+/gi
 
+/** `?name=value`, `&name=value` or `;name=value` anywhere in text; the value up to the next separator, space or quote. */
+const QUERY_PARAM_IN_TEXT = /([?&;])([^?&;=#\s'"<>`]+)=([^?&;#\s'"<>`]*)/g
+
 /**
  * Text (an error message, a warning) as it may be shown: every URL in it redacted, and every known
  * secret value replaced. Secrets shorter than 4 characters are not searched for (they would match
@@ -107,10 +131,29 @@ export function redactText (text: string, secrets: Iterable<string> = []): strin
     const [, url, tail] = /^(.*?)([:,.;)\]]*)$/.exec(match) as RegExpExecArray
     return redactUrl(url) + tail
   })
+  // A URL with a space or a quote is found only up to it: its secret parameters are found on their own.
+  out = out.replace(QUERY_PARAM_IN_TEXT, (whole, lead: string, name: string, value: string) =>
+    isSecretParam(name) ? `${lead}${name}=${REDACTED}${/[:,.)\]]*$/.exec(value)?.[0] ?? ''}` : whole)
   for (const secret of secrets) {
     if (secret.length >= 4) out = out.split(secret).join(REDACTED)
   }
   return out
+}
+
+/**
+ * Text about known URLs (a record's): each of them, wherever it stands in the text, replaced by its
+ * redacted form first (as text, a URL with a space, quote or `<` is found only up to there), then the
+ * whole as redactText does.
+ */
+export function redactAbout (text: string, urls: Iterable<string | undefined>, secrets: Iterable<string> = []): string {
+  // Longest first: a URL that starts another (a stack's sources) must not cut it in two.
+  const known = [...new Set(urls)].filter((u): u is string => u !== undefined && u !== '').sort((a, b) => b.length - a.length)
+  let out = text
+  for (const url of known) {
+    const shown = redactUrl(url)
+    if (shown !== url) out = out.split(url).join(shown)
+  }
+  return redactText(out, secrets)
 }
 
 /** C0 and C1 controls, DEL, the line and paragraph separators and the bidi overrides: none is printed raw. */
@@ -158,3 +201,4 @@ export class Secrets implements Iterable<string> {
     return this.values[Symbol.iterator]()
   }
 }
+

@@ -6,7 +6,7 @@
 import { Duplex } from 'node:stream'
 import { RecordError } from '../errors.js'
 import type { DocumentReader } from '../source/document.js'
-import { redactUrl } from '../http/redact.js'
+import { redactAbout, redactUrl } from '../http/redact.js'
 import type { StacRecord } from './records.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import { InvalidValue, parseAssets, parseHeaders } from './request.js'
@@ -134,11 +134,13 @@ export class Expand extends Duplex {
         return [fail(err)]
       }
       context.location = location
-      where = `STAC document ${location}`
+      where = `STAC document ${redactUrl(location)}`
       try {
         const body = await this.o.readDocument(location, headers, this.stopped.signal)
         doc = JSON.parse(body.toString('utf8'))
       } catch (err) {
+        // The document's URL as it may be printed (as text, one with a space or quote is not found whole).
+        if (err instanceof Error) err.message = redactAbout(err.message, [location])
         if (err instanceof SyntaxError) return [fail(new InvalidValue(`${where}: invalid JSON (${err.message})`))]
         if (err instanceof RecordError && err.stage !== 'input') {
           // Run again as it was written, without its headers (never printed) and with the URL as printed.
@@ -175,7 +177,7 @@ export class Expand extends Duplex {
     const location = v.stac.trim()
     const scheme = schemeOf(location)
     if (scheme !== undefined && !ALLOWED_SCHEMES.has(scheme)) {
-      throw new InvalidValue(`"stac": unsupported URL scheme in '${location}' (use http, https, s3, gs, az, file or a local path)`)
+      throw new InvalidValue(`"stac": unsupported URL scheme in '${redactUrl(location)}' (use http, https, s3, gs, az, file or a local path)`)
     }
     if (v.assets !== undefined) {
       try {

@@ -1,5 +1,6 @@
 // Which source URLs a record may name: http(s), the object stores, file: and local paths.
 import { InvalidValue } from './request.js'
+import { redactUrl } from '../http/redact.js'
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
 export const ALLOWED_SCHEMES = new Set(['http', 'https', 'file', 's3', 'gs', 'az'])
@@ -10,7 +11,9 @@ export function schemeOf (text: string): string | undefined {
   return m && m[1].length > 1 ? m[1].toLowerCase() : undefined
 }
 
+/** The URL, checked; messages name it as it may be printed (a URL with a space is not found whole in text). */
 export function checkUrl (url: string): string {
+  const shown = redactUrl(url)
   const scheme = schemeOf(url)
   if (scheme !== undefined) {
     if (!ALLOWED_SCHEMES.has(scheme)) throw new InvalidValue(`unsupported URL scheme '${scheme}:' (use http, https, s3, gs, az, file or a local path)`)
@@ -18,11 +21,11 @@ export function checkUrl (url: string): string {
     try {
       parsed = new URL(url)
     } catch {
-      throw new InvalidValue(`invalid URL '${url}'`)
+      throw new InvalidValue(`invalid URL '${shown}'`)
     }
-    if (scheme !== 'file' && parsed.hostname === '') throw new InvalidValue(`URL '${url}' has no host`)
-    if ((scheme === 's3' || scheme === 'gs') && !/^[a-z0-9]+:\/\/[^/]+\/./i.test(url)) throw new InvalidValue(`'${url}' needs a bucket and a key: ${scheme}://BUCKET/KEY`)
-    if (scheme === 'az' && !/^az:\/\/[^/]+\/./i.test(url)) throw new InvalidValue(`'${url}' needs a container and a blob: az://CONTAINER/BLOB`)
+    if (scheme !== 'file' && parsed.hostname === '') throw new InvalidValue(`URL '${shown}' has no host`)
+    if ((scheme === 's3' || scheme === 'gs') && !/^[a-z0-9]+:\/\/[^/]+\/./i.test(url)) throw new InvalidValue(`'${shown}' needs a bucket and a key: ${scheme}://BUCKET/KEY`)
+    if (scheme === 'az' && !/^az:\/\/[^/]+\/./i.test(url)) throw new InvalidValue(`'${shown}' needs a container and a blob: az://CONTAINER/BLOB`)
   }
   return url
 }

@@ -3,12 +3,14 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Job } from './job.js'
 import type { ResultRecord, Status } from '../input/records.js'
-import { printable, redactText, redactUrl } from '../http/redact.js'
+import { printable, redactAbout, redactUrl } from '../http/redact.js'
 import { closeJobDatasets } from '../raster/gdal.js'
 import { retryRecord } from '../input/retry.js'
 
 /** The job's result record; URLs and messages as they may be shown (no credential, no secret value). */
 export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecord {
+  // The record's own URLs are replaced whole in its messages: as text, one with a space or quote is not.
+  const urls = [job.url, ...(job.parts ?? []).map((p) => p.url)]
   const status: Status = job.error ? 'error' : job.status ?? 'ok'
   job.ms.total = Math.round(performance.now() - job.started)
   // Built field by field so that the key order is DESIGN.md's, whatever the job learnt first.
@@ -44,13 +46,13 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   if (job.georeferenced === false) r.georeferenced = false
   if (job.grid) r.grid = job.grid
   if (job.stats) r.stats = job.stats
-  if (job.warnings && job.warnings.length > 0) r.warnings = job.warnings.map((w) => redactText(w, secrets))
+  if (job.warnings && job.warnings.length > 0) r.warnings = job.warnings.map((w) => redactAbout(w, urls, secrets))
   if (job.skipped) {
     r.reason = job.skipped.reason
     r.valid = job.skipped.valid
   }
   r.ms = job.ms
-  if (job.error) r.error = { ...job.error.toJSON(), message: redactText(job.error.message, secrets) }
+  if (job.error) r.error = { ...job.error.toJSON(), message: redactAbout(job.error.message, urls, secrets) }
   if (job.error && job.error.stage !== 'input' && (job.url || job.retryInput)) r.record = job.retryInput ?? retryRecord(job)
   return r
 }
@@ -69,12 +71,15 @@ export async function releaseJob (job: Job): Promise<void> {
 export class Finalize extends Transform {
   private readonly onReleased: (job: Job) => void
   private readonly secrets: Iterable<string>
+  private readonly warn: (message: string) => void
   private pending: Promise<void> = Promise.resolve()
 
-  constructor (onReleased: (job: Job) => void, secrets: Iterable<string> = []) {
+  /** `warn`: the run's warnings (the pipeline's 'warning' event, which redacts and escapes what it is given). */
+  constructor (onReleased: (job: Job) => void, secrets: Iterable<string> = [], warn: (message: string) => void = () => undefined) {
     super({ objectMode: true, highWaterMark: 16 })
     this.onReleased = onReleased
     this.secrets = secrets
+    this.warn = warn
   }
 
   override _transform (job: Job, _enc: BufferEncoding, done: TransformCallback): void {
@@ -83,7 +88,7 @@ export class Finalize extends Transform {
       done(null, toResult(job, this.secrets))
     }, (err: unknown) => {
       // Failing to remove a temp file must not lose the record; the run's temp dir goes at the end anyway.
-      process.emitWarning(`rasterpipe: could not release line ${job.line}: ${printable((err as Error).message, this.secrets)}`)
+      this.warn(`could not release line ${job.line}: ${printable((err as Error).message, this.secrets)}`)
       this.onReleased(job)
       done(null, toResult(job, this.secrets))
     })

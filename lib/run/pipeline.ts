@@ -79,7 +79,7 @@ class Parse extends Transform {
   private readonly ext: string
   private readonly onJob: (job: Job) => void
   private readonly checkCrs: CrsCheck
-  /** Every output path this run's records named so far, and for which request (about 27–53 bytes a record). */
+  /** Every output path this run's records named so far, and for which request (about 32–64 bytes a record). */
   private readonly claims = new OutputClaims()
 
   constructor (options: PipelineOptions, ext: string, onJob: (job: Job) => void, checkCrs: CrsCheck) {
@@ -117,12 +117,24 @@ class Parse extends Transform {
   private checkOutput (job: Job): void {
     if (job.error || job.outputPath === undefined) return
     const sources = job.parts && requestedSources(job.parts.map((p) => p.stackSource as StackSource))
-    const first = this.claims.claim(job.outputPath, requestKey(job.url, job.request, this.options, sources), job.line, job.input)
+    const first = this.claims.claim(job.outputPath, requestKey(job.url, job.request, this.options, sources), job.line, job.input, headersKey(job))
     if (!first) return
     const where = `line ${first.line}${first.input !== job.input ? ` of ${first.input ?? 'stdin'}` : ''}`
+    // Headers are never printed: only that they differ.
+    const why = first.headersDiffer ? 'for the same URL and window with other headers (a server may answer them with other files)' : 'for another request'
     job.error = new RecordError('input', 'DUPLICATE_OUTPUT',
-      `${where} writes the same output '${job.output ?? job.outputPath}' for another request; give one of them its own "out"`)
+      `${where} writes the same output '${job.output ?? job.outputPath}' ${why}; give one of them its own "out"`)
   }
+}
+
+/**
+ * A record's request headers (-H and its own; a stack's, each source's) as text for the claim key: a
+ * server may pick the file by a header. Not part of the default name, so that a bearer token renewed
+ * between runs keeps the names --skip-existing finds.
+ */
+function headersKey (job: Job): string {
+  const sorted = (h: Record<string, string>): string[][] => Object.entries(h).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+  return JSON.stringify(job.parts ? job.parts.map((p) => sorted(p.headers)) : sorted(job.headers))
 }
 
 export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
@@ -218,7 +230,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal, gdalCalls })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls, temp, outDir: options.outDir, upload, chipStats: options.chipStats, ...(options.minValid !== undefined ? { minValid: options.minValid } : {}) }))
   ]
-  const finalize = new Finalize((job) => live.delete(job), secrets)
+  const finalize = new Finalize((job) => live.delete(job), secrets, (message) => warn(message))
   const duplex = chain([expand, parse, ...stages, finalize]) as unknown as Duplex
   warn = (message) => { duplex.emit('warning', printable(message, secrets)) }
 

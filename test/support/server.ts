@@ -70,8 +70,8 @@ export interface RasterServer {
   bandwidth: number
   /** Answer every request with `Connection: close`, as HTTP/1.0 servers and some proxies do. */
   connectionClose: boolean
-  /** The path served for a request's path and query (default: the path), e.g. a server that picks the file by `?key=`. */
-  route?: (path: string, query: URLSearchParams) => string
+  /** The path served for a request's path, query and headers (default: the path), e.g. a server that picks the file by `?key=` or `X-Api-Key`. */
+  route?: (path: string, query: URLSearchParams, headers: IncomingMessage['headers']) => string
   /** Answer 503 at once to any request that arrives while this many are in flight already (0: no limit), as an overloaded server or S3's SlowDown does. */
   capacity: number
   /** Headers of those 503s (e.g. Retry-After). */
@@ -161,7 +161,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const [requested, query = ''] = (req.url ?? '/').split('?')
-    const path = api.route ? api.route(requested, new URLSearchParams(query)) : requested
+    const path = api.route ? api.route(requested, new URLSearchParams(query), req.headers) : requested
     const s = statsFor(path)
     s.requests++
     s.ifMatch.push(req.headers['if-match'])
