@@ -144,8 +144,9 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       }
       const bands = []
       const subdatasets = (await opened[0].bands.countAsync()) === 0 ? opened[0].getMetadata('SUBDATASETS') as Record<string, string> : {}
-      for (const ds of [opened[0], ...await Promise.all(Object.keys(subdatasets).filter((k) => k.endsWith('_NAME')).map(async (k) => await gdal.openAsync(subdatasets[k])))]) {
-        if (ds !== opened[0]) opened.push(ds)
+      // One at a time, each kept in `opened` as it opens: a later one failing leaves none unclosed.
+      for (const k of Object.keys(subdatasets).filter((k) => k.endsWith('_NAME'))) opened.push(await gdal.openAsync(subdatasets[k]))
+      for (const ds of opened) {
         const size = await ds.rasterSizeAsync
         for (let b = 1, n = await ds.bands.countAsync(); b <= n; b++) bands.push({ size, band: await ds.bands.getAsync(b) })
       }
