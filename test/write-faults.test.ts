@@ -6,7 +6,7 @@ import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
@@ -153,6 +153,19 @@ test('"out" through a symlink out of -o is refused, nothing written outside', as
   assert.deepEqual(readdirSync(elsewhere), [], 'nothing written through the symlink')
   assert.equal(good?.status, 'ok', 'a plain subdirectory is fine')
   assert.ok(statSync(join(out, 'inside', 'y.tif')).size > 0)
+})
+
+test('temp names beside one output differ between two runs of the same pid and sequence (containers sharing -o), and stay short', async () => {
+  const first = await import('../lib/raster/write.js')
+  // A second instance of the module: its sequence starts again, as a second process's does (pid 1 in each container).
+  const second = await import(`../lib/raster/write.js?as-another-process=${Date.now()}`) as typeof first
+  const path = join(dir, 'o', 'a'.repeat(245) + '.tif')
+  const names = [first.temporaryName(path), second.temporaryName(path)]
+  assert.notEqual(names[0], names[1], 'two runs writing one output never share a temp name')
+  for (const n of names) {
+    assert.ok(Buffer.byteLength(basename(n)) <= 255, `${basename(n)} is a legal name`)
+    assert.match(basename(n), /^\.rasterpipe-.*\.part\.tif$/)
+  }
 })
 
 test('"out" with a NUL, a trailing slash or a name over 255 bytes is input BAD_RECORD before any fetch; a 249-character name is written', async () => {

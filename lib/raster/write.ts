@@ -7,8 +7,9 @@
 // are read back pixel for pixel. The file is then opened again and checked before it is renamed, so a
 // visible output is never partial or wrong; an output to an object store is written whole in the private
 // temp directory and then uploaded (lib/store/upload.ts), visible only once complete.
+import { randomBytes } from 'node:crypto'
 import { renameSync } from 'node:fs'
-import { mkdir, open, realpath, rm, stat } from 'node:fs/promises'
+import { mkdir, open, realpath, rm, stat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { RecordError } from '../errors.js'
 import { diskError, spaceOr } from './disk-errors.js'
@@ -50,15 +51,30 @@ const GMF_ALL_VALID = 0x01
 
 /**
  * A hidden name beside the output, short whatever the output's name (so a 255-byte name stays legal), with
- * `.part` (as leftovers are looked for) and the output's extension (GDAL opens it again to check it).
+ * `.part` (as leftovers are looked for) and the output's extension (GDAL opens it again to check it). Random
+ * too: runs in containers sharing one -o often have the same pid (1), and their sequences start alike.
  */
 export function temporaryName (path: string): string {
-  return join(dirname(path), `.rasterpipe-${process.pid}-${++seq}.part${extname(path).slice(0, 16)}`)
+  return join(dirname(path), `.rasterpipe-${process.pid}-${++seq}-${randomBytes(6).toString('hex')}.part${extname(path).slice(0, 16)}`)
+}
+
+/**
+ * Temp files this process made (open with O_EXCL succeeded): only these are removed on failure or at exit,
+ * never a file of the same name another run made (a collision fails our create; it does not make it ours).
+ */
+const ours = new Set<string>()
+
+/** `path` made anew, exclusively, as ours; the error is the system call's. */
+async function createOwn (path: string): Promise<FileHandle> {
+  const file = await open(path, 'wx', 0o644)
+  ours.add(path)
+  removeOnExit.add(path)
+  return file
 }
 
 /** Writes `bytes` as a new file (never through an existing one); the error is the system call's. */
 async function writeNew (path: string, bytes: Uint8Array): Promise<void> {
-  const file = await open(path, 'wx', 0o644)
+  const file = await createOwn(path)
   try {
     await file.writeFile(bytes)
   } finally {
@@ -104,6 +120,14 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     const target = byName ? temp : `/vsimem/rasterpipe-out-${process.pid}-${++seq}${extname(temp)}`
     let out: Dataset | undefined
     try {
+      if (byName) {
+        // GDAL would open an existing file (no O_EXCL): the name is claimed first, and GDAL writes over our empty file.
+        try {
+          await (await createOwn(temp)).close()
+        } catch (err) {
+          throw diskError(job.output as string, err)
+        }
+      }
       out = await driver.createCopyAsync(target, from, options)
       await out.flushAsync()
       const size = await out.rasterSizeAsync
@@ -247,7 +271,6 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     const store = isStoreUri(final)
     const temp = store ? ctx.temp.file(basename(final)) : temporaryName(final)
     try {
-      removeOnExit.add(temp)
       if (!store) await outputDirectory(job, final)
       if (job.parts) {
         await ctx.gdalCalls.run(() => writeStack(job, temp))
@@ -291,10 +314,12 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       job.releaseMemory?.()
       job.releaseMemory = undefined
     } catch (err) {
-      // The record's own error, even should the temp file not go (the run's exit removes it then).
-      await rm(temp, { force: true }).catch(() => undefined)
+      // The record's own error, even should the temp file not go (the run's exit removes it then). Only
+      // a temp this process made: a failed create means the name was another run's file.
+      if (ours.has(temp)) await rm(temp, { force: true }).catch(() => undefined)
       throw err
     } finally {
+      ours.delete(temp)
       removeOnExit.forget(temp)
     }
   }
