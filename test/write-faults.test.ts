@@ -136,21 +136,24 @@ test('a stack whose sources\' pixels fill TMPDIR is NO_SPACE with no output; a s
   assert.deepEqual(readdirSync(tmp), [], 'the stack\'s files are gone')
 })
 
-test('"out" through a symlink out of -o is refused, nothing written outside', async () => {
+test('"out" through a symlink out of -o, however deep, is refused before any directory is made: nothing written or made outside', async () => {
   const out = join(dir, 'out-symlink')
   const elsewhere = join(dir, 'elsewhere')
   mkdirSync(out, { recursive: true })
   mkdirSync(elsewhere, { recursive: true })
   symlinkSync(elsewhere, join(out, 'subdir'))
   const input = JSON.stringify({ url: server.url('uint16-striped.tif'), window: [0, 0, 32, 32], out: 'subdir/x.tif' }) + '\n' +
-    JSON.stringify({ url: server.url('uint16-striped.tif'), window: [0, 0, 32, 32], out: 'inside/y.tif' }) + '\n'
+    JSON.stringify({ url: server.url('uint16-striped.tif'), window: [0, 0, 32, 32], out: 'inside/y.tif' }) + '\n' +
+    JSON.stringify({ url: server.url('uint16-striped.tif'), window: [0, 0, 32, 32], out: 'subdir/new/deeper/z.tif' }) + '\n'
   const run = await runCli(['-o', out, '--no-progress'], { stdin: input, env: ENV })
   assert.equal(run.code, 1, run.stderr)
-  const [bad, good] = [run.records.find((r) => r.line === 1), run.records.find((r) => r.line === 2)]
-  assert.equal(bad?.status, 'error')
-  assert.equal(bad?.error?.code, 'BAD_OUTPUT', JSON.stringify(bad))
-  assert.match(bad?.error?.message ?? '', /outside --out-dir/)
-  assert.deepEqual(readdirSync(elsewhere), [], 'nothing written through the symlink')
+  const [bad, good, deeper] = [1, 2, 3].map((line) => run.records.find((r) => r.line === line))
+  for (const r of [bad, deeper]) {
+    assert.equal(r?.status, 'error')
+    assert.equal(r?.error?.code, 'BAD_OUTPUT', JSON.stringify(r))
+    assert.match(r?.error?.message ?? '', /outside --out-dir/)
+  }
+  assert.deepEqual(readdirSync(elsewhere), [], 'nothing written or made through the symlink, not even a directory')
   assert.equal(good?.status, 'ok', 'a plain subdirectory is fine')
   assert.ok(statSync(join(out, 'inside', 'y.tif')).size > 0)
 })

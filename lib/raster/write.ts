@@ -248,17 +248,34 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     }
   }
 
-  /** The output's directory, made, and resolved: it must lie under --out-dir's real path. */
+  /**
+   * The output's directory, made, and resolved: it must lie under --out-dir's real path. Its deepest existing
+   * ancestor is resolved first, so a symlink out of -o refuses the record before anything is made through it.
+   */
   async function outputDirectory (job: Job, final: string): Promise<void> {
     const dir = dirname(final)
     try {
-      await mkdir(dir, { recursive: true })
-      outRoot ??= realpath(resolve(ctx.outDir))
+      // -o itself is made where it resolves (the run's own choice); only what lies under it is checked.
+      outRoot ??= mkdir(resolve(ctx.outDir), { recursive: true }).then(async () => await realpath(resolve(ctx.outDir)))
       const root = await outRoot
-      const real = await realpath(dir)
-      if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
-        throw new RecordError('write', 'BAD_OUTPUT', `${job.output as string}: its directory resolves to '${real}', outside --out-dir; not written`)
+      const inside = (real: string): void => {
+        if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
+          throw new RecordError('write', 'BAD_OUTPUT', `${job.output as string}: its directory resolves to '${real}', outside --out-dir; not written`)
+        }
       }
+      let existing = dir
+      for (;;) {
+        try {
+          inside(await realpath(existing))
+          break
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(existing) === existing) throw err
+          existing = dirname(existing)
+        }
+      }
+      await mkdir(dir, { recursive: true })
+      // Again once made: a link put in place meanwhile is caught here, before anything is written.
+      inside(await realpath(dir))
     } catch (err) {
       if (err instanceof RecordError) throw err
       outRoot = undefined
