@@ -202,6 +202,30 @@ test('no ETag and Last-Modified equal to Date (a weak validator), the file repla
   }
 })
 
+test('a strong ETag at the probe, then a file of the same size answered 206 with no ETag by a server that ignores If-Match and If-Range: never ok with a mix of the two versions', async () => {
+  const [v1, v2] = sameSizeVersions()
+  const first = { kind: 'version', body: readFileSync(v1), etag: '"v1"' } as const
+  const second = { kind: 'version', body: readFileSync(v2), etag: null } as const
+  for (const mode of ['auto', 'range']) {
+    server.reset()
+    // The probe and the first block request see the first version with its ETag; every later one, the
+    // second, without an ETag (a node that drops it), Range honoured, If-Match and If-Range ignored.
+    server.fault('dropped.tif', first, first)
+    server.always('dropped.tif', second)
+    const run = await runCli(['-o', join(dir, `out-dropped-${mode}`), '--fetch', mode, '--no-progress'], {
+      stdin: JSON.stringify({ url: server.url('dropped.tif'), window: WEAK_WINDOW }) + '\n', env: ENV
+    })
+    const r = run.records[0]
+    if (r.status === 'ok') {
+      assertOneVersion(r.output as string, [v1, v2], `${mode}, no ETag on a block's 206`)
+    } else {
+      assert.ok(['SOURCE_CHANGED', 'WEAK_VALIDATOR'].includes(r.error?.code ?? ''), JSON.stringify(r))
+    }
+    // The 206 without the probe's ETag is refused: the record restarts from a fresh probe, which finds no validator.
+    if (mode === 'auto') assert.equal(r.status, 'ok', JSON.stringify(r))
+  }
+})
+
 /** Runs `fn` against a server whose ETag changes on every answer. */
 async function withChangingEtag (fn: () => Promise<void>): Promise<void> {
   serveCog()
