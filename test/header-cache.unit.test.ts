@@ -74,7 +74,7 @@ test('a torn, corrupt or foreign file is a miss, and the next write replaces it'
     ['torn in the bytes', good.subarray(0, good.length - 1)],
     ['a byte flipped', flipped],
     ['not JSON', Buffer.concat([Buffer.from('{"format": nope\n'), good.subarray(newline + 1)])],
-    ['another format version', withHeader({ ...header, version: 2 })],
+    ['another format version', withHeader({ ...header, version: 1 })],
     ['ranges that overlap', withHeader({ ...header, ranges: [[0, 1000], [999, 1199]] })],
     ['ranges past the file', withHeader({ ...header, size: 1100 })],
     ['a head past the first range', withHeader({ ...header, head: 1001 })],
@@ -91,6 +91,22 @@ test('a torn, corrupt or foreign file is a miss, and the next write replaces it'
   assert.equal(parseEntry(readFileSync(file), createHash('sha256').update('b').digest('hex'))?.validator, '"v1"', 'it is b\'s')
   await cache.write('a', 'http://h/a.tif', entry(3))
   assert.equal((await cache.read('a'))?.bytes[600], 3, 'rewritten')
+}))
+
+test('an entry of the previous format version (its Last-Modified may be weak) is a miss without a warning; a corrupt one still warns', withDir(async (dir) => {
+  const warnings: string[] = []
+  const cache = HeaderCache.open(dir, 1e6, undefined, (message) => warnings.push(message))
+  await cache.write('a', 'http://h/a.tif', entry(1))
+  const file = cache.pathOf('a')
+  const good = readFileSync(file)
+  const newline = good.indexOf(10)
+  const header = JSON.parse(good.subarray(0, newline).toString()) as Record<string, unknown>
+  writeFileSync(file, Buffer.concat([Buffer.from(JSON.stringify({ ...header, version: 1 }) + '\n'), good.subarray(newline + 1)]))
+  assert.equal(await cache.read('a'), null, 'version 1 is not replayed')
+  assert.deepEqual(warnings, [], 'an old version is no fault: no warning')
+  writeFileSync(file, good.subarray(0, good.length - 1))
+  assert.equal(await cache.read('a'), null, 'torn')
+  assert.equal(warnings.length, 1, 'a torn entry warns')
 }))
 
 test('least recently used entries go when the directory passes the bound; files not the cache\'s are left alone', withDir(async (dir) => {

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { startServer, type RasterServer } from './support/server.js'
+import { startServer, type Fault, type RasterServer } from './support/server.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
 import { makeNoisyTiff } from '../bench/data.js'
@@ -177,18 +177,25 @@ function sameSizeVersions (): [string, string] {
   return (versions = [v1, v2])
 }
 
+type VersionFault = Extract<Fault, { kind: 'version' }>
+
+/** `name` served as `first` to the probe and the next request, as `second` to every later one; WEAK_WINDOW read. */
+async function readSwapped (name: string, first: VersionFault, second: VersionFault, mode: string): Promise<Awaited<ReturnType<typeof runCli>>> {
+  server.reset()
+  server.fault(name, first, first)
+  server.always(name, second)
+  return await runCli(['-o', join(dir, `out-${name}-${mode}`), '--fetch', mode, '--no-progress'], {
+    stdin: JSON.stringify({ url: server.url(name), window: WEAK_WINDOW }) + '\n', env: ENV
+  })
+}
+
 test('no ETag and Last-Modified equal to Date (a weak validator), the file replaced between two block requests: auto gives one version exactly, range refuses WEAK_VALIDATOR', async () => {
   const [v1, v2] = sameSizeVersions()
   const first = { kind: 'version', body: readFileSync(v1), etag: null, lastModified: LAST_MODIFIED } as const
   const second = { kind: 'version', body: readFileSync(v2), etag: null, lastModified: LAST_MODIFIED } as const
   for (const mode of ['auto', 'range']) {
-    server.reset()
     // The probe and the next request see the first version; every later one, the second.
-    server.fault('weak.tif', first, first)
-    server.always('weak.tif', second)
-    const run = await runCli(['-o', join(dir, `out-weak-${mode}`), '--fetch', mode, '--no-progress'], {
-      stdin: JSON.stringify({ url: server.url('weak.tif'), window: WEAK_WINDOW }) + '\n', env: ENV
-    })
+    const run = await readSwapped('weak.tif', first, second, mode)
     const r = run.records[0]
     if (mode === 'auto') {
       assert.equal(r.status, 'ok', JSON.stringify(r))
@@ -199,6 +206,24 @@ test('no ETag and Last-Modified equal to Date (a weak validator), the file repla
       assert.match(r.error?.message ?? '', /weak.tif.*Last-Modified.*Date/)
       assert.equal(run.code, 1)
     }
+  }
+})
+
+test('a strong ETag at the probe, then a file of the same size answered 206 with no ETag by a server that ignores If-Match and If-Range: never ok with a mix of the two versions', async () => {
+  const [v1, v2] = sameSizeVersions()
+  const first = { kind: 'version', body: readFileSync(v1), etag: '"v1"' } as const
+  const second = { kind: 'version', body: readFileSync(v2), etag: null } as const
+  for (const mode of ['auto', 'range']) {
+    // The probe and the first block request see the first version with its ETag; every later one, the
+    // second, without an ETag (a node that drops it), Range honoured, If-Match and If-Range ignored.
+    const r = (await readSwapped('dropped.tif', first, second, mode)).records[0]
+    if (r.status === 'ok') {
+      assertOneVersion(r.output as string, [v1, v2], `${mode}, no ETag on a block's 206`)
+    } else {
+      assert.ok(['SOURCE_CHANGED', 'WEAK_VALIDATOR'].includes(r.error?.code ?? ''), JSON.stringify(r))
+    }
+    // The 206 without the probe's ETag is refused: the record restarts from a fresh probe, which finds no validator.
+    if (mode === 'auto') assert.equal(r.status, 'ok', JSON.stringify(r))
   }
 })
 

@@ -6,7 +6,7 @@ import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
@@ -136,23 +136,39 @@ test('a stack whose sources\' pixels fill TMPDIR is NO_SPACE with no output; a s
   assert.deepEqual(readdirSync(tmp), [], 'the stack\'s files are gone')
 })
 
-test('"out" through a symlink out of -o is refused, nothing written outside', async () => {
+test('"out" through a symlink out of -o, however deep, is refused before any directory is made: nothing written or made outside', async () => {
   const out = join(dir, 'out-symlink')
   const elsewhere = join(dir, 'elsewhere')
   mkdirSync(out, { recursive: true })
   mkdirSync(elsewhere, { recursive: true })
   symlinkSync(elsewhere, join(out, 'subdir'))
   const input = JSON.stringify({ url: server.url('uint16-striped.tif'), window: [0, 0, 32, 32], out: 'subdir/x.tif' }) + '\n' +
-    JSON.stringify({ url: server.url('uint16-striped.tif'), window: [0, 0, 32, 32], out: 'inside/y.tif' }) + '\n'
+    JSON.stringify({ url: server.url('uint16-striped.tif'), window: [0, 0, 32, 32], out: 'inside/y.tif' }) + '\n' +
+    JSON.stringify({ url: server.url('uint16-striped.tif'), window: [0, 0, 32, 32], out: 'subdir/new/deeper/z.tif' }) + '\n'
   const run = await runCli(['-o', out, '--no-progress'], { stdin: input, env: ENV })
   assert.equal(run.code, 1, run.stderr)
-  const [bad, good] = [run.records.find((r) => r.line === 1), run.records.find((r) => r.line === 2)]
-  assert.equal(bad?.status, 'error')
-  assert.equal(bad?.error?.code, 'BAD_OUTPUT', JSON.stringify(bad))
-  assert.match(bad?.error?.message ?? '', /outside --out-dir/)
-  assert.deepEqual(readdirSync(elsewhere), [], 'nothing written through the symlink')
+  const [bad, good, deeper] = [1, 2, 3].map((line) => run.records.find((r) => r.line === line))
+  for (const r of [bad, deeper]) {
+    assert.equal(r?.status, 'error')
+    assert.equal(r?.error?.code, 'BAD_OUTPUT', JSON.stringify(r))
+    assert.match(r?.error?.message ?? '', /outside --out-dir/)
+  }
+  assert.deepEqual(readdirSync(elsewhere), [], 'nothing written or made through the symlink, not even a directory')
   assert.equal(good?.status, 'ok', 'a plain subdirectory is fine')
   assert.ok(statSync(join(out, 'inside', 'y.tif')).size > 0)
+})
+
+test('temp names beside one output differ between two runs of the same pid and sequence (containers sharing -o), and stay short', async () => {
+  const first = await import('../lib/raster/write.js')
+  // A second instance of the module: its sequence starts again, as a second process's does (pid 1 in each container).
+  const second = await import(`../lib/raster/write.js?as-another-process=${Date.now()}`) as typeof first
+  const path = join(dir, 'o', 'a'.repeat(245) + '.tif')
+  const names = [first.temporaryName(path), second.temporaryName(path)]
+  assert.notEqual(names[0], names[1], 'two runs writing one output never share a temp name')
+  for (const n of names) {
+    assert.ok(Buffer.byteLength(basename(n)) <= 255, `${basename(n)} is a legal name`)
+    assert.match(basename(n), /^\.rasterpipe-.*\.part\.tif$/)
+  }
 })
 
 test('"out" with a NUL, a trailing slash or a name over 255 bytes is input BAD_RECORD before any fetch; a 249-character name is written', async () => {

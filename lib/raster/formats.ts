@@ -1,7 +1,7 @@
 // Output formats: which GDAL drivers may write outputs, their file extension, and creation options checked
 // by GDAL itself before the first record, so that a bad `--co` is a usage error and not a silent default.
 import { UsageError } from '../errors.js'
-import { quietly, type Gdal } from './gdal.js'
+import type { Gdal } from './gdal.js'
 
 /**
  * Drivers that write one self-contained file, renamed into place when whole. Not VRT (a file of
@@ -109,16 +109,14 @@ export function checkCreationOptions (gdal: Gdal, format: string, options: strin
   const path = `/vsimem/rasterpipe-check-${process.pid}-${++checks}`
   let complaint: string | undefined
   try {
-    complaint = quietly(gdal, () => {
-      gdal.lastError = null
-      try {
-        driver.createCopy(path, source, options).close()
-      } catch {
-        // Judged below by what GDAL said, not by whether this particular copy worked.
-      }
-      const last = gdal.lastError as { message: string } | null
-      return last && /creation option|unexpected value|not support|not recogni[sz]ed/i.test(last.message) ? last.message.trim() : undefined
-    })
+    gdal.lastError = null
+    try {
+      driver.createCopy(path, source, options).close()
+    } catch {
+      // Judged below by what GDAL said, not by whether this particular copy worked.
+    }
+    const last = gdal.lastError as { message: string } | null
+    complaint = last && /creation option|unexpected value|not support|not recogni[sz]ed/i.test(last.message) ? last.message.trim() : undefined
   } finally {
     gdal.lastError = null
     source.close()

@@ -59,16 +59,6 @@ function deferXmlBuilder (): () => void {
   }
 }
 
-/**
- * Runs `fn` with GDAL's own messages off. They stay off for the whole run (see configure): this only says
- * so where a caller reads GDAL's complaint itself. (It used to turn them on again after, which printed
- * every later GDAL error as a raw `ERROR n:` line, tied to no record.)
- */
-export function quietly<T> (gdal: Gdal, fn: () => T): T {
-  gdal.quiet()
-  return fn()
-}
-
 /** GDAL's levels (CPLErr): CE_Warning 2, CE_Failure 3, CE_Fatal 4. */
 const CE_WARNING = 2
 const CE_FAILURE = 3

@@ -2,7 +2,7 @@
 // -projwin does, then clipped to the raster unless the read is boundless. Refused before any pixel is
 // read when it is empty or larger than --max-pixels.
 import { RecordError } from '../errors.js'
-import { quietly, type Gdal } from './gdal.js'
+import type { Gdal } from './gdal.js'
 import type { Job } from '../run/job.js'
 import { isWarp, type Bbox, type PixelWindow } from '../input/request.js'
 
@@ -24,7 +24,7 @@ export class CrsCatalog {
     let found = this.known.get(text)
     if (!found) {
       try {
-        found = quietly(this.gdal, () => this.gdal.SpatialReference.fromUserInput(text))
+        found = this.gdal.SpatialReference.fromUserInput(text)
       } catch (err) {
         found = new Error(`unknown CRS '${text}': ${(err as Error).message}`)
       }

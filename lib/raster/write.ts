@@ -7,8 +7,9 @@
 // are read back pixel for pixel. The file is then opened again and checked before it is renamed, so a
 // visible output is never partial or wrong; an output to an object store is written whole in the private
 // temp directory and then uploaded (lib/store/upload.ts), visible only once complete.
+import { randomBytes } from 'node:crypto'
 import { renameSync } from 'node:fs'
-import { mkdir, open, realpath, rm, stat } from 'node:fs/promises'
+import { mkdir, open, realpath, rm, stat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { RecordError } from '../errors.js'
 import { diskError, spaceOr } from './disk-errors.js'
@@ -50,15 +51,30 @@ const GMF_ALL_VALID = 0x01
 
 /**
  * A hidden name beside the output, short whatever the output's name (so a 255-byte name stays legal), with
- * `.part` (as leftovers are looked for) and the output's extension (GDAL opens it again to check it).
+ * `.part` (as leftovers are looked for) and the output's extension (GDAL opens it again to check it). Random
+ * too: runs in containers sharing one -o often have the same pid (1), and their sequences start alike.
  */
 export function temporaryName (path: string): string {
-  return join(dirname(path), `.rasterpipe-${process.pid}-${++seq}.part${extname(path).slice(0, 16)}`)
+  return join(dirname(path), `.rasterpipe-${process.pid}-${++seq}-${randomBytes(6).toString('hex')}.part${extname(path).slice(0, 16)}`)
+}
+
+/**
+ * Temp files this process made (open with O_EXCL succeeded): only these are removed on failure or at exit,
+ * never a file of the same name another run made (a collision fails our create; it does not make it ours).
+ */
+const ours = new Set<string>()
+
+/** `path` made anew, exclusively, as ours; the error is the system call's. */
+async function createOwn (path: string): Promise<FileHandle> {
+  const file = await open(path, 'wx', 0o644)
+  ours.add(path)
+  removeOnExit.add(path)
+  return file
 }
 
 /** Writes `bytes` as a new file (never through an existing one); the error is the system call's. */
 async function writeNew (path: string, bytes: Uint8Array): Promise<void> {
-  const file = await open(path, 'wx', 0o644)
+  const file = await createOwn(path)
   try {
     await file.writeFile(bytes)
   } finally {
@@ -104,6 +120,14 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     const target = byName ? temp : `/vsimem/rasterpipe-out-${process.pid}-${++seq}${extname(temp)}`
     let out: Dataset | undefined
     try {
+      if (byName) {
+        // GDAL would open an existing file (no O_EXCL): the name is claimed first, and GDAL writes over our empty file.
+        try {
+          await (await createOwn(temp)).close()
+        } catch (err) {
+          throw diskError(job.output as string, err)
+        }
+      }
       out = await driver.createCopyAsync(target, from, options)
       await out.flushAsync()
       const size = await out.rasterSizeAsync
@@ -144,8 +168,9 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       }
       const bands = []
       const subdatasets = (await opened[0].bands.countAsync()) === 0 ? opened[0].getMetadata('SUBDATASETS') as Record<string, string> : {}
-      for (const ds of [opened[0], ...await Promise.all(Object.keys(subdatasets).filter((k) => k.endsWith('_NAME')).map(async (k) => await gdal.openAsync(subdatasets[k])))]) {
-        if (ds !== opened[0]) opened.push(ds)
+      // One at a time, each kept in `opened` as it opens: a later one failing leaves none unclosed.
+      for (const k of Object.keys(subdatasets).filter((k) => k.endsWith('_NAME'))) opened.push(await gdal.openAsync(subdatasets[k]))
+      for (const ds of opened) {
         const size = await ds.rasterSizeAsync
         for (let b = 1, n = await ds.bands.countAsync(); b <= n; b++) bands.push({ size, band: await ds.bands.getAsync(b) })
       }
@@ -223,17 +248,34 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     }
   }
 
-  /** The output's directory, made, and resolved: it must lie under --out-dir's real path. */
+  /**
+   * The output's directory, made, and resolved: it must lie under --out-dir's real path. Its deepest existing
+   * ancestor is resolved first, so a symlink out of -o refuses the record before anything is made through it.
+   */
   async function outputDirectory (job: Job, final: string): Promise<void> {
     const dir = dirname(final)
     try {
-      await mkdir(dir, { recursive: true })
-      outRoot ??= realpath(resolve(ctx.outDir))
+      // -o itself is made where it resolves (the run's own choice); only what lies under it is checked.
+      outRoot ??= mkdir(resolve(ctx.outDir), { recursive: true }).then(async () => await realpath(resolve(ctx.outDir)))
       const root = await outRoot
-      const real = await realpath(dir)
-      if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
-        throw new RecordError('write', 'BAD_OUTPUT', `${job.output as string}: its directory resolves to '${real}', outside --out-dir; not written`)
+      const inside = (real: string): void => {
+        if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
+          throw new RecordError('write', 'BAD_OUTPUT', `${job.output as string}: its directory resolves to '${real}', outside --out-dir; not written`)
+        }
       }
+      let existing = dir
+      for (;;) {
+        try {
+          inside(await realpath(existing))
+          break
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(existing) === existing) throw err
+          existing = dirname(existing)
+        }
+      }
+      await mkdir(dir, { recursive: true })
+      // Again once made: a link put in place meanwhile is caught here, before anything is written.
+      inside(await realpath(dir))
     } catch (err) {
       if (err instanceof RecordError) throw err
       outRoot = undefined
@@ -246,7 +288,6 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     const store = isStoreUri(final)
     const temp = store ? ctx.temp.file(basename(final)) : temporaryName(final)
     try {
-      removeOnExit.add(temp)
       if (!store) await outputDirectory(job, final)
       if (job.parts) {
         await ctx.gdalCalls.run(() => writeStack(job, temp))
@@ -290,10 +331,12 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       job.releaseMemory?.()
       job.releaseMemory = undefined
     } catch (err) {
-      // The record's own error, even should the temp file not go (the run's exit removes it then).
-      await rm(temp, { force: true }).catch(() => undefined)
+      // The record's own error, even should the temp file not go (the run's exit removes it then). Only
+      // a temp this process made: a failed create means the name was another run's file.
+      if (ours.has(temp)) await rm(temp, { force: true }).catch(() => undefined)
       throw err
     } finally {
+      ours.delete(temp)
       removeOnExit.forget(temp)
     }
   }

@@ -21,7 +21,11 @@ import { redactUrl } from '../http/redact.js'
 import { totalBytes, type Range } from './ranges.js'
 
 const FORMAT = 'rasterpipe-header-cache'
-const VERSION = 1
+/**
+ * 2: version 1's entries may hold a Last-Modified now judged weak (too close to its Date), which they would
+ * replay as strong. An entry of another version is a plain miss, without a warning; the next write replaces it.
+ */
+const VERSION = 2
 const ENTRY = /^[0-9a-f]{64}\.head$/
 const TEMP = /^\.[0-9a-f]{64}\.\d+\.[0-9a-f]+\.tmp$/
 /** A temp file this old is a crashed writer's: no write takes this long. */
@@ -199,7 +203,7 @@ export class HeaderCache {
       const data = Buffer.alloc(st.size)
       const { bytesRead } = await file.read(data, 0, st.size, 0)
       const entry = parseEntry(data.subarray(0, bytesRead), keyHash)
-      if (!entry) return 'not a whole entry of this cache (torn, corrupt or foreign)'
+      if (!entry) return ofAnotherVersion(data) ? null : 'not a whole entry of this cache (torn, corrupt or foreign)'
       const at = this.now() / 1000
       // On the handle: the use is recorded on the file read, whatever the name points to by now.
       await file.utimes(at, at).catch(() => undefined)
@@ -310,6 +314,18 @@ export class HeaderCache {
     this.queues.set(key, tail)
     void tail.then(() => { if (this.queues.get(key) === tail) this.queues.delete(key) })
     await mine
+  }
+}
+
+/** A file this cache wrote in another format version: not bad, only not ours to read. */
+function ofAnotherVersion (data: Buffer): boolean {
+  const newline = data.subarray(0, MAX_HEADER).indexOf(0x0a)
+  if (newline < 0) return false
+  try {
+    const h = JSON.parse(data.subarray(0, newline).toString('utf8')) as Partial<Header> | null
+    return h !== null && typeof h === 'object' && h.format === FORMAT && h.version !== VERSION
+  } catch {
+    return false
   }
 }
 

@@ -5,7 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { RecordError } from '../errors.js'
 import { retrying } from '../http/retry.js'
-import { checkPartial, discardBody, get, header, otherVersion, readBody, rejectStatus, strongValidator, type Headers, type RequestOptions, type Response, type Transfer } from '../http/response.js'
+import { checkPartial, discardBody, get, header, otherVersion, readBody, rejectStatus, type Headers, type RequestOptions, type Response, type Transfer } from '../http/response.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import type { TiffInfo } from './tiff.js'
 
@@ -27,17 +27,22 @@ export interface SparseSource {
 }
 
 /**
- * Every range must come from the version of the file the probe saw: the same total size, and the same
- * validator when the server sends one. A server that ignores If-Range (or sends none) would otherwise mix
- * two versions of a file, silently. Not retried as a request (it would meet the same new version): the
- * blocks stage restarts the record from a fresh probe.
+ * Every range must come from the version of the file the probe saw: the same total size, and, when the
+ * probe had a validator, the 206 must show that same one (ETag, or Last-Modified): a server that ignores
+ * If-Match and If-Range, and drops the ETag on some answers, would otherwise mix two versions of one size,
+ * silently (as a resumed download, lib/source/download.ts). Not retried as a request (it would meet the same
+ * new version): the blocks stage restarts the record from a fresh probe.
  */
 function checkVersion (src: SparseSource, total: number | undefined, h: Headers): void {
   if (total !== undefined && total !== src.size) {
     throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (now ${total} bytes, was ${src.size})`)
   }
-  if (otherVersion(h, src.validator)) {
-    throw new RecordError('fetch', 'SOURCE_CHANGED', `${src.url}: the file changed on the server during the run (validator ${strongValidator(h) ?? '?'}, was ${src.validator})`)
+  if (src.validator === undefined) return
+  const seen = header(h, src.validator.startsWith('"') ? 'etag' : 'last-modified')
+  if (seen !== src.validator) {
+    throw new RecordError('fetch', 'SOURCE_CHANGED', seen === undefined
+      ? `${src.url}: a range came without the validator the file was opened with (${src.validator}); not known to be the same version`
+      : `${src.url}: the file changed on the server during the run (validator ${seen}, was ${src.validator})`)
   }
 }
 
