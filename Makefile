@@ -98,6 +98,7 @@ bench: build
 lint: $(STAMP)
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint .
+	npx depcruise lib --config .dependency-cruiser.cjs
 
 fixtures: build
 	node dist/fixtures/make.js

@@ -15,7 +15,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ['bin/*', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
+    files: ['bin/*', '**/*.js', '**/*.cjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', module: 'writable' } }
   }
 )

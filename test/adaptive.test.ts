@@ -12,7 +12,7 @@ import { useServer } from './support/context.js'
 import { FIXTURES, runCli } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
 import type { StatsJson } from '../lib/cli/summary.js'
-import type { ResultRecord } from '../lib/input/records.js'
+import type { ResultRecord } from '../lib/core/records.js'
 
 const ctx = useServer()
 const RECORDS = 500

@@ -12,7 +12,7 @@ import { assertSameRaster, gdalTranslate, gdalTranslateAsync } from './support/c
 import { makeFloat64Gradient } from '../bench/data.js'
 import { Stores } from '../lib/store/stores.js'
 import { Secrets } from '../lib/http/redact.js'
-import { RecordError } from '../lib/errors.js'
+import { RecordError } from '../lib/core/errors.js'
 
 const CONTAINER = 'rasters'
 const BLOB = 'scenes/rgb tiled.tif' // a space: blob names are encoded in the URL and in what is signed

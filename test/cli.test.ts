@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { useServer } from './support/context.js'
 import { byLine, ROOT, runCli } from './support/run.js'
 import type { StatsJson } from '../lib/cli/summary.js'
-import { resolveOptions, type FetchMode, type PipelineInput } from '../lib/run/options.js'
+import { resolveOptions } from '../lib/run/options.js'
+import type { FetchMode, PipelineInput } from '../lib/core/options.js'
 
 const ctx = useServer()
 

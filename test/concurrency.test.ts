@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { useServer } from './support/context.js'
 import { FIXTURES, runCli, scratch } from './support/run.js'
 import { rasterPipeline, type RasterPipeline } from '../lib/run/pipeline.js'
-import type { ResultRecord } from '../lib/input/records.js'
+import type { ResultRecord } from '../lib/core/records.js'
 
 const ctx = useServer()
 

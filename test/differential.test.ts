@@ -15,7 +15,7 @@ import { runCli, scratch } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 import { chooseOverview } from '../lib/raster/overview.js'
-import type { ResultRecord } from '../lib/input/records.js'
+import type { ResultRecord } from '../lib/core/records.js'
 import type { StatsJson } from '../lib/cli/summary.js'
 
 const gdal = loadGdal()

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT } from './support/run.js'
-import { STAGE_CODES } from '../lib/errors.js'
+import { STAGE_CODES } from '../lib/core/errors.js'
 
 const CODE = /^[A-Z][A-Z0-9_]*[A-Z0-9]$|^HTTP_<status>$/
 

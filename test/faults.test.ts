@@ -10,7 +10,7 @@ import type { Fault } from './support/server.js'
 import { useServer } from './support/context.js'
 import { FIXTURES, runCli, type RunResult } from './support/run.js'
 import { loadGdal } from '../lib/raster/gdal.js'
-import type { ResultRecord } from '../lib/input/records.js'
+import type { ResultRecord } from '../lib/core/records.js'
 
 const gdal = loadGdal()
 const ctx = useServer()

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { Finalize } from '../lib/run/finalize.js'
 import { newJob } from '../lib/input/parse.js'
-import type { LocalSource } from '../lib/run/job.js'
+import type { LocalSource } from '../lib/core/job.js'
 
 test('a release that fails is a run warning (redacted), not a process warning, and the record still comes out', async () => {
   const warnings: string[] = []

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { useServer } from './support/context.js'
 import { ROOT, scratch } from './support/run.js'
-import { gdalShare, Slots } from '../lib/run/slots.js'
+import { gdalShare, Slots } from '../lib/core/slots.js'
 
 const run = promisify(execFile)
 

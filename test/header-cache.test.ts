@@ -16,7 +16,7 @@ import { startServer, type RasterServer } from './support/server.js'
 import { runCli, scratch, type RunResult } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
 import { makeNoisyTiff } from '../bench/data.js'
-import type { ResultRecord } from '../lib/input/records.js'
+import type { ResultRecord } from '../lib/core/records.js'
 
 const COGS = 6
 const TILE = 256

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { chownSync, closeSync, constants, copyFileSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { HeaderCache, parseEntry, type HeadEntry } from '../lib/source/header-cache.js'
-import { UsageError } from '../lib/errors.js'
+import { UsageError } from '../lib/core/errors.js'
 import { scratch } from './support/run.js'
 
 /** An entry of `head` bytes at 0 and `tail` bytes further on, filled with `fill`. */

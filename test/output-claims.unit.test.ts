@@ -2,8 +2,8 @@
 // first record's line and input, through every growth of the table; the same request may claim it again.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { OutputClaims } from '../lib/run/output-claims.js'
-import { outputFor } from '../lib/input/output-name.js'
+import { OutputClaims } from '../lib/output/claims.js'
+import { outputFor } from '../lib/output/names.js'
 import { resolveOptions } from '../lib/run/options.js'
 
 test('100,000 paths: each free once, free again to the same request, refused to another with the first line and input', () => {

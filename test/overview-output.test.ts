@@ -11,7 +11,7 @@ import { runCli, scratch } from './support/run.js'
 import { assertSameOverviews, assertSameRaster, gdalTranslate } from './support/compare.js'
 import { makeNoisyTiff } from '../bench/data.js'
 import { copiesOverviews, mergeCreationOptions } from '../lib/raster/formats.js'
-import type { ResultRecord } from '../lib/input/records.js'
+import type { ResultRecord } from '../lib/core/records.js'
 
 let server: RasterServer
 let dir: string

@@ -29,7 +29,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-async function one (name: string, record: object, args: string[] = []): Promise<{ rec: import('../lib/input/records.js').ResultRecord, out: string, stderr: string, code: number | null }> {
+async function one (name: string, record: object, args: string[] = []): Promise<{ rec: import('../lib/core/records.js').ResultRecord, out: string, stderr: string, code: number | null }> {
   const out = join(dir, `out-${name}`)
   const run = await runCli(['-o', out, ...args], { stdin: JSON.stringify({ url: server.url('big-cog.tif'), out: `${name}.tif`, ...record }) + '\n', env: ENV })
   assert.equal(run.records.length, 1, run.stderr)

@@ -8,7 +8,7 @@ import { Agent } from 'undici'
 import { HostLimitedDispatcher } from '../lib/http/host-dispatcher.js'
 import { retrying } from '../lib/http/retry.js'
 import { get, rejectStatus, type RequestAuth, type RequestOptions, type Transfer } from '../lib/http/response.js'
-import { RecordError } from '../lib/errors.js'
+import { RecordError } from '../lib/core/errors.js'
 import { startServer, type Fault, type RasterServer } from './support/server.js'
 
 let server: RasterServer

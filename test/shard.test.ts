@@ -9,12 +9,12 @@ import { join } from 'node:path'
 import { useServer } from './support/context.js'
 import { BIN, FIXTURES, ROOT, runCli, scratch } from './support/run.js'
 import { readYaml } from './support/yaml.js'
-import type { ResultRecord } from '../lib/input/records.js'
+import type { ResultRecord } from '../lib/core/records.js'
 import type { StatsJson } from '../lib/cli/summary.js'
 import { jobKey, parseShard, shardOf } from '../lib/input/shard.js'
 import { parseItem } from '../lib/input/parse.js'
 import { resolveOptions } from '../lib/run/options.js'
-import { UsageError } from '../lib/errors.js'
+import { UsageError } from '../lib/core/errors.js'
 
 const ctx = useServer()
 const TIFS = readdirSync(FIXTURES).filter((f) => f.endsWith('.tif')).sort()

@@ -14,8 +14,8 @@ import { runCli, scratch } from './support/run.js'
 import { gdalTranslate } from './support/compare.js'
 import { makeStacCatalogue, STAC_BANDS, SWIR_RASTER_BANDS, type StacCatalogue, type StacItemFixture } from './support/stac.js'
 import { loadGdal } from '../lib/raster/gdal.js'
-import type { PixelWindow } from '../lib/input/request.js'
-import type { ResultRecord } from '../lib/input/records.js'
+import type { PixelWindow } from '../lib/core/request.js'
+import type { ResultRecord } from '../lib/core/records.js'
 
 const gdal = loadGdal()
 const KEYS = STAC_BANDS.map((b) => b.key)

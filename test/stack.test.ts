@@ -13,7 +13,7 @@ import { startServer, type RasterServer } from './support/server.js'
 import { runCli, scratch } from './support/run.js'
 import { assertSameRaster, gdalTranslate, gdalWarp } from './support/compare.js'
 import type { StatsJson } from '../lib/cli/summary.js'
-import type { ResultRecord } from '../lib/input/records.js'
+import type { ResultRecord } from '../lib/core/records.js'
 import { rasterPipeline } from '../lib/index.js'
 
 const gdal = loadGdal()

@@ -3,8 +3,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { Stage, type StageOptions } from '../lib/run/stage.js'
-import { RecordError } from '../lib/errors.js'
-import type { Job } from '../lib/run/job.js'
+import { RecordError } from '../lib/core/errors.js'
+import type { Job } from '../lib/core/job.js'
 import { Arrivals, bareJob, deferred, type Deferred } from './support/unit.js'
 
 /** A stage whose every job waits on a deferred the test settles; `started` reports jobs as work begins. */

@@ -3,12 +3,15 @@
 // is imported once the arguments are known good. Exit 0 all ok, 1 any failed, 2 usage.
 import { access, constants, stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { UsageError } from '../errors.js'
-import { optionValue, resolveOptions, type FetchMode, type PipelineInput } from '../run/options.js'
-import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow } from '../input/request.js'
+import { UsageError } from '../core/errors.js'
+import { optionValue, resolveOptions } from '../run/options.js'
+import type { FetchMode, PipelineInput } from '../core/options.js'
+import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow } from '../core/request.js'
 import { helpText, version } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
-import { printable } from '../http/redact.js'
+import { usage, type CliConfig, type CliIo } from './io.js'
+
+export { usage, type CliConfig, type CliIo }
 
 const spec = {
   'out-dir': { type: 'string', short: 'o' },
@@ -50,19 +53,6 @@ const spec = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' }
 } as const
-
-export interface CliIo {
-  stdin: NodeJS.ReadableStream
-  stdout: NodeJS.WritableStream
-  stderr: NodeJS.WritableStream & { isTTY?: boolean }
-}
-
-export interface CliConfig {
-  options: PipelineInput
-  inputs: string[]
-  progress: boolean
-  stats?: string
-}
 
 /**
  * A number given on the command line, as a number when it reads as one and otherwise as the text, so that
@@ -148,11 +138,6 @@ async function checkInputs (inputs: string[]): Promise<void> {
     // Pipes (`<(cmd)`) and devices are fine; a directory is not a list of records.
     if ((await stat(name)).isDirectory()) throw new UsageError(`input '${name}' is a directory`)
   }
-}
-
-export function usage (io: CliIo, message: string): number {
-  io.stderr.write(`rasterpipe: ${printable(message)}\nTry 'rasterpipe --help' for the options.\n`)
-  return 2
 }
 
 export async function main (argv: string[], io: CliIo = process as unknown as CliIo): Promise<number> {

@@ -1,7 +1,7 @@
 // --help and --version: the options with their defaults, the input record forms, examples, exit statuses.
 import { readFileSync } from 'node:fs'
-import { defaults } from '../run/options.js'
-import { formatBytes } from '../run/sizes.js'
+import { defaults } from '../core/options.js'
+import { formatBytes } from '../core/sizes.js'
 
 export function version (): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }

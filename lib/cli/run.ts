@@ -4,16 +4,16 @@
 // (undici, the stores' SDKs, GDAL).
 import { createReadStream } from 'node:fs'
 import { once } from 'node:events'
-import { UsageError } from '../errors.js'
+import { UsageError } from '../core/errors.js'
 import { GdalMissingError } from '../raster/gdal.js'
-import type { ResultRecord } from '../input/records.js'
+import type { ResultRecord } from '../core/records.js'
 import { LineSplitter } from '../input/lines.js'
 import { rasterPipeline, type RasterPipeline } from '../run/pipeline.js'
 import { Progress } from './progress.js'
 import { Summary } from './summary.js'
-import { removeNow } from '../run/tempdir.js'
+import { removeNow } from '../core/tempdir.js'
 import { printable, printableJson } from '../http/redact.js'
-import { usage, type CliConfig, type CliIo } from './cli.js'
+import { usage, type CliConfig, type CliIo } from './io.js'
 
 /** Feeds every input, in order, line by line into the pipeline, honouring its backpressure. */
 async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, control: FeedControl): Promise<void> {

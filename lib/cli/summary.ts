@@ -3,8 +3,8 @@
 // and peak memory, for the stderr paragraph and for --stats FILE.
 import { writeFile } from 'node:fs/promises'
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
-import type { ResultRecord, Timings } from '../input/records.js'
-import { formatBytes } from '../run/sizes.js'
+import type { ResultRecord, Timings } from '../core/records.js'
+import { formatBytes } from '../core/sizes.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
 import { printableJson } from '../http/redact.js'
 

@@ -1,6 +1,6 @@
 // Everything that can go wrong on the wire, as record errors: statuses and network failures to stable
 // codes, marked retryable where another try could help.
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { MAX_REDIRECTS, RedirectRefused } from './agent.js'
 import { parseRetryAfter, RETRYABLE_STATUS } from './backoff.js'
 

@@ -2,7 +2,7 @@
 // the range asked, a body read chunk by chunk and counted, that fails when it ends short. Download and
 // range fetching both go through these, so each check is written once.
 import { request, type Dispatcher } from 'undici'
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { statusError } from './errors.js'
 import { MAX_REDIRECTS } from './agent.js'
 import { isThrottlingAnswer } from './host-limit.js'

@@ -4,12 +4,12 @@
 // held as its parsed document, never as thousands of records waiting in a buffer. `{"stac": …}` documents
 // are read a few lines ahead, so that their round trips overlap.
 import { Duplex } from 'node:stream'
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import type { DocumentReader } from '../source/document.js'
 import { redactAbout, redactUrl } from '../http/redact.js'
-import type { StacRecord } from './records.js'
+import type { StacRecord } from '../core/records.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
-import { InvalidValue, parseAssets, parseHeaders } from './request.js'
+import { InvalidValue, parseAssets, parseHeaders } from '../core/request.js'
 import { ALLOWED_SCHEMES, schemeOf } from './url.js'
 import { itemRecord, itemsOf, originOf, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
 

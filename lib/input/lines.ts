@@ -3,17 +3,11 @@
 // splitter works on bytes, checks UTF-8 itself and never holds more than `maxLength` bytes of one line.
 import { Transform, type TransformCallback } from 'node:stream'
 import { isUtf8 } from 'node:buffer'
-import type { RecordError } from '../errors.js'
-import type { StacRecord } from './records.js'
+import type { RecordError } from '../core/errors.js'
+import type { RawLine, StacRecord } from '../core/records.js'
 
-export interface RawLine {
-  line: number
-  /** The input it came from, when it is a named file. */
-  input?: string
-  text?: string
-  /** Why the line could not be read as text. */
-  problem?: string
-}
+export type { RawLine }
+
 
 /** A line from LineSplitter (as the library may write them too): a number, and no "url" of a record. */
 export function isRawLine (item: unknown): item is RawLine {

@@ -1,11 +1,11 @@
 // Input records to jobs. A line is a bare URL or path, or a JSON object whose fields override the
 // command-line defaults. Anything wrong becomes an error record (stage `input`) naming the line.
-import { RecordError } from '../errors.js'
-import type { Job } from '../run/job.js'
+import { RecordError } from '../core/errors.js'
+import type { Job } from '../core/job.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
-import type { PipelineOptions } from '../run/options.js'
-import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow, type WindowRequest } from './request.js'
-import { outputFor } from './output-name.js'
+import type { PipelineOptions } from '../core/options.js'
+import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow, type WindowRequest } from '../core/request.js'
+import { outputFor } from '../output/names.js'
 import { checkPixels } from '../raster/window.js'
 import { checkUrl } from './url.js'
 import { parseSources, requestedSources } from './sources.js'

@@ -1,8 +1,8 @@
 // The input record a failed result carries (`record`), so that a retry list can be made from results
 // alone, across shards, without the original input files: what the record asked for, fully resolved.
 import { redactUrl } from '../http/redact.js'
-import type { Job } from '../run/job.js'
-import type { InputRecord } from './records.js'
+import type { Job } from '../core/job.js'
+import type { InputRecord } from '../core/records.js'
 import { printableSources, type StackSource } from './sources.js'
 
 /**

@@ -3,13 +3,13 @@
 // moves no other record, and every worker reading the same input agrees without talking to the others.
 import { createHash } from 'node:crypto'
 import { redactUrl } from '../http/redact.js'
-import { InvalidValue, type WindowRequest } from './request.js'
-import type { Job } from '../run/job.js'
+import { InvalidValue, type WindowRequest } from '../core/request.js'
+import type { Job } from '../core/job.js'
 import { isRawLine, LineRecord } from './lines.js'
 import { printableSources, type StackSource } from './sources.js'
+import type { Shard } from '../core/options.js'
 
-/** Shard `index` of `count`, 1-based: 1/4 … 4/4. */
-export interface Shard { index: number, count: number }
+export type { Shard }
 
 /** The orchestrators' variables that carry a 0-based worker index, in the order they are looked at. */
 export const SHARD_INDEX_VARIABLES = ['JOB_COMPLETION_INDEX', 'AWS_BATCH_JOB_ARRAY_INDEX'] as const

@@ -2,27 +2,17 @@
 // input so that a bad entry is the record's input error naming the entry. An entry's headers are for its
 // source alone (a STAC item's record carries the document's headers on the assets of its origin only).
 import { redactUrl } from '../http/redact.js'
-import { InvalidValue, parseHeaders } from './request.js'
+import { InvalidValue, parseHeaders } from '../core/request.js'
+
 import { checkUrl } from './url.js'
-import type { BandMetadata, SourceEntry } from './records.js'
+import type { BandMetadata, BandValues, SourceEntry, StackSource } from '../core/records.js'
+
+export type { BandValues, StackSource }
 
 const ENTRY_KEYS = ['url', 'name', 'bands', 'headers']
 const BAND_KEYS = ['nodata', 'scale', 'offset']
 /** STAC writes these nodata values as strings, JSON having no NaN or infinities. */
 const NODATA_WORDS: Record<string, number> = { nan: NaN, inf: Infinity, '-inf': -Infinity }
-
-/** A source entry's band metadata as numbers (nodata may be NaN or infinite). */
-export interface BandValues { nodata?: number, scale?: number, offset?: number }
-
-export interface StackSource {
-  url: string
-  name?: string
-  bands: BandValues[]
-  /** Request headers for this source only, on top of the record's. Secrets: never printed. */
-  headers?: Record<string, string>
-  /** The entry as given (URL trimmed), for the retry record and the output's name. */
-  entry: string | SourceEntry
-}
 
 export function parseSources (value: unknown): StackSource[] {
   if (!Array.isArray(value) || value.length === 0) throw new InvalidValue('"urls" must be a non-empty array of URLs or {url, name, bands, headers} objects')

@@ -2,7 +2,7 @@
 // it (proj:bbox, or proj:transform with proj:shape, with proj:epsg or proj:code), so that the window is
 // the raster itself; else its GeoJSON bbox in EPSG:4326, a lon/lat envelope that GDAL's -projwin
 // rounding can turn into a pixel more or less at an edge.
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 
 export interface Extent { bbox: number[], crs: string }
 

@@ -2,10 +2,10 @@
 // multi-source record: one source per asset picked, named by its key, with `raster:bands`' nodata, scale
 // and offset for the sources that lack them. Pure: no I/O; lib/input/expand.ts reads the documents.
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { RecordError } from '../errors.js'
-import { isRemote } from '../source/fetch.js'
-import type { BandMetadata, SourceEntry } from './records.js'
+import { pathToFileURL } from 'node:url'
+import { RecordError } from '../core/errors.js'
+import { classifyUrl, isRemote, localPath } from '../core/url.js'
+import type { BandMetadata, SourceEntry } from '../core/records.js'
 import { itemExtent } from './stac-extent.js'
 import { schemeOf } from './url.js'
 
@@ -216,11 +216,11 @@ function resolveHref (asset: Record<string, unknown>, key: string, label: string
       throw new RecordError('input', 'BAD_HREF', `${label}: asset '${key}' has the relative href '${href}', and the item has no location to resolve it against (no "self" link; read it with {"stac": URL} instead)`)
     }
     url = href
-  } else if (hasScheme(base) && !/^file:/i.test(base)) {
+  } else if (hasScheme(base) && classifyUrl(base).kind !== 'file') {
     url = new URL(href, base).toString()
   } else {
-    const dir = dirname(/^file:/i.test(base) ? fileURLToPath(base) : resolve(base))
-    url = /^file:/i.test(base) ? pathToFileURL(resolve(dir, href)).toString() : resolve(dir, href)
+    const dir = dirname(localPath(base))
+    url = classifyUrl(base).kind === 'file' ? pathToFileURL(resolve(dir, href)).toString() : resolve(dir, href)
   }
   if (base !== undefined && isRemote(base) && !isRemote(url)) {
     throw new RecordError('input', 'BAD_HREF', `${label}: asset '${key}' names the local file '${href}', which a document from ${base} may not`)

@@ -1,15 +1,11 @@
 // Which source URLs a record may name: http(s), the object stores, file: and local paths.
-import { InvalidValue } from './request.js'
+import { InvalidValue } from '../core/request.js'
 import { redactUrl } from '../http/redact.js'
+import { schemeOf } from '../core/url.js'
 
-const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/
+export { schemeOf }
+
 export const ALLOWED_SCHEMES = new Set(['http', 'https', 'file', 's3', 'gs', 'az'])
-
-/** The scheme of a URL, lower-cased; undefined for a path (one letter before the colon is a Windows drive). */
-export function schemeOf (text: string): string | undefined {
-  const m = SCHEME.exec(text)
-  return m && m[1].length > 1 ? m[1].toLowerCase() : undefined
-}
 
 /** The URL, checked; messages name it as it may be printed (a URL with a space is not found whole in text). */
 export function checkUrl (url: string): string {

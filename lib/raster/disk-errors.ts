@@ -1,7 +1,7 @@
 // The write side's failures as record errors: a full disk (or quota) is NO_SPACE, anything else the
 // file system refuses is WRITE_FAILED, each naming what was being written.
 import { statfs } from 'node:fs/promises'
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 
 /** A system call's refusal (mkdir, write, rename), as the record's error. */
 export function diskError (what: string, err: unknown): RecordError {

@@ -1,6 +1,6 @@
 // Output formats: which GDAL drivers may write outputs, their file extension, and creation options checked
 // by GDAL itself before the first record, so that a bad `--co` is a usage error and not a silent default.
-import { UsageError } from '../errors.js'
+import { UsageError } from '../core/errors.js'
 import type { Gdal } from './gdal.js'
 
 /**

@@ -2,16 +2,16 @@
 // and resolves the record's window against it.
 // Downloaded files open with an allow-list of single-file raster drivers, so that a file from the network
 // cannot make GDAL read local files or other hosts (no VRT, WMS, WCS, MBTiles and the like).
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import type { Dataset, Gdal } from './gdal.js'
-import type { Job } from '../run/job.js'
-import type { SourceInfo } from '../input/records.js'
-import { resolveWindow, tooManyPixels, type CrsCatalog } from './window.js'
+import type { Job } from '../core/job.js'
+import type { SourceInfo } from '../core/records.js'
+import { crsName, resolveWindow, tooManyPixels, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
-import { windowBytes } from '../run/budget.js'
-import { isWarp } from '../input/request.js'
+import { windowBytes } from '../core/budget.js'
+import { isWarp } from '../core/request.js'
 import { prepareWarp } from './warp.js'
-import type { Slots } from '../run/slots.js'
+import type { Slots } from '../core/slots.js'
 import { openStack } from './stack.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
@@ -124,24 +124,4 @@ async function describe (ds: Dataset, url: string): Promise<SourceInfo> {
     dtype: (await band.dataTypeAsync) ?? 'Unknown',
     crs: srs ? crsName(srs) : null
   }
-}
-
-/** `AUTHORITY:CODE` where GDAL can tell one, else the WKT. */
-export function crsName (srs: NonNullable<Dataset['srs']>): string {
-  const name = (s: typeof srs): string | null => {
-    const auth = s.getAuthorityName(null)
-    const code = s.getAuthorityCode(null)
-    return auth && code ? `${auth}:${code}` : null
-  }
-  const direct = name(srs)
-  if (direct) return direct
-  try {
-    const guess = srs.clone()
-    guess.autoIdentifyEPSG()
-    const identified = name(guess)
-    if (identified) return identified
-  } catch {
-    // Not identifiable: fall through to WKT.
-  }
-  return srs.toWKT()
 }

@@ -4,12 +4,12 @@
 // offset, descriptions, masks, interleaving; the window's geotransform and the source CRS. The pixels are
 // read by the write stage's copy, chunk by chunk, straight into the output: no whole copy of the window
 // in memory (bench/RESULTS.md, "Read and write: copies"). The source stays open until that copy is done.
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import type { Gdal } from './gdal.js'
-import type { Job } from '../run/job.js'
-import type { PixelWindow } from '../input/request.js'
-import type { Slots } from '../run/slots.js'
-import type { MemoryBudget } from '../run/budget.js'
+import type { Job } from '../core/job.js'
+import type { PixelWindow } from '../core/request.js'
+import type { Slots } from '../core/slots.js'
+import type { MemoryBudget } from '../core/budget.js'
 
 export interface ReadContext {
   gdal: Gdal

@@ -7,20 +7,20 @@
 // VRT is written as XML; its sources are files we made, never the downloaded ones opened by name.) Not
 // in /vsimem/: gdal-async frees a /vsimem/ file only when the garbage collector takes the Buffer it hands
 // back, and 500 stacks of 4 then peaked 143 MB above an empty run under an 8 MB budget.
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
-import type { Job } from '../run/job.js'
-import type { Grid } from '../input/records.js'
-import { sourceError } from '../run/each-source.js'
+import type { Job } from '../core/job.js'
+import type { Grid } from '../core/records.js'
+import { sourceError } from '../core/each-source.js'
 import { outputNodata } from './stack.js'
 import { unionType } from './data-types.js'
-import type { TempDir } from '../run/tempdir.js'
-import { removeOnExit } from '../run/tempdir.js'
+import type { TempDir } from '../core/tempdir.js'
+import { removeOnExit } from '../core/tempdir.js'
 import { rmSync, writeFileSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { diskError, spaceOr } from './disk-errors.js'
 import { dirname } from 'node:path'
-import { windowBytes } from '../run/budget.js'
+import { windowBytes } from '../core/budget.js'
 
 let seq = 0
 

@@ -4,15 +4,15 @@
 // source), else the finest source's pixels over the region (the source with the most pixels there).
 // Each source is then planned onto that grid: a plain window where its own grid is the output's (exact
 // pixels, as gdal_translate -srcwin), else a warp with the record's resampling (as gdalwarp -te -tr).
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
-import type { Job } from '../run/job.js'
-import type { Bbox, PixelWindow, WindowRequest } from '../input/request.js'
-import type { Grid } from '../input/records.js'
+import type { Job } from '../core/job.js'
+import type { Bbox, PixelWindow, WindowRequest } from '../core/request.js'
+import type { Grid } from '../core/records.js'
 import { bboxToWindow, clipWindow, resolveWindow, tooManyPixels, transformBbox, type CrsCatalog } from './window.js'
 import { prepareWarp, windowBounds } from './warp.js'
-import { windowBytes } from '../run/budget.js'
-import { eachSourceInTurn, sourceError } from '../run/each-source.js'
+import { windowBytes } from '../core/budget.js'
+import { eachSourceInTurn, sourceError } from '../core/each-source.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 

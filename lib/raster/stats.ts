@@ -3,7 +3,7 @@
 // (nodata, an alpha band or an internal mask all make a pixel invalid) and not NaN. GDAL 3.6's own
 // ComputeStatistics honours nodata only, not masks or alpha, so the sums are made here, in rows.
 import type { Dataset, Gdal } from './gdal.js'
-import type { ChipStats } from '../input/records.js'
+import type { ChipStats } from '../core/records.js'
 
 /** Pixels read at once per band: bounds the memory of the pass whatever the chip's size. */
 const CHUNK_PIXELS = 1 << 20

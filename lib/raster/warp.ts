@@ -2,14 +2,13 @@
 // footprint of that grid in pixels, so that range mode fetches the blocks the warper will read at the level
 // it is pinned to (-ovr). A warped VRT made at open gives the grid; the write stage warps the pixels again
 // with the same arguments into memory (warpPixels), as gdalwarp warps into a file.
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
-import type { Job } from '../run/job.js'
-import type { Bbox, PixelWindow } from '../input/request.js'
-import type { Grid } from '../input/records.js'
-import { checkPixels, transformBbox, warpGridSize, type CrsCatalog } from './window.js'
+import type { Job } from '../core/job.js'
+import type { Bbox, PixelWindow } from '../core/request.js'
+import type { Grid } from '../core/records.js'
+import { checkPixels, crsName, transformBbox, warpGridSize, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
-import { crsName } from './open.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 

@@ -1,10 +1,10 @@
 // Which pixels a record reads: its pixel window, or its bbox turned into one the way gdal_translate's
 // -projwin does, then clipped to the raster unless the read is boundless. Refused before any pixel is
 // read when it is empty or larger than --max-pixels.
-import { RecordError } from '../errors.js'
-import type { Gdal } from './gdal.js'
-import type { Job } from '../run/job.js'
-import { isWarp, type Bbox, type PixelWindow } from '../input/request.js'
+import { RecordError } from '../core/errors.js'
+import type { Dataset, Gdal } from './gdal.js'
+import type { Job } from '../core/job.js'
+import { isWarp, type Bbox, type PixelWindow } from '../core/request.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
@@ -160,4 +160,24 @@ export function checkPixels (width: number, height: number, maxPixels: number, s
   if (width > MAX_SIDE || height > MAX_SIDE) {
     throw new RecordError(stage, 'TOO_MANY_PIXELS', `${what} of ${width}×${height} pixels is larger than GDAL can make (${MAX_SIDE} a side)`)
   }
+}
+
+/** `AUTHORITY:CODE` where GDAL can tell one, else the WKT. */
+export function crsName (srs: NonNullable<Dataset['srs']>): string {
+  const name = (s: typeof srs): string | null => {
+    const auth = s.getAuthorityName(null)
+    const code = s.getAuthorityCode(null)
+    return auth && code ? `${auth}:${code}` : null
+  }
+  const direct = name(srs)
+  if (direct) return direct
+  try {
+    const guess = srs.clone()
+    guess.autoIdentifyEPSG()
+    const identified = name(guess)
+    if (identified) return identified
+  } catch {
+    // Not identifiable: fall through to WKT.
+  }
+  return srs.toWKT()
 }

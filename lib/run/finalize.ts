@@ -1,8 +1,8 @@
 // The last stage: every job leaves as exactly one result record, whatever happened to it, after its
 // datasets are closed and its local copy is released.
 import { Transform, type TransformCallback } from 'node:stream'
-import type { Job } from './job.js'
-import type { ResultRecord, Status } from '../input/records.js'
+import type { Job } from '../core/job.js'
+import type { ResultRecord, Status } from '../core/records.js'
 import { printable, redactAbout, redactUrl } from '../http/redact.js'
 import { closeJobDatasets } from '../raster/gdal.js'
 import { retryRecord } from '../input/retry.js'

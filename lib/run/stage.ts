@@ -5,8 +5,8 @@
 // backpressure is the concurrency and the memory cap. (Node's own Transform checks its readable buffer
 // only for outputs pushed before the callback, which an async stage never has, so it would not stall.)
 import { Transform, type TransformCallback } from 'node:stream'
-import { asRecordError, RecordError, type Stage as StageName } from '../errors.js'
-import type { Job } from './job.js'
+import { asRecordError, RecordError, type Stage as StageName } from '../core/errors.js'
+import type { Job } from '../core/job.js'
 
 export type StageWork = (job: Job) => Promise<void>
 

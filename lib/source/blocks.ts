@@ -2,7 +2,7 @@
 // every band read, at the one level the read is pinned to (lib/overview.ts), and of that level's mask;
 // and, for an output that copies the source's overviews, those of every overview level and its mask.
 import type { Range } from './ranges.js'
-import type { PixelWindow } from '../input/request.js'
+import type { PixelWindow } from '../core/request.js'
 import type { TiffInfo, TiffIfd } from './tiff.js'
 
 /** GDAL's COG layout may put a 4-byte size before each block and repeat its last 4 bytes after it. */

@@ -2,12 +2,11 @@
 // the run's HTTP layer (its dispatcher, retries, timeouts and --max-time, the stores' signing for s3://,
 // gs:// and az://, the record's headers to their own origin), or from a local path; never more than a cap.
 import { open } from 'node:fs/promises'
-import { resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { discardBody, get, header, readBody, rejectStatus, type RequestOptions, type Transfer } from '../http/response.js'
 import { retrying } from '../http/retry.js'
-import { httpOptions, isRemote, type FetchContext } from './fetch.js'
+import { httpOptions, type FetchContext } from './fetch.js'
+import { isRemote, localPath } from '../core/url.js'
 
 /** The most bytes of one document: STAC items are tens of KB; an ItemCollection of a few thousand is a few MB. */
 export const DOCUMENT_MAX_BYTES = 16 * 1024 * 1024
@@ -54,7 +53,7 @@ async function readRemote (url: string, http: RequestOptions, maxBytes: number):
 export async function readLocalDocument (location: string, maxBytes = DOCUMENT_MAX_BYTES): Promise<Buffer> {
   let path: string
   try {
-    path = /^file:/i.test(location) ? fileURLToPath(location) : resolve(location)
+    path = localPath(location)
   } catch (err) {
     throw new RecordError('fetch', 'BAD_URL', `${location}: ${(err as Error).message}`)
   }

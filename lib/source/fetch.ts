@@ -4,27 +4,25 @@
 // here, before any byte moves, under --skip-existing. The blocks stage, after open has resolved the
 // window, fetches the blocks a range-mode record needs.
 import { stat, rm } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
-import { resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import { download } from './download.js'
 import { openCached, probe, type Probed } from './probe.js'
 import { HeaderCache, readRanges } from './header-cache.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
 import type { RequestOptions } from '../http/response.js'
-import type { PixelWindow } from '../input/request.js'
+import type { PixelWindow } from '../core/request.js'
 import { planBlocks, UncertainPlan } from './blocks.js'
 import { decideFetch, type FetchFacts } from './decision.js'
 import { totalBytes, type Range } from './ranges.js'
-import { RecordError } from '../errors.js'
-import type { Job } from '../run/job.js'
-import type { PipelineOptions } from '../run/options.js'
+import { RecordError } from '../core/errors.js'
+import type { Job } from '../core/job.js'
+import type { PipelineOptions } from '../core/options.js'
 import { SourceCache } from './cache.js'
-import type { TempDir } from '../run/tempdir.js'
+import type { TempDir } from '../core/tempdir.js'
 import type { Stores } from '../store/stores.js'
 import { objectExists } from '../store/upload.js'
-import { isStoreUri } from '../input/output-name.js'
-import { eachSource } from '../run/each-source.js'
+import { isRemote, isStoreUri, localPath } from '../core/url.js'
+import { eachSource } from '../core/each-source.js'
 
 export interface FetchContext {
   options: PipelineOptions
@@ -44,10 +42,6 @@ const WHOLE_FILE_FORMATS = /\.(png|jpe?g|gif|webp|bmp)$/i
 
 /** The largest head (header, directories, out-of-line tags) the header cache keeps for one source. */
 const MAX_CACHED_HEAD = 8 * 1024 * 1024
-
-export function isRemote (url: string): boolean {
-  return /^(https?|s3|gs|az):\/\//i.test(url)
-}
 
 /**
  * The run's request options (retries, timeouts, --max-bytes) on its dispatcher, aborted by `signal`.
@@ -234,7 +228,7 @@ async function useLocal (job: Job): Promise<void> {
   job.fetch = 'local'
   let path: string
   try {
-    path = /^file:/i.test(job.url) ? fileURLToPath(job.url) : resolve(job.url)
+    path = localPath(job.url)
   } catch (err) {
     throw new RecordError('fetch', 'BAD_URL', `${job.url}: ${(err as Error).message}`)
   }

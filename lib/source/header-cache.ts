@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { accessSync, constants, mkdirSync, statSync, type Stats } from 'node:fs'
 import { lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { UsageError } from '../errors.js'
+import { UsageError } from '../core/errors.js'
 import { redactUrl } from '../http/redact.js'
 import { totalBytes, type Range } from './ranges.js'
 

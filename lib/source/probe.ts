@@ -2,7 +2,7 @@
 // the TIFF's directories) decide, through decideFetch, whether the record downloads the file or reads it
 // by ranges from a sparse local file (lib/source/sparse.ts).
 import { open, truncate, writeFile } from 'node:fs/promises'
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { retrying } from '../http/retry.js'
 import { checkPartial, discardBody, get, header, readBody, rejectStatus, strongValidator, validatorWeakness, type Headers, type RequestOptions, type Transfer } from '../http/response.js'
 import { acceptWhole, download, receiveBody, type Progress } from './download.js'

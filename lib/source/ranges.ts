@@ -1,6 +1,8 @@
 // Byte ranges as [start, end) pairs: merging what is close, and knowing what is held.
 
-export type Range = [number, number]
+import type { Range } from '../core/fetched.js'
+
+export type { Range }
 
 /** Sorts and merges ranges that overlap or lie within `gap` bytes of each other. */
 export function mergeRanges (ranges: Range[], gap = 0): Range[] {

@@ -3,28 +3,16 @@
 // validator), which ranges it holds and which are in flight, so a block already being fetched by one
 // record is awaited by another, not fetched twice (as geotiff.js's BlockedSource does).
 import { open, type FileHandle } from 'node:fs/promises'
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { retrying } from '../http/retry.js'
 import { checkPartial, discardBody, get, header, otherVersion, readBody, rejectStatus, type Headers, type RequestOptions, type Response, type Transfer } from '../http/response.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
-import type { TiffInfo } from './tiff.js'
+import type { SparseSource } from '../core/fetched.js'
 
 /** Ranges closer than this are fetched as one request. */
 export const MERGE_GAP = 64 * 1024
 
-export interface SparseSource {
-  url: string
-  path: string
-  size: number
-  validator?: string
-  info: TiffInfo
-  held: Range[]
-  /** Ranges being fetched now, by any record: a block in flight is awaited, never fetched twice. */
-  inFlight: { range: Range, done: Promise<void> }[]
-  /** Opened from a header cache: no response of this run has yet shown the file is still that version. */
-  unverified?: boolean
-  verifying?: Promise<void>
-}
+export type { SparseSource }
 
 /**
  * Every range must come from the version of the file the probe saw: the same total size, and, when the

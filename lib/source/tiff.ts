@@ -8,29 +8,9 @@
 // tags mixed, counts that do not match the image) is refused here with NotTiff, naming what and where:
 // under `--fetch auto` such a file is downloaded, under `range` it is a clear error. Every count is
 // checked against the file's size before anything is read or allocated.
-import type { Range } from './ranges.js'
+import type { Range, TiffIfd, TiffInfo } from '../core/fetched.js'
 
-export interface TiffIfd {
-  width: number
-  height: number
-  /** Tile size, or for strips the image width and RowsPerStrip. */
-  blockWidth: number
-  blockHeight: number
-  tiled: boolean
-  samples: number
-  /** 1 chunky (pixel-interleaved), 2 planar (band-interleaved). */
-  planar: number
-  /** NewSubfileType: bit 0 reduced resolution (overview), bit 2 transparency mask. */
-  subfile: number
-  offsets: number[]
-  byteCounts: number[]
-}
-
-export interface TiffInfo {
-  ifds: TiffIfd[]
-  /** Every range GDAL reads on open: header, directories and out-of-line tag values. */
-  structure: Range[]
-}
+export type { TiffIfd, TiffInfo }
 
 /** Reads `length` bytes at `offset`, fetching them when needed. */
 export type ByteReader = (offset: number, length: number) => Promise<Buffer>

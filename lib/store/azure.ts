@@ -3,7 +3,7 @@
 // Azure CLI and GDAL's /vsiaz/ read.
 import type { PipelinePolicy } from '@azure/core-rest-pipeline'
 import { azureSdk } from './sdks.js'
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { yes } from './flags.js'
 import type { RequestAuth } from '../http/response.js'
 import type { Secrets } from '../http/redact.js'

@@ -2,7 +2,7 @@
 // (virtual-hosted on AWS, path-style on a custom endpoint) and every request signed with AWS Signature V4
 // by @smithy/signature-v4, the credentials from the AWS default chain (or GDAL's GS_* HMAC keys).
 import { awsSdk } from './sdks.js'
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
 import { yes } from './flags.js'
 import type { Headers, RequestAuth } from '../http/response.js'
 import type { Secrets } from '../http/redact.js'

@@ -3,6 +3,7 @@
 // other http(s):// URLs need none. Settings are read from the environment once per run, when the first
 // URL of a store comes.
 import type { RequestAuth } from '../http/response.js'
+import { classifyUrl } from '../core/url.js'
 import type { Secrets } from '../http/redact.js'
 import { gsSettings, s3Auth, s3Settings, type S3Settings } from './s3.js'
 import { azureAuth, azureSettings, azureUrlAuth, type AzureSettings } from './azure.js'
@@ -26,7 +27,8 @@ export class Stores {
 
   /** The auth of a record's URL, or undefined for plain HTTP(S). */
   authFor (url: string): RequestAuth | undefined {
-    const scheme = /^([a-z0-9]+):\/\//i.exec(url)?.[1].toLowerCase()
+    const c = classifyUrl(url)
+    const scheme = c.kind === 'store' || c.kind === 'http' ? c.scheme : undefined
     if (scheme === 'az') return azureAuth(url, this.azureSettings())
     if (scheme === 'https' || scheme === 'http') return this.blobUrlAuth(url)
     if (scheme !== 's3' && scheme !== 'gs') return undefined

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { request, type Dispatcher } from 'undici'
-import { RecordError } from '../errors.js'
+import { RecordError } from '../core/errors.js'
+import { storeOf } from '../core/url.js'
 import { retrying } from '../http/retry.js'
 import { rejectStatus, requestInit, type RequestAuth, type RequestOptions, type Response } from '../http/response.js'
 
@@ -110,7 +111,7 @@ async function blocks (file: Awaited<ReturnType<typeof open>>, size: number, uri
 }
 
 function azure (uri: string): boolean {
-  return /^az:\/\//i.test(uri)
+  return storeOf(uri) === 'az'
 }
 
 async function readPart (file: Awaited<ReturnType<typeof open>>, at: number, length: number): Promise<Buffer> {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
-import type { ResultRecord } from '../../lib/input/records.js'
+import type { ResultRecord } from '../../lib/core/records.js'
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'rasterpipe')

@@ -1,5 +1,5 @@
 // Small pieces for unit tests: promises the test settles itself (so tests wait for events, not time) and bare jobs.
-import type { Job } from '../../lib/run/job.js'
+import type { Job } from '../../lib/core/job.js'
 import { newJob } from '../../lib/input/parse.js'
 
 export interface Deferred<T> {

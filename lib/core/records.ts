@@ -2,10 +2,19 @@
 // what comes out (one result record per input). Fields are snake_case on the wire (`bbox_crs`,
 // `out_size`), as in the options' camelCase (`bboxCrs`, `outSize`); windows have one shape,
 // {col, row, width, height}, in options, input records and result records alike.
-import type { RawLine } from './lines.js'
 import type { Bbox, PixelWindow } from './request.js'
 
 /** The fields an input record shares whether it reads one source (`url`) or several (`urls`). */
+/** A numbered line of input (lib/input/lines.ts splits them), as the library may write them too. */
+export interface RawLine {
+  line: number
+  /** The input it came from, when it is a named file. */
+  input?: string
+  text?: string
+  /** Why the line could not be read as text. */
+  problem?: string
+}
+
 export interface RecordFields {
   /** Joins the result record to its input; printed as given. */
   id?: string | number
@@ -211,4 +220,17 @@ export interface ResultRecord {
    * bbox asked, not the one read; `out` when given). Without headers, and with the URL as printed.
    */
   record?: InputRecord | StacRecord
+}
+
+/** A source entry's band metadata as numbers (nodata may be NaN or infinite). */
+export interface BandValues { nodata?: number, scale?: number, offset?: number }
+
+export interface StackSource {
+  url: string
+  name?: string
+  bands: BandValues[]
+  /** Request headers for this source only, on top of the record's. Secrets: never printed. */
+  headers?: Record<string, string>
+  /** The entry as given (URL trimmed), for the retry record and the output's name. */
+  entry: string | SourceEntry
 }

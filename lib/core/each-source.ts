@@ -1,6 +1,6 @@
 // Work on every source of a multi-source record. Each source's failure is the record's, its message
 // naming which source (1-based, of how many) and its URL, so that a user knows which of the files failed.
-import { asRecordError, RecordError, type Stage } from '../errors.js'
+import { asRecordError, RecordError, type Stage } from './errors.js'
 import type { Job } from './job.js'
 
 /** A source's error as the record's: the same stage, code and retryability, the source named first. */

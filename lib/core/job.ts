@@ -1,11 +1,11 @@
 // The unit that flows through the chain: one input record, what the stages learnt about it, and the
 // resources it holds (a local copy, open datasets) until the last stage lets them go.
-import type { RecordError } from '../errors.js'
-import type { Dataset } from '../raster/gdal.js'
-import type { PixelWindow, WindowRequest } from '../input/request.js'
-import type { CacheUse, ChipStats, FetchKind, Grid, SourceInfo, StacRecord, Status, Timings } from '../input/records.js'
-import type { SparseSource } from '../source/sparse.js'
-import type { StackSource } from '../input/sources.js'
+import type { RecordError } from './errors.js'
+import type { Dataset } from 'gdal-async'
+import type { PixelWindow, WindowRequest } from './request.js'
+import type { CacheUse, ChipStats, FetchKind, Grid, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
+import type { SparseSource } from './fetched.js'
+
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {

@@ -3,9 +3,10 @@
 // outputs (`--skip-existing`) and no two requests share one.
 import { createHash } from 'node:crypto'
 import { isAbsolute, join, posix, relative, resolve, sep } from 'node:path'
-import type { PipelineOptions } from '../run/options.js'
-import { InvalidValue, isWarp, type WindowRequest } from './request.js'
+import type { PipelineOptions } from '../core/options.js'
+import { InvalidValue, isWarp, type WindowRequest } from '../core/request.js'
 import { redactUrl } from '../http/redact.js'
+import { isStoreUri } from '../core/url.js'
 
 export interface OutputName { display: string, path: string }
 
@@ -48,11 +49,6 @@ function checkFileName (out: string, local: boolean): void {
   if (/[\\/]$/.test(out)) throw new InvalidValue(`"out" must name a file, not a directory (it ends in a slash): '${out}'`)
   const long = local ? out.split(/[\\/]/).find((part) => Buffer.byteLength(part) > NAME_MAX) : undefined
   if (long !== undefined) throw new InvalidValue(`"out": the name '${long.slice(0, 40)}…' is ${Buffer.byteLength(long)} bytes, over the ${NAME_MAX} a file name may have`)
-}
-
-/** An object-store URI (s3://, gs://, az://): outputs go there by upload, not to a local folder. */
-export function isStoreUri (path: string): boolean {
-  return /^(s3|gs|az):\/\//i.test(path)
 }
 
 /** The object an output becomes under a store's --out-dir; `out` may not leave that prefix. */

@@ -1,5 +1,5 @@
 // Human sizes for options (`500MB`, `2GiB`) and for messages.
-import { UsageError } from '../errors.js'
+import { UsageError } from './errors.js'
 
 const units: Record<string, number> = {
   '': 1, b: 1,

@@ -1,0 +1,21 @@
+// The command's streams, its parsed command line, and how it reports a usage error (exit status 2).
+import { printable } from '../http/redact.js'
+import type { PipelineInput } from '../core/options.js'
+
+export interface CliIo {
+  stdin: NodeJS.ReadableStream
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream & { isTTY?: boolean }
+}
+
+export interface CliConfig {
+  options: PipelineInput
+  inputs: string[]
+  progress: boolean
+  stats?: string
+}
+
+export function usage (io: CliIo, message: string): number {
+  io.stderr.write(`rasterpipe: ${printable(message)}\nTry 'rasterpipe --help' for the options.\n`)
+  return 2
+}

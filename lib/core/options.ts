@@ -1,0 +1,126 @@
+// The options of a run: their types and defaults, which every floor may read. Checking what a caller
+// gives (resolveOptions) is lib/run/options.ts.
+import { tmpdir } from 'node:os'
+import type { Dispatcher } from 'undici'
+import { gdalShare } from './slots.js'
+import type { WindowRequest } from './request.js'
+
+/** Shard `index` of `count`, 1-based: 1/4 … 4/4. */
+export interface Shard { index: number, count: number }
+
+export type FetchMode = 'auto' | 'download' | 'range'
+
+/** The window fields are every record's defaults; a record's own fields override them. */
+export interface PipelineOptions extends WindowRequest {
+  /** Where outputs go; `out` of a record is relative to it and may not leave it. */
+  outDir: string
+  /** Fetches in flight, and connections per origin: the most requests in flight to one host. */
+  concurrency: number
+  /**
+   * Keep each host's limit at `concurrency` (--fixed-concurrency). By default a host that throttles (429,
+   * 503) has its limit halved, raised again by one per answer, and a Retry-After holds its new requests.
+   */
+  fixedConcurrency: boolean
+  /** Largest window, in pixels per band, read for one record. */
+  maxPixels: number
+  fetch: FetchMode
+  retries: number
+  /** Seconds of inactivity (connect, headers, or a stalled body) before a request fails. */
+  timeout: number
+  /** Seconds one record's fetching may take in all, retries included (like curl's --max-time); default 10 × timeout. */
+  maxTime?: number
+  /** Most bytes one record moves over the network (a number, or a size such as '500MB' or '2GiB'). */
+  maxBytes: number
+  /** Pixel bytes of the windows in flight, from read until written: the memory bound in bytes (or a size). */
+  maxMemory: number
+  /**
+   * Extra headers for every request, sent to each URL's own origin only (dropped when a redirect leaves
+   * it): an object, or 'Name: value' strings as --header takes them. A record's `headers` add to them.
+   */
+  headers: Record<string, string>
+  /** s3:// requests say the requester pays (--requester-pays; also AWS_REQUEST_PAYER=requester). */
+  requesterPays: boolean
+  /** s3://, gs:// and az:// requests go unsigned, for public buckets and containers (--no-sign; also AWS_NO_SIGN_REQUEST=YES, AZURE_NO_SIGN_REQUEST=YES for az://). */
+  noSign: boolean
+  format: string
+  creationOptions: string[]
+  skipExisting: boolean
+  /** Per band min, max, mean, std and valid fraction of each output, in its record (--chip-stats). */
+  chipStats: boolean
+  /** Outputs with a smaller valid fraction (0–1) are not kept; their records say skipped (--min-valid). */
+  minValid?: number
+  /** Longest input line, in bytes. */
+  maxLineLength: number
+  /** Parent of the run's private temp directory. */
+  tempRoot: string
+  /**
+   * GDAL calls at once, across open, read and write (each stage also takes this many records at once).
+   * Default: libuv's pool (UV_THREADPOOL_SIZE, 4 unless set) less one thread kept for `fs`.
+   */
+  gdalConcurrency: number
+  /** Base delay of the retry backoff, in ms (tests shorten it). */
+  retryBaseMs: number
+  /**
+   * Makes the run's undici dispatcher, e.g. `() => new ProxyAgent(url)`. Called again to replace it after
+   * a fault inside the HTTP client. Default: an Agent with `concurrency` connections per origin.
+   */
+  dispatcher?: () => Dispatcher
+  /** Keep only the records whose hash falls in this shard (1-based); the rest are other workers'. */
+  shard?: Shard
+  /**
+   * The header cache across runs: per source, its validator, size and the bytes range mode reads on
+   * open, so that a later run reads a chip with one request (lib/source/header-cache.ts). Off when unset.
+   */
+  cacheDir?: string
+  /** The header cache's bound, in bytes (or a size): least recently used entries go past it. */
+  cacheMax: number
+  /** STAC items: the assets to read, by key or eo:bands common name (--assets); default every GeoTIFF data asset. */
+  assets?: string[]
+  /**
+   * Whether `window` was given (else it is the default): STAC items without a window or bbox of their
+   * own are read whole, unless the run gives one. Set by resolveOptions.
+   */
+  readonly windowGiven: boolean
+}
+
+/** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'shard' | 'assets' | 'windowGiven'>> & {
+  /** Asset keys as a list, or as --assets takes them ('red,green,blue'). */
+  assets?: string[] | string
+  /** `{index, count}` or 'K/N' as --shard takes it. */
+  shard?: Shard | string
+  maxBytes?: number | string
+  maxMemory?: number | string
+  cacheMax?: number | string
+  headers?: Record<string, string> | string[]
+}
+
+export const defaults: PipelineOptions = {
+  outDir: 'output',
+  concurrency: 16,
+  fixedConcurrency: false,
+  window: { col: 0, row: 0, width: 512, height: 512 },
+  boundless: false,
+  maxPixels: 4096 * 4096,
+  fetch: 'auto',
+  retries: 4,
+  timeout: 60,
+  maxBytes: 2 * 1024 ** 3,
+  maxMemory: 1024 ** 3,
+  headers: {},
+  requesterPays: false,
+  noSign: false,
+  format: 'GTiff',
+  creationOptions: [],
+  skipExisting: false,
+  chipStats: false,
+  maxLineLength: 1024 * 1024,
+  tempRoot: tmpdir(),
+  gdalConcurrency: gdalShare(),
+  retryBaseMs: 250,
+  // About 8,000 sources at some 64 KiB each (the probe's head and the directories): a large batch's worth,
+  // and little beside the outputs such a batch writes.
+  cacheMax: 512 * 1024 ** 2,
+  windowGiven: false
+}
+
