@@ -11,7 +11,6 @@ import { loadGdal } from '../lib/raster/gdal.js'
 import { findPython } from './python.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const BIN = join(ROOT, 'bin', 'rasterpipe')
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ARTICLE = join(ROOT, 'bench', 'peers', 'article.py')
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null
@@ -40,20 +39,26 @@ export async function timed (cmd: string, args: string[], input: string, env: Re
 
 const lines = (jobs: Job[]): string => jobs.map((j) => `${j.url} ${j.window.join(',')} ${j.out}`).join('\n') + '\n'
 
-export const rasterpipe: Contender = {
-  name: 'rasterpipe',
-  run: async (work, jobs, concurrency) => {
-    const outDir = mkdtempSync(join(work, 'rasterpipe-'))
-    const stats = join(work, `stats-${Date.now()}.json`)
-    const input = jobs.map((j) => JSON.stringify({ url: j.url, window: j.window, out: j.out })).join('\n') + '\n'
-    // rasterpipe's own default creation options: the ones the peers are given.
-    const t = await timed(process.execPath, [BIN, '-o', outDir, '-c', String(concurrency), '--stats', stats, '--no-progress'], input)
-    const json = JSON.parse(readFileSync(stats, 'utf8')) as StatsJson
-    rmSync(stats)
-    if (json.failed > 0) throw new Error(`rasterpipe: ${json.failed} records failed: ${JSON.stringify(json.errors)}`)
-    return { ...t, outDir, stats: json }
+/** rasterpipe from the checkout at `root` (this one, or a baseline's built checkout), under `name`. */
+export function rasterpipeAt (name: string, root: string): Contender {
+  const bin = join(root, 'bin', 'rasterpipe')
+  return {
+    name,
+    run: async (work, jobs, concurrency) => {
+      const outDir = mkdtempSync(join(work, 'rasterpipe-'))
+      const stats = join(work, `stats-${Date.now()}.json`)
+      const input = jobs.map((j) => JSON.stringify({ url: j.url, window: j.window, out: j.out })).join('\n') + '\n'
+      // rasterpipe's own default creation options: the ones the peers are given.
+      const t = await timed(process.execPath, [bin, '-o', outDir, '-c', String(concurrency), '--stats', stats, '--no-progress'], input)
+      const json = JSON.parse(readFileSync(stats, 'utf8')) as StatsJson
+      rmSync(stats)
+      if (json.failed > 0) throw new Error(`${name}: ${json.failed} records failed: ${JSON.stringify(json.errors)}`)
+      return { ...t, outDir, stats: json }
+    }
   }
 }
+
+export const rasterpipe: Contender = rasterpipeAt('rasterpipe', ROOT)
 
 export const article: Contender = {
   name: 'the article\'s Python pipeline (aiohttp + rasterio)',
