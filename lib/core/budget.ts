@@ -1,7 +1,6 @@
-// The memory budget: the pixel bytes of the windows in flight, bounded in bytes whatever their sizes.
-// A record takes its window's bytes before it reads and gives them back once its output is written (or
-// it fails); records wait, first come first served, while the budget is full. Backpressure bounds how
-// many records are in flight; this bounds what they hold.
+// The memory budget (--max-memory): each record leases its window's pixel bytes from read until its output
+// is written, waiting first come first served. What the lease stands for is the output encoded in /vsimem/
+// and a warp's pixels; a plain window is copied chunk by chunk, a stack's sources go through temp files.
 
 export class MemoryBudget {
   readonly capacity: number

@@ -184,7 +184,7 @@ export interface SourceResult {
   attempts: number
 }
 
-/** The NDJSON record printed for every input record, as DESIGN.md fixes it. */
+/** The NDJSON record printed for every input record (README, "Result records"). */
 export interface ResultRecord {
   line: number
   /** The input file, when records came from named files. */

@@ -13,7 +13,7 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   const urls = [job.url, ...(job.parts ?? []).map((p) => p.url)]
   const status: Status = job.error ? 'error' : job.status ?? 'ok'
   job.ms.total = Math.round(performance.now() - job.started)
-  // Built field by field so that the key order is DESIGN.md's, whatever the job learnt first.
+  // Built field by field so that the key order is README's ("Result records"), whatever the job learnt first.
   const r: ResultRecord = { line: job.line } as ResultRecord
   if (job.input !== undefined) r.input = job.input
   if (job.id !== undefined) r.id = job.id
