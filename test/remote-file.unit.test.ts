@@ -213,3 +213,14 @@ test('a weak ETag is no validator: a whole download without one does not resume,
   assert.deepEqual(fake.ranges(), [undefined, undefined])
   assert.deepEqual(await readFile(path), fake.bytes)
 })
+
+test('bytes(): a small document whole into memory; one over the cap refused by its Content-Length, before its body', async () => {
+  const fake = new FakeTransport(content(50_000))
+  const transfer = counter()
+  assert.deepEqual(await new RemoteFile(fake, transfer).bytes(50_000, () => new RecordError('fetch', 'TOO_LARGE', 'too big')), fake.bytes)
+  assert.equal(transfer.bytes, 50_000)
+  const refused = counter()
+  await rejectsWith(new RemoteFile(fake, refused).bytes(49_999, () => new RecordError('fetch', 'TOO_LARGE', 'too big')), 'TOO_LARGE')
+  assert.equal(refused.bytes, 0)
+  assert.deepEqual(fake.ranges(), [undefined, undefined])
+})

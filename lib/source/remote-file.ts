@@ -1,7 +1,8 @@
-// One remote file as the fetchers see it: its URL, size and validator, read by ranges (read) or whole
-// (whole). The one place that makes a GET of the file's bytes and judges the answer: status,
-// Content-Range, the version (validators), the encoding, --max-bytes; and that streams a body into the
-// local file. Beneath it a Transport asks (HTTP, or a store's signed requests); a fake one serves unit tests.
+// One remote file as the fetchers see it: its URL, size and validator, read by ranges (read), whole into
+// a local file (whole) or into memory (bytes). The one place that makes a GET of the file's bytes and
+// judges the answer: status, Content-Range, the version (validators), the encoding, --max-bytes; and that
+// streams a body into the local file. Beneath it a Transport asks (HTTP, or a store's signed requests);
+// a fake one serves unit tests.
 import { createWriteStream } from 'node:fs'
 import { stat, truncate } from 'node:fs/promises'
 import { once } from 'node:events'
@@ -194,6 +195,25 @@ export class RemoteFile implements Version {
   /** The whole body of a known length is on disk. */
   private complete (written: number): boolean {
     return this.size !== undefined && written > 0 && written === this.size
+  }
+
+  /**
+   * The whole file into memory (a small document, as a STAC Item): refused as `tooBig()` when its
+   * Content-Length, or what has streamed, is over `maxBytes`.
+   */
+  async bytes (maxBytes: number, tooBig: () => RecordError): Promise<Buffer> {
+    return await this.transport.retrying(this.transfer, async () => {
+      const res = await this.transport.get({})
+      if (res.statusCode !== 200) await this.transport.refuse(res)
+      const length = Number(header(res.headers, 'content-length') ?? NaN)
+      if (length > maxBytes) {
+        discardBody(res.body)
+        throw tooBig()
+      }
+      const chunks: Buffer[] = []
+      await readBody(res.body, this.url, this.transfer, { over: (got) => got > maxBytes ? tooBig() : undefined }, (chunk) => chunks.push(chunk))
+      return Buffer.concat(chunks)
+    })
   }
 
   /** Refuses, before any request, ranges that would take the record over --max-bytes. */
