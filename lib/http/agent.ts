@@ -1,9 +1,9 @@
-// The run's one HTTP client: an undici Agent, keep-alive, with connections per origin capped (the
-// pipeline adds redirects and its fault guard on top of it). Redirects are followed to http and https
-// URLs only: a Location naming file:, s3: or any other scheme is refused, and said as such.
-import type { Duplex } from 'node:stream'
+// The run's innermost HTTP client: an undici Agent, keep-alive, with connections per origin capped
+// (lib/http/client.ts composes the redirects, the fault guard and the host limits over it). Redirects are
+// followed to http and https URLs only: a Location naming file:, s3: or any other scheme is refused, and said as such.
 import { Agent, interceptors, type Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
+import { Decorator } from './decorator.js'
 import { redactUrl } from './redact.js'
 
 export const MAX_REDIRECTS = 5
@@ -40,25 +40,13 @@ export function withRedirects (dispatcher: Dispatcher): Dispatcher {
 const refuseOtherSchemes: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
   dispatch(opts, new SchemeCheck(handler, `${String(opts.origin ?? '')}${opts.path}`))
 
-/** Passes every event on; a 3xx whose Location is not http(s) is thrown as RedirectRefused (the request's error). */
-class SchemeCheck implements Dispatcher.DispatchHandler {
-  private readonly handler: Dispatcher.DispatchHandler
-  private readonly url: string
-
-  constructor (handler: Dispatcher.DispatchHandler, url: string) {
-    this.handler = handler
-    this.url = url
+/** A 3xx whose Location is not http(s) is thrown as RedirectRefused (the request's error); all else passes on. */
+class SchemeCheck extends Decorator {
+  constructor (handler: Dispatcher.DispatchHandler, private readonly url: string) {
+    super(handler)
   }
 
-  onRequestStart (controller: Dispatcher.DispatchController, context: unknown): void {
-    this.handler.onRequestStart?.(controller, context)
-  }
-
-  onRequestUpgrade (controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    this.handler.onRequestUpgrade?.(controller, statusCode, headers, socket)
-  }
-
-  onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  override onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     const location = headers.location
     if (statusCode >= 300 && statusCode < 400 && typeof location === 'string') {
       let target: URL | undefined
@@ -71,30 +59,6 @@ class SchemeCheck implements Dispatcher.DispatchHandler {
         throw new RedirectRefused(`redirected to '${redactUrl(target.href)}': only http and https redirects are followed`)
       }
     }
-    this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage)
-  }
-
-  onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.handler.onResponseData?.(controller, chunk)
-  }
-
-  onResponseEnd (controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
-    this.handler.onResponseEnd?.(controller, trailers)
-  }
-
-  onResponseError (controller: Dispatcher.DispatchController, error: Error): void {
-    this.handler.onResponseError?.(controller, error)
-  }
-
-  onResponseStarted (): void {
-    this.handler.onResponseStarted?.()
-  }
-
-  onBodySent (chunk: Buffer): void {
-    this.handler.onBodySent?.(chunk)
-  }
-
-  onRequestSent (): void {
-    this.handler.onRequestSent?.()
+    super.onResponseStart?.(controller, statusCode, headers, statusMessage)
   }
 }

@@ -4,6 +4,8 @@
 // timers when it is dispatched to a connection, so a request waiting here loses none of its --timeout;
 // the run's signal (which carries --max-time, the record's total) still aborts it while it waits.
 import { Dispatcher } from 'undici'
+import type { IncomingHttpHeaders } from 'undici/types/header.js'
+import { Decorator } from './decorator.js'
 import { parseRetryAfter } from './backoff.js'
 import { HostLimit, type HostLimitFigures } from './host-limit.js'
 
@@ -17,26 +19,19 @@ export interface HostDispatcherOptions {
   adaptive: boolean
 }
 
-export class HostLimitedDispatcher extends Dispatcher {
-  private readonly inner: Dispatcher
-  private readonly options: HostDispatcherOptions
+/**
+ * Each origin's limit as an undici interceptor: a request waits in its origin's queue, then goes on down
+ * the chain with a handler (HostAnswer) that tells the limit of its answer and frees its slot.
+ */
+export class HostLimits {
   private readonly hosts = new Map<string, HostLimit>()
-  private destroyed = false
+  private dropped = false
 
-  constructor (inner: Dispatcher, options: HostDispatcherOptions) {
-    super()
-    this.inner = inner
-    this.options = options
-  }
+  constructor (private readonly options: HostDispatcherOptions) {}
 
-  /** Each origin's limit over the run and the throttling answers it gave. */
-  figures (): Record<string, HostLimitFigures> {
-    return Object.fromEntries([...this.hosts].map(([origin, host]) => [origin, host.figures()]))
-  }
-
-  override dispatch (options: Dispatcher.DispatchOptions, handler: Handler): boolean {
+  readonly interceptor: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
     const signal = (options as { signal?: Signal | null }).signal ?? undefined
-    if (this.destroyed) {
+    if (this.dropped) {
       fail(handler, closed())
       return true
     }
@@ -54,7 +49,13 @@ export class HostLimitedDispatcher extends Dispatcher {
     const cancel = host.enqueue(() => {
       waiting = false
       unlisten(signal, onAbort)
-      this.start(host, options, handler)
+      const answer = new HostAnswer(handler, host)
+      try {
+        dispatch(options, answer)
+      } catch (err) {
+        answer.finish()
+        throw err
+      }
     }, (err) => {
       waiting = false
       unlisten(signal, onAbort)
@@ -65,45 +66,9 @@ export class HostLimitedDispatcher extends Dispatcher {
     return true
   }
 
-  private start (host: HostLimit, options: Dispatcher.DispatchOptions, handler: Handler): void {
-    let over = false
-    const finish = (): void => {
-      if (over) return
-      over = true
-      host.release()
-    }
-    let answered = false
-    const wrapped: Handler = {
-      onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
-      onRequestUpgrade: (controller, status, headers, socket) => handler.onRequestUpgrade?.(controller, status, headers, socket),
-      onResponseStarted: () => handler.onResponseStarted?.(),
-      onResponseStart: (controller, status, headers, message) => {
-        // 1xx answers come before the final one and say nothing of the host's load.
-        if (status >= 200 && !answered) {
-          answered = true
-          const code = headers['x-ms-error-code']
-          host.respond(status, parseRetryAfter(headers['retry-after']), Array.isArray(code) ? code[0] : code)
-        }
-        return handler.onResponseStart?.(controller, status, headers, message)
-      },
-      onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
-      onResponseEnd: (controller, trailers) => {
-        finish()
-        return handler.onResponseEnd?.(controller, trailers)
-      },
-      onResponseError: (controller, err) => {
-        finish()
-        return handler.onResponseError?.(controller, err)
-      },
-      onBodySent: (chunk) => handler.onBodySent?.(chunk),
-      onRequestSent: () => handler.onRequestSent?.()
-    }
-    try {
-      this.inner.dispatch(options, wrapped)
-    } catch (err) {
-      finish()
-      throw err
-    }
+  /** Each origin's limit over the run and the throttling answers it gave. */
+  figures (): Record<string, HostLimitFigures> {
+    return Object.fromEntries([...this.hosts].map(([origin, host]) => [origin, host.figures()]))
   }
 
   /**
@@ -114,22 +79,94 @@ export class HostLimitedDispatcher extends Dispatcher {
     return this.hosts.get(safeOrigin(url))?.served ?? 0
   }
 
+  /** Every host's requests, queued and in flight, are over. */
+  async idle (): Promise<void> {
+    await Promise.all([...this.hosts.values()].map((h) => h.idle()))
+  }
+
+  /** Fails every request still queued, and any dispatched from now on. */
+  drop (): void {
+    this.dropped = true
+    for (const host of this.hosts.values()) host.drop(closed())
+  }
+
   private hostFor (origin: string | URL | undefined): HostLimit {
     const key = origin === undefined ? '' : typeof origin === 'string' ? safeOrigin(origin) : origin.origin
     let host = this.hosts.get(key)
     if (!host) this.hosts.set(key, host = new HostLimit({ cap: this.options.cap, adaptive: this.options.adaptive }))
     return host
   }
+}
+
+/** `inner` under the host limits (HostLimits' interceptor): closing waits for the queued requests to run. */
+export class HostLimitedDispatcher extends Dispatcher {
+  readonly limits: HostLimits
+  private readonly inner: Dispatcher
+  private readonly chain: Dispatcher
+
+  constructor (inner: Dispatcher, options: HostDispatcherOptions) {
+    super()
+    this.inner = inner
+    this.limits = new HostLimits(options)
+    this.chain = inner.compose(this.limits.interceptor)
+  }
+
+  override dispatch (options: Dispatcher.DispatchOptions, handler: Handler): boolean {
+    return this.chain.dispatch(options, handler)
+  }
+
+  /** Each origin's limit over the run and the throttling answers it gave. */
+  figures (): Record<string, HostLimitFigures> {
+    return this.limits.figures()
+  }
+
+  /** See HostLimits.served. */
+  served (url: string): number {
+    return this.limits.served(url)
+  }
 
   override async close (): Promise<void> {
-    await Promise.all([...this.hosts.values()].map((h) => h.idle()))
+    await this.limits.idle()
     await this.inner.close()
   }
 
   override async destroy (): Promise<void> {
-    this.destroyed = true
-    for (const host of this.hosts.values()) host.drop(closed())
+    this.limits.drop()
     await this.inner.destroy()
+  }
+}
+
+/** Tells the host's limit of the request's final answer, and frees its slot when the request ends, however. */
+class HostAnswer extends Decorator {
+  private over = false
+
+  constructor (handler: Handler, private readonly host: HostLimit) {
+    super(handler)
+  }
+
+  finish (): void {
+    if (this.over) return
+    this.over = true
+    this.host.release()
+  }
+
+  override onResponseStart (controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, message?: string): void {
+    // 1xx answers come before the final one and say nothing of the host's load (DecoratorHandler lets one final answer through).
+    if (status >= 200) {
+      const code = headers['x-ms-error-code']
+      this.host.respond(status, parseRetryAfter(headers['retry-after']), Array.isArray(code) ? code[0] : code)
+    }
+    super.onResponseStart?.(controller, status, headers, message)
+  }
+
+  override onResponseEnd (controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.finish()
+    super.onResponseEnd?.(controller, trailers)
+  }
+
+  override onResponseError (controller: Dispatcher.DispatchController, err: Error): void {
+    this.finish()
+    super.onResponseError?.(controller, err)
   }
 }
 

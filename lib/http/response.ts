@@ -44,6 +44,12 @@ export interface Transfer {
 export type Headers = Record<string, string | string[] | undefined>
 export type Response = Dispatcher.ResponseData
 export type Body = AsyncIterable<Buffer> & { destroy: () => void, on: (event: 'error', listener: (err: Error) => void) => unknown }
+/** What the checks read of an answer: undici's response, or a fake transport's in unit tests. */
+export interface Answer {
+  statusCode: number
+  headers: Headers
+  body: Body & { dump: () => Promise<unknown> }
+}
 
 export function header (headers: Headers, name: string): string | undefined {
   const v = headers[name]
@@ -102,19 +108,19 @@ export function isThrottling (err: RecordError): boolean {
  * a store's refusal of the credentials is read (its first 4 KiB say why) and becomes AUTH, not retried; a
  * store's 5xx is read as far as its error code (S3's SlowDown is a throttling answer whatever its status).
  */
-export async function rejectStatus (res: Response, url: string, o?: RequestOptions): Promise<never> {
+export async function rejectStatus (res: Answer, url: string, o?: RequestOptions): Promise<never> {
   const refused = o?.auth?.refused
   // Azure names its error in a header; S3 and Cloud Storage in the body's XML.
-  let code = header(res.headers as Headers, 'x-ms-error-code')
+  let code = header(res.headers, 'x-ms-error-code')
   if (refused && (res.statusCode === 401 || res.statusCode === 403)) {
-    const err = refused(res.statusCode, await smallText(res.body as unknown as Body, 4096))
+    const err = refused(res.statusCode, await smallText(res.body, 4096))
     if (err) throw err
   } else if (o?.auth && res.statusCode >= 500 && code === undefined) {
-    code = /<Code>([^<]{1,64})<\/Code>/.exec(await smallText(res.body as unknown as Body, 4096))?.[1]
+    code = /<Code>([^<]{1,64})<\/Code>/.exec(await smallText(res.body, 4096))?.[1]
   } else {
     await res.body.dump().catch(() => undefined)
   }
-  const err = statusError(res.statusCode, res.headers as Headers, url)
+  const err = statusError(res.statusCode, res.headers, url)
   if (isThrottlingAnswer(res.statusCode, code)) throttlingErrors.add(err)
   throw err
 }
@@ -154,8 +160,8 @@ export function contentRange (h: Headers): ContentRange | null {
  * when given; otherwise its body is destroyed and the answer is a retryable BAD_RANGE (or BAD_ENCODING).
  * `check` adds the caller's own test of the range (the file's version) before the body is read.
  */
-export function checkPartial (res: Response, url: string, start: number, end?: number, check?: (range: ContentRange, h: Headers) => void): ContentRange {
-  const h = res.headers as Headers
+export function checkPartial (res: Answer, url: string, start: number, end?: number, check?: (range: ContentRange, h: Headers) => void): ContentRange {
+  const h = res.headers
   try {
     checkIdentity(url, h)
     const range = contentRange(h)

@@ -11,9 +11,7 @@ import { createBlockFetcher, createFetcher, httpOptions } from '../source/fetch.
 import { Finalize, releaseJob } from './finalize.js'
 import { checkCreationOptions, copiesOverviews, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from '../raster/formats.js'
 import { loadGdal } from '../raster/gdal.js'
-import { createAgent, withRedirects } from '../http/agent.js'
-import { GuardedDispatcher } from '../http/guard.js'
-import { HostLimitedDispatcher } from '../http/host-dispatcher.js'
+import { createHttpClient } from '../http/client.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
 import { printable, Secrets } from '../http/redact.js'
 import { Stores } from '../store/stores.js'
@@ -169,15 +167,13 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   setMaxListeners(0, cancelled.signal)
 
   let warn: (message: string) => void = () => undefined
-  const make = options.dispatcher ?? (() => createAgent({ connections: options.concurrency, timeoutMs: options.timeout * 1000 }))
-  const guarded = new GuardedDispatcher(
-    () => withRedirects(make()),
-    (err) => warn(`a fault inside the HTTP client was recovered from (requests in flight are retried): ${err instanceof Error ? err.message : String(err)}`)
-  )
-  // Outermost, so that every request of the run (fetches, blocks, HEADs, uploads) waits its host's turn
-  // here, and a dispatcher replaced by the guard keeps the hosts' limits. A redirect's hops are counted
-  // under the origin first asked.
-  const dispatcher = new HostLimitedDispatcher(guarded, { cap: options.concurrency, adaptive: !options.fixedConcurrency })
+  const dispatcher = createHttpClient({
+    concurrency: options.concurrency,
+    adaptive: !options.fixedConcurrency,
+    timeoutMs: options.timeout * 1000,
+    ...(options.dispatcher ? { make: options.dispatcher } : {}),
+    onFault: (err) => warn(`a fault inside the HTTP client was recovered from (requests in flight are retried): ${err instanceof Error ? err.message : String(err)}`)
+  })
 
   // Every job from parse until finalize has let it go, so that a cancelled run can release those left
   // in the stages' buffers.

@@ -3,8 +3,8 @@
 // gs:// and az://, the record's headers to their own origin), or from a local path; never more than a cap.
 import { open } from 'node:fs/promises'
 import { RecordError } from '../core/errors.js'
-import { discardBody, get, header, readBody, rejectStatus, type RequestOptions, type Transfer } from '../http/response.js'
-import { retrying } from '../http/retry.js'
+import type { RequestOptions } from '../http/response.js'
+import { httpTransport, RemoteFile } from './remote-file.js'
 import { httpOptions, type FetchContext } from './fetch.js'
 import { isRemote, localPath } from '../core/url.js'
 
@@ -34,19 +34,7 @@ export function createDocumentReader (ctx: Pick<FetchContext, 'options' | 'dispa
 }
 
 async function readRemote (url: string, http: RequestOptions, maxBytes: number): Promise<Buffer> {
-  const transfer: Transfer = { bytes: 0, attempts: 0 }
-  return await retrying(url, http, transfer, async () => {
-    const res = await get(url, http, {})
-    if (res.statusCode !== 200) await rejectStatus(res, url, http)
-    const length = Number(header(res.headers, 'content-length') ?? NaN)
-    if (length > maxBytes) {
-      discardBody(res.body)
-      throw tooBig(url, maxBytes)
-    }
-    const chunks: Buffer[] = []
-    await readBody(res.body, url, transfer, { over: (got) => got > maxBytes ? tooBig(url, maxBytes) : undefined }, (chunk) => chunks.push(chunk))
-    return Buffer.concat(chunks)
-  })
+  return await new RemoteFile(httpTransport(url, http), { bytes: 0, attempts: 0 }).bytes(maxBytes, () => tooBig(url, maxBytes))
 }
 
 /** A document from a local path or file:// URL. */

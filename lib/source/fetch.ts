@@ -5,7 +5,7 @@
 // window, fetches the blocks a range-mode record needs.
 import { stat, rm } from 'node:fs/promises'
 import type { Dispatcher } from 'undici'
-import { download } from './download.js'
+import { httpTransport, RemoteFile } from './remote-file.js'
 import { openCached, probe, type Probed } from './probe.js'
 import { HeaderCache, readRanges } from './header-cache.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
@@ -129,22 +129,23 @@ export function createFetcher (ctx: FetchContext): FetchStage {
 
   async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Loaded> {
     const path = ctx.temp.file(job.url)
+    const remote = (): RemoteFile => new RemoteFile(httpTransport(job.url, http), job)
     try {
       const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
       if (changedTwice.has(job)) facts.changedTwice = true
       if (decideFetch(facts) === 'download') {
-        await download(job.url, path, http, job)
+        await remote().whole(path)
         return { kind: 'download', path, cache: 'miss' }
       }
       const key = sourceKey(job)
       const entry = await headerCache?.read(key)
       if (entry) {
         // The probe's facts and bytes from an earlier run: the blocks' requests carry its validator.
-        const warm = await openCached(job.url, path, entry, facts, http, job)
+        const warm = await openCached(remote(), path, entry, facts)
         if (warm) return { ...warm, cache: 'hit' }
         await rm(path, { force: true })
       }
-      const probed = await probe(job.url, path, facts, http, job)
+      const probed = await probe(remote(), path, facts)
       // Only what is read by ranges, and can be tied to its version, is worth keeping.
       // Nor an entry so large that reading it back into memory here (outside --max-memory) would cost
       // more than it saves: a BigTIFF's offset arrays can be tens of MB.
@@ -312,6 +313,6 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
       wanted = [[0, sparse.size]]
       job.fetch = 'download'
     }
-    await fetchMissing(sparse, wanted, http, job)
+    await fetchMissing(sparse, wanted, new RemoteFile(httpTransport(job.url, http), job, sparse))
   }
 }

@@ -3,9 +3,8 @@
 // by ranges from a sparse local file (lib/source/sparse.ts).
 import { open, truncate, writeFile } from 'node:fs/promises'
 import { RecordError } from '../core/errors.js'
-import { retrying } from '../http/retry.js'
-import { checkPartial, discardBody, get, header, readBody, rejectStatus, strongValidator, validatorWeakness, type Headers, type RequestOptions, type Transfer } from '../http/response.js'
-import { acceptWhole, download, receiveBody, type Progress } from './download.js'
+import { header, validatorWeakness } from '../http/response.js'
+import type { RemoteFile } from './remote-file.js'
 import { decideFetch, type FetchFacts } from './decision.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
@@ -39,54 +38,31 @@ export interface CachedHead extends SparseLayout {
  * directories sit at its head, with a strong validator, becomes a sparse source; anything else downloads
  * the rest, resuming after the bytes already here where a strong validator guards the resume.
  */
-export async function probe (url: string, path: string, facts: FetchFacts, o: RequestOptions, transfer: Transfer): Promise<Probed> {
-  const state: Progress = { written: 0, rangesOk: false }
-  let answer: Headers = {}
-  const head = await retrying(url, o, transfer, async () => {
-    const res = await get(url, o, { range: `bytes=0-${PROBE_BYTES - 1}` })
-    if (res.statusCode === 200) {
-      if (decideFetch({ ...facts, probe: { ranges: false, head: 0, validator: false, tiff: false } }) === 'RANGE_UNSUPPORTED') {
-        discardBody(res.body)
-        const length = header(res.headers as Headers, 'content-length')
-        // Not retried: another request would meet the same server.
-        throw new RecordError('fetch', 'RANGE_UNSUPPORTED', `${url}: the server answered a Range request with the whole file (HTTP 200${length !== undefined ? `, ${length} bytes` : ''}): ` +
-          '--fetch range reads only ranges, and this body was not read (--fetch auto downloads it)')
-      }
-      // Range ignored: this is the download, in this one request.
-      acceptWhole(res, url, state, o)
-      await receiveBody(res.body, url, path, false, state, o, transfer)
-      return null
-    }
-    if (res.statusCode !== 206) await rejectStatus(res, url, o)
-    const range = checkPartial(res, url, 0)
-    // A total of '*' (unknown length) can only be downloaded to its end.
-    state.total = range.total
-    answer = res.headers as Headers
-    state.validator = strongValidator(answer)
-    state.rangesOk = true
-    // No size check here: --max-bytes limits what a record moves, and a range read of a file over it
-    // may move far less. Should this become a download, download() refuses it before its body.
-    const want = Math.min(range.end + 1, PROBE_BYTES)
-    const chunks: Buffer[] = []
-    await readBody(res.body, url, transfer, { length: want, excess: 'stop' }, (chunk) => chunks.push(chunk))
-    return Buffer.concat(chunks, want)
+export async function probe (remote: RemoteFile, path: string, facts: FetchFacts): Promise<Probed> {
+  const url = remote.url
+  const first = await remote.head(PROBE_BYTES, path, (h) => {
+    if (decideFetch({ ...facts, probe: { ranges: false, head: 0, validator: false, tiff: false } }) !== 'RANGE_UNSUPPORTED') return undefined
+    const length = header(h, 'content-length')
+    // Not retried: another request would meet the same server.
+    return new RecordError('fetch', 'RANGE_UNSUPPORTED', `${url}: the server answered a Range request with the whole file (HTTP 200${length !== undefined ? `, ${length} bytes` : ''}): ` +
+      '--fetch range reads only ranges, and this body was not read (--fetch auto downloads it)')
   })
-  if (head === null) return { kind: 'download', path }
+  if (first === null) return { kind: 'download', path }
+  const { head, headers } = first
   await writeFile(path, head)
-  state.written = head.length
-  const probed = { ...facts, probe: { ranges: true, size: state.total, head: head.length, validator: state.validator !== undefined, tiff: looksLikeTiff(head) } }
+  const probed = { ...facts, probe: { ranges: true, size: remote.size, head: head.length, validator: remote.validator !== undefined, tiff: looksLikeTiff(head) } }
   const next = decideFetch(probed)
   if (next === 'WEAK_VALIDATOR') {
-    throw new RecordError('fetch', 'WEAK_VALIDATOR', `${url}: ${validatorWeakness(answer)}: without a strong validator (RFC 9110 8.8) ranges cannot be tied to one ` +
+    throw new RecordError('fetch', 'WEAK_VALIDATOR', `${url}: ${validatorWeakness(headers)}: without a strong validator (RFC 9110 8.8) ranges cannot be tied to one ` +
       'version of the file, so --fetch range refuses it (--fetch auto downloads it whole)')
   }
   if (next === 'done') return { kind: 'download', path }
   if (next === 'directories') {
-    const opened = await openSparse({ url, path, head, size: state.total as number, validator: state.validator }, probed, o, transfer)
+    const opened = await openSparse(path, head, probed, remote)
     if (opened) return { kind: 'range', source: opened.source, layout: { head: head.length, structureBytes: opened.structureBytes } }
     await truncate(path, head.length)
   }
-  await download(url, path, o, transfer, state)
+  await remote.whole(path, head.length)
   return { kind: 'download', path }
 }
 
@@ -95,12 +71,14 @@ export async function probe (url: string, path: string, facts: FetchFacts, o: Re
  * replayed on the facts the probe found (size, validator, head, structure). Null when they do not choose
  * ranges under this run's --fetch: the caller probes as usual.
  */
-export async function openCached (url: string, path: string, entry: CachedHead, facts: FetchFacts, o: RequestOptions, transfer: Transfer): Promise<Probed | null> {
+export async function openCached (remote: RemoteFile, path: string, entry: CachedHead, facts: FetchFacts): Promise<Probed | null> {
   const head = entry.bytes.subarray(0, entry.head)
   const probed = { ...facts, probe: { ranges: true, size: entry.size, head: head.length, validator: true, tiff: looksLikeTiff(head) } }
   if (decideFetch(probed) !== 'directories') return null
   await writeFile(path, head)
-  const opened = await openSparse({ url, path, head, size: entry.size, validator: entry.validator, cached: entry }, probed, o, transfer)
+  remote.size = entry.size
+  remote.validator = entry.validator
+  const opened = await openSparse(path, head, probed, remote, entry)
   // Nothing of this run has tied the cached bytes to the file's current version yet.
   if (opened) opened.source.unverified = true
   return opened ? { kind: 'range', source: opened.source, layout: { head: entry.head, structureBytes: entry.structureBytes } } : null
@@ -113,9 +91,10 @@ class OutsideHead extends Error {}
  * Reads the TIFF's directories (from the head, or by ranges where decideFetch allows) into a sparse local
  * file holding the head and every directory; null when the file is to be downloaded instead.
  */
-async function openSparse (found: { url: string, path: string, head: Buffer, size: number, validator: string | undefined, cached?: CachedHead }, facts: FetchFacts,
-  o: RequestOptions, transfer: Transfer): Promise<{ source: SparseSource, structureBytes: number } | null> {
-  const { url, path, head, size, validator, cached } = found
+async function openSparse (path: string, head: Buffer, facts: FetchFacts, remote: RemoteFile,
+  cached?: CachedHead): Promise<{ source: SparseSource, structureBytes: number } | null> {
+  const { url, validator } = remote
+  const size = remote.size as number
   const src: SparseSource = { url, path, size, info: { ifds: [], structure: [] }, held: [[0, head.length]], inFlight: [] }
   if (validator !== undefined) src.validator = validator
   const file = await open(path, 'r+')
@@ -140,7 +119,7 @@ async function openSparse (found: { url: string, path: string, head: Buffer, siz
     const range: Range = [offset, Math.min(offset + length, size)]
     if (range[1] <= head.length) return head.subarray(range[0], range[1])
     if (decideFetch({ ...facts, directories: { layout: 'outside-head', structureBytes: 0 } }) !== 'directories') throw new OutsideHead()
-    if (missingRanges([range], src.held).length > 0) await fetchMissing(src, [range], o, transfer)
+    if (missingRanges([range], src.held).length > 0) await fetchMissing(src, [range], remote)
     const f = await open(path, 'r')
     try {
       const buf = Buffer.alloc(range[1] - range[0])
@@ -166,6 +145,6 @@ async function openSparse (found: { url: string, path: string, head: Buffer, siz
   const next = decideFetch({ ...facts, directories: { layout, structureBytes } })
   if (next === 'BAD_TIFF') throw new RecordError('fetch', 'BAD_TIFF', `${url}: cannot be read by ranges: ${why}`)
   if (next !== 'range') return null
-  await fetchMissing(src, src.info.structure, o, transfer)
+  await fetchMissing(src, src.info.structure, remote)
   return { source: src, structureBytes }
 }
