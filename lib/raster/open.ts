@@ -116,6 +116,7 @@ async function pinOverview (opened: Opened & { dataset: Dataset }, window: Pixel
   const index = chooseOverview({ x: opened.source.width, y: opened.source.height }, sizes, window, outSize)
   return index !== null ? { index, width: sizes[index].x, height: sizes[index].y } : undefined
 }
+
 async function describe (ds: Dataset, url: string): Promise<SourceInfo> {
   const size = await ds.rasterSizeAsync
   const count = await ds.bands.countAsync()
