@@ -1,5 +1,6 @@
 // The open stage: opens the local copy with GDAL (async, on the libuv pool), learns the source's shape,
-// and resolves the record's window against it.
+// resolves the record's window against it, and plans how GDAL makes its pixels: a plain window (at the
+// level out_size reads), a warp (lib/raster/warp.ts) or a stack of sources (lib/raster/stack.ts).
 // Downloaded files open with an allow-list of single-file raster drivers, so that a file from the network
 // cannot make GDAL read local files or other hosts (no VRT, WMS, WCS, MBTiles and the like).
 import { RecordError } from '../core/errors.js'

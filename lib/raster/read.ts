@@ -1,5 +1,5 @@
-// The read stage: takes the window's bytes from the memory budget and makes the window a virtual
-// dataset (VRT) over the source through GDAL's own translate (async, on the libuv pool). Going through
+// The read stage: takes the plan's pixel bytes from the memory budget (the record's lease, held until
+// written) and, for a plain window, makes the window a virtual dataset (VRT) over the source through GDAL's own translate (async, on the libuv pool). Going through
 // gdal_translate's code keeps what it keeps: data type, nodata, colour interpretation and table, scale and
 // offset, descriptions, masks, interleaving; the window's geotransform and the source CRS. The pixels are
 // read by the write stage's copy, chunk by chunk, straight into the output: no whole copy of the window

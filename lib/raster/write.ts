@@ -1,5 +1,6 @@
 // The write stage: the window (a VRT over the source) is copied into the output, GDAL reading and
-// encoding it chunk by chunk; a warp's pixels are warped into memory first (see warpPixels) and copied.
+// encoding it chunk by chunk; a warp's pixels are warped into memory first (see warpPixels) and copied;
+// a stack's sources each into a file of our own, stacked by a VRT (lib/raster/stack-write.ts).
 // GDAL encodes the output into a /vsimem/ file, and Node writes those bytes to a temporary name beside
 // the final place, so that a full disk or any other write error is the system call's own error, never a
 // GDAL message lost on a pool thread (GDAL on a full disk wrote unreadable TIFFs and GeoPackages of zeros
@@ -16,7 +17,7 @@ import { diskError, spaceOr } from './disk-errors.js'
 import { checkedStep, closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
 import { warpPixels } from './warp.js'
 import { stackPixels } from './stack-write.js'
-import { releaseLease, type Job, type Written } from '../core/job.js'
+import { releaseLease, type Job, type StackPlan, type WarpPlan, type WindowPlan, type Written } from '../core/job.js'
 import { removeOnExit } from '../core/tempdir.js'
 import { mergeCreationOptions, readingDriver, WRITES_BY_NAME } from './formats.js'
 import type { Slots } from '../core/slots.js'
@@ -223,16 +224,15 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     }
   }
 
-  /** The window (a VRT, or a warp into memory) copied into the output. */
-  async function writeWindow (job: Job, temp: string): Promise<void> {
-    const plan = job.plan
+  /** The window (the read stage's VRT, or a warp into memory) copied into the output. */
+  async function writeWindow (job: Job, plan: WindowPlan | WarpPlan, temp: string): Promise<void> {
     // A warp's VRT (made at open for its grid) reads what its warp reads: a failure is told apart on it.
-    const pixels = plan?.kind === 'warp' ? plan.vrt : job.pixels
+    const pixels = plan.kind === 'warp' ? plan.vrt : job.pixels
     if (!pixels) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
     await ctx.gdalCalls.run(async () => {
       let from: Dataset
       try {
-        from = plan?.kind === 'warp' ? await warpPixels(gdal, plan.source ?? job.opened?.dataset, plan) : pixels
+        from = plan.kind === 'warp' ? await warpPixels(gdal, plan.source ?? job.opened?.dataset, plan) : pixels
       } catch (err) {
         throw await copyError(gdal, job, pixels, err as Error)
       }
@@ -246,9 +246,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
   }
 
   /** A stack's sources on the grid, stacked (lib/raster/stack-write.ts) and copied into the output. */
-  async function writeStack (job: Job, temp: string): Promise<void> {
-    const plan = job.plan
-    if (plan?.kind !== 'stack') throw new RecordError('write', 'NO_PIXELS', 'the sources were not planned')
+  async function writeStack (job: Job, plan: StackPlan, temp: string): Promise<void> {
     const stack = await stackPixels(gdal, job, plan, ctx.temp)
     try {
       // The stacked pixels are files of our own, checked when made: the output failed.
@@ -299,10 +297,13 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     const temp = store ? ctx.temp.file(basename(final)) : temporaryName(final)
     try {
       if (!store) await outputDirectory(job, final)
-      if (job.parts) {
-        await ctx.gdalCalls.run(() => writeStack(job, temp))
+      // The plan's pixels made (lib/raster/plan.ts gives GDAL its arguments) and copied into the output.
+      const plan = job.plan
+      if (!plan) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
+      if (plan.kind === 'stack') {
+        await ctx.gdalCalls.run(() => writeStack(job, plan, temp))
       } else {
-        await writeWindow(job, temp)
+        await writeWindow(job, plan, temp)
       }
       // The window first, then the source it reads from; both idle now (their async calls have returned).
       for (const part of job.parts ?? []) closeJobDatasets(part)
