@@ -15,7 +15,7 @@ test('a release that fails is a run warning (redacted), not a process warning, a
   try {
     const finalize = new Finalize(() => undefined, ['Zq9headerXw'], (m) => warnings.push(m))
     const job = newJob(7, 'http://127.0.0.1:9/a.tif?token=Zq9tokenXw')
-    job.local = { release: () => Promise.reject(new Error('EBUSY: cannot remove (Zq9headerXw)')) } as unknown as LocalSource
+    job.fetched = { kind: 'download', local: { release: () => Promise.reject(new Error('EBUSY: cannot remove (Zq9headerXw)')) } as unknown as LocalSource }
     finalize.write(job)
     const [record] = await once(finalize, 'data') as [{ line: number, status: string }]
     assert.equal(record.line, 7)

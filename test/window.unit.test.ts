@@ -193,9 +193,13 @@ test('bboxToWindow matches gdal_translate -projwin on fixed cases', () => {
 
 function jobFor (ds: Dataset, request: Partial<WindowRequest>, georeferenced = true): Job {
   const source = { driver: ds.driver.description, width: ds.rasterSize.x, height: ds.rasterSize.y, count: ds.bands.count(), dtype: 'Byte', crs: null }
-  const job = bareJob(1, { url: ds.description, dataset: ds, source, georeferenced })
-  job.request = { ...job.request, ...request }
-  return job
+  const job = bareJob(1, { url: ds.description, opened: { dataset: ds, source, georeferenced } })
+  return { ...job, request: { ...job.request, ...request } }
+}
+
+/** The job's window as open resolves it. */
+async function resolveFor (crs: CrsCatalog, job: Job, maxPixels: number): Promise<PixelWindow> {
+  return await resolveWindow(gdal, crs, job.opened, job.request, maxPixels)
 }
 
 test('resolveWindow: clipped unless boundless, OUTSIDE when no pixel is left, refusals by code', async () => {
@@ -205,20 +209,20 @@ test('resolveWindow: clipped unless boundless, OUTSIDE when no pixel is left, re
     await fc.assert(fc.asyncProperty(windowArb, fc.boolean(), async (window, boundless) => {
       const job = jobFor(ds, { window, boundless })
       const clipped = clipWindow(window, 100, 80)
-      if (boundless) assert.deepEqual(await resolveWindow(gdal, crs, job, Infinity), window)
-      else if (clipped) assert.deepEqual(await resolveWindow(gdal, crs, job, Infinity), clipped)
-      else await assert.rejects(resolveWindow(gdal, crs, job, Infinity), recordError('open', 'OUTSIDE'))
+      if (boundless) assert.deepEqual(await resolveFor(crs, job, Infinity), window)
+      else if (clipped) assert.deepEqual(await resolveFor(crs, job, Infinity), clipped)
+      else await assert.rejects(resolveFor(crs, job, Infinity), recordError('open', 'OUTSIDE'))
     }), { numRuns: 200 })
 
     // --max-pixels counts the output's pixels: the clipped window's, or --out-size's.
     const window = { col: 90, row: 70, width: 100, height: 100 }
-    assert.deepEqual(await resolveWindow(gdal, crs, jobFor(ds, { window }), 100), { col: 90, row: 70, width: 10, height: 10 })
-    await assert.rejects(resolveWindow(gdal, crs, jobFor(ds, { window }), 99), recordError('open', 'TOO_MANY_PIXELS'))
-    await assert.rejects(resolveWindow(gdal, crs, jobFor(ds, { window, outSize: [20, 20] }), 399), recordError('open', 'TOO_MANY_PIXELS'))
-    await assert.rejects(resolveWindow(gdal, crs, jobFor(ds, { bands: [1, 2] }), Infinity), recordError('open', 'BAD_BANDS'))
-    await assert.rejects(resolveWindow(gdal, crs, jobFor(ds, { bbox: [500000, 4199900, 500100, 4200000] }, false), Infinity), recordError('open', 'NOT_GEOREFERENCED'))
-    await assert.rejects(resolveWindow(gdal, crs, jobFor(ds, { bbox: [500000, 4199900, 500100, 4200000], bboxCrs: 'EPSG:999999' }), Infinity), recordError('input', 'BAD_CRS'))
-    await assert.rejects(resolveWindow(gdal, crs, { ...jobFor(ds, {}), dataset: undefined }, Infinity), recordError('open', 'NOT_OPEN'))
+    assert.deepEqual(await resolveFor(crs, jobFor(ds, { window }), 100), { col: 90, row: 70, width: 10, height: 10 })
+    await assert.rejects(resolveFor(crs, jobFor(ds, { window }), 99), recordError('open', 'TOO_MANY_PIXELS'))
+    await assert.rejects(resolveFor(crs, jobFor(ds, { window, outSize: [20, 20] }), 399), recordError('open', 'TOO_MANY_PIXELS'))
+    await assert.rejects(resolveFor(crs, jobFor(ds, { bands: [1, 2] }), Infinity), recordError('open', 'BAD_BANDS'))
+    await assert.rejects(resolveFor(crs, jobFor(ds, { bbox: [500000, 4199900, 500100, 4200000] }, false), Infinity), recordError('open', 'NOT_GEOREFERENCED'))
+    await assert.rejects(resolveFor(crs, jobFor(ds, { bbox: [500000, 4199900, 500100, 4200000], bboxCrs: 'EPSG:999999' }), Infinity), recordError('input', 'BAD_CRS'))
+    await assert.rejects(resolveFor(crs, { ...jobFor(ds, {}), opened: undefined }, Infinity), recordError('open', 'NOT_OPEN'))
   } finally {
     ds.close()
   }
@@ -230,8 +234,8 @@ test('resolveWindow: a bbox in the raster\'s CRS, and the same bbox given in EPS
   try {
     const bbox: Bbox = [500100, 4199500, 500300, 4199800]
     const want = { col: 10, row: 20, width: 20, height: 30 }
-    assert.deepEqual(await resolveWindow(gdal, crs, jobFor(ds, { bbox }), Infinity), want)
-    assert.deepEqual(await resolveWindow(gdal, crs, jobFor(ds, { bbox, bboxCrs: 'EPSG:32618' }), Infinity), want)
+    assert.deepEqual(await resolveFor(crs, jobFor(ds, { bbox }), Infinity), want)
+    assert.deepEqual(await resolveFor(crs, jobFor(ds, { bbox, bboxCrs: 'EPSG:32618' }), Infinity), want)
     // Carried into lon/lat and back, the densified bbox bounds the original: it can only grow, by under a pixel.
     const to4326 = new gdal.CoordinateTransformation(gdal.SpatialReference.fromEPSG(32618), gdal.SpatialReference.fromEPSG(4326))
     const corners = [[bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[0], bbox[3]], [bbox[2], bbox[3]]].map(([x, y]) => to4326.transformPoint(x, y))
@@ -239,7 +243,7 @@ test('resolveWindow: a bbox in the raster\'s CRS, and the same bbox given in EPS
     const lons = corners.map((p) => p.y)
     const lats = corners.map((p) => p.x)
     const geo: Bbox = [Math.min(...lats), Math.min(...lons), Math.max(...lats), Math.max(...lons)]
-    const got = await resolveWindow(gdal, crs, jobFor(ds, { bbox: geo, bboxCrs: 'EPSG:4326' }), Infinity)
+    const got = await resolveFor(crs, jobFor(ds, { bbox: geo, bboxCrs: 'EPSG:4326' }), Infinity)
     assert.ok(got.col <= want.col && got.row <= want.row, JSON.stringify(got))
     assert.ok(got.col + got.width >= want.col + want.width - 1 && got.row + got.height >= want.row + want.height - 1, JSON.stringify(got))
     assert.ok(got.width <= want.width + 2 && got.height <= want.height + 2, JSON.stringify(got))

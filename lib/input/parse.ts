@@ -1,7 +1,7 @@
 // Input records to jobs. A line is a bare URL or path, or a JSON object whose fields override the
 // command-line defaults. Anything wrong becomes an error record (stage `input`) naming the line.
 import { RecordError } from '../core/errors.js'
-import type { Job } from '../core/job.js'
+import { makeJob, type Asked, type Job } from '../core/job.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import type { PipelineOptions } from '../core/options.js'
 import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow, type WindowRequest } from '../core/request.js'
@@ -13,18 +13,16 @@ import { parseSources, requestedSources } from './sources.js'
 
 const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
 
+/** A request as parse fills it in, before the job is made of it (and its fields fixed). */
+type Draft = { -readonly [K in keyof Asked]: Asked[K] }
+
+function draft (line: number, url = ''): Draft {
+  return { line, url, request: { window: { col: 0, row: 0, width: 1, height: 1 }, boundless: false }, headers: {} }
+}
+
+/** A job with nothing asked but its line and URL (tests, and records that failed before their fields). */
 export function newJob (line: number, url = ''): Job {
-  return {
-    line,
-    url,
-    request: { window: { col: 0, row: 0, width: 1, height: 1 }, boundless: false },
-    headers: {},
-    bytes: 0,
-    attempts: 0,
-    ms: {},
-    fetchMs: 0,
-    started: performance.now()
-  }
+  return makeJob(draft(line, url))
 }
 
 /**
@@ -47,14 +45,11 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
   else if (isRawLine(item)) raw = item
   else raw = { line, text: undefined }
 
-  const job = newJob(raw.line)
+  const job = draft(raw.line)
   if (raw.input !== undefined) job.input = raw.input
   if (given?.id !== undefined) job.id = given.id
   if (given?.retry !== undefined) job.retryInput = given.retry
-  if (given?.error) {
-    job.error = given.error
-    return job
-  }
+  if (given?.error) return makeJob(job, given.error)
   try {
     if (raw.problem !== undefined) throw new InvalidValue(raw.problem)
     let fields: Record<string, unknown>
@@ -71,9 +66,9 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
     if (fields.bbox_crs !== undefined && job.request.bboxCrs !== undefined) checkCrs?.(job.request.bboxCrs)
     if (fields.dst_crs !== undefined && job.request.dstCrs !== undefined && job.request.dstCrs.toLowerCase() !== 'utm') checkCrs?.(job.request.dstCrs)
   } catch (err) {
-    job.error = err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err))
+    return makeJob(job, err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err)))
   }
-  return job
+  return makeJob(job)
 }
 
 function parseJson (text: string): Record<string, unknown> {
@@ -89,7 +84,7 @@ function parseJson (text: string): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
-function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptions, ext: string): void {
+function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOptions, ext: string): void {
   if (fields.id !== undefined) {
     if (typeof fields.id !== 'string' && typeof fields.id !== 'number') throw new InvalidValue('"id" must be a string or a number')
     job.id = String(fields.id)
@@ -121,12 +116,9 @@ function fill (job: Job, fields: Record<string, unknown>, options: PipelineOptio
   checkPixels(w, h, options.maxPixels)
   if (sources) {
     job.parts = sources.map((source, index) => {
-      const part = newJob(job.line, source.url)
-      part.request = { ...job.request }
       // The entry's own headers on top of the record's, for this source alone.
-      part.headers = source.headers ? { ...job.headers, ...source.headers } : job.headers
-      part.stackSource = { ...source, index }
-      return part
+      const headers = source.headers ? { ...job.headers, ...source.headers } : job.headers
+      return makeJob({ line: job.line, url: source.url, request: { ...job.request }, headers, stackSource: { ...source, index } })
     })
   }
   const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id)

@@ -3,6 +3,7 @@
 import { createRequire, Module } from 'node:module'
 import { dirname } from 'node:path'
 import type * as GdalModule from 'gdal-async'
+import type { Job } from '../core/job.js'
 
 export type Gdal = typeof GdalModule
 export type Dataset = GdalModule.Dataset
@@ -115,9 +116,18 @@ export function closeDataset (ds: Dataset | undefined): void {
 }
 
 /** A job's datasets, the window (a VRT) before the sources it reads from. */
-export function closeJobDatasets (job: { pixels?: Dataset, warpSource?: Dataset, dataset?: Dataset }): void {
-  for (const ds of [job.pixels, job.warpSource, job.dataset]) closeDataset(ds)
+export function closeJobDatasets (job: Job): void {
+  closeDataset(job.pixels)
   job.pixels = undefined
-  job.warpSource = undefined
-  job.dataset = undefined
+  const plan = job.plan
+  if (plan?.kind === 'warp') {
+    closeDataset(plan.vrt)
+    closeDataset(plan.source)
+    plan.vrt = undefined
+    plan.source = undefined
+  }
+  if (job.opened) {
+    closeDataset(job.opened.dataset)
+    job.opened.dataset = undefined
+  }
 }

@@ -1,16 +1,18 @@
 // The open stage: opens the local copy with GDAL (async, on the libuv pool), learns the source's shape,
-// and resolves the record's window against it.
+// resolves the record's window against it, and plans how GDAL makes its pixels: a plain window (at the
+// level out_size reads), a warp (lib/raster/warp.ts) or a stack of sources (lib/raster/stack.ts).
 // Downloaded files open with an allow-list of single-file raster drivers, so that a file from the network
 // cannot make GDAL read local files or other hosts (no VRT, WMS, WCS, MBTiles and the like).
 import { RecordError } from '../core/errors.js'
-import type { Dataset, Gdal } from './gdal.js'
-import type { Job } from '../core/job.js'
+import { closeDataset, type Dataset, type Gdal } from './gdal.js'
+import type { Job, Opened, Overview, Plan } from '../core/job.js'
+import type { PixelWindow } from '../core/request.js'
 import type { SourceInfo } from '../core/records.js'
 import { crsName, resolveWindow, tooManyPixels, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
 import { windowBytes } from '../core/budget.js'
 import { isWarp } from '../core/request.js'
-import { prepareWarp } from './warp.js'
+import { overviewSizes, planWarp } from './warp.js'
 import type { Slots } from '../core/slots.js'
 import { openStack } from './stack.js'
 
@@ -40,11 +42,14 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
   const drivers = allowedDrivers(gdal)
 
   // A multi-source record opens each of its sources and plans them onto one grid (lib/raster/stack.ts).
-  return (job) => gdalCalls.run(() => job.parts ? openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource).then(() => checkMemory(job)) : openStage(job))
+  return (job) => gdalCalls.run(async () => {
+    if (!job.parts) return await openStage(job)
+    checkMemory(job, await openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource))
+  })
 
   /** Opens a record's local copy and learns its shape. */
-  async function openSource (job: Job): Promise<Dataset> {
-    const local = job.local
+  async function openSource (job: Job): Promise<Opened & { dataset: Dataset }> {
+    const local = job.fetched?.local
     if (!local) throw new RecordError('open', 'NO_SOURCE', 'nothing was fetched')
     let ds: Dataset
     try {
@@ -55,56 +60,62 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
       throw new RecordError('open', 'NOT_A_RASTER',
         `${job.url}: not a raster GDAL can read${local.downloaded ? ` with the allowed drivers (${drivers.join(', ')})` : ''}: ${(err as Error).message}`)
     }
-    job.dataset = ds
-    job.source = await describe(ds, job.url)
-    const gt = await ds.geoTransformAsync
-    job.georeferenced = gt !== null && !(gt[0] === 0 && gt[1] === 1 && gt[2] === 0 && gt[3] === 0 && gt[4] === 0 && gt[5] === 1)
-    return ds
+    let source: SourceInfo
+    let gt: number[] | null
+    try {
+      source = await describe(ds, job.url)
+      gt = await ds.geoTransformAsync
+    } catch (err) {
+      // Not attached to the record: closed here (idle, its calls have returned).
+      closeDataset(ds)
+      throw err
+    }
+    const opened = { dataset: ds, source, georeferenced: gt !== null && !(gt[0] === 0 && gt[1] === 1 && gt[2] === 0 && gt[3] === 0 && gt[4] === 0 && gt[5] === 1) }
+    job.opened = opened
+    return opened
   }
 
-  function checkMemory (job: Job): void {
-    if ((job.memoryBytes ?? 0) > maxMemory) {
-      throw new RecordError('open', 'OVER_MEMORY', `window of ${job.memoryBytes} bytes (pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.source?.dtype}) is over --max-memory ${maxMemory} bytes`)
+  function checkMemory (job: Job, plan: Plan): void {
+    if (plan.bytes > maxMemory) {
+      throw new RecordError('open', 'OVER_MEMORY', `window of ${plan.bytes} bytes (pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.opened?.source.dtype}) is over --max-memory ${maxMemory} bytes`)
     }
   }
 
   async function openStage (job: Job): Promise<void> {
-    const ds = await openSource(job)
+    const opened = await openSource(job)
     // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
-    job.window = await resolveWindow(gdal, crs, job, maxPixels)
+    const window = await resolveWindow(gdal, crs, opened, job.request, maxPixels)
+    opened.window = window
+    let plan: Plan
     if (isWarp(job.request)) {
       // The grid is known once gdalwarp has made it: the output's size is judged on it.
-      await prepareWarp({ gdal, crs, maxPixels }, job)
-      const grid = job.grid as NonNullable<Job['grid']>
-      if (grid.width * grid.height > maxPixels) throw tooManyPixels(grid.width, grid.height, maxPixels, 'open')
-      const pixels = job.pixels as Dataset
-      job.memoryBytes = windowBytes(grid.width, grid.height, await pixels.bands.countAsync(), (job.source as SourceInfo).dtype)
+      plan = await planWarp({ gdal, crs, maxPixels }, job, opened, job.request, window)
+      job.plan = plan
+      if (plan.grid.width * plan.grid.height > maxPixels) throw tooManyPixels(plan.grid.width, plan.grid.height, maxPixels, 'open')
     } else {
-      await pinOverview(ds, job)
-      job.memoryBytes = pixelBytes(job)
+      const r = job.request
+      const overview = r.outSize ? await pinOverview(opened, window, r.outSize) : undefined
+      const [width, height] = r.outSize ?? [window.width, window.height]
+      plan = {
+        kind: 'window',
+        window,
+        ...(r.bands ? { bands: r.bands } : {}),
+        ...(r.outSize ? { outSize: r.outSize } : {}),
+        ...(overview ? { overview } : {}),
+        // The output window's pixel bytes: its size (or out_size) × the bands read × the data type's size.
+        bytes: windowBytes(width, height, r.bands?.length ?? opened.source.count, opened.source.dtype)
+      }
+      job.plan = plan
     }
-    checkMemory(job)
+    checkMemory(job, plan)
   }
 }
 
-/** The output window's pixel bytes: its size (or out_size) × the bands read × the data type's size. */
-function pixelBytes (job: Job): number {
-  const window = job.window as NonNullable<Job['window']>
-  const source = job.source as NonNullable<Job['source']>
-  const [width, height] = job.request.outSize ?? [window.width, window.height]
-  return windowBytes(width, height, job.request.bands?.length ?? source.count, source.dtype)
-}
-
 /** Chooses the level a resampled read will use (lib/overview.ts), so that range mode fetches that one. */
-async function pinOverview (ds: Dataset, job: Job): Promise<void> {
-  const outSize = job.request.outSize
-  const window = job.window
-  if (!outSize || !window || !job.source) return
-  const overviews = (await ds.bands.getAsync(1)).overviews
-  const sizes = []
-  for (let i = 0, n = await overviews.countAsync(); i < n; i++) sizes.push(await (await overviews.getAsync(i)).sizeAsync)
-  const index = chooseOverview({ x: job.source.width, y: job.source.height }, sizes, window, outSize)
-  if (index !== null) job.overview = { index, width: sizes[index].x, height: sizes[index].y }
+async function pinOverview (opened: Opened & { dataset: Dataset }, window: PixelWindow, outSize: readonly [number, number]): Promise<Overview | undefined> {
+  const sizes = await overviewSizes(opened.dataset)
+  const index = chooseOverview({ x: opened.source.width, y: opened.source.height }, sizes, window, outSize)
+  return index !== null ? { index, width: sizes[index].x, height: sizes[index].y } : undefined
 }
 
 async function describe (ds: Dataset, url: string): Promise<SourceInfo> {

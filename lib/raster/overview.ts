@@ -9,7 +9,7 @@
 export interface Size { x: number, y: number }
 
 /** The 0-based index into GDAL's overview list of band 1, or null for full resolution. */
-export function chooseOverview (full: Size, overviews: Size[], window: { width: number, height: number }, outSize?: [number, number]): number | null {
+export function chooseOverview (full: Size, overviews: Size[], window: { width: number, height: number }, outSize?: readonly [number, number]): number | null {
   if (!outSize) return null
   let best: number | null = null
   let bestFactor = 1

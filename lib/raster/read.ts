@@ -1,5 +1,5 @@
-// The read stage: takes the window's bytes from the memory budget and makes the window a virtual
-// dataset (VRT) over the source through GDAL's own translate (async, on the libuv pool). Going through
+// The read stage: takes the plan's pixel bytes from the memory budget (the record's lease, held until
+// written) and, for a plain window, makes the window a virtual dataset (VRT) over the source through GDAL's own translate (async, on the libuv pool). Going through
 // gdal_translate's code keeps what it keeps: data type, nodata, colour interpretation and table, scale and
 // offset, descriptions, masks, interleaving; the window's geotransform and the source CRS. The pixels are
 // read by the write stage's copy, chunk by chunk, straight into the output: no whole copy of the window
@@ -7,7 +7,7 @@
 import { RecordError } from '../core/errors.js'
 import type { Gdal } from './gdal.js'
 import type { Job } from '../core/job.js'
-import type { PixelWindow } from '../core/request.js'
+import { translateArgs } from './plan.js'
 import type { Slots } from '../core/slots.js'
 import type { MemoryBudget } from '../core/budget.js'
 
@@ -20,32 +20,23 @@ export interface ReadContext {
   gdalCalls: Slots
 }
 
-export function translateArgs (window: PixelWindow, job: Job): string[] {
-  const args = ['-of', 'VRT', '-srcwin', String(window.col), String(window.row), String(window.width), String(window.height)]
-  for (const b of job.request.bands ?? []) args.push('-b', String(b))
-  if (job.request.outSize) {
-    // Pinned to the level chosen at open (full resolution: NONE), so GDAL reads exactly that level.
-    args.push('-outsize', String(job.request.outSize[0]), String(job.request.outSize[1]), '-ovr', job.overview ? String(job.overview.index) : 'NONE')
-  }
-  return args
-}
-
 export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
   return async function readStage (job: Job): Promise<void> {
-    const window = job.window
-    if (!window) throw new RecordError('read', 'NO_WINDOW', 'no window was resolved')
-    const ds = job.dataset as NonNullable<Job['dataset']>
+    const plan = job.plan
+    if (!plan) throw new RecordError('read', 'NO_WINDOW', 'no window was resolved')
     try {
-      job.releaseMemory = await ctx.budget.acquire(job.memoryBytes ?? 0, ctx.cancelled)
+      job.lease = { bytes: plan.bytes, release: await ctx.budget.acquire(plan.bytes, ctx.cancelled) }
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
     }
     // A warp's VRT was made at open (its grid decides what range mode fetches): nothing more to make. A
     // stack's sources are read by the write stage, each into the memory held here (lib/raster/stack-write.ts).
-    if (job.pixels || job.parts) return
+    if (plan.kind !== 'window') return
+    const ds = job.opened?.dataset
+    if (!ds) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
     try {
       // A GDAL slot only for the translate itself: a record waiting for memory holds no thread.
-      job.pixels = await ctx.gdalCalls.run(() => ctx.gdal.translateAsync('', ds, translateArgs(window, job)))
+      job.pixels = await ctx.gdalCalls.run(() => ctx.gdal.translateAsync('', ds, translateArgs(plan, 'VRT')))
     } catch (err) {
       throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
     }

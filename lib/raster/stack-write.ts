@@ -9,10 +9,11 @@
 // back, and 500 stacks of 4 then peaked 143 MB above an empty run under an 8 MB budget.
 import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
-import type { Job } from '../core/job.js'
+import type { Job, StackPlan } from '../core/job.js'
 import type { Grid } from '../core/records.js'
 import { sourceError } from '../core/each-source.js'
-import { outputNodata } from './stack.js'
+import { openDataset, outputNodata } from './stack.js'
+import { partArgs } from './plan.js'
 import { unionType } from './data-types.js'
 import type { TempDir } from '../core/tempdir.js'
 import { removeOnExit } from '../core/tempdir.js'
@@ -41,8 +42,8 @@ export interface StackPixels {
   release: () => void
 }
 
-export async function stackPixels (gdal: Gdal, job: Job, temp: TempDir): Promise<StackPixels> {
-  const parts = job.parts as Job[]
+export async function stackPixels (gdal: Gdal, job: Job, plan: StackPlan, temp: TempDir): Promise<StackPixels> {
+  const parts = job.parts ?? []
   const files: string[] = []
   let dataset: Dataset | undefined
   const file = (ext: string): string => {
@@ -65,13 +66,13 @@ export async function stackPixels (gdal: Gdal, job: Job, temp: TempDir): Promise
         bands.push(...await sourcePixels(gdal, part, file('.tif')))
       } catch (err) {
         // GDAL both reads the source and writes the temp file: a temp directory left full says which failed.
-        const failed = err instanceof RecordError ? err : await spaceOr(temp.path, part.memoryBytes ?? 1, new RecordError('write', 'READ_FAILED', (err as Error).message))
+        const failed = err instanceof RecordError ? err : await spaceOr(temp.path, 1, new RecordError('write', 'READ_FAILED', (err as Error).message))
         throw sourceError(part, parts.length, failed, 'write')
       }
     }
     const vrt = file('.vrt')
     try {
-      writeFileSync(vrt, stackVrt(job.grid as Grid, await gridWkt(gdal, job), bands))
+      writeFileSync(vrt, stackVrt(plan.grid, gridWkt(gdal, plan.grid), bands))
     } catch (err) {
       throw diskError(`${job.output as string}: the stack's VRT in the temp directory`, err)
     }
@@ -85,18 +86,12 @@ export async function stackPixels (gdal: Gdal, job: Job, temp: TempDir): Promise
 
 /** One source's bands on the grid, written to `file`; what each output band of it says. */
 async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBand[]> {
-  const src = part.dataset as Dataset
-  let ds: Dataset
-  if (part.plain) {
-    const w = part.window as NonNullable<Job['window']>
-    const args = ['-of', 'GTiff', '-srcwin', String(w.col), String(w.row), String(w.width), String(w.height)]
-    // The entry's nodata where the file has none: what fills the window past the file's edge (else 0).
-    if (part.plainNodata !== undefined) args.push('-a_nodata', part.plainNodata)
-    for (const b of part.request.bands ?? []) args.push('-b', String(b))
-    ds = await gdal.translateAsync(file, src, args)
-  } else {
-    ds = await gdal.warpAsync(file, null, [part.warpSource ?? src], ['-of', 'GTiff', ...(part.warpArgs ?? [])])
-  }
+  const src = openDataset(part)
+  const plan = part.plan
+  if (!plan || plan.kind === 'stack') throw new RecordError('write', 'NO_PIXELS', `${part.url}: the source was not planned`)
+  const ds = plan.kind === 'window'
+    ? await gdal.translateAsync(file, src, partArgs(plan))
+    : await gdal.warpAsync(file, null, [plan.source ?? src], partArgs(plan))
   const size = await ds.rasterSizeAsync
   let pixelBytes = 0
   for (let b = 1, n = await ds.bands.countAsync(); b <= n; b++) {
@@ -105,7 +100,7 @@ async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBa
   closeDataset(ds)
   await checkPart(file, pixelBytes)
   const entry = part.stackSource
-  const read = part.request.bands ?? Array.from({ length: part.source?.count ?? 0 }, (_, i) => i + 1)
+  const read = part.request.bands ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1)
   const out: OutBand[] = []
   for (const [i, b] of read.entries()) {
     const band = await src.bands.getAsync(b)
@@ -138,9 +133,8 @@ async function checkPart (file: string, pixelBytes: number): Promise<void> {
   throw await spaceOr(dirname(file), pixelBytes - size, new RecordError('write', 'WRITE_FAILED', `the source's pixels in the temp directory hold ${size} of at least ${pixelBytes} bytes`))
 }
 
-async function gridWkt (gdal: Gdal, job: Job): Promise<string> {
-  const crs = (job.grid as Grid).crs
-  return crs === null ? '' : gdal.SpatialReference.fromUserInput(crs).toWKT()
+function gridWkt (gdal: Gdal, grid: Grid): string {
+  return grid.crs === null ? '' : gdal.SpatialReference.fromUserInput(grid.crs).toWKT()
 }
 
 function xml (text: string): string {

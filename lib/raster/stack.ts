@@ -6,11 +6,11 @@
 // pixels, as gdal_translate -srcwin), else a warp with the record's resampling (as gdalwarp -te -tr).
 import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
-import type { Job } from '../core/job.js'
+import type { Job, Opened, StackPlan, WarpPlan } from '../core/job.js'
 import type { Bbox, PixelWindow, WindowRequest } from '../core/request.js'
-import type { Grid } from '../core/records.js'
+import type { Grid, SourceInfo } from '../core/records.js'
 import { bboxToWindow, clipWindow, resolveWindow, tooManyPixels, transformBbox, type CrsCatalog } from './window.js'
-import { prepareWarp, windowBounds } from './warp.js'
+import { planWarp, windowBounds } from './warp.js'
 import { windowBytes } from '../core/budget.js'
 import { eachSourceInTurn, sourceError } from '../core/each-source.js'
 
@@ -27,40 +27,43 @@ export interface StackContext {
   oneNodata: boolean
 }
 
-interface Placed { part: Job, gt: number[], srs: Srs, region: PixelWindow }
+interface Placed { part: Job, opened: Opened & { dataset: Dataset }, gt: number[], srs: Srs, region: PixelWindow }
 
 /** Whether a record asks for a target grid (a stack's resampling alone only says how to resample). */
-export function asksGrid (r: WindowRequest): boolean {
+export function asksGrid (r: Readonly<WindowRequest>): boolean {
   return r.dstCrs !== undefined || r.res !== undefined || r.outSize !== undefined || r.tap === true
 }
 
-export async function openStack (ctx: StackContext, job: Job, openSource: (part: Job) => Promise<Dataset>): Promise<void> {
+/** A part's bytes on the grid: its bands read × its data type's size. */
+function partBytes (grid: Grid, r: Readonly<WindowRequest>, source: SourceInfo): number {
+  return windowBytes(grid.width, grid.height, r.bands?.length ?? source.count, source.dtype)
+}
+
+/** Opens every source of a multi-source record and plans each onto the one grid (its part's plan). */
+export async function openStack (ctx: StackContext, job: Job, openSource: (part: Job) => Promise<Opened & { dataset: Dataset }>): Promise<StackPlan> {
   const { gdal, crs } = ctx
-  const parts = job.parts as Job[]
+  const parts = job.parts ?? []
   const r = job.request
   const placed: Placed[] = []
-  // Planning rewrites each part's request and window (below, and in planSource). A record restarted after
-  // its source changed is opened again: every part starts from the record's request as parse made it, so
-  // that the region is not read from the previous grid's warp extent.
-  for (const part of parts) resetPart(part, r)
   await eachSourceInTurn(job, 'open', async (part) => {
-    const ds = await openSource(part)
+    const opened = await openSource(part)
+    const ds = opened.dataset
     const gt = await ds.geoTransformAsync
     const srs = await ds.srsAsync
-    if (!part.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', `${part.url}: the sources of a multi-source record must be georeferenced, and this one has no geotransform`)
+    if (!opened.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', `${part.url}: the sources of a multi-source record must be georeferenced, and this one has no geotransform`)
     if (!srs) throw new RecordError('open', 'NO_CRS', `${part.url}: the sources of a multi-source record need a CRS, and this one has none`)
     if (gt[2] !== 0 || gt[4] !== 0) throw new RecordError('open', 'ROTATED', `${part.url}: a rotated geotransform cannot be stacked`)
-    const source = part.source as NonNullable<Job['source']>
+    const source = opened.source
     for (const b of r.bands ?? []) {
       if (b > source.count) throw new RecordError('open', 'BAD_BANDS', `${part.url}: band ${b} requested, but the source has ${source.count} band${source.count === 1 ? '' : 's'}`)
     }
     const meta = part.stackSource?.bands ?? []
     if (meta.length > source.count) throw new RecordError('open', 'BAD_BANDS', `${part.url}: "bands" has ${meta.length} entries, but the source has ${source.count} band${source.count === 1 ? '' : 's'}`)
-    placed.push({ part, gt, srs, region: { col: 0, row: 0, width: 0, height: 0 } })
+    placed.push({ part, opened, gt, srs, region: { col: 0, row: 0, width: 0, height: 0 } })
   })
   const first = placed[0]
-  job.source = first.part.source
-  job.georeferenced = true
+  const opened: Opened = { source: first.opened.source, georeferenced: true }
+  job.opened = opened
 
   // The region, in its own CRS: the bbox, or the first source's pixel window (clipped unless boundless).
   let region: Bbox
@@ -69,7 +72,7 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
     region = r.bbox
     regionSrs = r.bboxCrs ? crs.get(r.bboxCrs) : first.srs
   } else {
-    const window = await resolveWindow(gdal, crs, first.part, Infinity)
+    const window = await resolveWindow(gdal, crs, first.opened, first.part.request, Infinity)
     region = windowBounds(first.gt, window)
     regionSrs = first.srs
   }
@@ -80,68 +83,52 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
     p.region = bboxToWindow(box, p.gt)
   })
   const finest = placed.reduce((best, p) => p.region.width * p.region.height > best.region.width * best.region.height ? p : best, first)
-  job.window = r.boundless ? first.region : clipWindow(first.region, first.part.source?.width ?? 0, first.part.source?.height ?? 0) ?? first.region
+  opened.window = r.boundless ? first.region : clipWindow(first.region, first.opened.source.width, first.opened.source.height) ?? first.region
 
   let grid: Grid
   let gridSrs: Srs
   if (asksGrid(r)) {
-    // gdalwarp's own grid for the request, made on the finest source.
+    // gdalwarp's own grid for the request, made on the finest source (and let go: each part is planned below).
     const ref = finest.part
-    ref.request = { ...r, bbox: region, bboxCrs: regionSrs.toWKT() }
-    ref.window = clipWindow(finest.region, ref.source?.width ?? 0, ref.source?.height ?? 0) ?? finest.region
+    const window = clipWindow(finest.region, finest.opened.source.width, finest.opened.source.height) ?? finest.region
+    let made: WarpPlan
     try {
-      await prepareWarp({ gdal, crs, maxPixels: ctx.maxPixels }, ref, { alpha: false })
+      made = await planWarp({ gdal, crs, maxPixels: ctx.maxPixels }, ref, finest.opened, { ...r, bbox: region, bboxCrs: regionSrs.toWKT() }, window, { alpha: false })
     } catch (err) {
       throw sourceError(ref, parts.length, err, 'open')
     }
-    grid = ref.grid as Grid
-    gridSrs = await (ref.pixels as Dataset).srsAsync ?? finest.srs
-    closeWarp(ref)
+    grid = made.grid
+    try {
+      gridSrs = await made.vrt?.srsAsync ?? finest.srs
+    } finally {
+      closeDataset(made.vrt)
+      closeDataset(made.source)
+    }
   } else {
     let window: PixelWindow | null = finest.region
-    if (!r.boundless) window = clipWindow(window, finest.part.source?.width ?? 0, finest.part.source?.height ?? 0)
+    if (!r.boundless) window = clipWindow(window, finest.opened.source.width, finest.opened.source.height)
     if (!window) throw sourceError(finest.part, parts.length, new RecordError('open', 'OUTSIDE', 'the region lies wholly outside the source'), 'open')
     const g = finest.gt
-    grid = { crs: finest.part.source?.crs ?? null, transform: [g[0] + window.col * g[1], g[1], 0, g[3] + window.row * g[5], 0, g[5]], width: window.width, height: window.height }
+    grid = { crs: finest.opened.source.crs, transform: [g[0] + window.col * g[1], g[1], 0, g[3] + window.row * g[5], 0, g[5]], width: window.width, height: window.height }
     gridSrs = finest.srs
   }
   if (grid.width * grid.height > ctx.maxPixels) throw tooManyPixels(grid.width, grid.height, ctx.maxPixels, 'open')
-  job.grid = grid
+  const plan: StackPlan = { kind: 'stack', grid, bytes: 0 }
+  job.plan = plan
 
   await eachSourceInTurn(job, 'open', async (part) => {
     const p = placed.find((q) => q.part === part) as Placed
     await planSource(ctx, p, grid, gridSrs, r)
   })
   if (ctx.oneNodata) await checkOneNodata(placed.map((p) => p.part), parts.length)
-  job.memoryBytes = parts.reduce((sum, p) => sum + windowBytes(grid.width, grid.height, r.bands?.length ?? p.source?.count ?? 1, p.source?.dtype ?? 'Float64'), 0)
-}
-
-/** A part as parse made it (lib/input/parse.ts): the record's request, nothing planned. */
-function resetPart (part: Job, r: WindowRequest): void {
-  unplan(part)
-  closeWarp(part)
-  part.window = undefined
-  part.request = { ...r }
-}
-
-/** Forgets a part's plan: what a warp made for it, and whether it is read plain. */
-function unplan (part: Job): void {
-  closeDataset(part.warpSource)
-  part.warpSource = undefined
-  part.warpArgs = undefined
-  part.footprint = undefined
-  part.overview = undefined
-  part.grid = undefined
-  part.plain = false
-  part.plainNodata = undefined
+  plan.bytes = placed.reduce((sum, p) => sum + partBytes(grid, r, p.opened.source), 0)
+  return plan
 }
 
 /** A source onto the output grid: a plain window where its grid is the output's, else a warp. */
-async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Srs, r: WindowRequest): Promise<void> {
+async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Srs, r: Readonly<WindowRequest>): Promise<void> {
   const { part, gt, srs } = p
-  // What a warp made for the grid's sake (the finest source, with a target grid) is planned again here.
-  unplan(part)
-  const source = part.source as NonNullable<Job['source']>
+  const source = p.opened.source
   const g = grid.transform
   const dx = (g[0] - gt[0]) / gt[1]
   const dy = (g[3] - gt[3]) / gt[5]
@@ -159,43 +146,43 @@ async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Sr
   // where -srcnodata/-dstnodata take a value per band.
   const fill = same && overlaps ? await entryNodata(part, r.bands) : null
   if (same && overlaps && (fill === null || new Set(fill.split(' ')).size === 1)) {
-    part.plain = true
-    if (fill !== null) part.plainNodata = fill.split(' ')[0]
-    part.window = window
-    part.request = { window, boundless: true, ...(r.bands ? { bands: r.bands } : {}) }
+    part.plan = {
+      kind: 'window',
+      window,
+      ...(r.bands ? { bands: r.bands } : {}),
+      ...(fill !== null ? { nodata: fill.split(' ')[0] } : {}),
+      bytes: partBytes(grid, r, source)
+    }
     return
   }
   // Warped onto the grid exactly: its CRS, its extent (-te) and its resolution (-tr).
   const crsText = grid.crs ?? gridSrs.toWKT()
   const extent: Bbox = [g[0], g[3] + grid.height * g[5], g[0] + grid.width * g[1], g[3]]
-  part.request = {
+  const request: WindowRequest = {
     window: p.region, boundless: r.boundless, bbox: extent, bboxCrs: crsText, dstCrs: crsText, res: [g[1], -g[5]],
     ...(r.bands ? { bands: r.bands } : {}), ...(r.resampling !== undefined ? { resampling: r.resampling } : {})
   }
-  part.window = clipWindow(p.region, source.width, source.height) ?? p.region
-  await prepareWarp({ gdal: ctx.gdal, crs: ctx.crs, maxPixels: ctx.maxPixels }, part, { alpha: false })
-  const got = part.grid as Grid | undefined
-  if (!got) throw new RecordError('open', 'WARP_FAILED', `${part.url}: gdalwarp made no grid`)
+  const clipped = clipWindow(p.region, source.width, source.height) ?? p.region
+  const plan = await planWarp({ gdal: ctx.gdal, crs: ctx.crs, maxPixels: ctx.maxPixels }, part, p.opened, request, clipped, { alpha: false })
+  // The warped VRT made for the grid is not read: a stack's warp is made again into its own file.
+  closeDataset(plan.vrt)
+  delete plan.vrt
+  plan.bytes = partBytes(grid, r, source)
+  part.plan = plan
+  const got = plan.grid
   if (got.width !== grid.width || got.height !== grid.height || got.transform.some((v, i) => Math.abs(v - g[i]) > 1e-9 * Math.max(1, Math.abs(g[i])))) {
     throw new RecordError('open', 'WARP_FAILED', `${part.url}: gdalwarp made a ${got.width}×${got.height} grid at ${got.transform.join(',')} for the output's ${grid.width}×${grid.height} at ${g.join(',')}`)
   }
-  closeWarp(part)
   // Nodata the record gives for a source without its own is the source's nodata to the warp too, so that
   // the resampling does not blend it in.
-  const warpFill = await entryNodata(part, part.request.bands)
-  if (warpFill) part.warpArgs = [...(part.warpArgs ?? []), '-srcnodata', warpFill, '-dstnodata', warpFill]
-}
-
-/** The warped VRT made for the grid is not read: a stack's warp is made again into its own file. */
-function closeWarp (part: Job): void {
-  closeDataset(part.pixels)
-  part.pixels = undefined
+  const warpFill = await entryNodata(part, request.bands)
+  if (warpFill) plan.args = [...plan.args, '-srcnodata', warpFill, '-dstnodata', warpFill]
 }
 
 /** The entry's nodata per band read, as gdalwarp's list, when the source has none and each band has one. */
-async function entryNodata (part: Job, read: number[] | undefined): Promise<string | null> {
-  const ds = part.dataset as Dataset
-  const bands = read ?? Array.from({ length: part.source?.count ?? 0 }, (_, i) => i + 1)
+async function entryNodata (part: Job, read: readonly number[] | undefined): Promise<string | null> {
+  const ds = openDataset(part)
+  const bands = read ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1)
   const values: string[] = []
   for (const b of bands) {
     if ((await (await ds.bands.getAsync(b)).noDataValueAsync) !== null) return null
@@ -206,16 +193,23 @@ async function entryNodata (part: Job, read: number[] | undefined): Promise<stri
   return values.join(' ')
 }
 
+/** A part's open dataset (open made it before anything asks for it). */
+export function openDataset (part: Job): Dataset {
+  const ds = part.opened?.dataset
+  if (!ds) throw new RecordError('open', 'NOT_OPEN', `${part.url}: the source is not open`)
+  return ds
+}
+
 /** The nodata each output band will have: its source's own, else its entry's; null for none. */
 export async function outputNodata (part: Job, band: number): Promise<number | null> {
-  const own = await (await (part.dataset as Dataset).bands.getAsync(band)).noDataValueAsync
+  const own = await (await openDataset(part).bands.getAsync(band)).noDataValueAsync
   return own ?? part.stackSource?.bands[band - 1]?.nodata ?? null
 }
 
 async function checkOneNodata (parts: Job[], of: number): Promise<void> {
   let seen: { value: number | null, part: Job, band: number } | undefined
   for (const part of parts) {
-    for (const band of part.request.bands ?? Array.from({ length: part.source?.count ?? 0 }, (_, i) => i + 1)) {
+    for (const band of part.request.bands ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1)) {
       const value = await outputNodata(part, band)
       if (!seen) {
         seen = { value, part, band }

@@ -4,11 +4,13 @@
 // with the same arguments into memory (warpPixels), as gdalwarp warps into a file.
 import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
-import type { Job } from '../core/job.js'
-import type { Bbox, PixelWindow } from '../core/request.js'
+import type { Job, Opened, WarpPlan } from '../core/job.js'
+import type { Bbox, PixelWindow, WindowRequest } from '../core/request.js'
+import { windowBytes } from '../core/budget.js'
 import type { Grid } from '../core/records.js'
 import { checkPixels, crsName, transformBbox, warpGridSize, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
+import { bandSelectArgs, gdalwarpArgs, warpArgs } from './plan.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
@@ -32,11 +34,6 @@ export interface WarpContext {
   maxPixels: number
 }
 
-/** gdalwarp's name for a method (`nearest` is its `near`). */
-function methodArg (method: string | undefined): string {
-  return method === undefined || method === 'nearest' ? 'near' : method
-}
-
 /** The UTM zone (WGS 84) of a point in lon/lat: EPSG:326zz north of the equator, 327zz south. */
 export function utmFor (lon: number, lat: number): string {
   const zone = Math.min(60, Math.max(1, Math.floor((((lon + 180) % 360) + 360) % 360 / 6) + 1))
@@ -49,24 +46,6 @@ export function windowBounds (gt: number[], w: PixelWindow): Bbox {
   const xs = [gt[0] + w.col * gt[1], gt[0] + (w.col + w.width) * gt[1]]
   const ys = [gt[3] + w.row * gt[5], gt[3] + (w.row + w.height) * gt[5]]
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]
-}
-
-/** The gdalwarp arguments for a record, given its target CRS text and extent in that CRS. */
-export function warpArgs (job: Job, target: string | undefined, te: Bbox, ovr: number | null, dstAlpha: boolean): string[] {
-  const r = job.request
-  const args: string[] = []
-  if (target !== undefined) args.push('-t_srs', target)
-  args.push('-te', ...te.map(String))
-  if (r.res) args.push('-tr', String(r.res[0]), String(r.res[1]))
-  if (r.outSize) args.push('-ts', String(r.outSize[0]), String(r.outSize[1]))
-  if (r.tap) args.push('-tap')
-  // The exact transformer: gdalwarp's default approximation (-et 0.125) interpolates per chunk, so the
-  // grid's VRT (chunked by its blocks) and the pixels' warp would round differently at pixel edges.
-  args.push('-r', methodArg(r.resampling), '-et', '0', '-ovr', ovr === null ? 'NONE' : String(ovr))
-  // As gdalwarp initialises a new output: nodata where the source has it, so that the kernels blend
-  // partly valid pixels against nodata (a warped VRT otherwise starts from 0).
-  args.push(...(dstAlpha ? ['-dstalpha', '-wo', 'INIT_DEST=0'] : ['-wo', 'INIT_DEST=NO_DATA']))
-  return args
 }
 
 /**
@@ -147,20 +126,27 @@ export function sourceFootprint (gdal: Gdal, grid: Grid, target: Srs, source: Sr
   return { x0, y0, x1, y1 }
 }
 
+/** The sizes of the source's overview levels, in GDAL's order. */
+export async function overviewSizes (ds: Dataset): Promise<Array<{ x: number, y: number }>> {
+  const overviews = (await ds.bands.getAsync(1)).overviews
+  const sizes = []
+  for (let i = 0, n = await overviews.countAsync(); i < n; i++) sizes.push(await (await overviews.getAsync(i)).sizeAsync)
+  return sizes
+}
+
 /**
- * Makes the record's warped VRT (job.pixels), its grid, the pinned level (job.overview) and the footprint
- * range mode fetches. Runs in the open stage's GDAL slot: no pixel is read here. `alpha: false` adds no
- * alpha band where the source has no nodata (a stack's source).
+ * Plans a warp of `window` (the request's region in the source's pixels) onto the request's grid: the
+ * warped VRT (`vrt`), its grid, the pinned level and the footprint range mode fetches. Runs in the open
+ * stage's GDAL slot: no pixel is read here. `alpha: false` adds no alpha band where the source has no
+ * nodata (a stack's source). What it opens is closed should it fail.
  */
-export async function prepareWarp (ctx: WarpContext, job: Job, { alpha: alphaAllowed = true } = {}): Promise<void> {
+export async function planWarp (ctx: WarpContext, job: Job, opened: Opened, r: Readonly<WindowRequest>, window: PixelWindow, { alpha: alphaAllowed = true } = {}): Promise<WarpPlan> {
   const { gdal, crs } = ctx
-  const ds = job.dataset as Dataset
-  const window = job.window as PixelWindow
-  const source = job.source as NonNullable<Job['source']>
-  const r = job.request
+  const { dataset: ds, source } = opened
+  if (!ds) throw new RecordError('open', 'NOT_OPEN', 'the source is not open')
   const gt = await ds.geoTransformAsync
   const srcSrs = await ds.srsAsync
-  if (!job.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', `${job.url}: --dst-crs, --res, --resampling and --tap need a georeferenced source, and this one has no geotransform`)
+  if (!opened.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', `${job.url}: --dst-crs, --res, --resampling and --tap need a georeferenced source, and this one has no geotransform`)
   if (!srcSrs) throw new RecordError('open', 'NO_CRS', `${job.url}: a warp needs the source's CRS, and it has none`)
 
   // The region asked for, in its own CRS: the bbox, or the pixel window's footprint in the source's CRS.
@@ -185,54 +171,66 @@ export async function prepareWarp (ctx: WarpContext, job: Job, { alpha: alphaAll
   // GDAL sizes the grid in an int: a fine --res would overflow it (a negative width) rather than be refused.
   if (r.res) checkPixels(...warpGridSize(te, r.res, r.tap === true), ctx.maxPixels, 'open', 'grid')
 
-  const warpSource = r.bands ? await gdal.translateAsync('', ds, ['-of', 'VRT', ...r.bands.flatMap((b) => ['-b', String(b)])]) : ds
-  if (r.bands) job.warpSource = warpSource
-  // A stack's output has exactly its sources' bands: no alpha band is added for one of them.
-  const alpha = alphaAllowed && await needsAlpha(warpSource)
-  const overviews = (await ds.bands.getAsync(1)).overviews
-  const sizes = []
-  for (let i = 0, n = await overviews.countAsync(); i < n; i++) sizes.push(await (await overviews.getAsync(i)).sizeAsync)
-
-  const make = async (ovr: number | null): Promise<Dataset> => {
-    try {
-      return await gdal.warpAsync(`/vsimem/rasterpipe-warp-${process.pid}-${++seq}.vrt`, null, [warpSource], ['-of', 'VRT', ...warpArgs(job, targetText, te, ovr, alpha)])
-    } catch (err) {
-      throw new RecordError('open', 'WARP_FAILED', `${job.url}: gdalwarp refused the grid: ${(err as Error).message}`)
+  const warpSource = r.bands ? await gdal.translateAsync('', ds, bandSelectArgs(r.bands)) : ds
+  let vrt: Dataset | undefined
+  try {
+    // A stack's output has exactly its sources' bands: no alpha band is added for one of them.
+    const alpha = alphaAllowed && await needsAlpha(warpSource)
+    const sizes = await overviewSizes(ds)
+    const make = async (ovr: number | null): Promise<Dataset> => {
+      try {
+        return await gdal.warpAsync(`/vsimem/rasterpipe-warp-${process.pid}-${++seq}.vrt`, null, [warpSource], warpArgs({ args: gdalwarpArgs(r, targetText, te, ovr, alpha) }, 'VRT'))
+      } catch (err) {
+        throw new RecordError('open', 'WARP_FAILED', `${job.url}: gdalwarp refused the grid: ${(err as Error).message}`)
+      }
     }
+    // First at full resolution, for the grid (with --res or --out-size it does not depend on the level);
+    // then the level whose pixels still outnumber the output's over the footprint, as for --out-size.
+    const first = await make(null)
+    let grid = await gridOf(first)
+    closeDataset(first)
+    let fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
+    let level: number | null = null
+    if (typeof fp !== 'string') {
+      const span = { width: Math.max(1, Math.round(fp.x1 - fp.x0)), height: Math.max(1, Math.round(fp.y1 - fp.y0)) }
+      level = chooseOverview({ x: source.width, y: source.height }, sizes, span, [grid.width, grid.height])
+    }
+    vrt = await make(level)
+    if (level !== null) {
+      grid = await gridOf(vrt)
+      fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
+    }
+    await keepInterpretation(warpSource, vrt)
+    const plan: WarpPlan = {
+      kind: 'warp',
+      window,
+      grid,
+      ...(r.bands ? { bands: r.bands } : {}),
+      ...(level !== null ? { overview: { index: level, width: sizes[level].x, height: sizes[level].y } } : {}),
+      footprint: typeof fp === 'string' ? { uncertain: fp } : { window: widened(fp, level === null ? 1 : source.width / sizes[level].x, grid, r.resampling) },
+      args: gdalwarpArgs(r, targetText, te, level, alpha),
+      ...(r.bands ? { source: warpSource } : {}),
+      vrt,
+      bytes: windowBytes(grid.width, grid.height, await vrt.bands.countAsync(), source.dtype)
+    }
+    return plan
+  } catch (err) {
+    closeDataset(vrt)
+    if (warpSource !== ds) closeDataset(warpSource)
+    throw err
   }
-  // First at full resolution, for the grid (with --res or --out-size it does not depend on the level);
-  // then the level whose pixels still outnumber the output's over the footprint, as for --out-size.
-  const first = await make(null)
-  let grid = await gridOf(first)
-  closeDataset(first)
-  let fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
-  let level: number | null = null
-  if (typeof fp !== 'string') {
-    const span = { width: Math.max(1, Math.round(fp.x1 - fp.x0)), height: Math.max(1, Math.round(fp.y1 - fp.y0)) }
-    level = chooseOverview({ x: source.width, y: source.height }, sizes, span, [grid.width, grid.height])
-  }
-  const vrt = await make(level)
-  if (level !== null) {
-    grid = await gridOf(vrt)
-    fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
-  }
-  await keepInterpretation(warpSource, vrt)
-  job.pixels = vrt
-  job.warpArgs = warpArgs(job, targetText, te, level, alpha)
-  job.grid = grid
-  if (level !== null) job.overview = { index: level, width: sizes[level].x, height: sizes[level].y }
-  if (typeof fp === 'string') {
-    job.footprint = { uncertain: fp }
-    return
-  }
-  // Widened by the kernel's reach at the level read (scaled by the reduction, as GDAL scales it when
-  // downsampling), doubled, plus two pixels for GDAL's own rounding of its source window.
-  const factor = level === null ? 1 : source.width / sizes[level].x
+}
+
+/**
+ * A footprint widened by the kernel's reach at the level read (`factor`: its reduction, as GDAL scales the
+ * kernel when downsampling), doubled, plus two pixels for GDAL's own rounding of its source window.
+ */
+function widened (fp: { x0: number, y0: number, x1: number, y1: number }, factor: number, grid: Grid, resampling: string | undefined): PixelWindow {
   const scale = Math.max(1, (fp.x1 - fp.x0) / factor / grid.width, (fp.y1 - fp.y0) / factor / grid.height)
-  const margin = (2 * Math.ceil((KERNEL_RADIUS[r.resampling ?? 'nearest'] ?? 1) * scale) + 2) * factor
+  const margin = (2 * Math.ceil((KERNEL_RADIUS[resampling ?? 'nearest'] ?? 1) * scale) + 2) * factor
   const col = Math.floor(fp.x0 - margin)
   const row = Math.floor(fp.y0 - margin)
-  job.footprint = { window: { col, row, width: Math.ceil(fp.x1 + margin) - col, height: Math.ceil(fp.y1 + margin) - row } }
+  return { col, row, width: Math.ceil(fp.x1 + margin) - col, height: Math.ceil(fp.y1 + margin) - row }
 }
 
 /**
@@ -243,10 +241,10 @@ export async function prepareWarp (ctx: WarpContext, job: Job, { alpha: alphaAll
  * source with nodata then differs from gdalwarp's file output (by up to 4 on uint16-striped.tif to UTM).
  * Warped into a dataset of its own, as gdalwarp warps into a file (in chunks of its -wm), it is the same.
  */
-export async function warpPixels (gdal: Gdal, job: Job): Promise<Dataset> {
-  const source = job.warpSource ?? job.dataset as Dataset
+export async function warpPixels (gdal: Gdal, source: Dataset | undefined, plan: WarpPlan): Promise<Dataset> {
+  if (!source) throw new RecordError('write', 'NOT_OPEN', 'the source is not open')
   // gdal-async wants a name; the MEM driver makes no file of it.
-  const out = await gdal.warpAsync(`rasterpipe-warp-${process.pid}-${++seq}`, null, [source], ['-of', 'MEM', ...(job.warpArgs as string[])])
+  const out = await gdal.warpAsync(`rasterpipe-warp-${process.pid}-${++seq}`, null, [source], warpArgs(plan, 'MEM'))
   try {
     await keepInterpretation(source, out)
   } catch (err) {

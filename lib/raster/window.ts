@@ -3,8 +3,8 @@
 // read when it is empty or larger than --max-pixels.
 import { RecordError } from '../core/errors.js'
 import type { Dataset, Gdal } from './gdal.js'
-import type { Job } from '../core/job.js'
-import { isWarp, type Bbox, type PixelWindow } from '../core/request.js'
+import type { Opened } from '../core/job.js'
+import { isWarp, type Bbox, type PixelWindow, type WindowRequest } from '../core/request.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
@@ -90,11 +90,11 @@ export function clipWindow (w: PixelWindow, width: number, height: number): Pixe
   return { col: x0, row: y0, width: x1 - x0, height: y1 - y0 }
 }
 
-export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxPixels: number): Promise<PixelWindow> {
-  const ds = job.dataset
-  const source = job.source
-  if (!ds || !source) throw new RecordError('open', 'NOT_OPEN', 'the source is not open')
-  const req = job.request
+/** The request's pixel window on the open source: a bbox carried into its pixels, clipped unless boundless. */
+export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, opened: Opened | undefined, req: Readonly<WindowRequest>, maxPixels: number): Promise<PixelWindow> {
+  const ds = opened?.dataset
+  if (!opened || !ds) throw new RecordError('open', 'NOT_OPEN', 'the source is not open')
+  const source = opened.source
 
   for (const b of req.bands ?? []) {
     if (b > source.count) throw new RecordError('open', 'BAD_BANDS', `band ${b} requested, but the source has ${source.count} band${source.count === 1 ? '' : 's'}`)
@@ -103,7 +103,7 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, job: Job, maxP
   let window = req.window
   if (req.bbox) {
     const gt = await ds.geoTransformAsync
-    if (!job.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', 'a bbox needs a georeferenced source, and this one has no geotransform')
+    if (!opened.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', 'a bbox needs a georeferenced source, and this one has no geotransform')
     let bbox = req.bbox
     if (req.bboxCrs) {
       const from = crs.get(req.bboxCrs)

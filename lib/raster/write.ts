@@ -1,5 +1,6 @@
 // The write stage: the window (a VRT over the source) is copied into the output, GDAL reading and
-// encoding it chunk by chunk; a warp's pixels are warped into memory first (see warpPixels) and copied.
+// encoding it chunk by chunk; a warp's pixels are warped into memory first (see warpPixels) and copied;
+// a stack's sources each into a file of our own, stacked by a VRT (lib/raster/stack-write.ts).
 // GDAL encodes the output into a /vsimem/ file, and Node writes those bytes to a temporary name beside
 // the final place, so that a full disk or any other write error is the system call's own error, never a
 // GDAL message lost on a pool thread (GDAL on a full disk wrote unreadable TIFFs and GeoPackages of zeros
@@ -16,7 +17,7 @@ import { diskError, spaceOr } from './disk-errors.js'
 import { checkedStep, closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
 import { warpPixels } from './warp.js'
 import { stackPixels } from './stack-write.js'
-import type { Job } from '../core/job.js'
+import { releaseLease, type Job, type StackPlan, type WarpPlan, type WindowPlan, type Written } from '../core/job.js'
 import { removeOnExit } from '../core/tempdir.js'
 import { mergeCreationOptions, readingDriver, WRITES_BY_NAME } from './formats.js'
 import type { Slots } from '../core/slots.js'
@@ -46,6 +47,12 @@ export interface WriteContext {
 }
 
 let seq = 0
+
+/** The write stage's results on the record, made on first use. */
+function writtenOf (job: Job): Written {
+  return (job.written ??= { warnings: [] })
+}
+
 /** GDAL's mask flag for a band without invalid pixels (gdal-async does not export it). */
 const GMF_ALL_VALID = 0x01
 
@@ -135,7 +142,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       // The close writes what the driver kept back (a TIFF's directory, a GeoPackage's last tiles).
       const closing = out
       out = undefined
-      checkedStep(gdal, job.warnings ??= [], () => closing.close())
+      checkedStep(gdal, writtenOf(job).warnings, () => closing.close())
       if (byName) return { shape, bytes: null }
       const bytes = gdal.vsimem.release(target)
       try {
@@ -199,7 +206,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
    * left, so a file system with less free than the window's bytes makes it NO_SPACE.
    */
   async function inPlaceError (job: Job, temp: string, err: RecordError): Promise<RecordError> {
-    return byName && err.code !== 'READ_FAILED' ? await spaceOr(dirname(temp), job.memoryBytes ?? 1, err) : err
+    return byName && err.code !== 'READ_FAILED' ? await spaceOr(dirname(temp), job.plan?.bytes ?? 1, err) : err
   }
 
   /** Copied and checked; `failed` turns a GDAL failure into the record's error. */
@@ -217,14 +224,15 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     }
   }
 
-  /** The window (a VRT, or a warp into memory) copied into the output. */
-  async function writeWindow (job: Job, temp: string): Promise<void> {
-    const pixels = job.pixels
+  /** The window (the read stage's VRT, or a warp into memory) copied into the output. */
+  async function writeWindow (job: Job, plan: WindowPlan | WarpPlan, temp: string): Promise<void> {
+    // A warp's VRT (made at open for its grid) reads what its warp reads: a failure is told apart on it.
+    const pixels = plan.kind === 'warp' ? plan.vrt : job.pixels
     if (!pixels) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
     await ctx.gdalCalls.run(async () => {
       let from: Dataset
       try {
-        from = job.warpArgs ? await warpPixels(gdal, job) : pixels
+        from = plan.kind === 'warp' ? await warpPixels(gdal, plan.source ?? job.opened?.dataset, plan) : pixels
       } catch (err) {
         throw await copyError(gdal, job, pixels, err as Error)
       }
@@ -238,8 +246,8 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
   }
 
   /** A stack's sources on the grid, stacked (lib/raster/stack-write.ts) and copied into the output. */
-  async function writeStack (job: Job, temp: string): Promise<void> {
-    const stack = await stackPixels(gdal, job, ctx.temp)
+  async function writeStack (job: Job, plan: StackPlan, temp: string): Promise<void> {
+    const stack = await stackPixels(gdal, job, plan, ctx.temp)
     try {
       // The stacked pixels are files of our own, checked when made: the output failed.
       await copyChecked(job, temp, stack.dataset, async (err) => new RecordError('write', 'WRITE_FAILED', `${job.output as string}: ${err.message}`))
@@ -289,24 +297,26 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     const temp = store ? ctx.temp.file(basename(final)) : temporaryName(final)
     try {
       if (!store) await outputDirectory(job, final)
-      if (job.parts) {
-        await ctx.gdalCalls.run(() => writeStack(job, temp))
+      // The plan's pixels made (lib/raster/plan.ts gives GDAL its arguments) and copied into the output.
+      const plan = job.plan
+      if (!plan) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
+      if (plan.kind === 'stack') {
+        await ctx.gdalCalls.run(() => writeStack(job, plan, temp))
       } else {
-        await writeWindow(job, temp)
+        await writeWindow(job, plan, temp)
       }
       // The window first, then the source it reads from; both idle now (their async calls have returned).
       for (const part of job.parts ?? []) closeJobDatasets(part)
       closeJobDatasets(job)
       if (ctx.chipStats || ctx.minValid !== undefined) {
         const stats = await ctx.gdalCalls.run(() => chipStats(gdal, temp))
-        if (ctx.chipStats) job.stats = stats
+        if (ctx.chipStats) writtenOf(job).stats = stats
         const valid = validFraction(stats)
         if (ctx.minValid !== undefined && valid < ctx.minValid) {
           await rm(temp, { force: true })
           job.status = 'skipped'
-          job.skipped = { reason: 'min-valid', valid }
-          job.releaseMemory?.()
-          job.releaseMemory = undefined
+          writtenOf(job).skipped = { reason: 'min-valid', valid }
+          releaseLease(job)
           return
         }
       }
@@ -328,8 +338,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
         }
       }
       // Written: its pixels are gone from memory, and the next window may take their place.
-      job.releaseMemory?.()
-      job.releaseMemory = undefined
+      releaseLease(job)
     } catch (err) {
       // The record's own error, even should the temp file not go (the run's exit removes it then). Only
       // a temp this process made: a failed create means the name was another run's file.

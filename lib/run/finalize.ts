@@ -1,7 +1,7 @@
 // The last stage: every job leaves as exactly one result record, whatever happened to it, after its
 // datasets are closed and its local copy is released.
 import { Transform, type TransformCallback } from 'node:stream'
-import type { Job } from '../core/job.js'
+import { gridOf, releaseLease, type Job } from '../core/job.js'
 import type { ResultRecord, Status } from '../core/records.js'
 import { printable, redactAbout, redactUrl } from '../http/redact.js'
 import { closeJobDatasets } from '../raster/gdal.js'
@@ -20,36 +20,38 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
   if (job.url) r.url = redactUrl(job.url)
   r.status = status
   // A chip skipped by --min-valid was never written: no output to name.
-  if (job.output !== undefined && status !== 'error' && !job.skipped) r.output = job.output
-  if (job.fetch !== undefined) r.fetch = job.fetch
+  if (job.output !== undefined && status !== 'error' && !job.written?.skipped) r.output = job.output
+  if (job.fetched !== undefined) r.fetch = job.fetched.kind
   if (job.parts) {
     // A stack's transfer is its sources': each listed, the record's the sums, its fetch theirs when one.
-    const kinds = new Set(job.parts.map((p) => p.fetch))
-    const kind = job.parts[0].fetch
+    const kinds = new Set(job.parts.map((p) => p.fetched?.kind))
+    const kind = job.parts[0].fetched?.kind
     if (kinds.size === 1 && kind !== undefined) r.fetch = kind
     r.bytes = job.parts.reduce((sum, p) => sum + p.bytes, 0)
     r.attempts = job.parts.reduce((sum, p) => sum + p.attempts, 0)
     r.sources = job.parts.map((p) => ({
       url: redactUrl(p.url),
-      ...(p.fetch !== undefined ? { fetch: p.fetch } : {}),
-      ...(p.cache !== undefined ? { cache: p.cache } : {}),
+      ...(p.fetched !== undefined ? { fetch: p.fetched.kind } : {}),
+      ...(p.fetched?.cache !== undefined ? { cache: p.fetched.cache } : {}),
       bytes: p.bytes,
       attempts: p.attempts
     }))
   } else {
-    if (job.cache !== undefined) r.cache = job.cache
+    if (job.fetched?.cache !== undefined) r.cache = job.fetched.cache
     r.bytes = job.bytes
     r.attempts = job.attempts
   }
-  if (job.window) r.window = job.window
-  if (job.source) r.source = job.source
-  if (job.georeferenced === false) r.georeferenced = false
-  if (job.grid) r.grid = job.grid
-  if (job.stats) r.stats = job.stats
-  if (job.warnings && job.warnings.length > 0) r.warnings = job.warnings.map((w) => redactAbout(w, urls, secrets))
-  if (job.skipped) {
-    r.reason = job.skipped.reason
-    r.valid = job.skipped.valid
+  const { opened, written } = job
+  if (opened?.window) r.window = opened.window
+  if (opened) r.source = opened.source
+  if (opened?.georeferenced === false) r.georeferenced = false
+  const grid = gridOf(job.plan)
+  if (grid) r.grid = grid
+  if (written?.stats) r.stats = written.stats
+  if (written && written.warnings.length > 0) r.warnings = written.warnings.map((w) => redactAbout(w, urls, secrets))
+  if (written?.skipped) {
+    r.reason = written.skipped.reason
+    r.valid = written.skipped.valid
   }
   r.ms = job.ms
   if (job.error) r.error = { ...job.error.toJSON(), message: redactAbout(job.error.message, urls, secrets) }
@@ -61,10 +63,9 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
 export async function releaseJob (job: Job): Promise<void> {
   for (const part of job.parts ?? []) await releaseJob(part)
   closeJobDatasets(job)
-  job.releaseMemory?.()
-  job.releaseMemory = undefined
-  const local = job.local
-  job.local = undefined
+  releaseLease(job)
+  const local = job.fetched?.local
+  if (job.fetched) job.fetched.local = undefined
   await local?.release()
 }
 

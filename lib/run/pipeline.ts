@@ -15,7 +15,7 @@ import { createHttpClient } from '../http/client.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
 import { printable, Secrets } from '../http/redact.js'
 import { Stores } from '../store/stores.js'
-import type { Job } from '../core/job.js'
+import { dropResults, type Job } from '../core/job.js'
 import { createOpener } from '../raster/open.js'
 import { resolveOptions } from './options.js'
 import type { PipelineInput, PipelineOptions } from '../core/options.js'
@@ -211,7 +211,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const restart = async (job: Job): Promise<void> => {
     fetchStage.forget(job)
     await releaseJob(job)
-    job.overview = undefined
+    dropResults(job)
     await fetchStage(job)
     // Under --skip-existing the output may have appeared meanwhile: then the record is skipped.
     if (job.status !== 'skipped') await openStage(job)
@@ -222,7 +222,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     new Stage({ name: 'fetch', limit: options.concurrency, signal: cancelled.signal, weight: sources }, fetchStage),
     new Stage({ name: 'open', ...gdalStage }, openStage),
     // Range mode's block fetches wait on the network, so they get the fetch limit, not GDAL's.
-    new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal, applies: (job) => Boolean(job.local?.sparse) || Boolean(job.parts?.some((p) => p.local?.sparse)), weight: sources },
+    new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal, applies: (job) => Boolean(job.fetched?.local?.sparse) || Boolean(job.parts?.some((p) => p.fetched?.local?.sparse)), weight: sources },
       createBlockFetcher(fetchContext, restart)),
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal, gdalCalls })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls, temp, outDir: options.outDir, upload, chipStats: options.chipStats, ...(options.minValid !== undefined ? { minValid: options.minValid } : {}) }))

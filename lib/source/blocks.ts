@@ -45,7 +45,7 @@ const isOverview = (ifd: TiffIfd): boolean => (ifd.subfile & 1) !== 0 && !isMask
  * overviews), and an output driver that copies them (COG, GTiff's COPY_SRC_OVERVIEWS, KEA) reads each
  * under the window, whichever level GDAL then picks for each.
  */
-export function planBlocks (info: TiffInfo, window: PixelWindow, bands: number[] | undefined, overview?: { width: number, height: number }, overviews = false): Range[] {
+export function planBlocks (info: TiffInfo, window: PixelWindow, bands: readonly number[] | undefined, overview?: { width: number, height: number }, overviews = false): Range[] {
   const images = info.ifds.filter((i) => !isMask(i))
   const full = images[0]
   if (!full) return []

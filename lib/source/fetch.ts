@@ -10,12 +10,11 @@ import { openCached, probe, type Probed } from './probe.js'
 import { HeaderCache, readRanges } from './header-cache.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
 import type { RequestOptions } from '../http/response.js'
-import type { PixelWindow } from '../core/request.js'
 import { planBlocks, UncertainPlan } from './blocks.js'
 import { decideFetch, type FetchFacts } from './decision.js'
 import { totalBytes, type Range } from './ranges.js'
 import { RecordError } from '../core/errors.js'
-import type { Job } from '../core/job.js'
+import type { Fetched, Job, Plan } from '../core/job.js'
 import type { PipelineOptions } from '../core/options.js'
 import { SourceCache } from './cache.js'
 import type { TempDir } from '../core/tempdir.js'
@@ -115,7 +114,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     // The range read that met another version (a whole download is never forgotten: it is the last resort).
     const key = sourceKey(job)
     // Only the version this record found changed: records restarting after it share the fresh load.
-    const stale = cache.forget(key, (v) => v.kind === 'range' && v.source === job.local?.sparse)
+    const stale = cache.forget(key, (v) => v.kind === 'range' && v.source === job.fetched?.local?.sparse)
     if (stale && headerCache) headerCache.drop(key).catch(cacheFailed)
   }
   return Object.assign(fetchStage, { forget })
@@ -206,11 +205,13 @@ export function createFetcher (ctx: FetchContext): FetchStage {
     }
     const got = shared.value
     // A fetch after the source changed under the record: its entry was dropped and is read again.
-    if (o.cacheDir !== undefined) job.cache = job.sourceChanged ? 'renewed' : got.cache
-    job.fetch = got.kind
-    job.local = got.kind === 'range'
-      ? { path: got.source.path, downloaded: true, sparse: got.source, release: shared.release }
-      : { path: got.path, downloaded: true, release: shared.release }
+    job.fetched = {
+      kind: got.kind,
+      ...(o.cacheDir !== undefined ? { cache: job.sourceChanged ? 'renewed' : got.cache } : {}),
+      local: got.kind === 'range'
+        ? { path: got.source.path, downloaded: true, sparse: got.source, release: shared.release }
+        : { path: got.path, downloaded: true, release: shared.release }
+    }
   }
 }
 
@@ -226,7 +227,8 @@ function loadKey (job: Job): string {
 }
 
 async function useLocal (job: Job): Promise<void> {
-  job.fetch = 'local'
+  const fetched: Fetched = { kind: 'local' }
+  job.fetched = fetched
   let path: string
   try {
     path = localPath(job.url)
@@ -236,7 +238,7 @@ async function useLocal (job: Job): Promise<void> {
   const info = await stat(path).catch(() => null)
   if (!info) throw new RecordError('fetch', 'NOT_FOUND', `${job.url}: no such file`)
   if (!info.isFile()) throw new RecordError('fetch', 'NOT_A_FILE', `${job.url}: not a regular file`)
-  job.local = { path, downloaded: false, release: async () => undefined }
+  fetched.local = { path, downloaded: false, release: async () => undefined }
 }
 
 async function exists (path: string): Promise<boolean> {
@@ -257,15 +259,16 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
         // since its grid was planned from the old version with the others'.
         if (job.parts) {
           await withinMaxTime(ctx, job, (http) => eachSource(job, 'blocks', async (part) => {
-            const sparse = part.local?.sparse
+            const sparse = part.fetched?.local?.sparse
             // A stack's sources are copied into plain GTiffs of our own (lib/raster/stack-write.ts): no overview is read.
-            if (sparse && part.window) await changed(part, fetchBlocks(part, sparse, requestFor(ctx, part, http), false))
+            if (sparse && part.plan) await changed(part, fetchBlocks(part, part.plan, sparse, requestFor(ctx, part, http), false))
           }))
           return
         }
-        const sparse = job.local?.sparse
-        if (!sparse || !job.window) return
-        await withinMaxTime(ctx, job, (http) => changed(job, fetchBlocks(job, sparse, http, ctx.copiesOverviews === true)))
+        const sparse = job.fetched?.local?.sparse
+        const plan = job.plan
+        if (!sparse || !plan) return
+        await withinMaxTime(ctx, job, (http) => changed(job, fetchBlocks(job, plan, sparse, http, ctx.copiesOverviews === true)))
         return
       } catch (err) {
         if (!(err instanceof RecordError && err.code === 'SOURCE_CHANGED') || attempt > 2) throw err
@@ -294,24 +297,24 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
   }
 
   /** `copied`: the window goes into the output as it is, whose driver may copy the source's overviews. */
-  async function fetchBlocks (job: Job, sparse: SparseSource, http: RequestOptions, copied: boolean): Promise<void> {
-    const window = job.window as PixelWindow
+  async function fetchBlocks (job: Job, plan: Plan, sparse: SparseSource, http: RequestOptions, copied: boolean): Promise<void> {
+    if (plan.kind === 'stack') return
     let wanted: Range[]
     try {
       // A warp reads the source under its output's footprint (lib/raster/warp.ts), not the window.
-      const footprint = job.footprint
+      const footprint = plan.kind === 'warp' ? plan.footprint : undefined
       if (footprint && 'uncertain' in footprint) throw new UncertainPlan(footprint.uncertain)
       // A window copied as it is (no warp, no --out-size, whose read is pinned to one level and exposes
       // no overviews) carries the source's overviews into an output that copies them.
-      const overviews = copied && !footprint && !job.request.outSize
-      wanted = planBlocks(sparse.info, footprint ? footprint.window : window, job.request.bands, job.overview, overviews)
+      const overviews = copied && plan.kind === 'window' && !plan.outSize
+      wanted = planBlocks(sparse.info, footprint ? footprint.window : plan.window, plan.bands, plan.overview, overviews)
     } catch (err) {
       if (!(err instanceof UncertainPlan)) throw err
       // The sure path: under auto, the whole file (then nothing GDAL reads can be a hole); under
       // range, an error rather than a guess.
       if (ctx.options.fetch !== 'auto') throw new RecordError('fetch', 'BAD_TIFF', `${job.url}: cannot be read by ranges: ${err.message}`)
       wanted = [[0, sparse.size]]
-      job.fetch = 'download'
+      if (job.fetched) job.fetched.kind = 'download'
     }
     await fetchMissing(sparse, wanted, new RemoteFile(httpTransport(job.url, http), job, sparse))
   }
