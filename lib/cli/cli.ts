@@ -10,6 +10,8 @@ import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResamplin
 import { helpText, version } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
 import { usage, type CliConfig, type CliIo } from './io.js'
+import { flagNames } from './flags.js'
+import { option } from '../core/words.js'
 
 export { usage, type CliConfig, type CliIo }
 
@@ -85,7 +87,7 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     bands: v.bands === undefined ? undefined : optionValue('bands', () => parseBands(v.bands)),
     boundless: v.boundless,
     outSize: v['out-size'] === undefined ? undefined : optionValue('outSize', () => parseOutSize(v['out-size'])),
-    dstCrs: v['dst-crs'] === undefined ? undefined : optionValue('dstCrs', () => parseCrs(v['dst-crs'], 'dst-crs')),
+    dstCrs: v['dst-crs'] === undefined ? undefined : optionValue('dstCrs', () => parseCrs(v['dst-crs'], option('dstCrs'))),
     res: v.res === undefined ? undefined : optionValue('res', () => parseRes(v.res)),
     resampling: v.resampling === undefined ? undefined : optionValue('resampling', () => parseResampling(v.resampling)),
     tap: v.tap,
@@ -109,9 +111,11 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     assets: v.assets,
     minValid: numeric(v['min-valid']),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
-    shard: v.shards !== undefined ? optionValue('--shards', () => shardFromEnvironment(v.shards as string, process.env)) : v.shard,
+    shard: v.shards !== undefined ? optionValue('shards', () => shardFromEnvironment(v.shards as string, process.env)) : v.shard,
     // Not an option users need: tests shorten the backoff with it.
-    retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined
+    retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined,
+    // Records' messages and warnings name options as this command's flags.
+    optionNames: flagNames
   }
   const progress = v['no-progress'] ? false : v.progress ?? stderrIsTTY
   const config: CliConfig = { options, inputs: parsed.positionals, progress }
@@ -156,7 +160,7 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
     resolveOptions(config.options)
     await checkInputs(config.inputs)
   } catch (err) {
-    if (err instanceof UsageError) return usage(io, err.message)
+    if (err instanceof UsageError) return usage(io, err)
     throw err
   }
   const { runCommand } = await import('./run.js')

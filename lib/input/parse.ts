@@ -9,6 +9,7 @@ import { outputFor } from '../output/names.js'
 import { checkPixels } from '../raster/window.js'
 import { checkUrl } from './url.js'
 import { parseSources, requestedSources } from './sources.js'
+import { messageOf, option, words } from '../core/words.js'
 
 
 const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
@@ -71,7 +72,7 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
     if (fields.bbox_crs !== undefined && job.request.bboxCrs !== undefined) checkCrs?.(job.request.bboxCrs)
     if (fields.dst_crs !== undefined && job.request.dstCrs !== undefined && job.request.dstCrs.toLowerCase() !== 'utm') checkCrs?.(job.request.dstCrs)
   } catch (err) {
-    job.error = err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err))
+    job.error = err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', messageOf(err))
   }
   return job
 }
@@ -153,7 +154,7 @@ function requestFor (f: Record<string, unknown>, o: PipelineOptions): WindowRequ
   }
   const w = request.window
   if (!bbox && !request.boundless && (w.col < 0 || w.row < 0)) {
-    throw new InvalidValue(`window: offsets must be 0 or more, got ${w.col},${w.row} (a window reaching left of or above the raster needs --boundless)`)
+    throw new InvalidValue(words`window: offsets must be 0 or more, got ${w.col},${w.row} (a window reaching left of or above the raster needs ${option('boundless', true)})`)
   }
   const outSize = f.out_size !== undefined ? parseOutSize(f.out_size, 'out_size') : (f.res === undefined ? o.outSize : undefined)
   if (outSize) request.outSize = outSize

@@ -13,6 +13,7 @@ import { isWarp } from '../core/request.js'
 import { prepareWarp } from './warp.js'
 import type { Slots } from '../core/slots.js'
 import { openStack } from './stack.js'
+import { option, words } from '../core/words.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -64,7 +65,7 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
 
   function checkMemory (job: Job): void {
     if ((job.memoryBytes ?? 0) > maxMemory) {
-      throw new RecordError('open', 'OVER_MEMORY', `window of ${job.memoryBytes} bytes (pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.source?.dtype}) is over --max-memory ${maxMemory} bytes`)
+      throw new RecordError('open', 'OVER_MEMORY', words`window of ${job.memoryBytes} bytes (pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.source?.dtype}) is over ${option('maxMemory')} ${maxMemory} bytes`)
     }
   }
 

@@ -8,6 +8,7 @@ import { retrying } from '../http/retry.js'
 import { checkPartial, discardBody, get, header, otherVersion, readBody, rejectStatus, type Headers, type RequestOptions, type Response, type Transfer } from '../http/response.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import type { SparseSource } from '../core/fetched.js'
+import { option, words } from '../core/words.js'
 
 /** Ranges closer than this are fetched as one request. */
 export const MERGE_GAP = 64 * 1024
@@ -79,7 +80,7 @@ async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Ra
     if (res.statusCode !== 206) await rejectStatus(res, url, o)
     checkPartial(res, url, start, end - 1, (range, h) => checkVersion(src, range.total, h))
     const over = (): RecordError | undefined => transfer.bytes > o.maxBytes
-      ? new RecordError('fetch', 'TOO_LARGE', `${url}: this record has moved ${transfer.bytes} bytes, over --max-bytes ${o.maxBytes}`)
+      ? new RecordError('fetch', 'TOO_LARGE', words`${url}: this record has moved ${transfer.bytes} bytes, over ${option('maxBytes')} ${o.maxBytes}`)
       : undefined
     await readBody(res.body, url, transfer, { length: end - start, label: ` of range ${start}-${end - 1}`, over },
       (chunk, offset) => file.write(chunk, 0, chunk.length, start + offset))
@@ -109,7 +110,7 @@ export async function fetchMissing (src: SparseSource, wanted: Range[], o: Reque
   }
   const needed = totalBytes(first)
   if (transfer.bytes + needed > o.maxBytes) {
-    throw new RecordError('fetch', 'TOO_LARGE', `${src.url}: the window needs ${needed} more bytes, over --max-bytes ${o.maxBytes} with the ${transfer.bytes} this record has moved`)
+    throw new RecordError('fetch', 'TOO_LARGE', words`${src.url}: the window needs ${needed} more bytes, over ${option('maxBytes')} ${o.maxBytes} with the ${transfer.bytes} this record has moved`)
   }
   for (let missing = first; missing.length > 0; missing = stillMissing(src, wanted)) {
     const others = src.inFlight.filter(({ range: [a, b] }) => missing.some(([c, d]) => a < d && c < b))
