@@ -97,3 +97,20 @@ setImmediate(() => { throw new Error('the host failed on its own') })`)
   assert.equal(r.status, 0, r.stderr)
   assert.equal(r.stdout, 'host: the host failed on its own\nstill running\n')
 })
+
+test('a host\'s own handler can tell the HTTP client\'s faults (the guard recovers from them) from its own', () => {
+  const r = child(`import { isGuardedFault } from ${JSON.stringify(fileURLToPath(new URL('../lib/http/guard.js', import.meta.url)))}
+const seen = []
+let guard
+process.on('uncaughtException', (err) => {
+  seen.push(isGuardedFault() ? 'guarded: ' + err.message : 'host: ' + err.message)
+  if (seen.length === 3) { process.stdout.write(JSON.stringify(seen)); void guard.close() }
+})
+// A client that throws from its own callback, as undici's parser did.
+const client = () => ({ dispatch: () => { setImmediate(() => { throw new Error('inside') }); return true }, close: async () => {}, destroy: async () => {} })
+guard = new GuardedDispatcher(client, () => { seen.push('recovered') })
+guard.dispatch({ origin: 'http://127.0.0.1:9', path: '/', method: 'GET' }, {})
+setImmediate(() => { throw new Error('outside') })`)
+  assert.equal(r.status, 0, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout), ['guarded: inside', 'recovered', 'host: outside'])
+})

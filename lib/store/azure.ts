@@ -117,7 +117,7 @@ export function azureSettings (env: Env, o: { noSign: boolean }, secrets: Secret
     // The policy the SDK's own BlobClient puts in its pipeline for a StorageSharedKeyCredential.
     s.sharedKey = azureSdk().storageSharedKeyCredentialPolicy({ accountName: s.account, accountKey: Buffer.from(key, 'base64') })
   }
-  if (s.noSign) s.source = 'unsigned (noSign)'
+  if (s.noSign) s.source = 'unsigned'
   if (override) s.endpoint = trimSlash(override)
   else if (blobEndpoint) {
     s.endpoint = trimSlash(blobEndpoint)
