@@ -6,3 +6,4 @@ export { defaults, type PipelineOptions, type PipelineInput, type FetchMode } fr
 export type { InputItem, InputRecord, RecordFields, SourceEntry, BandMetadata, SourceResult, StacRecord, StacItem, StacAsset, StacItemCollection, ResultRecord, RecordErrorJson, SourceInfo, Status, FetchKind, Timings } from './core/records.js'
 export type { PixelWindow, Bbox } from './core/request.js'
 export { RecordError, UsageError } from './core/errors.js'
+export type { OptionNames } from './core/words.js'

@@ -7,6 +7,8 @@ import { useServer } from './support/context.js'
 import { byLine, ROOT, runCli } from './support/run.js'
 import type { StatsJson } from '../lib/cli/summary.js'
 import { resolveOptions } from '../lib/run/options.js'
+import { inFlags } from '../lib/cli/flags.js'
+import { UsageError } from '../lib/core/errors.js'
 import type { FetchMode, PipelineInput } from '../lib/core/options.js'
 
 const ctx = useServer()
@@ -216,7 +218,7 @@ test('skipped records carry their output', async () => {
   assert.equal(again.records[0].output, first.records[0].output)
 })
 
-test('options are checked in one place: the CLI and the library give the same message for the same value', async () => {
+test('options are checked in one place: the CLI gives the message the library gives for the same value, naming the option by its flag', async () => {
   const cases: [string[], PipelineInput][] = [
     [['-c', '0'], { concurrency: 0 }],
     [['-c', 'many'], { concurrency: 'many' as unknown as number }],
@@ -230,9 +232,10 @@ test('options are checked in one place: the CLI and the library give the same me
   ]
   for (const [args, options] of cases) {
     const expected = (() => {
-      try { resolveOptions(options) } catch (err) { return (err as Error).message }
+      try { resolveOptions(options) } catch (err) { return err instanceof UsageError ? inFlags(err) : (err as Error).message }
       return 'no error'
     })()
+    assert.ok(expected.startsWith(args[0].startsWith('--') ? args[0] : '--concurrency'), expected)
     const run = await runCli(args, { stdin: '' })
     assert.equal(run.code, 2, args.join(' '))
     assert.equal(run.stderr.split('\n')[0], `rasterpipe: ${expected}`, args.join(' '))

@@ -27,3 +27,22 @@ test('a release that fails is a run warning (redacted), not a process warning, a
     process.off('warning', onProcessWarning)
   }
 })
+
+test('destroyed before its end, it calls onCancel inside destroy() itself; a normal end does not', async () => {
+  const early = new Finalize(() => undefined)
+  let cancels = 0
+  early.onCancel = () => { cancels++ }
+  early.write(newJob(1, '/tmp/a.tif'))
+  early.destroy()
+  assert.equal(cancels, 1, 'within destroy(), not a tick later')
+
+  const whole = new Finalize(() => undefined)
+  whole.onCancel = () => { cancels++ }
+  whole.end(newJob(2, '/tmp/b.tif'))
+  const records: unknown[] = []
+  // The iteration destroys the stream after its end, as a consumer's for await does.
+  for await (const r of whole) records.push(r)
+  assert.ok(whole.destroyed)
+  assert.equal(records.length, 1)
+  assert.equal(cancels, 1, 'no cancel after the last record')
+})

@@ -95,7 +95,7 @@ test('a torn, corrupt or foreign file is a miss, and the next write replaces it'
 
 test('an entry of the previous format version (its Last-Modified may be weak) is a miss without a warning; a corrupt one still warns', withDir(async (dir) => {
   const warnings: string[] = []
-  const cache = HeaderCache.open(dir, 1e6, undefined, (message) => warnings.push(message))
+  const cache = HeaderCache.open(dir, 1e6, undefined, (message) => warnings.push(String(message)))
   await cache.write('a', 'http://h/a.tif', entry(1))
   const file = cache.pathOf('a')
   const good = readFileSync(file)
@@ -190,14 +190,14 @@ test('a dropped entry is not read again until written anew; a cache that cannot 
 
   writeFileSync(join(dir, 'plain-file'), '')
   for (const bad of [join(dir, 'plain-file'), join(dir, 'plain-file', 'sub')]) {
-    assert.throws(() => HeaderCache.open(bad, 1e6), (err: unknown) => err instanceof UsageError && /^--cache-dir: cannot use .*: not a directory$/.test(err.message), bad)
+    assert.throws(() => HeaderCache.open(bad, 1e6), (err: unknown) => err instanceof UsageError && err.option === 'cacheDir' && /^cacheDir: cannot use .*: not a directory$/.test(err.message), bad)
   }
 }))
 
 test('a FIFO, a device, a link, a directory or another user\'s file where an entry would be: a miss with one warning, never a hang; a write replaces it without following a link', withDir(async (dir) => {
   const warnings: string[] = []
   // One cache a kind, as one run a kind: a run warns once of an entry.
-  const open = (): HeaderCache => HeaderCache.open(join(dir, 'c'), 1e6, undefined, (message) => warnings.push(message))
+  const open = (): HeaderCache => HeaderCache.open(join(dir, 'c'), 1e6, undefined, (message) => warnings.push(String(message)))
   const valid = HeaderCache.open(join(dir, 'valid'), 1e6)
   await valid.write('k', 'http://h/k.tif', entry(4))
   const outside = join(dir, 'outside.head')

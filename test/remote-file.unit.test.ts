@@ -128,7 +128,7 @@ test('--max-bytes: a window over it is refused before any request; under it, eve
   const transfer = counter()
   await fetchMissing(src, [[0, 60_000]], record(transfer))
   assert.equal(transfer.bytes, 60_000)
-  await rejectsWith(fetchMissing(src, [[200_000, 250_000]], record(transfer)), 'TOO_LARGE', /the window needs 50000 more bytes, over --max-bytes 100000 with the 60000 this record has moved/)
+  await rejectsWith(fetchMissing(src, [[200_000, 250_000]], record(transfer)), 'TOO_LARGE', /the window needs 50000 more bytes, over maxBytes 100000 with the 60000 this record has moved/)
   assert.equal(fake.requests.length, 1)
   assert.equal(transfer.bytes, 60_000)
 })
@@ -180,7 +180,7 @@ test('whole(): a resume that meets another version starts again from the first b
 
 test('whole(): a file whose Content-Length is over --max-bytes is refused before its body', async (t) => {
   const { fake, transfer, remote, path } = await wholeSetup(t, { maxBytes: SIZE - 1 })
-  await rejectsWith(remote.whole(path), 'TOO_LARGE', /body of 1048576 bytes is over --max-bytes 1048575/)
+  await rejectsWith(remote.whole(path), 'TOO_LARGE', /body of 1048576 bytes is over maxBytes 1048575/)
   assert.equal(transfer.bytes, 0)
   assert.equal(fake.requests.length, 1)
 })

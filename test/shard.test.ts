@@ -15,6 +15,7 @@ import { jobKey, parseShard, shardOf } from '../lib/input/shard.js'
 import { parseItem } from '../lib/input/parse.js'
 import { resolveOptions } from '../lib/run/options.js'
 import { UsageError } from '../lib/core/errors.js'
+import { inFlags } from '../lib/cli/flags.js'
 
 const ctx = useServer()
 const TIFS = readdirSync(FIXTURES).filter((f) => f.endsWith('.tif')).sort()
@@ -56,12 +57,12 @@ async function run (cmd: string, args: string[], env: Record<string, string> = {
 
 const same = (r: ResultRecord): string => `${r.line} ${r.url ?? ''} ${r.status} ${r.error?.code ?? ''} ${r.output?.replace(/^.*\//, '') ?? ''}`
 
-test('--shard and --shards: the library and the CLI refuse the same values with the same message', async () => {
+test('--shard and --shards: the library and the CLI refuse the same values with the same message, the CLI naming the option by its flag', async () => {
   for (const [value, pattern] of [['5/4', /K must be a whole number from 1 to N \(4\), got 5/], ['0/4', /got 0/], ['3', /must be K\/N/], ['1/0', /at least 1, got 0/]] as const) {
-    assert.throws(() => resolveOptions({ shard: value }), (err: Error) => err instanceof UsageError && pattern.test(err.message) && err.message.startsWith('--shard: '))
+    assert.throws(() => resolveOptions({ shard: value }), (err: Error) => err instanceof UsageError && pattern.test(err.message) && err.message.startsWith('shard: ') && inFlags(err).startsWith('--shard: '))
     const cli = await runCli(['--shard', value], { stdin: '' })
     assert.equal(cli.code, 2, value)
-    assert.equal(cli.stderr.split('\n')[0], `rasterpipe: ${(() => { try { resolveOptions({ shard: value }) } catch (err) { return (err as Error).message } })()}`)
+    assert.equal(cli.stderr.split('\n')[0], `rasterpipe: ${(() => { try { resolveOptions({ shard: value }) } catch (err) { return inFlags(err as UsageError) } })()}`)
   }
   assert.deepEqual(resolveOptions({ shard: { index: 2, count: 3 } }).shard, { index: 2, count: 3 })
   assert.deepEqual(parseShard(' 3 / 4 '), { index: 3, count: 4 })

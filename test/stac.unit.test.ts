@@ -79,7 +79,7 @@ test('stac: without assets, every GeoTIFF asset whose roles include data, in the
   // No type: the href's extension says GeoTIFF; no roles: taken.
   const bare = itemRecord(item('i2', { assets: { a: { href: 'a.TIF' }, b: { href: 'b.png' } } }), ctx())
   assert.deepEqual(bare.urls, [{ url: 'http://h/c/items/a.TIF', name: 'a' }])
-  inputError(() => itemRecord(item('i3', { assets: { t: { href: 't.png', type: 'image/png' } } }), ctx()), 'MISSING_ASSET', /item 'i3': no GeoTIFF data asset .*--assets/)
+  inputError(() => itemRecord(item('i3', { assets: { t: { href: 't.png', type: 'image/png' } } }), ctx()), 'MISSING_ASSET', /item 'i3': no GeoTIFF data asset .*; pick assets with assets or "assets"$/)
 })
 
 test('stac: a missing asset is an input error naming the key and the item; two of one common name too', () => {
@@ -291,5 +291,5 @@ test('options: --assets, and whether a window was given', () => {
   assert.equal(resolveOptions({}).windowGiven, false)
   assert.equal(resolveOptions({ window: { col: 0, row: 0, width: 512, height: 512 } }).windowGiven, true)
   assert.equal(resolveOptions(resolveOptions({})).windowGiven, false)
-  assert.throws(() => resolveOptions({ assets: '' }), /--assets: .*not an asset key/)
+  assert.throws(() => resolveOptions({ assets: '' }), /^UsageError: assets: .*not an asset key/)
 })

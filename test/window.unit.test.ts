@@ -326,7 +326,7 @@ test('warpGridSize: gdalwarp\'s own grid size for -te and -tr (with and without 
   source.close()
   // Past GDAL's int: still a number, which checkPixels refuses.
   assert.deepEqual(warpGridSize([0, 0, 10, 10], [1e-12, 1e-12], false), [1e13, 1e13])
-  assert.throws(() => checkPixels(1e13, 1e13, 4096 * 4096, 'open', 'grid'), (err: unknown) => err instanceof RecordError && err.code === 'TOO_MANY_PIXELS' && err.stage === 'open' && /^grid of 10000000000000×10000000000000 = 1e\+26 pixels is over --max-pixels 16777216$/.test(err.message))
+  assert.throws(() => checkPixels(1e13, 1e13, 4096 * 4096, 'open', 'grid'), (err: unknown) => err instanceof RecordError && err.code === 'TOO_MANY_PIXELS' && err.stage === 'open' && /^grid of 10000000000000×10000000000000 = 1e\+26 pixels is over maxPixels 16777216$/.test(err.message))
   assert.throws(() => checkPixels(3e9, 1, 1e10), (err: unknown) => err instanceof RecordError && err.code === 'TOO_MANY_PIXELS' && /larger than GDAL can make \(2147483647 a side\)/.test(err.message))
   assert.doesNotThrow(() => checkPixels(2 ** 31 - 1, 1, 1e10))
 })

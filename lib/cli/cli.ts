@@ -10,6 +10,8 @@ import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResamplin
 import { helpText, version } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
 import { usage, type CliConfig, type CliIo } from './io.js'
+import { flagNames } from './flags.js'
+import { option } from '../core/words.js'
 
 export { usage, type CliConfig, type CliIo }
 
@@ -79,15 +81,15 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     outDir: v['out-dir'],
     concurrency: numeric(v.concurrency),
     fixedConcurrency: v['fixed-concurrency'],
-    window: v.window === undefined ? undefined : optionValue('window', () => parseWindow(v.window)),
-    bbox: v.bbox === undefined ? undefined : optionValue('bbox', () => parseBbox(v.bbox)),
-    bboxCrs: v['bbox-crs'] === undefined ? undefined : optionValue('bboxCrs', () => parseCrs(v['bbox-crs'])),
-    bands: v.bands === undefined ? undefined : optionValue('bands', () => parseBands(v.bands)),
+    window: v.window === undefined ? undefined : optionValue('window', () => parseWindow(v.window, option('window')), true),
+    bbox: v.bbox === undefined ? undefined : optionValue('bbox', () => parseBbox(v.bbox, option('bbox')), true),
+    bboxCrs: v['bbox-crs'] === undefined ? undefined : optionValue('bboxCrs', () => parseCrs(v['bbox-crs'], option('bboxCrs')), true),
+    bands: v.bands === undefined ? undefined : optionValue('bands', () => parseBands(v.bands, option('bands')), true),
     boundless: v.boundless,
-    outSize: v['out-size'] === undefined ? undefined : optionValue('outSize', () => parseOutSize(v['out-size'])),
-    dstCrs: v['dst-crs'] === undefined ? undefined : optionValue('dstCrs', () => parseCrs(v['dst-crs'], 'dst-crs')),
-    res: v.res === undefined ? undefined : optionValue('res', () => parseRes(v.res)),
-    resampling: v.resampling === undefined ? undefined : optionValue('resampling', () => parseResampling(v.resampling)),
+    outSize: v['out-size'] === undefined ? undefined : optionValue('outSize', () => parseOutSize(v['out-size'], option('outSize')), true),
+    dstCrs: v['dst-crs'] === undefined ? undefined : optionValue('dstCrs', () => parseCrs(v['dst-crs'], option('dstCrs')), true),
+    res: v.res === undefined ? undefined : optionValue('res', () => parseRes(v.res, option('res')), true),
+    resampling: v.resampling === undefined ? undefined : optionValue('resampling', () => parseResampling(v.resampling, option('resampling')), true),
     tap: v.tap,
     maxPixels: numeric(v['max-pixels']),
     fetch: v.fetch as FetchMode | undefined,
@@ -109,9 +111,11 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
     assets: v.assets,
     minValid: numeric(v['min-valid']),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
-    shard: v.shards !== undefined ? optionValue('--shards', () => shardFromEnvironment(v.shards as string, process.env)) : v.shard,
+    shard: v.shards !== undefined ? optionValue('shards', () => shardFromEnvironment(v.shards as string, process.env)) : v.shard,
     // Not an option users need: tests shorten the backoff with it.
-    retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined
+    retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined,
+    // Records' messages and warnings name options as this command's flags.
+    optionNames: flagNames
   }
   const progress = v['no-progress'] ? false : v.progress ?? stderrIsTTY
   const config: CliConfig = { options, inputs: parsed.positionals, progress }
@@ -156,7 +160,7 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
     resolveOptions(config.options)
     await checkInputs(config.inputs)
   } catch (err) {
-    if (err instanceof UsageError) return usage(io, err.message)
+    if (err instanceof UsageError) return usage(io, err)
     throw err
   }
   const { runCommand } = await import('./run.js')

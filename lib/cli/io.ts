@@ -1,6 +1,8 @@
 // The command's streams, its parsed command line, and how it reports a usage error (exit status 2).
 import { printable } from '../http/redact.js'
 import type { PipelineInput } from '../core/options.js'
+import type { Message } from '../core/words.js'
+import { inFlags } from './flags.js'
 
 export interface CliIo {
   stdin: NodeJS.ReadableStream
@@ -15,7 +17,8 @@ export interface CliConfig {
   stats?: string
 }
 
-export function usage (io: CliIo, message: string): number {
-  io.stderr.write(`rasterpipe: ${printable(message)}\nTry 'rasterpipe --help' for the options.\n`)
+/** A usage error's message, its options named by flag. */
+export function usage (io: CliIo, message: Message): number {
+  io.stderr.write(`rasterpipe: ${printable(inFlags(message))}\nTry 'rasterpipe --help' for the options.\n`)
   return 2
 }

@@ -9,6 +9,7 @@ import { GdalMissingError } from '../raster/gdal.js'
 import type { ResultRecord } from '../core/records.js'
 import { LineSplitter } from '../input/lines.js'
 import { rasterPipeline, type RasterPipeline } from '../run/pipeline.js'
+import { isGuardedFault } from '../http/guard.js'
 import { Progress } from './progress.js'
 import { Summary } from './summary.js'
 import { removeNow } from '../core/tempdir.js'
@@ -69,11 +70,28 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
 export const BROKEN_PIPE_EXIT = 141
 
 export async function runCommand (config: CliConfig, io: CliIo): Promise<number> {
+  // An exception nothing caught ends the command as Node would (exit 1), printed through the one
+  // redaction, line by line (a message may quote a URL with its credentials). A fault inside the run's
+  // HTTP client is not one: the library's guard recovers from it.
+  const onUncaught = (err: unknown): void => {
+    if (isGuardedFault()) return
+    io.stderr.write(`${(err instanceof Error && err.stack ? err.stack : String(err)).split('\n').map((line) => printable(line)).join('\n')}\n`)
+    process.exit(1)
+  }
+  process.on('uncaughtException', onUncaught)
+  try {
+    return await run(config, io)
+  } finally {
+    process.off('uncaughtException', onUncaught)
+  }
+}
+
+async function run (config: CliConfig, io: CliIo): Promise<number> {
   let pipeline: RasterPipeline
   try {
     pipeline = rasterPipeline(config.options)
   } catch (err) {
-    if (err instanceof UsageError) return usage(io, err.message)
+    if (err instanceof UsageError) return usage(io, err)
     if (err instanceof GdalMissingError) {
       io.stderr.write(`rasterpipe: ${printable(err.message)}\n`)
       return 2

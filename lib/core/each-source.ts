@@ -2,13 +2,14 @@
 // naming which source (1-based, of how many) and its URL, so that a user knows which of the files failed.
 import { asRecordError, RecordError, type Stage } from './errors.js'
 import type { Job } from './job.js'
+import { words } from './words.js'
 
 /** A source's error as the record's: the same stage, code and retryability, the source named first. */
 export function sourceError (part: Job, of: number, err: unknown, stage: Stage): RecordError {
   const index = (part.stackSource?.index ?? 0) + 1
   const inner = err instanceof RecordError ? err : asRecordError(err, stage)
-  const message = inner.message.startsWith(part.url) ? inner.message : `${part.url}: ${inner.message}`
-  const named = new RecordError(inner.stage, inner.code, `source ${index} of ${of}: ${message}`, inner.retryable)
+  const message = inner.message.startsWith(part.url) ? inner : words`${part.url}: ${inner}`
+  const named = new RecordError(inner.stage, inner.code, words`source ${index} of ${of}: ${message}`, inner.retryable)
   if (inner.retryAfter !== undefined) named.retryAfter = inner.retryAfter
   return named
 }

@@ -1,8 +1,10 @@
 // Every failure a record can meet, as data: the stage it happened in, a stable code for scripts, a message
-// for people, and whether trying again could help.
+// for people, and whether trying again could help. Messages name options by key (lib/core/words.ts).
+import { WordsError, type Message } from './words.js'
+
 export type Stage = 'input' | 'fetch' | 'open' | 'blocks' | 'read' | 'write'
 
-export class RecordError extends Error {
+export class RecordError extends WordsError {
   override name = 'RecordError'
   readonly stage: Stage
   readonly code: string
@@ -10,7 +12,7 @@ export class RecordError extends Error {
   /** Seconds the server asked us to wait (Retry-After), when it did. */
   retryAfter?: number
 
-  constructor (stage: Stage, code: string, message: string, retryable = false) {
+  constructor (stage: Stage, code: string, message: Message, retryable = false) {
     super(message)
     this.stage = stage
     this.code = code
@@ -22,9 +24,15 @@ export class RecordError extends Error {
   }
 }
 
-/** A bad option or setup problem: the CLI exits 2 on it. */
-export class UsageError extends Error {
+/** A bad option or setup problem: the CLI exits 2 on it. `option`: the key of the option at fault, when one is. */
+export class UsageError extends WordsError {
   override name = 'UsageError'
+  readonly option?: string
+
+  constructor (message: Message, about: { option?: string } = {}) {
+    super(message)
+    if (about.option !== undefined) this.option = about.option
+  }
 }
 
 /**
@@ -48,7 +56,7 @@ export const STAGE_CODES: Record<Stage, string> = {
 export function asRecordError (err: unknown, stage: Stage): RecordError {
   if (err instanceof RecordError) {
     if (err.stage === stage) return err
-    const moved = new RecordError(stage, err.code, err.message, err.retryable)
+    const moved = new RecordError(stage, err.code, err, err.retryable)
     if (err.retryAfter !== undefined) moved.retryAfter = err.retryAfter
     return moved
   }

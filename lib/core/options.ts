@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import type { Dispatcher } from 'undici'
 import { gdalShare } from './slots.js'
 import type { WindowRequest } from './request.js'
+import type { OptionNames } from './words.js'
 
 /** Shard `index` of `count`, 1-based: 1/4 … 4/4. */
 export interface Shard { index: number, count: number }
@@ -81,6 +82,11 @@ export interface PipelineOptions extends WindowRequest {
    * own are read whole, unless the run gives one. Set by resolveOptions.
    */
   readonly windowGiven: boolean
+  /**
+   * How messages (records' errors, warnings) name an option; default: by its key (`maxBytes`). The CLI
+   * names them by flag (`--max-bytes`).
+   */
+  optionNames?: OptionNames
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */

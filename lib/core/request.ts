@@ -1,6 +1,7 @@
 // What one record asks for (window or bbox, bands, size), validated the same way whether it comes from a
 // command-line option or from a field of an input record. Validators throw InvalidValue with a message
 // that names the value; callers turn it into a usage error or an error record.
+import { option, words, WordsError, type Message } from './words.js'
 
 export interface PixelWindow { col: number, row: number, width: number, height: number }
 export type Bbox = [number, number, number, number]
@@ -30,97 +31,97 @@ export function isWarp (r: WindowRequest): boolean {
   return r.dstCrs !== undefined || r.res !== undefined || r.resampling !== undefined || r.tap === true
 }
 
-export class InvalidValue extends Error {
+export class InvalidValue extends WordsError {
   override name = 'InvalidValue'
 }
 
 type Raw = unknown
 
-function numbers (value: Raw, name: string, count: number): number[] {
+function numbers (value: Raw, name: Message, count: number): number[] {
   const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value
   if (!Array.isArray(list) || list.length !== count) {
-    throw new InvalidValue(`${name} needs ${count} numbers, got ${JSON.stringify(value)}`)
+    throw new InvalidValue(words`${name} needs ${count} numbers, got ${JSON.stringify(value)}`)
   }
   return list.map((v: Raw, i: number) => {
     const n = typeof v === 'string' && v !== '' ? Number(v) : v
     if (typeof n !== 'number' || !Number.isFinite(n)) {
       // Shown as given: JSON reads 1e400 as Infinity, which JSON.stringify would print as null.
       const shown = typeof v === 'number' ? String(v) : v === undefined ? 'missing' : JSON.stringify(v)
-      throw new InvalidValue(`${name}: value ${i + 1} (${shown}) is not a finite number`)
+      throw new InvalidValue(words`${name}: value ${i + 1} (${shown}) is not a finite number`)
     }
     return n
   })
 }
 
-function integers (value: Raw, name: string, count: number): number[] {
+function integers (value: Raw, name: Message, count: number): number[] {
   const list = numbers(value, name, count)
-  for (const n of list) if (!Number.isInteger(n)) throw new InvalidValue(`${name}: ${n} is not a whole number`)
+  for (const n of list) if (!Number.isInteger(n)) throw new InvalidValue(words`${name}: ${n} is not a whole number`)
   return list
 }
 
-export function parseWindow (value: Raw, name = 'window'): PixelWindow {
+export function parseWindow (value: Raw, name: Message = 'window'): PixelWindow {
   // The object form is the one result records print, so a record's window can be fed back as it is.
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const o = value as Record<string, unknown>
     const extra = Object.keys(o).filter((k) => !['col', 'row', 'width', 'height'].includes(k))
-    if (extra.length > 0) throw new InvalidValue(`${name}: unknown key "${extra[0]}" (an object window has col, row, width, height)`)
+    if (extra.length > 0) throw new InvalidValue(words`${name}: unknown key "${extra[0]}" (an object window has col, row, width, height)`)
     value = [o.col, o.row, o.width, o.height]
   }
-  const [col, row, width, height] = integers(value, `${name} (COL,ROW,WIDTH,HEIGHT)`, 4)
-  if (width <= 0 || height <= 0) throw new InvalidValue(`${name}: width and height must be more than 0, got ${width},${height}`)
+  const [col, row, width, height] = integers(value, words`${name} (COL,ROW,WIDTH,HEIGHT)`, 4)
+  if (width <= 0 || height <= 0) throw new InvalidValue(words`${name}: width and height must be more than 0, got ${width},${height}`)
   return { col, row, width, height }
 }
 
-export function parseBbox (value: Raw, name = 'bbox'): Bbox {
-  const [minx, miny, maxx, maxy] = numbers(value, `${name} (MINX,MINY,MAXX,MAXY)`, 4)
+export function parseBbox (value: Raw, name: Message = 'bbox'): Bbox {
+  const [minx, miny, maxx, maxy] = numbers(value, words`${name} (MINX,MINY,MAXX,MAXY)`, 4)
   if (!(minx < maxx) || !(miny < maxy)) {
-    throw new InvalidValue(`${name}: needs MINX < MAXX and MINY < MAXY, got ${minx},${miny},${maxx},${maxy}`)
+    throw new InvalidValue(words`${name}: needs MINX < MAXX and MINY < MAXY, got ${minx},${miny},${maxx},${maxy}`)
   }
   return [minx, miny, maxx, maxy]
 }
 
-export function parseBands (value: Raw, name = 'bands'): number[] {
+export function parseBands (value: Raw, name: Message = 'bands'): number[] {
   const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value
-  if (!Array.isArray(list) || list.length === 0) throw new InvalidValue(`${name} needs a list of band numbers, e.g. 3,2,1`)
+  if (!Array.isArray(list) || list.length === 0) throw new InvalidValue(words`${name} needs a list of band numbers, e.g. 3,2,1`)
   return list.map((v: Raw) => {
     const n = typeof v === 'string' && v !== '' ? Number(v) : v
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-      throw new InvalidValue(`${name}: ${JSON.stringify(v)} is not a band number (bands count from 1)`)
+      throw new InvalidValue(words`${name}: ${JSON.stringify(v)} is not a band number (bands count from 1)`)
     }
     return n
   })
 }
 
-export function parseOutSize (value: Raw, name = 'out-size'): [number, number] {
-  const [w, h] = integers(value, `${name} (WIDTH,HEIGHT)`, 2)
-  if (w <= 0 || h <= 0) throw new InvalidValue(`${name}: width and height must be more than 0, got ${w},${h}`)
+export function parseOutSize (value: Raw, name: Message = option('outSize')): [number, number] {
+  const [w, h] = integers(value, words`${name} (WIDTH,HEIGHT)`, 2)
+  if (w <= 0 || h <= 0) throw new InvalidValue(words`${name}: width and height must be more than 0, got ${w},${h}`)
   return [w, h]
 }
 
-export function parseRes (value: Raw, name = 'res'): [number, number] {
+export function parseRes (value: Raw, name: Message = 'res'): [number, number] {
   const list = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : [value]
-  const [x, y] = numbers(list.length === 1 ? [list[0], list[0]] : list, `${name} (X[,Y])`, 2)
-  if (!(x > 0) || !(y > 0)) throw new InvalidValue(`${name}: resolutions must be more than 0, got ${x},${y}`)
+  const [x, y] = numbers(list.length === 1 ? [list[0], list[0]] : list, words`${name} (X[,Y])`, 2)
+  if (!(x > 0) || !(y > 0)) throw new InvalidValue(words`${name}: resolutions must be more than 0, got ${x},${y}`)
   return [x, y]
 }
 
-export function parseResampling (value: Raw, name = 'resampling'): string {
+export function parseResampling (value: Raw, name: Message = 'resampling'): string {
   const method = typeof value === 'string' ? value.trim().toLowerCase() : value
   if (method === 'near') return 'nearest'
   if (typeof method !== 'string' || !RESAMPLING.includes(method)) {
-    throw new InvalidValue(`${name}: must be one of ${RESAMPLING.join(', ')}, got ${JSON.stringify(value)}`)
+    throw new InvalidValue(words`${name}: must be one of ${RESAMPLING.join(', ')}, got ${JSON.stringify(value)}`)
   }
   return method
 }
 
 /** The warp options that only make sense together: messages name the option (or field) as given. */
-export function checkWarp (r: WindowRequest, names: { res: string, outSize: string, tap: string }): void {
-  if (r.res && r.outSize) throw new InvalidValue(`${names.res} and ${names.outSize} cannot be used together (gdalwarp takes -tr or -ts, not both)`)
-  if (r.tap && !r.res) throw new InvalidValue(`${names.tap} needs ${names.res} (the grid it aligns to, as gdalwarp -tap needs -tr)`)
+export function checkWarp (r: WindowRequest, names: { res: Message, outSize: Message, tap: Message }): void {
+  if (r.res && r.outSize) throw new InvalidValue(words`${names.res} and ${names.outSize} cannot be used together (gdalwarp takes -tr or -ts, not both)`)
+  if (r.tap && !r.res) throw new InvalidValue(words`${names.tap} needs ${names.res} (the grid it aligns to, as gdalwarp -tap needs -tr)`)
 }
 
-export function parseCrs (value: Raw, name = 'bbox-crs'): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new InvalidValue(`${name} needs a CRS such as EPSG:4326`)
+export function parseCrs (value: Raw, name: Message = option('bboxCrs')): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new InvalidValue(words`${name} needs a CRS such as EPSG:4326`)
   return value.trim()
 }
 

@@ -1,5 +1,6 @@
 // Human sizes for options (`500MB`, `2GiB`) and for messages.
 import { UsageError } from './errors.js'
+import { option, words } from './words.js'
 
 const units: Record<string, number> = {
   '': 1, b: 1,
@@ -7,12 +8,13 @@ const units: Record<string, number> = {
   ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3, ti: 1024 ** 4, tib: 1024 ** 4
 }
 
-export function parseSize (text: string, name: string): number {
+/** A size given as text; `key`: the option it is for, named in the messages. */
+export function parseSize (text: string, key: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text)
   const unit = m ? units[m[2].toLowerCase()] : undefined
-  if (!m || unit === undefined) throw new UsageError(`${name}: '${text}' is not a size (e.g. 500MB, 2GiB, 1048576)`)
+  if (!m || unit === undefined) throw new UsageError(words`${option(key)}: '${text}' is not a size (e.g. 500MB, 2GiB, 1048576)`, { option: key })
   const bytes = Math.floor(Number(m[1]) * unit)
-  if (bytes <= 0) throw new UsageError(`${name}: must be more than 0 bytes`)
+  if (bytes <= 0) throw new UsageError(words`${option(key)}: must be more than 0 bytes`, { option: key })
   return bytes
 }
 

@@ -3,9 +3,10 @@
 import { RecordError } from '../core/errors.js'
 import { MAX_REDIRECTS, RedirectRefused } from './agent.js'
 import { parseRetryAfter, RETRYABLE_STATUS } from './backoff.js'
+import { option, words } from '../core/words.js'
 
 export function tooLarge (url: string, size: number, max: number): RecordError {
-  return new RecordError('fetch', 'TOO_LARGE', `${url}: body of ${size} bytes is over --max-bytes ${max}`)
+  return new RecordError('fetch', 'TOO_LARGE', words`${url}: body of ${size} bytes is over ${option('maxBytes')} ${max}`)
 }
 
 /** The error for a response that is not what we asked for. */

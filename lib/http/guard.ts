@@ -7,11 +7,17 @@
 // and the batch goes on. Exceptions from anywhere else are left to the host, or to Node's default.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Dispatcher } from 'undici'
-import { printable } from './redact.js'
 
 /** The guard and the dispatcher a request went to: a fault is the run's, and replaces that dispatcher. */
 const context = new AsyncLocalStorage<{ guard: GuardedDispatcher, dispatcher: Dispatcher }>()
 const live = new Set<GuardedDispatcher>()
+let listening = false
+
+/** Whether the exception being handled now is a fault inside a live guard's client (it recovers from it). */
+export function isGuardedFault (): boolean {
+  const owner = context.getStore()
+  return owner !== undefined && live.has(owner.guard)
+}
 
 function onUncaught (err: unknown): void {
   const owner = context.getStore()
@@ -19,12 +25,22 @@ function onUncaught (err: unknown): void {
     owner.guard.recover(err, owner.dispatcher)
     return
   }
-  // Not ours. If we are the only listener, do what Node does when there is none: print it and exit 1.
+  // Not ours. A listener stops Node's own handling (print it, exit 1): if ours is the only one, step
+  // aside and throw it again, so that the host meets it as if we had never listened.
   if (process.listenerCount('uncaughtException') === 1) {
-    // Line by line, so that the stack keeps its lines and a URL in the message loses its credentials.
-    process.stderr.write(`${(err instanceof Error && err.stack ? err.stack : String(err)).split('\n').map((line) => printable(line)).join('\n')}\n`)
-    process.exit(1)
+    unlisten()
+    process.nextTick(() => { throw err })
   }
+}
+
+function listen (): void {
+  if (!listening) process.on('uncaughtException', onUncaught)
+  listening = true
+}
+
+function unlisten (): void {
+  if (listening) process.off('uncaughtException', onUncaught)
+  listening = false
 }
 
 /**
@@ -43,8 +59,8 @@ export class GuardedDispatcher extends Dispatcher {
     this.make = make
     this.onFault = onFault
     this.current = make()
-    if (live.size === 0) process.on('uncaughtException', onUncaught)
     live.add(this)
+    listen()
   }
 
   override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -64,7 +80,7 @@ export class GuardedDispatcher extends Dispatcher {
 
   private release (): void {
     live.delete(this)
-    if (live.size === 0) process.off('uncaughtException', onUncaught)
+    if (live.size === 0) unlisten()
   }
 
   override async close (): Promise<void> {

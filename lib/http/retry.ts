@@ -7,6 +7,7 @@ import { backoffMs } from './backoff.js'
 import { networkError } from './errors.js'
 import { HostLimitedDispatcher } from './host-dispatcher.js'
 import { isThrottling, type RequestOptions, type Transfer } from './response.js'
+import { reword } from '../core/words.js'
 
 /**
  * Runs one request (`attempt`) until it succeeds, retrying transient failures with jittered backoff.
@@ -29,7 +30,7 @@ export async function retrying<T> (url: string, o: RequestOptions, transfer: Tra
       const slowDown = isThrottling(err) && o.throttleMs !== undefined && performance.now() - started < o.throttleMs && served() > servedAtStart
       if (!slowDown) counted++
       if (!err.retryable || counted > o.retries || o.signal?.aborted) {
-        if (tries > 1) err.message += ` (after ${tries} attempts)`
+        if (tries > 1) reword(err, (message) => `${message} (after ${tries} attempts)`)
         throw err
       }
       // Backing off from throttling grows no longer than --retries' own backoffs do.

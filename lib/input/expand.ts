@@ -12,6 +12,7 @@ import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import { InvalidValue, parseAssets, parseHeaders } from '../core/request.js'
 import { ALLOWED_SCHEMES, schemeOf } from './url.js'
 import { itemRecord, itemsOf, originOf, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
+import { messageOf, reword, words } from '../core/words.js'
 
 export interface ExpandOptions {
   /** --assets: asset keys (or common names) for items whose record gives none. */
@@ -140,12 +141,12 @@ export class Expand extends Duplex {
         doc = JSON.parse(body.toString('utf8'))
       } catch (err) {
         // The document's URL as it may be printed (as text, one with a space or quote is not found whole).
-        if (err instanceof Error) err.message = redactAbout(err.message, [location])
+        if (err instanceof Error) reword(err, (message) => redactAbout(message, [location]))
         if (err instanceof SyntaxError) return [fail(new InvalidValue(`${where}: invalid JSON (${err.message})`))]
         if (err instanceof RecordError && err.stage !== 'input') {
           // Run again as it was written, without its headers (never printed) and with the URL as printed.
           const retry = Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'headers'))
-          const again = new RecordError(err.stage, err.code, `STAC document ${err.message}`, err.retryable)
+          const again = new RecordError(err.stage, err.code, words`STAC document ${err}`, err.retryable)
           return [new LineRecord(line, input, undefined, again, undefined, { ...retry, stac: redactUrl(location) } as unknown as StacRecord)]
         }
         return [fail(err)]
@@ -207,5 +208,5 @@ export class Expand extends Duplex {
 }
 
 function asInputError (err: unknown): RecordError {
-  return err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err))
+  return err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', messageOf(err))
 }

@@ -9,6 +9,7 @@ import { outputFor } from '../output/names.js'
 import { checkPixels } from '../raster/window.js'
 import { checkUrl } from './url.js'
 import { parseSources, requestedSources } from './sources.js'
+import { messageOf, option, words } from '../core/words.js'
 
 
 const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
@@ -26,15 +27,15 @@ export function newJob (line: number, url = ''): Job {
 }
 
 /**
- * Turns one input item into a job, or null for a blank line. Never throws: a bad item becomes a job
- * that carries its error, so that it still gets its one result record.
- */
-/**
  * Checks a record's CRS string (bbox_crs) at input, so that a CRS GDAL does not know is the record's
  * input error, found before anything is fetched; throws a RecordError.
  */
 export type CrsCheck = (text: string) => void
 
+/**
+ * Turns one input item into a job, or null for a blank line. Never throws: a bad item becomes a job
+ * that carries its error, so that it still gets its one result record.
+ */
 export function parseItem (item: unknown, line: number, options: PipelineOptions, ext: string, checkCrs?: CrsCheck): Job | null {
   // A record a line gave before (lib/input/expand.ts) names that line, whichever record of it it is.
   const given = item instanceof LineRecord ? item : undefined
@@ -66,7 +67,7 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
     if (fields.bbox_crs !== undefined && job.request.bboxCrs !== undefined) checkCrs?.(job.request.bboxCrs)
     if (fields.dst_crs !== undefined && job.request.dstCrs !== undefined && job.request.dstCrs.toLowerCase() !== 'utm') checkCrs?.(job.request.dstCrs)
   } catch (err) {
-    return makeJob(job, err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', err instanceof Error ? err.message : String(err)))
+    return makeJob(job, err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', messageOf(err)))
   }
   return makeJob(job)
 }
@@ -145,7 +146,7 @@ function requestFor (f: Record<string, unknown>, o: PipelineOptions): WindowRequ
   }
   const w = request.window
   if (!bbox && !request.boundless && (w.col < 0 || w.row < 0)) {
-    throw new InvalidValue(`window: offsets must be 0 or more, got ${w.col},${w.row} (a window reaching left of or above the raster needs --boundless)`)
+    throw new InvalidValue(words`window: offsets must be 0 or more, got ${w.col},${w.row} (a window reaching left of or above the raster needs ${option('boundless', true)})`)
   }
   const outSize = f.out_size !== undefined ? parseOutSize(f.out_size, 'out_size') : (f.res === undefined ? o.outSize : undefined)
   if (outSize) request.outSize = outSize

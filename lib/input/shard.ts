@@ -8,6 +8,7 @@ import type { Job } from '../core/job.js'
 import { isRawLine, LineRecord } from './lines.js'
 import { printableSources, type StackSource } from './sources.js'
 import type { Shard } from '../core/options.js'
+import { option, words } from '../core/words.js'
 
 export type { Shard }
 
@@ -46,7 +47,7 @@ export function shardFromEnvironment (countText: string, env: NodeJS.ProcessEnv)
   const count = Number(countText)
   const name = SHARD_INDEX_VARIABLES.find((v) => env[v] !== undefined && env[v] !== '')
   if (name === undefined) {
-    throw new InvalidValue(`takes the worker's index from ${SHARD_INDEX_VARIABLES.join(' or ')}, and neither is set; give --shard K/N instead`)
+    throw new InvalidValue(words`takes the worker's index from ${SHARD_INDEX_VARIABLES.join(' or ')}, and neither is set; give ${option('shard', 'K/N')} instead`)
   }
   const text = env[name] as string
   if (!WHOLE.test(text) || Number(text) >= count) {

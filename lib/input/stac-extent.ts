@@ -3,6 +3,7 @@
 // the raster itself; else its GeoJSON bbox in EPSG:4326, a lon/lat envelope that GDAL's -projwin
 // rounding can turn into a pixel more or less at an edge.
 import { RecordError } from '../core/errors.js'
+import { option, words } from '../core/words.js'
 
 export interface Extent { bbox: number[], crs: string }
 
@@ -20,7 +21,7 @@ export function itemExtent (item: Record<string, unknown>, asset: Record<string,
     const nums = b as number[]
     return { bbox: b.length === 4 ? nums : [nums[0], nums[1], nums[3], nums[4]], crs: 'EPSG:4326' }
   }
-  throw new RecordError('input', 'BAD_RECORD', `${label}: no "bbox" to read the whole item by; give a "bbox" or "window" (or --bbox, --window)`)
+  throw new RecordError('input', 'BAD_RECORD', words`${label}: no "bbox" to read the whole item by; give a "bbox" or "window" (or ${option('bbox')}, ${option('window')})`)
 }
 
 function projCode (o: Record<string, unknown>): string | undefined {

@@ -8,6 +8,7 @@ import { classifyUrl, isRemote, localPath } from '../core/url.js'
 import type { BandMetadata, SourceEntry } from '../core/records.js'
 import { itemExtent } from './stac-extent.js'
 import { schemeOf } from './url.js'
+import { option, words } from '../core/words.js'
 
 /** What kind of STAC value a line or document holds; null for anything else (a plain record). */
 export type StacKind = 'item' | 'collection' | 'reference'
@@ -134,7 +135,7 @@ function dataAssets (assets: Record<string, unknown>, label: string): Array<[str
     return !Array.isArray(a.roles) || a.roles.includes('data')
   })
   if (picked.length === 0) {
-    throw new RecordError('input', 'MISSING_ASSET', `${label}: no GeoTIFF data asset (of ${Object.keys(assets).join(', ') || 'none'}); pick assets with --assets or "assets"`)
+    throw new RecordError('input', 'MISSING_ASSET', words`${label}: no GeoTIFF data asset (of ${Object.keys(assets).join(', ') || 'none'}); pick assets with ${option('assets')} or "assets"`)
   }
   return picked
 }

@@ -7,6 +7,7 @@ import type { PipelineOptions } from '../core/options.js'
 import { InvalidValue, isWarp, type WindowRequest } from '../core/request.js'
 import { redactUrl } from '../http/redact.js'
 import { isStoreUri } from '../core/url.js'
+import { option, words } from '../core/words.js'
 
 export interface OutputName { display: string, path: string }
 
@@ -20,7 +21,7 @@ export function outputFor (url: string, request: WindowRequest, out: unknown, o:
   let name: string
   if (out !== undefined) {
     if (typeof out !== 'string' || out.trim() === '') throw new InvalidValue('"out" must be a relative file path')
-    if (isAbsolute(out) || /^[a-zA-Z]:[\\/]/.test(out)) throw new InvalidValue(`"out" must be relative to --out-dir, got absolute '${out}'`)
+    if (isAbsolute(out) || /^[a-zA-Z]:[\\/]/.test(out)) throw new InvalidValue(words`"out" must be relative to ${option('outDir')}, got absolute '${out}'`)
     checkFileName(out, !isStoreUri(o.outDir))
     name = out
   } else {
@@ -30,7 +31,7 @@ export function outputFor (url: string, request: WindowRequest, out: unknown, o:
   const path = resolve(root, name)
   const rel = relative(root, path)
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) {
-    throw new InvalidValue(`"out" may not leave --out-dir: '${String(out)}'`)
+    throw new InvalidValue(words`"out" may not leave ${option('outDir')}: '${String(out)}'`)
   }
   return { display: join(o.outDir, rel), path }
 }
@@ -54,7 +55,7 @@ function checkFileName (out: string, local: boolean): void {
 /** The object an output becomes under a store's --out-dir; `out` may not leave that prefix. */
 function storeOutput (outDir: string, name: string, out: unknown): OutputName {
   const rel = posix.normalize(name.replace(/\\/g, '/'))
-  if (rel.startsWith('/') || rel === '.' || rel.split('/').includes('..')) throw new InvalidValue(`"out" may not leave --out-dir: '${String(out)}'`)
+  if (rel.startsWith('/') || rel === '.' || rel.split('/').includes('..')) throw new InvalidValue(words`"out" may not leave ${option('outDir')}: '${String(out)}'`)
   const uri = `${outDir.replace(/\/+$/, '')}/${rel}`
   return { display: uri, path: uri }
 }

@@ -2,6 +2,7 @@
 // by GDAL itself before the first record, so that a bad `--co` is a usage error and not a silent default.
 import { UsageError } from '../core/errors.js'
 import type { Gdal } from './gdal.js'
+import { option, words } from '../core/words.js'
 
 /**
  * Drivers that write one self-contained file, renamed into place when whole. Not VRT (a file of
@@ -44,8 +45,8 @@ export function outputExtension (gdal: Gdal, format: string): string {
     let known = false
     try { known = Boolean(gdal.drivers.get(format)) } catch { known = false }
     throw new UsageError(known
-      ? `--format: GDAL driver '${format}' cannot write a single self-contained raster file; use one of ${allowed.join(', ')}`
-      : `--format: unknown GDAL driver '${format}'; use one of ${allowed.join(', ')}`)
+      ? words`${option('format')}: GDAL driver '${format}' cannot write a single self-contained raster file; use one of ${allowed.join(', ')}`
+      : words`${option('format')}: unknown GDAL driver '${format}'; use one of ${allowed.join(', ')}`, { option: 'format' })
   }
   if (name === 'GTiff' || name === 'COG') return '.tif'
   const md = gdal.drivers.get(name).getMetadata() as Record<string, string>
@@ -122,5 +123,5 @@ export function checkCreationOptions (gdal: Gdal, format: string, options: strin
     source.close()
     try { gdal.vsimem.release(path) } catch { /* nothing was written */ }
   }
-  if (complaint) throw new UsageError(`--co: GDAL's ${format} driver rejects the creation options: ${complaint}`)
+  if (complaint) throw new UsageError(words`${option('creationOptions')}: GDAL's ${format} driver rejects the creation options: ${complaint}`, { option: 'creationOptions' })
 }

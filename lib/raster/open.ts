@@ -15,6 +15,7 @@ import { isWarp } from '../core/request.js'
 import { overviewSizes, planWarp } from './warp.js'
 import type { Slots } from '../core/slots.js'
 import { openStack } from './stack.js'
+import { option, words } from '../core/words.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -77,7 +78,7 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
 
   function checkMemory (job: Job, plan: Plan): void {
     if (plan.bytes > maxMemory) {
-      throw new RecordError('open', 'OVER_MEMORY', `window of ${plan.bytes} bytes (pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.opened?.source.dtype}) is over --max-memory ${maxMemory} bytes`)
+      throw new RecordError('open', 'OVER_MEMORY', words`window of ${plan.bytes} bytes (pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.opened?.source.dtype}) is over ${option('maxMemory')} ${maxMemory} bytes`)
     }
   }
 

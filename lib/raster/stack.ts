@@ -13,6 +13,7 @@ import { bboxToWindow, clipWindow, resolveWindow, tooManyPixels, transformBbox, 
 import { planWarp, windowBounds } from './warp.js'
 import { windowBytes } from '../core/budget.js'
 import { eachSourceInTurn, sourceError } from '../core/each-source.js'
+import { option, words } from '../core/words.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
@@ -216,7 +217,7 @@ async function checkOneNodata (parts: Job[], of: number): Promise<void> {
       } else if (!(value === seen.value || (Number.isNaN(value) && Number.isNaN(seen.value)))) {
         const say = (v: number | null): string => v === null ? 'none' : String(v)
         throw sourceError(part, of, new RecordError('open', 'MIXED_NODATA',
-          `band ${band} has nodata ${say(value)}, but source ${(seen.part.stackSource?.index ?? 0) + 1} band ${seen.band} has ${say(seen.value)}; GTiff and COG keep one nodata value for all bands (give "bands": [{"nodata": …}] for sources without one, or another --format)`), 'open')
+          words`band ${band} has nodata ${say(value)}, but source ${(seen.part.stackSource?.index ?? 0) + 1} band ${seen.band} has ${say(seen.value)}; GTiff and COG keep one nodata value for all bands (give "bands": [{"nodata": …}] for sources without one, or another ${option('format')})`), 'open')
       }
     }
   }

@@ -11,6 +11,7 @@ import type { Grid } from '../core/records.js'
 import { checkPixels, crsName, transformBbox, warpGridSize, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
 import { bandSelectArgs, gdalwarpArgs, warpArgs } from './plan.js'
+import { option, words } from '../core/words.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
@@ -146,7 +147,7 @@ export async function planWarp (ctx: WarpContext, job: Job, opened: Opened, r: R
   if (!ds) throw new RecordError('open', 'NOT_OPEN', 'the source is not open')
   const gt = await ds.geoTransformAsync
   const srcSrs = await ds.srsAsync
-  if (!opened.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', `${job.url}: --dst-crs, --res, --resampling and --tap need a georeferenced source, and this one has no geotransform`)
+  if (!opened.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', words`${job.url}: ${option('dstCrs')}, ${option('res')}, ${option('resampling')} and ${option('tap')} need a georeferenced source, and this one has no geotransform`)
   if (!srcSrs) throw new RecordError('open', 'NO_CRS', `${job.url}: a warp needs the source's CRS, and it has none`)
 
   // The region asked for, in its own CRS: the bbox, or the pixel window's footprint in the source's CRS.
@@ -157,14 +158,14 @@ export async function planWarp (ctx: WarpContext, job: Job, opened: Opened, r: R
   if (targetText?.toLowerCase() === 'utm') {
     const ll = new gdal.CoordinateTransformation(regionSrs, gdal.SpatialReference.fromEPSG(4326))
     const c = ll.transformPoint((region[0] + region[2]) / 2, (region[1] + region[3]) / 2)
-    if (!Number.isFinite(c.x) || !Number.isFinite(c.y)) throw new RecordError('open', 'BAD_CRS', `${job.url}: --dst-crs utm: the window's centre has no longitude and latitude`)
+    if (!Number.isFinite(c.x) || !Number.isFinite(c.y)) throw new RecordError('open', 'BAD_CRS', words`${job.url}: ${option('dstCrs', 'utm')}: the window's centre has no longitude and latitude`)
     targetText = utmFor(c.x, c.y)
   }
   let target: Srs
   try {
     target = targetText === undefined ? srcSrs : crs.get(targetText)
   } catch (err) {
-    throw new RecordError('open', 'BAD_CRS', `--dst-crs: ${(err as Error).message}`)
+    throw new RecordError('open', 'BAD_CRS', words`${option('dstCrs')}: ${(err as Error).message}`)
   }
   // The extent in the target CRS: the region's edges densified (21 points each) and carried over.
   const te = regionSrs.isSame(target) ? region : transformBbox(gdal, region, regionSrs, target)

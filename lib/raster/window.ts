@@ -5,6 +5,7 @@ import { RecordError } from '../core/errors.js'
 import type { Dataset, Gdal } from './gdal.js'
 import type { Opened } from '../core/job.js'
 import { isWarp, type Bbox, type PixelWindow, type WindowRequest } from '../core/request.js'
+import { option, words } from '../core/words.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
@@ -108,7 +109,7 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, opened: Opened
     if (req.bboxCrs) {
       const from = crs.get(req.bboxCrs)
       const to = await ds.srsAsync
-      if (!to) throw new RecordError('open', 'NO_CRS', `--bbox-crs ${req.bboxCrs} given, but the source has no CRS to carry the bbox into`)
+      if (!to) throw new RecordError('open', 'NO_CRS', words`${option('bboxCrs')} ${req.bboxCrs} given, but the source has no CRS to carry the bbox into`)
       if (!from.isSame(to)) bbox = transformBbox(gdal, bbox, from, to)
     }
     window = bboxToWindow(bbox, gt)
@@ -130,7 +131,7 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, opened: Opened
 
 /** One code for a window over --max-pixels, whether a pixel window refused at input or a bbox once open. */
 export function tooManyPixels (width: number, height: number, maxPixels: number, stage: 'input' | 'open' = 'input', what: 'window' | 'grid' = 'window'): RecordError {
-  return new RecordError(stage, 'TOO_MANY_PIXELS', `${what} of ${width}×${height} = ${width * height} pixels is over --max-pixels ${maxPixels}`)
+  return new RecordError(stage, 'TOO_MANY_PIXELS', words`${what} of ${width}×${height} = ${width * height} pixels is over ${option('maxPixels')} ${maxPixels}`)
 }
 
 /** The widest side GDAL can make: its sizes are C ints. */

@@ -26,6 +26,7 @@ import { isStoreUri } from '../core/url.js'
 import { uploadFile } from '../store/upload.js'
 import { chipStats, validFraction } from './stats.js'
 import type { RequestAuth, RequestOptions } from '../http/response.js'
+import { option, words } from '../core/words.js'
 
 export interface WriteContext {
   gdal: Gdal
@@ -268,7 +269,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       const root = await outRoot
       const inside = (real: string): void => {
         if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
-          throw new RecordError('write', 'BAD_OUTPUT', `${job.output as string}: its directory resolves to '${real}', outside --out-dir; not written`)
+          throw new RecordError('write', 'BAD_OUTPUT', words`${job.output as string}: its directory resolves to '${real}', outside ${option('outDir')}; not written`)
         }
       }
       let existing = dir

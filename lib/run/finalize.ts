@@ -6,9 +6,13 @@ import type { ResultRecord, Status } from '../core/records.js'
 import { printable, redactAbout, redactUrl } from '../http/redact.js'
 import { closeJobDatasets } from '../raster/gdal.js'
 import { retryRecord } from '../input/retry.js'
+import { keyNames, type OptionNames } from '../core/words.js'
 
-/** The job's result record; URLs and messages as they may be shown (no credential, no secret value). */
-export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecord {
+/**
+ * The job's result record; URLs and messages as they may be shown (no credential, no secret value), its
+ * error's message naming options as `names` says (by key unless the caller names them otherwise).
+ */
+export function toResult (job: Job, secrets: Iterable<string> = [], names: OptionNames = keyNames): ResultRecord {
   // The record's own URLs are replaced whole in its messages: as text, one with a space or quote is not.
   const urls = [job.url, ...(job.parts ?? []).map((p) => p.url)]
   const status: Status = job.error ? 'error' : job.status ?? 'ok'
@@ -54,7 +58,7 @@ export function toResult (job: Job, secrets: Iterable<string> = []): ResultRecor
     r.valid = written.skipped.valid
   }
   r.ms = job.ms
-  if (job.error) r.error = { ...job.error.toJSON(), message: redactAbout(job.error.message, urls, secrets) }
+  if (job.error) r.error = { ...job.error.toJSON(), message: redactAbout(job.error.say(names), urls, secrets) }
   if (job.error && job.error.stage !== 'input' && (job.url || job.retryInput)) r.record = job.retryInput ?? retryRecord(job)
   return r
 }
@@ -73,25 +77,38 @@ export class Finalize extends Transform {
   private readonly onReleased: (job: Job) => void
   private readonly secrets: Iterable<string>
   private readonly warn: (message: string) => void
+  private readonly names: OptionNames
   private pending: Promise<void> = Promise.resolve()
 
-  /** `warn`: the run's warnings (the pipeline's 'warning' event, which redacts and escapes what it is given). */
-  constructor (onReleased: (job: Job) => void, secrets: Iterable<string> = [], warn: (message: string) => void = () => undefined) {
+  /**
+   * `warn`: the run's warnings (the pipeline's 'warning' event, which redacts and escapes what it is given);
+   * `names`: how records' messages name options.
+   */
+  constructor (onReleased: (job: Job) => void, secrets: Iterable<string> = [], warn: (message: string) => void = () => undefined, names: OptionNames = keyNames) {
     super({ objectMode: true, highWaterMark: 16 })
     this.onReleased = onReleased
     this.secrets = secrets
     this.warn = warn
+    this.names = names
+  }
+
+  /** Called when the stream is destroyed before its end (the run's consumer stopped early, or a failure). */
+  onCancel?: () => void
+
+  override _destroy (err: Error | null, done: (error?: Error | null) => void): void {
+    if (!(this.writableFinished && this.readableEnded)) this.onCancel?.()
+    done(err)
   }
 
   override _transform (job: Job, _enc: BufferEncoding, done: TransformCallback): void {
     this.pending = releaseJob(job).then(() => {
       this.onReleased(job)
-      done(null, toResult(job, this.secrets))
+      done(null, toResult(job, this.secrets, this.names))
     }, (err: unknown) => {
       // Failing to remove a temp file must not lose the record; the run's temp dir goes at the end anyway.
       this.warn(`could not release line ${job.line}: ${printable((err as Error).message, this.secrets)}`)
       this.onReleased(job)
-      done(null, toResult(job, this.secrets))
+      done(null, toResult(job, this.secrets, this.names))
     })
   }
 

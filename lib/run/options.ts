@@ -1,9 +1,10 @@
 // Pipeline options: defaults, and validation at the edge so that stages can trust what they get. The
-// library and the CLI share this one validator; its messages name the command-line option (`--co`), which
-// for the library's key (`creationOptions`) is listed in the README side by side.
+// library and the CLI share this one validator; its messages name the option by its key (`creationOptions`),
+// which the CLI says as its flag (`--co`, lib/cli/flags.ts).
 import { accessSync, constants, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { UsageError } from '../core/errors.js'
+import { messageOf, option, words, type Message } from '../core/words.js'
 import { parseSize } from '../core/sizes.js'
 import { gdalShare } from '../core/slots.js'
 import { defaults, type PipelineInput, type PipelineOptions } from '../core/options.js'
@@ -11,51 +12,11 @@ import { parseShard } from '../input/shard.js'
 import { isStoreUri } from '../core/url.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow } from '../core/request.js'
 
-/** The command-line spelling of each option, for messages; library-only options keep their key. */
-const FLAGS: Record<string, string> = {
-  outDir: '--out-dir',
-  concurrency: '--concurrency',
-  fixedConcurrency: '--fixed-concurrency',
-  window: '--window',
-  bbox: '--bbox',
-  bboxCrs: '--bbox-crs',
-  bands: '--bands',
-  boundless: '--boundless',
-  outSize: '--out-size',
-  maxPixels: '--max-pixels',
-  fetch: '--fetch',
-  retries: '--retries',
-  timeout: '--timeout',
-  maxTime: '--max-time',
-  maxBytes: '--max-bytes',
-  maxMemory: '--max-memory',
-  headers: '--header',
-  requesterPays: '--requester-pays',
-  noSign: '--no-sign',
-  format: '--format',
-  creationOptions: '--co',
-  skipExisting: '--skip-existing',
-  chipStats: '--chip-stats',
-  minValid: '--min-valid',
-  shard: '--shard',
-  dstCrs: '--dst-crs',
-  res: '--res',
-  resampling: '--resampling',
-  tap: '--tap',
-  cacheDir: '--cache-dir',
-  cacheMax: '--cache-max',
-  assets: '--assets'
-}
-
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets'])
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames'])
 
-export function flagOf (key: string): string {
-  return FLAGS[key] ?? key
-}
-
-function fail (key: string, message: string): never {
-  throw new UsageError(`${flagOf(key)}: ${message}`)
+function fail (key: string, message: Message): never {
+  throw new UsageError(words`${option(key)}: ${message}`, { option: key })
 }
 
 /**
@@ -97,11 +58,15 @@ function wholeNumber (o: Record<string, unknown>, key: string, min = 1): void {
 }
 
 /** Runs a request validator for an option, turning its complaint into a usage error naming the option. */
-export function optionValue<T> (key: string, parse: () => T): T {
+export function optionValue<T> (key: string, parse: () => T, named = false): T {
   try {
     return parse()
   } catch (err) {
-    if (err instanceof InvalidValue) fail(key, err.message)
+    // A parser given the option's name says it itself: not `outSize: outSize (WIDTH,HEIGHT) …`.
+    if (err instanceof InvalidValue) {
+      if (named) throw new UsageError(err, { option: key })
+      fail(key, err)
+    }
     throw err
   }
 }
@@ -138,7 +103,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   const again = (given as { windowGiven?: unknown }).windowGiven
   r.windowGiven = typeof again === 'boolean' ? again : given.window !== undefined
   // Sizes may be given as text, as on the command line.
-  for (const key of ['maxBytes', 'maxMemory', 'cacheMax']) if (typeof r[key] === 'string') r[key] = parseSize(r[key], flagOf(key))
+  for (const key of ['maxBytes', 'maxMemory', 'cacheMax']) if (typeof r[key] === 'string') r[key] = parseSize(r[key], key)
   const o = r as unknown as PipelineOptions
   wholeNumber(r, 'concurrency')
   wholeNumber(r, 'gdalConcurrency')
@@ -170,29 +135,30 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
     if (typeof co !== 'string' || !/^[A-Za-z0-9_]+=/.test(co)) fail('creationOptions', `'${String(co)}' is not NAME=VALUE`)
   }
   if (o.dispatcher !== undefined && typeof o.dispatcher !== 'function') fail('dispatcher', 'must be a function that returns an undici Dispatcher')
+  if (o.optionNames !== undefined && typeof o.optionNames !== 'function') fail('optionNames', 'must be a function from an option\'s key to its name in messages')
   o.window = checkWindow(o.window)
-  if (o.bbox !== undefined) o.bbox = optionValue('bbox', () => parseBbox(o.bbox))
+  if (o.bbox !== undefined) o.bbox = optionValue('bbox', () => parseBbox(o.bbox, option('bbox')), true)
   if (o.bboxCrs !== undefined) {
-    if (o.bbox === undefined) fail('bboxCrs', 'needs --bbox')
-    o.bboxCrs = optionValue('bboxCrs', () => parseCrs(o.bboxCrs))
+    if (o.bbox === undefined) fail('bboxCrs', words`needs ${option('bbox')}`)
+    o.bboxCrs = optionValue('bboxCrs', () => parseCrs(o.bboxCrs, option('bboxCrs')), true)
   }
-  if (o.bands !== undefined) o.bands = optionValue('bands', () => parseBands(o.bands))
+  if (o.bands !== undefined) o.bands = optionValue('bands', () => parseBands(o.bands, option('bands')), true)
   o.headers = optionValue('headers', () => parseHeaders(o.headers))
-  if (o.outSize !== undefined) o.outSize = optionValue('outSize', () => parseOutSize(o.outSize))
+  if (o.outSize !== undefined) o.outSize = optionValue('outSize', () => parseOutSize(o.outSize, option('outSize')), true)
   if (o.shard !== undefined) o.shard = optionValue('shard', () => parseShard(o.shard))
-  if (o.dstCrs !== undefined) o.dstCrs = optionValue('dstCrs', () => parseCrs(o.dstCrs, 'dst-crs'))
-  if (o.res !== undefined) o.res = optionValue('res', () => parseRes(o.res))
-  if (o.resampling !== undefined) o.resampling = optionValue('resampling', () => parseResampling(o.resampling))
+  if (o.dstCrs !== undefined) o.dstCrs = optionValue('dstCrs', () => parseCrs(o.dstCrs, option('dstCrs')), true)
+  if (o.res !== undefined) o.res = optionValue('res', () => parseRes(o.res, option('res')), true)
+  if (o.resampling !== undefined) o.resampling = optionValue('resampling', () => parseResampling(o.resampling, option('resampling')), true)
   if (o.tap !== undefined && typeof o.tap !== 'boolean') fail('tap', `must be true or false, got ${JSON.stringify(o.tap)}`)
   if (o.tap === false) delete o.tap
   if (o.assets !== undefined) o.assets = optionValue('assets', () => parseAssets(o.assets))
   try {
-    checkWarp(o, { res: '--res', outSize: '--out-size', tap: '--tap' })
+    checkWarp(o, { res: option('res'), outSize: option('outSize'), tap: option('tap') })
   } catch (err) {
-    throw new UsageError((err as Error).message)
+    throw new UsageError(messageOf(err))
   }
   if (o.bbox === undefined && !o.boundless && (o.window.col < 0 || o.window.row < 0)) {
-    fail('window', 'negative offsets reach outside the raster and need --boundless')
+    fail('window', words`negative offsets reach outside the raster and need ${option('boundless', true)}`)
   }
   return o
 }

@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events'
 import { Transform, type Duplex, type TransformCallback } from 'node:stream'
 import chain from 'stream-chain'
 import { RecordError, UsageError } from '../core/errors.js'
+import { keyNames, option, say, words, type Message } from '../core/words.js'
 import { createBlockFetcher, createFetcher, httpOptions } from '../source/fetch.js'
 import { Finalize, releaseJob } from './finalize.js'
 import { checkCreationOptions, copiesOverviews, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from '../raster/formats.js'
@@ -147,14 +148,14 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     try {
       crs.get(options.bboxCrs)
     } catch (err) {
-      throw new UsageError(`--bbox-crs: ${(err as Error).message}`)
+      throw new UsageError(words`${option('bboxCrs')}: ${(err as Error).message}`, { option: 'bboxCrs' })
     }
   }
   if (options.dstCrs !== undefined && options.dstCrs.toLowerCase() !== 'utm') {
     try {
       crs.get(options.dstCrs)
     } catch (err) {
-      throw new UsageError(`--dst-crs: ${(err as Error).message}`)
+      throw new UsageError(words`${option('dstCrs')}: ${(err as Error).message}`, { option: 'dstCrs' })
     }
   }
   const temp = new TempDir(options.tempRoot)
@@ -166,7 +167,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   setMaxListeners(0, fetches.signal)
   setMaxListeners(0, cancelled.signal)
 
-  let warn: (message: string) => void = () => undefined
+  let warn: (message: Message) => void = () => undefined
   const dispatcher = createHttpClient({
     concurrency: options.concurrency,
     adaptive: !options.fixedConcurrency,
@@ -181,7 +182,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   // Values that are never printed: header values now, store credentials as they are resolved.
   const secrets = new Secrets()
   const stores = new Stores(options, secrets)
-  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores, warn: (message: string) => warn(message), copiesOverviews: copiesOverviews(options.format, creationOptions) }
+  const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores, warn: (message: Message) => warn(message), copiesOverviews: copiesOverviews(options.format, creationOptions) }
   // Uploads stop when the run is cancelled; they are the write stage's, so not bound by --max-time.
   const upload = {
     auth: (uri: string) => stores.authFor(uri),
@@ -227,9 +228,10 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal, gdalCalls })),
     new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls, temp, outDir: options.outDir, upload, chipStats: options.chipStats, ...(options.minValid !== undefined ? { minValid: options.minValid } : {}) }))
   ]
-  const finalize = new Finalize((job) => live.delete(job), secrets, (message) => warn(message))
+  const names = options.optionNames ?? keyNames
+  const finalize = new Finalize((job) => live.delete(job), secrets, (message) => warn(message), names)
   const duplex = chain([expand, parse, ...stages, finalize]) as unknown as Duplex
-  warn = (message) => { duplex.emit('warning', printable(message, secrets)) }
+  warn = (message) => { duplex.emit('warning', printable(say(message, names), secrets)) }
 
   let released: Promise<void> | undefined
   const release = (): Promise<void> => {
@@ -246,12 +248,11 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     return released
   }
   // The cancel takes effect inside destroy() itself, not a tick later on 'close': a write finishing in
-  // between must already see it.
-  const destroy = duplex._destroy.bind(duplex)
-  duplex._destroy = (err, callback) => {
+  // between must already see it. stream-chain's destroy() destroys every stream of the chain there and
+  // then, finalize among them while any record is still on its way.
+  finalize.onCancel = () => {
     cancelled.abort()
     fetches.abort()
-    destroy(err, callback)
   }
   // After the last record every job has been let go: the temp directory can go at once, so that a
   // consumer who has read everything finds it gone.
@@ -273,7 +274,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     released: releasedAfterClose
   })
   if (UNGEOREFERENCED.has(options.format)) {
-    process.nextTick(() => warn(`--format ${options.format} keeps no georeferencing inside the file; outputs are plain images`))
+    process.nextTick(() => warn(words`${option('format', options.format)} keeps no georeferencing inside the file; outputs are plain images`))
   }
   return pipeline as unknown as RasterPipeline
 }

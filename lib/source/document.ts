@@ -7,6 +7,7 @@ import type { RequestOptions } from '../http/response.js'
 import { httpTransport, RemoteFile } from './remote-file.js'
 import { httpOptions, type FetchContext } from './fetch.js'
 import { isRemote, localPath } from '../core/url.js'
+import { option, words } from '../core/words.js'
 
 /** The most bytes of one document: STAC items are tens of KB; an ItemCollection of a few thousand is a few MB. */
 export const DOCUMENT_MAX_BYTES = 16 * 1024 * 1024
@@ -27,7 +28,7 @@ export function createDocumentReader (ctx: Pick<FetchContext, 'options' | 'dispa
     try {
       return await readRemote(location, http, maxBytes)
     } catch (err) {
-      if (deadline.aborted && !ctx.signal.aborted) throw new RecordError('fetch', 'MAX_TIME', `${location}: not fetched within --max-time ${ctx.options.maxTime} s`, true)
+      if (deadline.aborted && !ctx.signal.aborted) throw new RecordError('fetch', 'MAX_TIME', words`${location}: not fetched within ${option('maxTime')} ${ctx.options.maxTime} s`, true)
       throw err
     }
   }

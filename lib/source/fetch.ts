@@ -14,6 +14,7 @@ import { planBlocks, UncertainPlan } from './blocks.js'
 import { decideFetch, type FetchFacts } from './decision.js'
 import { totalBytes, type Range } from './ranges.js'
 import { RecordError } from '../core/errors.js'
+import { option, words, type Message } from '../core/words.js'
 import type { Fetched, Job, Plan } from '../core/job.js'
 import type { PipelineOptions } from '../core/options.js'
 import { SourceCache } from './cache.js'
@@ -31,7 +32,7 @@ export interface FetchContext {
   /** Object stores' addressing and signing, by URL. */
   stores: Stores
   /** Messages for people (a header cache that stopped working). */
-  warn?: (message: string) => void
+  warn?: (message: Message) => void
   /** The output driver copies the source's overviews (lib/raster/formats.ts, copiesOverviews): a window's
    * range read fetches the blocks of every overview under it too. */
   copiesOverviews?: boolean
@@ -80,7 +81,7 @@ function requestFor (ctx: FetchContext, job: Job, http: RequestOptions): Request
 }
 
 function maxTime (ctx: FetchContext, job: Job): RecordError {
-  return new RecordError('fetch', 'MAX_TIME', `${job.url}: not fetched within --max-time ${ctx.options.maxTime} s`, true)
+  return new RecordError('fetch', 'MAX_TIME', words`${job.url}: not fetched within ${option('maxTime')} ${ctx.options.maxTime} s`, true)
 }
 
 export type FetchStage = ((job: Job) => Promise<void>) & {
@@ -122,7 +123,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   /** A cache that cannot be written any more is left for the rest of the run: records never fail for it. */
   function cacheFailed (err: unknown): void {
     if (!headerCache) return
-    ctx.warn?.(`--cache-dir ${headerCache.dir}: ${(err as Error).message}; going on without the header cache`)
+    ctx.warn?.(words`${option('cacheDir')} ${headerCache.dir}: ${(err as Error).message}; going on without the header cache`)
     headerCache = undefined
   }
 
@@ -282,8 +283,9 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
   }
 
   function changedAgain (err: RecordError): RecordError {
-    return new RecordError(err.stage, err.code, `${err.message}; it changed again after a fresh probe: a file that keeps changing, or a server whose ETag ` +
-      'changes between answers (several nodes, each with its own), cannot be read by ranges (--fetch auto downloads it whole)', err.retryable)
+    const why = 'it changed again after a fresh probe: a file that keeps changing, or a server whose ETag changes between answers ' +
+      '(several nodes, each with its own), cannot be read by ranges'
+    return new RecordError(err.stage, err.code, words`${err}; ${why} (${option('fetch', 'auto')} downloads it whole)`, err.retryable)
   }
 
   /** Marks a record (or a stack's source) whose file changed under it, for restart() to forget. */

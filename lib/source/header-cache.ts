@@ -17,6 +17,7 @@ import { accessSync, constants, mkdirSync, statSync, type Stats } from 'node:fs'
 import { lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UsageError } from '../core/errors.js'
+import { option, words, Words, type Message } from '../core/words.js'
 import { redactUrl } from '../http/redact.js'
 import { totalBytes, type Range } from './ranges.js'
 
@@ -107,14 +108,12 @@ function notOurs (st: Stats): string | undefined {
   return undefined
 }
 
-/** Said where no one listens for the cache's warnings (a library host's process warnings). */
-const processWarning = (message: string): void => { process.emitWarning(message, { code: 'RASTERPIPE_HEADER_CACHE' }) }
 
 export class HeaderCache {
   readonly dir: string
   readonly maxBytes: number
   private readonly now: () => number
-  private readonly warn: (message: string) => void
+  private readonly warn: (message: Message) => void
   /** Entries found bad this run: each is warned about once. */
   private readonly warned = new Set<string>()
   /** Bytes in the directory as last listed, plus what this run wrote since. */
@@ -130,19 +129,19 @@ export class HeaderCache {
    * cache, so one that cannot work is a usage error now, not a run that is silently cold every time.
    * `warn` hears of entries that are not the cache's to read (they are misses).
    */
-  static open (dir: string, maxBytes: number, now: () => number = clock, warn: (message: string) => void = processWarning): HeaderCache {
+  static open (dir: string, maxBytes: number, now: () => number = clock, warn: (message: Message) => void = () => undefined): HeaderCache {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 })
       if (!statSync(dir).isDirectory()) throw new Error('not a directory')
       accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK)
     } catch (err) {
       const e = err as NodeJS.ErrnoException
-      throw new UsageError(`--cache-dir: cannot use '${dir}' for the cache: ${e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'not a directory' : e.message}`)
+      throw new UsageError(words`${option('cacheDir')}: cannot use '${dir}' for the cache: ${e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'not a directory' : e.message}`, { option: 'cacheDir' })
     }
     return new HeaderCache(dir, maxBytes, now, warn)
   }
 
-  private constructor (dir: string, maxBytes: number, now: () => number, warn: (message: string) => void) {
+  private constructor (dir: string, maxBytes: number, now: () => number, warn: (message: Message) => void) {
     this.dir = dir
     this.maxBytes = maxBytes
     this.now = now
@@ -169,7 +168,7 @@ export class HeaderCache {
     })
     try {
       const found = await Promise.race([reading, limit])
-      if (typeof found === 'string') {
+      if (typeof found === 'string' || found instanceof Words) {
         this.badEntry(path, found)
         return null
       }
@@ -180,7 +179,7 @@ export class HeaderCache {
   }
 
   /** The entry at `path`, null when there is none, or why the file there is not one. */
-  private async readEntry (path: string, keyHash: string): Promise<HeadEntry | null | string> {
+  private async readEntry (path: string, keyHash: string): Promise<HeadEntry | null | string | Words> {
     // A look before opening, so that a device is never opened; the opened handle is what is trusted.
     const before = await lstat(path).catch(() => null)
     if (!before) return null
@@ -199,7 +198,7 @@ export class HeaderCache {
       const other = notOurs(st)
       if (other !== undefined) return other
       // Larger than any entry this cache would keep: not ours (and not to be read into memory).
-      if (st.size > this.maxBytes) return `${st.size} bytes, over --cache-max ${this.maxBytes}`
+      if (st.size > this.maxBytes) return words`${st.size} bytes, over ${option('cacheMax')} ${this.maxBytes}`
       const data = Buffer.alloc(st.size)
       const { bytesRead } = await file.read(data, 0, st.size, 0)
       const entry = parseEntry(data.subarray(0, bytesRead), keyHash)
@@ -216,10 +215,10 @@ export class HeaderCache {
   }
 
   /** An entry that is not the cache's to use: a miss, and a warning once a run (the next write replaces it). */
-  private badEntry (path: string, why: string): void {
+  private badEntry (path: string, why: string | Words): void {
     if (this.warned.has(path)) return
     this.warned.add(path)
-    this.warn(`--cache-dir ${this.dir}: the entry ${path} is ${why}; not used (read as a miss)`)
+    this.warn(words`${option('cacheDir')} ${this.dir}: the entry ${path} is ${why}; not used (read as a miss)`)
   }
 
   /** Stores `entry` for `key` (under its URL, redacted, for people who look), then evicts past the bound. */

@@ -9,6 +9,7 @@ import { decideFetch, type FetchFacts } from './decision.js'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
 import { looksLikeTiff, NotTiff, readTiff } from './tiff.js'
+import { option, words } from '../core/words.js'
 
 /** Bytes asked for by the first request: enough for a COG's header and directories. */
 export const PROBE_BYTES = 64 * 1024
@@ -44,8 +45,9 @@ export async function probe (remote: RemoteFile, path: string, facts: FetchFacts
     if (decideFetch({ ...facts, probe: { ranges: false, head: 0, validator: false, tiff: false } }) !== 'RANGE_UNSUPPORTED') return undefined
     const length = header(h, 'content-length')
     // Not retried: another request would meet the same server.
-    return new RecordError('fetch', 'RANGE_UNSUPPORTED', `${url}: the server answered a Range request with the whole file (HTTP 200${length !== undefined ? `, ${length} bytes` : ''}): ` +
-      '--fetch range reads only ranges, and this body was not read (--fetch auto downloads it)')
+    const answered = `${url}: the server answered a Range request with the whole file (HTTP 200${length !== undefined ? `, ${length} bytes` : ''})`
+    return new RecordError('fetch', 'RANGE_UNSUPPORTED',
+      words`${answered}: ${option('fetch', 'range')} reads only ranges, and this body was not read (${option('fetch', 'auto')} downloads it)`)
   })
   if (first === null) return { kind: 'download', path }
   const { head, headers } = first
@@ -53,8 +55,8 @@ export async function probe (remote: RemoteFile, path: string, facts: FetchFacts
   const probed = { ...facts, probe: { ranges: true, size: remote.size, head: head.length, validator: remote.validator !== undefined, tiff: looksLikeTiff(head) } }
   const next = decideFetch(probed)
   if (next === 'WEAK_VALIDATOR') {
-    throw new RecordError('fetch', 'WEAK_VALIDATOR', `${url}: ${validatorWeakness(headers)}: without a strong validator (RFC 9110 8.8) ranges cannot be tied to one ` +
-      'version of the file, so --fetch range refuses it (--fetch auto downloads it whole)')
+    const weak = `${url}: ${validatorWeakness(headers)}: without a strong validator (RFC 9110 8.8) ranges cannot be tied to one version of the file`
+    throw new RecordError('fetch', 'WEAK_VALIDATOR', words`${weak}, so ${option('fetch', 'range')} refuses it (${option('fetch', 'auto')} downloads it whole)`)
   }
   if (next === 'done') return { kind: 'download', path }
   if (next === 'directories') {

@@ -8,6 +8,7 @@ import { stat, truncate } from 'node:fs/promises'
 import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
 import { RecordError } from '../core/errors.js'
+import { option, words } from '../core/words.js'
 import { tooLarge } from '../http/errors.js'
 import { retrying } from '../http/retry.js'
 import { checkIdentity, checkPartial, discardBody, get, header, otherVersion, readBody, rejectStatus, strongValidator, type Answer, type Body, type Headers, type RequestOptions, type Transfer } from '../http/response.js'
@@ -221,7 +222,7 @@ export class RemoteFile implements Version {
     const { bytes } = this.transfer
     const max = this.transport.maxBytes
     if (bytes + needed > max) {
-      throw new RecordError('fetch', 'TOO_LARGE', `${this.url}: the window needs ${needed} more bytes, over --max-bytes ${max} with the ${bytes} this record has moved`)
+      throw new RecordError('fetch', 'TOO_LARGE', words`${this.url}: the window needs ${needed} more bytes, over ${option('maxBytes')} ${max} with the ${bytes} this record has moved`)
     }
   }
 
@@ -250,7 +251,7 @@ export class RemoteFile implements Version {
       if (res.statusCode !== 206) await this.transport.refuse(res)
       checkPartial(res, url, start, end - 1, (range, h) => this.checkVersion(range.total, h))
       const over = (): RecordError | undefined => this.transfer.bytes > max
-        ? new RecordError('fetch', 'TOO_LARGE', `${url}: this record has moved ${this.transfer.bytes} bytes, over --max-bytes ${max}`)
+        ? new RecordError('fetch', 'TOO_LARGE', words`${url}: this record has moved ${this.transfer.bytes} bytes, over ${option('maxBytes')} ${max}`)
         : undefined
       await readBody(res.body, url, this.transfer, { length: end - start, label: ` of range ${start}-${end - 1}`, over }, write)
     })

@@ -7,6 +7,7 @@ import { RecordError } from '../core/errors.js'
 import { yes } from './flags.js'
 import type { RequestAuth } from '../http/response.js'
 import type { Secrets } from '../http/redact.js'
+import { option, words } from '../core/words.js'
 
 type Env = NodeJS.ProcessEnv
 
@@ -116,7 +117,7 @@ export function azureSettings (env: Env, o: { noSign: boolean }, secrets: Secret
     // The policy the SDK's own BlobClient puts in its pipeline for a StorageSharedKeyCredential.
     s.sharedKey = azureSdk().storageSharedKeyCredentialPolicy({ accountName: s.account, accountKey: Buffer.from(key, 'base64') })
   }
-  if (s.noSign) s.source = 'unsigned (--no-sign)'
+  if (s.noSign) s.source = 'unsigned'
   if (override) s.endpoint = trimSlash(override)
   else if (blobEndpoint) {
     s.endpoint = trimSlash(blobEndpoint)
@@ -149,7 +150,7 @@ export function azureAuth (uri: string, s: AzureSettings): RequestAuth {
   if (s.problem) throw new RecordError('fetch', 'AUTH', `${uri}: ${s.problem}`)
   if (!s.endpoint) throw new RecordError('fetch', 'AUTH', `${uri}: no storage account: set AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_BLOB_ENDPOINT`)
   if (!s.noSign && !s.sharedKey && !s.sas) {
-    throw new RecordError('fetch', 'AUTH', `${uri}: no credentials: set AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING; use --no-sign for a public container`)
+    throw new RecordError('fetch', 'AUTH', words`${uri}: no credentials: set AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING; use ${option('noSign', true)} for a public container`)
   }
   const [, container, blob] = m
   const base = `${s.endpoint}/${encodeURIComponent(container)}/${encodeBlob(blob)}`
@@ -191,8 +192,8 @@ function signer (uri: string, target: string, s: AzureSettings): RequestAuth {
     refused (status: number, body: string): RecordError | undefined {
       const code = /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1]
       if ((status === 401 || status === 403) && (code === undefined || AUTH_CODES.test(code))) {
-        const signed = s.noSign ? 'unsigned (--no-sign)' : `with credentials from ${s.source}`
-        return new RecordError('fetch', 'AUTH', `${uri}: the store refused the request ${signed}: HTTP ${status}${code ? ` ${code}` : ''}`)
+        const signed = s.noSign ? words`unsigned (${option('noSign', true)})` : `with credentials from ${s.source}`
+        return new RecordError('fetch', 'AUTH', words`${uri}: the store refused the request ${signed}: HTTP ${status}${code ? ` ${code}` : ''}`)
       }
       return undefined
     }

@@ -6,6 +6,7 @@ import { RecordError } from '../core/errors.js'
 import { yes } from './flags.js'
 import type { Headers, RequestAuth } from '../http/response.js'
 import type { Secrets } from '../http/redact.js'
+import { option, words } from '../core/words.js'
 
 export interface S3Settings {
   scheme: 's3' | 'gs'
@@ -138,7 +139,7 @@ export function s3Auth (uri: string, s: S3Settings, regions: Map<string, string>
         credentials = await s.credentials()
       } catch (err) {
         const why = err instanceof Error ? err.message.split('\n')[0] : String(err)
-        throw new RecordError('fetch', 'AUTH', `${uri}: no credentials from ${s.source}: ${why}; use --no-sign for a public bucket`)
+        throw new RecordError('fetch', 'AUTH', words`${uri}: no credentials from ${s.source}: ${why}; use ${option('noSign', true)} for a public bucket`)
       }
       const u = new URL(url)
       const { SignatureV4, Hash } = awsSdk()
@@ -168,9 +169,9 @@ export function s3Auth (uri: string, s: S3Settings, regions: Map<string, string>
     refused (status: number, body: string): RecordError | undefined {
       const code = /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1]
       if ((status === 401 || status === 403) && (code === undefined || AUTH_CODES.has(code))) {
-        const signed = s.noSign ? 'unsigned (--no-sign)' : `with credentials from ${s.source}`
-        const payer = code === 'AccessDenied' && !s.requesterPays ? '; a requester-pays bucket needs --requester-pays' : ''
-        return new RecordError('fetch', 'AUTH', `${uri}: the store refused the request ${signed}: HTTP ${status}${code ? ` ${code}` : ''}${payer}`)
+        const signed = s.noSign ? words`unsigned (${option('noSign', true)})` : `with credentials from ${s.source}`
+        const payer = code === 'AccessDenied' && !s.requesterPays ? words`; a requester-pays bucket needs ${option('requesterPays', true)}` : ''
+        return new RecordError('fetch', 'AUTH', words`${uri}: the store refused the request ${signed}: HTTP ${status}${code ? ` ${code}` : ''}${payer}`)
       }
       return undefined
     }
