@@ -1,7 +1,7 @@
 // Every code a record can carry is in the README's "Error codes" table, and every row there is a code the
 // code can give: the table stays the list scripts can rely on. The codes are read from lib/ itself: the
 // second argument of each `new RecordError(`, the network table's codes, HTTP_<status>, and the stages'
-// fallback codes (lib/errors.ts).
+// fallback codes (lib/core/errors.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -36,7 +36,7 @@ function libCodes (): Map<string, string[]> {
   for (const file of sources(join(ROOT, 'lib'))) {
     for (const code of codesIn(readFileSync(file, 'utf8'))) add(code, file.slice(ROOT.length))
   }
-  for (const [stage, code] of Object.entries(STAGE_CODES)) add(code, `lib/errors.ts (${stage})`)
+  for (const [stage, code] of Object.entries(STAGE_CODES)) add(code, `lib/core/errors.ts (${stage})`)
   return found
 }
 
