@@ -86,12 +86,9 @@ export class HostLimit {
   }
 
   /**
-   * A response's status (at its start, before the body). Every throttling answer halves the limit: a
-   * burst of them takes it to 1 at once, and one more per answer then doubles it every round trip (as TCP's
-   * slow start), so the limit finds the host's capacity again within a few round trips and stays near it,
-   * refused about once per capacity's worth of answers. (Halving once per round trip instead, as TCP's
-   * congestion avoidance does, is too slow against one more per answer: measured, it settled at twice an
-   * 8-request capacity, with as many 503s as successes.)
+   * A response's status (at its start, before the body). Every throttling answer halves the limit and
+   * each other answer adds one, so the limit finds the host's capacity within a few round trips (why not
+   * once per round trip: bench/RESULTS.md, "Figures behind the code").
    */
   respond (status: number, retryAfterS?: number, code?: string): void {
     if (isThrottlingAnswer(status, code)) {

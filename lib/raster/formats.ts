@@ -55,12 +55,9 @@ export function outputExtension (gdal: Gdal, format: string): string {
 }
 
 /**
- * Creation options: the format's defaults, each overridden by a user's option of the same name. DEFLATE is
- * written at level 1 unless a level is given: measured in bench/RESULTS.md ("Output encoding"), level 1
- * costs 22–39% less CPU than GDAL's default 6 for sizes within 6% of it, and stays the codec every TIFF
- * reader decodes (ZSTD was 1.4–3× cheaper still but is not read by tifffile without imagecodecs, by
- * geotiff.js before v3, nor by GDAL builds whose libtiff lacks it). The level is only added to DEFLATE, so a
- * `--co COMPRESS=ZSTD` keeps ZSTD's own default level.
+ * Creation options: the format's defaults, each overridden by a user's option of the same name. DEFLATE at
+ * level 1 unless a level is given: far cheaper than 6 for nearly the same size, and read by every TIFF
+ * reader, unlike ZSTD (bench/RESULTS.md, "Output encoding"). Other codecs keep their own default level.
  */
 export function mergeCreationOptions (format: string, given: string[]): string[] {
   const defaults = format === 'GTiff' ? ['COMPRESS=DEFLATE', 'TILED=YES'] : format === 'COG' ? ['COMPRESS=DEFLATE'] : []

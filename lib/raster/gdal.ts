@@ -34,11 +34,9 @@ export function loadGdal (): Gdal {
 }
 
 /**
- * gdal-async loads xmlbuilder2 for gdal.wrapVRT alone, which rasterpipe never calls: about 85 ms of its
- * 250 ms load, on every run's way to its first record. While gdal-async loads, a stand-in holds
- * xmlbuilder2's place in the module cache, whose `fragment` (all that wrapVRT takes from it) loads the real
- * module when first called; the stand-in leaves the cache as soon as gdal-async has loaded, so that any
- * other require of xmlbuilder2 gets the real one. Returns what puts the cache back.
+ * gdal-async loads xmlbuilder2 for gdal.wrapVRT alone, which rasterpipe never calls (a third of its load
+ * time): a stand-in holds its place in the module cache while gdal-async loads, loading the real module
+ * if `fragment` is ever called, and leaves the cache after. Returns what puts the cache back.
  */
 function deferXmlBuilder (): () => void {
   let path: string
@@ -84,10 +82,8 @@ function configure (gdal: Gdal): void {
   // GDAL's messages never go to stderr on their own: they belong to records (an async call's rejection,
   // checkedStep after a synchronous one). gdal-async loads quiet; said here, as the run depends on it.
   gdal.quiet()
-  // Block cache in MB: the only memory GDAL keeps between reads, outside the --max-memory budget. Small,
-  // because windows are read once (a block is rarely wanted twice) and because the allocator keeps
-  // freed cache blocks per pool thread: measured with 24 windows of 134 MB at --max-memory 512MB, peak
-  // RSS above an empty run was 667 MB with 64 MB of cache, 464 MB with 16 MB.
+  // Block cache in MB, outside the --max-memory budget: small, as windows are read once and the allocator
+  // keeps freed cache blocks per pool thread (bench/RESULTS.md, "Figures behind the code").
   if (!process.env.GDAL_CACHEMAX) gdal.config.set('GDAL_CACHEMAX', '16')
   // No .aux.xml side files: they would appear beside outputs (under their temporary names too).
   gdal.config.set('GDAL_PAM_ENABLED', 'NO')

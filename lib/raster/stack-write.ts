@@ -1,12 +1,7 @@
-// A multi-source record's pixels: each source's bands on the output grid, in a file of its own in the
-// run's private temp directory (uncompressed: the bytes the memory budget holds for the record), a plain window
-// copied as gdal_translate -srcwin copies it, a warp warped as gdalwarp into a file; then a VRT of our own
-// over those files stacks their bands in order, with each band's description (the entry's name), nodata,
-// scale and offset (its source's, else the entry's), in one data type that holds every source's values.
-// The write stage copies that VRT into the output. (gdal-async cannot set a band's description, so the
-// VRT is written as XML; its sources are files we made, never the downloaded ones opened by name.) Not
-// in /vsimem/: gdal-async frees a /vsimem/ file only when the garbage collector takes the Buffer it hands
-// back, and 500 stacks of 4 then peaked 143 MB above an empty run under an 8 MB budget.
+// A multi-source record's pixels: each source's bands on the output grid in a temp file of its own (a
+// window as gdal_translate -srcwin, a warp as gdalwarp), then a VRT written as XML (gdal-async cannot set a
+// band's description) stacks their bands with names, nodata, scale and offset, in one data type for all.
+// Temp files, not /vsimem/: gdal-async frees those only with the garbage collector (bench/RESULTS.md).
 import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
 import type { Job, StackPlan } from '../core/job.js'
