@@ -25,6 +25,7 @@ export interface RunOptions {
   env?: Record<string, string>
   /** Called with the child once started (to send signals). */
   started?: (child: ReturnType<typeof spawn>) => void
+  /** Kills a run that has not ended by then (10 minutes by default): a bound on a hang, not on the machine's speed. */
   timeoutMs?: number
   /** Leave stdin open after writing `stdin` (the test closes it, or signals the child). */
   stdinOpen?: boolean
@@ -50,7 +51,7 @@ export async function runCli (args: string[], opts: RunOptions = {}): Promise<Ru
     child.stdin.on('error', () => undefined)
     if (opts.stdinOpen) child.stdin.write(opts.stdin ?? '')
     else child.stdin.end(opts.stdin ?? '')
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000)
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
       child.on('close', (c, s) => resolve([c, s]))
     })
