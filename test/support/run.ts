@@ -1,7 +1,7 @@
 // Runs the real rasterpipe executable with a private TMPDIR, and checks after every run that it left no
 // temp directory behind.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -66,6 +66,13 @@ export async function runCli (args: string[], opts: RunOptions = {}): Promise<Ru
   } finally {
     rmSync(tmp, { recursive: true, force: true })
   }
+}
+
+/** Resolves once a file under `dir` (a run's TMPDIR) whose name has `part` holds bytes: a download has kept part of a body. */
+export async function bytesKept (dir: string, part: string): Promise<void> {
+  const kept = (): boolean => readdirSync(dir, { recursive: true, withFileTypes: true })
+    .some((e) => e.isFile() && e.name.includes(part) && (statSync(join(e.parentPath, e.name), { throwIfNoEntry: false })?.size ?? 0) > 0)
+  while (!kept()) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
 export function byLine (records: ResultRecord[]): Map<number, ResultRecord> {
