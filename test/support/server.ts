@@ -319,7 +319,7 @@ export async function startServer (root?: string): Promise<RasterServer> {
       }
       // A pause before the fault, so that the client has read what was sent (a reset discards data still
       // unread in the peer's buffers); a test that needs it read waits for that with `when`.
-      res.write(part, () => { if (fault.kind === 'reset' && fault.when) void fault.when().then(act); else setTimeout(act, 50) })
+      res.write(part, () => { if (fault.kind === 'reset' && fault.when) fault.when().then(act, () => res.destroy()); else setTimeout(act, 50) })
       return
     }
     if (fault?.kind === 'trickle') {
