@@ -39,7 +39,7 @@ endif
 STAMP := node_modules/.rasterpipe-setup-node-$(NODE_ID)
 SOURCES := $(shell find lib test fixtures bench -name '*.ts' 2>/dev/null) tsconfig.json
 
-.PHONY: setup build test demo bench lint clean fixtures
+.PHONY: setup build check test demo bench lint clean fixtures
 
 setup: $(STAMP)
 
@@ -73,8 +73,15 @@ dist/.built: $(STAMP) $(SOURCES)
 	npx tsc -p tsconfig.json
 	@touch $@
 
+# The fast tests, in well under a minute: test/*.unit.test.ts, which start no rasterpipe process and no
+# fixture server (pure parts, fakes, GDAL in this process, at most a bare loopback socket).
+check: build
+	node --test --test-concurrency=2 'dist/test/*.unit.test.js'
+
+# Every test file, several at a time (TEST_JOBS of them; the cores + 1 by default), the longest first:
+# test/support/suite.ts. `make test TEST_JOBS=1` runs them one by one.
 test: build
-	node --test --test-concurrency=1 dist/test/*.test.js
+	node dist/test/support/suite.js
 
 demo: build
 	node dist/fixtures/demo.js

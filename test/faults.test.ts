@@ -3,12 +3,12 @@
 // one record per input, no temp file left (runCli), no partial output.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { Fault } from './support/server.js'
 import { useServer } from './support/context.js'
-import { FIXTURES, runCli, type RunResult } from './support/run.js'
+import { bytesKept, FIXTURES, runCli, scratch, type RunResult } from './support/run.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 import type { ResultRecord } from '../lib/core/records.js'
 
@@ -30,7 +30,7 @@ function assertWholeOutputs (out: string, records: ResultRecord[]): void {
   }
 }
 
-async function faultCase (name: string, setup: (path: string) => void, args: string[] = [], source = 'int16-small.tif'): Promise<CaseResult> {
+async function faultCase (name: string, setup: (path: string) => void, args: string[] = [], source = 'int16-small.tif', env: Record<string, string> = {}): Promise<CaseResult> {
   const path = `case-${name}.tif`
   ctx.server.file(path, readFileSync(join(FIXTURES, source)))
   setup(path)
@@ -38,7 +38,7 @@ async function faultCase (name: string, setup: (path: string) => void, args: str
   // Small neighbours, so that they pass under the --max-bytes of the size cases.
   const input = [ctx.server.url(path), ctx.server.url('int32-small.tif') + `?${name}`, ctx.server.url('float64-small.tif') + `?${name}`].join('\n')
   // Download mode: the matrix counts the requests of whole-file transfers (range mode has its own tests).
-  const run = await runCli(['-o', out, '-c', '3', '--fetch', 'download', ...args], { stdin: input, env: ENV })
+  const run = await runCli(['-o', out, '-c', '3', '--fetch', 'download', ...args], { stdin: input, env: { ...ENV, ...env } })
   assert.equal(run.records.length, 3, `one record per input: ${run.stdout}`)
   const rec = run.records.find((r) => r.line === 1) as ResultRecord
   for (const r of run.records.filter((x) => x.line !== 1)) assert.equal(r.status, 'ok', `the rest of the batch: ${JSON.stringify(r)}`)
@@ -66,13 +66,17 @@ test('429 with Retry-After: 1: ok, having waited at least a second', async () =>
 
 test('connection reset half-way: ok, and the retry asked only for the rest', async () => {
   const size = readFileSync(join(FIXTURES, 'rgb-byte-tiled.tif')).length
-  const c = await faultCase('reset', faults({ kind: 'reset', after: 200_000 }), [], 'rgb-byte-tiled.tif')
+  // The reset comes once the download has kept some of the body, however slowly the run reads it.
+  const tmp = scratch('rp-reset-')
+  const c = await faultCase('reset', faults({ kind: 'reset', after: 200_000, when: async () => await bytesKept(tmp, 'case-reset') }), [], 'rgb-byte-tiled.tif', { TMPDIR: tmp })
   assert.equal(c.rec.status, 'ok', JSON.stringify(c.rec))
   assert.equal(c.requests, 2)
   assert.equal(c.ranges.length, 1, 'the retry is a Range request')
   const from = Number(/^bytes=(\d+)-$/.exec(c.ranges[0])?.[1])
   assert.ok(from > 0 && from <= 200_000, `resumed from ${from}`)
   assert.ok(c.rec.bytes < size + 200_000, `fetched ${c.rec.bytes} bytes for a ${size}-byte file`)
+  assert.deepEqual(readdirSync(tmp), [], 'rasterpipe left temp files behind')
+  rmSync(tmp, { recursive: true, force: true })
 })
 
 test('truncated body: ok after a retry', async () => {

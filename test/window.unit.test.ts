@@ -142,16 +142,25 @@ test('bboxToWindow: a south-up raster (positive pixel height) counts rows from M
 
 /** The -srcwin gdal_translate chose for a -projwin, read back from its output's size and geotransform. */
 function gdalSrcwin (src: string, gt: number[], bbox: Bbox, name: string): PixelWindow {
-  const out = join(dir, `${name}.tif`)
-  // -projwin ulx uly lrx lry, north-up: the corners are (minx, maxy) and (maxx, miny).
-  execFileSync('gdal_translate', ['-q', '-projwin', ...[bbox[0], bbox[3], bbox[2], bbox[1]].map(String), src, out])
-  const info = JSON.parse(execFileSync('gdalinfo', ['-json', out]).toString()) as { size: [number, number], geoTransform: number[] }
-  return {
-    // + 0: Math.round gives -0 for a small negative, which deepStrictEqual tells from 0.
-    col: Math.round((info.geoTransform[0] - gt[0]) / gt[1]) + 0,
-    row: Math.round((info.geoTransform[3] - gt[3]) / gt[5]) + 0,
-    width: info.size[0],
-    height: info.size[1]
+  // GDALTranslate in this process (the library behind the gdal_translate program), not a program start per case.
+  const out = `/vsimem/rp-window-${process.pid}-${name}.tif`
+  const ds = gdal.open(src)
+  try {
+    // -projwin ulx uly lrx lry, north-up: the corners are (minx, maxy) and (maxx, miny).
+    const made = gdal.translate(out, ds, ['-projwin', ...[bbox[0], bbox[3], bbox[2], bbox[1]].map(String)])
+    const [x0, , , y0] = made.geoTransform as number[]
+    const { x: width, y: height } = made.rasterSize
+    made.close()
+    return {
+      // + 0: Math.round gives -0 for a small negative, which deepStrictEqual tells from 0.
+      col: Math.round((x0 - gt[0]) / gt[1]) + 0,
+      row: Math.round((y0 - gt[3]) / gt[5]) + 0,
+      width,
+      height
+    }
+  } finally {
+    ds.close()
+    gdal.vsimem.release(out)
   }
 }
 

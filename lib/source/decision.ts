@@ -1,6 +1,6 @@
 // How a record's source is fetched, decided in one place from facts alone: what the user asked
 // (--fetch), what the URL looks like, and what the first response said. No I/O here, so every case is a
-// row of a table test (test/fetch-decision.test.ts).
+// row of a table test (test/fetch-decision.unit.test.ts).
 import type { FetchMode } from '../core/options.js'
 
 /** Files smaller than this are downloaded whole under `auto`: ranges would not pay. */

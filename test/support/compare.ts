@@ -7,6 +7,15 @@ import { loadGdal, type Dataset } from '../../lib/raster/gdal.js'
 
 const gdal = loadGdal()
 
+/** A value made once per key and kept for the file's later tests (a reference that depends on its request alone). */
+export function memo<T> (): (key: string, make: () => T) => T {
+  const made = new Map<string, T>()
+  return (key, make) => {
+    if (!made.has(key)) made.set(key, make())
+    return made.get(key) as T
+  }
+}
+
 /** Runs GDAL's own gdal_translate (the command-line tool) and returns the path it wrote. */
 export function gdalTranslate (src: string, args: string[], dir: string, name: string): string {
   const out = join(dir, name)

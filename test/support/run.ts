@@ -1,7 +1,7 @@
 // Runs the real rasterpipe executable with a private TMPDIR, and checks after every run that it left no
 // temp directory behind.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,6 +25,7 @@ export interface RunOptions {
   env?: Record<string, string>
   /** Called with the child once started (to send signals). */
   started?: (child: ReturnType<typeof spawn>) => void
+  /** Kills a run that has not ended by then (10 minutes by default): a bound on a hang, not on the machine's speed. */
   timeoutMs?: number
   /** Leave stdin open after writing `stdin` (the test closes it, or signals the child). */
   stdinOpen?: boolean
@@ -50,7 +51,7 @@ export async function runCli (args: string[], opts: RunOptions = {}): Promise<Ru
     child.stdin.on('error', () => undefined)
     if (opts.stdinOpen) child.stdin.write(opts.stdin ?? '')
     else child.stdin.end(opts.stdin ?? '')
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000)
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
       child.on('close', (c, s) => resolve([c, s]))
     })
@@ -65,6 +66,13 @@ export async function runCli (args: string[], opts: RunOptions = {}): Promise<Ru
   } finally {
     rmSync(tmp, { recursive: true, force: true })
   }
+}
+
+/** Resolves once a file under `dir` (a run's TMPDIR) whose name has `part` holds bytes: a download has kept part of a body. */
+export async function bytesKept (dir: string, part: string): Promise<void> {
+  const kept = (): boolean => readdirSync(dir, { recursive: true, withFileTypes: true })
+    .some((e) => e.isFile() && e.name.includes(part) && (statSync(join(e.parentPath, e.name), { throwIfNoEntry: false })?.size ?? 0) > 0)
+  while (!kept()) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
 export function byLine (records: ResultRecord[]): Map<number, ResultRecord> {

@@ -11,8 +11,9 @@ import { pipeline, type Readable } from 'node:stream'
 
 export type Fault =
   | { kind: 'status', status: number, headers?: Record<string, string>, body?: string }
-  /** Sends headers and `after` body bytes, then resets the connection. */
-  | { kind: 'reset', after: number }
+  /** Sends headers and `after` body bytes, then resets the connection: once `when` resolves (e.g. the client has
+   * kept some of them), else after a pause. */
+  | { kind: 'reset', after: number, when?: () => Promise<void> }
   /** Sends a full Content-Length but only `after` bytes, then ends the connection cleanly. */
   | { kind: 'truncate', after: number }
   /** Sends headers and `after` body bytes, then sends nothing more (until the client gives up). */
@@ -311,13 +312,14 @@ export async function startServer (root?: string): Promise<RasterServer> {
     if (fault?.kind === 'reset' || fault?.kind === 'truncate' || fault?.kind === 'stall') {
       const part = body.read(start, start + Math.min(fault.after, length))
       s.bytes += part.length
-      // A pause before the fault, so that the client has read what was sent (a reset discards data still
-      // unread in the peer's buffers).
-      res.write(part, () => setTimeout(() => {
+      const act = (): void => {
         if (fault.kind === 'reset') res.socket?.resetAndDestroy()
         else if (fault.kind === 'truncate') res.socket?.end()
         else hanging.add(res)
-      }, 50))
+      }
+      // A pause before the fault, so that the client has read what was sent (a reset discards data still
+      // unread in the peer's buffers); a test that needs it read waits for that with `when`.
+      res.write(part, () => { if (fault.kind === 'reset' && fault.when) fault.when().then(act, () => res.destroy()); else setTimeout(act, 50) })
       return
     }
     if (fault?.kind === 'trickle') {
