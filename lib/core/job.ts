@@ -7,7 +7,6 @@ import type { PixelWindow, WindowRequest } from './request.js'
 import type { CacheUse, ChipStats, FetchKind, Grid, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
 import type { SparseSource } from './fetched.js'
 
-
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {
   path: string

@@ -44,7 +44,7 @@ export function words (strings: TemplateStringsArray, ...values: unknown[]): Wor
   const parts: Array<string | Sayable> = []
   strings.forEach((text, i) => {
     parts.push(text)
-    if (i < values.length) parts.push(isSayable(values[i]) ? values[i] as Sayable : String(values[i]))
+    if (i < values.length) parts.push(isSayable(values[i]) ? values[i] as Sayable : values[i] instanceof Error ? (values[i] as Error).message : String(values[i]))
   })
   return new Words(parts)
 }

@@ -3,6 +3,7 @@
 // origin's queue before it reaches the HTTP client. undici starts a request's connect, headers and body
 // timers when it is dispatched to a connection, so a request waiting here loses none of its --timeout;
 // the run's signal (which carries --max-time, the record's total) still aborts it while it waits.
+import type { Duplex } from 'node:stream'
 import { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { Decorator } from './decorator.js'
@@ -167,6 +168,12 @@ class HostAnswer extends Decorator {
   override onResponseError (controller: Dispatcher.DispatchController, err: Error): void {
     this.finish()
     super.onResponseError?.(controller, err)
+  }
+
+  // An upgraded connection is no longer a request in flight (rasterpipe makes none; a library host may).
+  override onRequestUpgrade (controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    this.finish()
+    super.onRequestUpgrade?.(controller, status, headers, socket)
   }
 }
 

@@ -33,7 +33,7 @@ export function parseShard (value: unknown): Shard {
   }
   if (!Number.isSafeInteger(count) || (count as number) < 1) throw new InvalidValue(`the shard count N must be a whole number of at least 1, got ${JSON.stringify(count)}`)
   if (!Number.isSafeInteger(index) || (index as number) < 1 || (index as number) > (count as number)) {
-    throw new InvalidValue(`K must be a whole number from 1 to N (${String(count)}), got ${JSON.stringify(index)} (shards are 1-based; orchestrators' 0-based indexes go with --shards N)`)
+    throw new InvalidValue(`K must be a whole number from 1 to N (${String(count)}), got ${JSON.stringify(index)} (shards are 1-based: an orchestrator's 0-based index i is shard i+1)`)
   }
   return { index: index as number, count: count as number }
 }

@@ -1,9 +1,6 @@
 // The read stage: takes the plan's pixel bytes from the memory budget (the record's lease, held until
-// written) and, for a plain window, makes the window a virtual dataset (VRT) over the source through GDAL's own translate (async, on the libuv pool). Going through
-// gdal_translate's code keeps what it keeps: data type, nodata, colour interpretation and table, scale and
-// offset, descriptions, masks, interleaving; the window's geotransform and the source CRS. The pixels are
-// read by the write stage's copy, chunk by chunk, straight into the output: no whole copy of the window
-// in memory (bench/RESULTS.md, "Read and write: copies"). The source stays open until that copy is done.
+// written) and, for a plain window, makes it a VRT over the source by GDAL's own translate, which keeps
+// what gdal_translate keeps (types, nodata, colours, scale, masks). The write stage's copy reads its pixels.
 import { RecordError } from '../core/errors.js'
 import type { Gdal } from './gdal.js'
 import type { Job } from '../core/job.js'
@@ -29,8 +26,8 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
     }
-    // A warp's VRT was made at open (its grid decides what range mode fetches): nothing more to make. A
-    // stack's sources are read by the write stage, each into the memory held here (lib/raster/stack-write.ts).
+    // A warp's VRT was made at open (its grid decides what range mode fetches); a stack's sources are read
+    // by the write stage into temp files (lib/raster/stack-write.ts): nothing more to make here.
     if (plan.kind !== 'window') return
     const ds = job.opened?.dataset
     if (!ds) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')

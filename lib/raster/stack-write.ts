@@ -61,7 +61,7 @@ export async function stackPixels (gdal: Gdal, job: Job, plan: StackPlan, temp: 
         bands.push(...await sourcePixels(gdal, part, file('.tif')))
       } catch (err) {
         // GDAL both reads the source and writes the temp file: a temp directory left full says which failed.
-        const failed = err instanceof RecordError ? err : await spaceOr(temp.path, 1, new RecordError('write', 'READ_FAILED', (err as Error).message))
+        const failed = err instanceof RecordError ? err : await spaceOr(temp.path, part.plan?.bytes ?? 1, new RecordError('write', 'READ_FAILED', (err as Error).message))
         throw sourceError(part, parts.length, failed, 'write')
       }
     }

@@ -188,8 +188,12 @@ export async function planWarp (ctx: WarpContext, job: Job, opened: Opened, r: R
     // First at full resolution, for the grid (with --res or --out-size it does not depend on the level);
     // then the level whose pixels still outnumber the output's over the footprint, as for --out-size.
     const first = await make(null)
-    let grid = await gridOf(first)
-    closeDataset(first)
+    let grid: Grid
+    try {
+      grid = await gridOf(first)
+    } finally {
+      closeDataset(first)
+    }
     let fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
     let level: number | null = null
     if (typeof fp !== 'string') {

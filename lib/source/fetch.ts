@@ -255,6 +255,8 @@ async function exists (path: string): Promise<boolean> {
 export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Promise<void>): (job: Job) => Promise<void> {
   return async function blocksStage (job: Job): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      // Which sources changed is this attempt's question: a source renewed by the last restart is not "changed twice".
+      for (const part of job.parts ?? []) part.sourceChanged = false
       try {
         // A stack's sources fetch their blocks at once; a source that changed restarts the whole record,
         // since its grid was planned from the old version with the others'.
