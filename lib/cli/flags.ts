@@ -39,7 +39,7 @@ const FLAGS: Record<string, string> = {
   shards: '--shards'
 }
 
-export function flagOf (key: string): string {
+function flagOf (key: string): string {
   return FLAGS[key] ?? key
 }
 

@@ -10,7 +10,7 @@ function methodArg (method: string | undefined): string {
 }
 
 /** The bands read, as gdal_translate's and gdalwarp's -b list. */
-export function bandArgs (bands: readonly number[] | undefined): string[] {
+function bandArgs (bands: readonly number[] | undefined): string[] {
   return (bands ?? []).flatMap((b) => ['-b', String(b)])
 }
 
