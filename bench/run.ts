@@ -115,7 +115,8 @@ function baseline (): Contender[] {
 
 async function peers (work: string, server: RasterServer, report: string[]): Promise<void> {
   const python = pythonForArticle()
-  const contenders = [rasterpipe, ...baseline(), ...(python ? [article] : []), vsicurl, xargs]
+  const base = baseline()
+  const contenders = [rasterpipe, ...base, ...(python ? [article] : []), vsicurl, xargs]
   const skipped = python ? [] : ['- The article\'s Python pipeline was **skipped**: no python3 here imports rasterio, aiohttp, tqdm and click ' +
     '(as root on Debian, `make bench` installs python3-rasterio, python3-aiohttp, python3-tqdm, python3-click with apt-get).']
   if (!python) process.stderr.write('bench: skipping the article\'s Python pipeline: no python3 imports rasterio, aiohttp, tqdm and click (run as root on Debian to install them)\n')
@@ -153,7 +154,7 @@ async function peers (work: string, server: RasterServer, report: string[]): Pro
     `with 50 ms added to every request (no bandwidth cap), then with every response capped at 50 MB/s (no added latency). ` +
     `${RUNS} run(s) per contender, in turns rotated each repetition; medians. The contenders:`, '',
     `- **rasterpipe** (\`-c ${CONCURRENCY}\`, \`--fetch auto\`, the default), records with \`url\`, \`window\` and \`out\`;`,
-    ...baseline().map((c) => `- **${c.name}**: the same, from the checkout \`RASTERPIPE_BENCH_BASELINE\` names, to compare a change with the code before it;`),
+    ...base.map((c) => `- **${c.name}**: the same, from the checkout \`RASTERPIPE_BENCH_BASELINE\` names, to compare a change with the code before it;`),
     `- **the article's Python pipeline** (\`bench/peers/article.py\`, on ${python ?? 'no python'}): the seed article's CLI written again, one aiohttp ` +
     'ClientSession, a semaphore of the same size, each file downloaded whole into a NamedTemporaryFile, rasterio\'s window read and write in ' +
     'asyncio.to_thread, click, tqdm; with its two bugs fixed (`Affine(*transform[:6])`, downloads gathered under the semaphore);',

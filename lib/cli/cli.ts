@@ -4,16 +4,15 @@
 import { access, constants, stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { UsageError } from '../core/errors.js'
-import { optionValue, resolveOptions } from '../run/options.js'
+import { namedValue, optionValue, resolveOptions } from '../run/options.js'
 import type { FetchMode, PipelineInput } from '../core/options.js'
 import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow } from '../core/request.js'
 import { helpText, version } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
 import { usage, type CliConfig, type CliIo } from './io.js'
 import { flagNames } from './flags.js'
-import { option } from '../core/words.js'
+import type { Message } from '../core/words.js'
 
-export { usage, type CliConfig, type CliIo }
 
 const spec = {
   'out-dir': { type: 'string', short: 'o' },
@@ -77,19 +76,22 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConf
   if (v.version) return 'version'
   if (v.bbox !== undefined && v.window !== undefined) throw new UsageError('--window and --bbox cannot be used together')
   if (v.shard !== undefined && v.shards !== undefined) throw new UsageError('--shard K/N and --shards N cannot be used together (--shards takes K from the environment)')
+  // An option's text checked by its parser, which names the option in its complaints.
+  const named = <T>(key: string, text: string | undefined, parse: (value: string, name: Message) => T): T | undefined =>
+    text === undefined ? undefined : namedValue(key, (name) => parse(text, name))
   const options: PipelineInput = {
     outDir: v['out-dir'],
     concurrency: numeric(v.concurrency),
     fixedConcurrency: v['fixed-concurrency'],
-    window: v.window === undefined ? undefined : optionValue('window', () => parseWindow(v.window, option('window')), true),
-    bbox: v.bbox === undefined ? undefined : optionValue('bbox', () => parseBbox(v.bbox, option('bbox')), true),
-    bboxCrs: v['bbox-crs'] === undefined ? undefined : optionValue('bboxCrs', () => parseCrs(v['bbox-crs'], option('bboxCrs')), true),
-    bands: v.bands === undefined ? undefined : optionValue('bands', () => parseBands(v.bands, option('bands')), true),
+    window: named('window', v.window, parseWindow),
+    bbox: named('bbox', v.bbox, parseBbox),
+    bboxCrs: named('bboxCrs', v['bbox-crs'], parseCrs),
+    bands: named('bands', v.bands, parseBands),
     boundless: v.boundless,
-    outSize: v['out-size'] === undefined ? undefined : optionValue('outSize', () => parseOutSize(v['out-size'], option('outSize')), true),
-    dstCrs: v['dst-crs'] === undefined ? undefined : optionValue('dstCrs', () => parseCrs(v['dst-crs'], option('dstCrs')), true),
-    res: v.res === undefined ? undefined : optionValue('res', () => parseRes(v.res, option('res')), true),
-    resampling: v.resampling === undefined ? undefined : optionValue('resampling', () => parseResampling(v.resampling, option('resampling')), true),
+    outSize: named('outSize', v['out-size'], parseOutSize),
+    dstCrs: named('dstCrs', v['dst-crs'], parseCrs),
+    res: named('res', v.res, parseRes),
+    resampling: named('resampling', v.resampling, parseResampling),
     tap: v.tap,
     maxPixels: numeric(v['max-pixels']),
     fetch: v.fetch as FetchMode | undefined,

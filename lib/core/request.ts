@@ -170,3 +170,8 @@ export function parseAssets (value: unknown): string[] {
     return key.trim()
   })
 }
+
+/** A request's headers in one order (by name): part of what identifies the request. */
+export function sortedHeaders (h: Readonly<Record<string, string>>): Array<[string, string]> {
+  return Object.entries(h).sort(([a], [b]) => a.localeCompare(b))
+}

@@ -31,6 +31,9 @@ export const removeOnExit = {
   },
   forget (path: string): void {
     live.delete(path)
+  },
+  has (path: string): boolean {
+    return live.has(path)
   }
 }
 

@@ -200,8 +200,13 @@ export function checkIdentity (url: string, h: Headers): void {
  */
 export function otherVersion (h: Headers, validator: string | undefined): boolean {
   if (validator === undefined) return false
-  const seen = header(h, validator.startsWith('"') ? 'etag' : 'last-modified')
+  const seen = validatorSeen(h, validator)
   return seen !== undefined && seen !== validator
+}
+
+/** The answer's validator of the same kind as `validator`: its ETag for an ETag, else its Last-Modified. */
+export function validatorSeen (h: Headers, validator: string): string | undefined {
+  return header(h, validator.startsWith('"') ? 'etag' : 'last-modified')
 }
 
 /**

@@ -8,7 +8,6 @@ import type { RawLine, StacRecord } from '../core/records.js'
 
 export type { RawLine }
 
-
 /** A line from LineSplitter (as the library may write them too): a number, and no "url" of a record. */
 export function isRawLine (item: unknown): item is RawLine {
   return item !== null && typeof item === 'object' && typeof (item as RawLine).line === 'number' && !('url' in item)

@@ -3,7 +3,8 @@
 import { redactUrl } from '../http/redact.js'
 import type { Job } from '../core/job.js'
 import type { InputRecord } from '../core/records.js'
-import { printableSources, type StackSource } from './sources.js'
+import { printableSources } from './sources.js'
+import type { StackSource } from '../core/records.js'
 
 /**
  * Every request field explicitly (the command line's defaults applied), so the retry does the same

@@ -6,11 +6,11 @@ import { redactUrl } from '../http/redact.js'
 import { InvalidValue, type WindowRequest } from '../core/request.js'
 import type { Job } from '../core/job.js'
 import { isRawLine, LineRecord } from './lines.js'
-import { printableSources, type StackSource } from './sources.js'
+import { printableSources } from './sources.js'
+import type { StackSource } from '../core/records.js'
 import type { Shard } from '../core/options.js'
 import { option, words } from '../core/words.js'
 
-export type { Shard }
 
 /** The orchestrators' variables that carry a 0-based worker index, in the order they are looked at. */
 export const SHARD_INDEX_VARIABLES = ['JOB_COMPLETION_INDEX', 'AWS_BATCH_JOB_ARRAY_INDEX'] as const

@@ -7,7 +7,6 @@ import { InvalidValue, parseHeaders } from '../core/request.js'
 import { checkUrl } from './url.js'
 import type { BandMetadata, BandValues, SourceEntry, StackSource } from '../core/records.js'
 
-export type { BandValues, StackSource }
 
 const ENTRY_KEYS = ['url', 'name', 'bands', 'headers']
 const BAND_KEYS = ['nodata', 'scale', 'offset']

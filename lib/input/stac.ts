@@ -4,10 +4,9 @@
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { RecordError } from '../core/errors.js'
-import { classifyUrl, isRemote, localPath } from '../core/url.js'
+import { classifyUrl, isRemote, localPath, schemeOf } from '../core/url.js'
 import type { BandMetadata, SourceEntry } from '../core/records.js'
 import { itemExtent } from './stac-extent.js'
-import { schemeOf } from './url.js'
 import { option, words } from '../core/words.js'
 
 /** What kind of STAC value a line or document holds; null for anything else (a plain record). */

@@ -122,7 +122,7 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
     await planSource(ctx, p, grid, gridSrs, r)
   })
   if (ctx.oneNodata) await checkOneNodata(placed.map((p) => p.part), parts.length)
-  plan.bytes = placed.reduce((sum, p) => sum + partBytes(grid, r, p.opened.source), 0)
+  plan.bytes = placed.reduce((sum, p) => sum + (p.part.plan?.bytes ?? 0), 0)
   return plan
 }
 

@@ -178,16 +178,16 @@ export async function planWarp (ctx: WarpContext, job: Job, opened: Opened, r: R
     // A stack's output has exactly its sources' bands: no alpha band is added for one of them.
     const alpha = alphaAllowed && await needsAlpha(warpSource)
     const sizes = await overviewSizes(ds)
-    const make = async (ovr: number | null): Promise<Dataset> => {
+    const make = async (args: string[]): Promise<Dataset> => {
       try {
-        return await gdal.warpAsync(`/vsimem/rasterpipe-warp-${process.pid}-${++seq}.vrt`, null, [warpSource], warpArgs({ args: gdalwarpArgs(r, targetText, te, ovr, alpha) }, 'VRT'))
+        return await gdal.warpAsync(`/vsimem/rasterpipe-warp-${process.pid}-${++seq}.vrt`, null, [warpSource], warpArgs({ args }, 'VRT'))
       } catch (err) {
         throw new RecordError('open', 'WARP_FAILED', `${job.url}: gdalwarp refused the grid: ${(err as Error).message}`)
       }
     }
     // First at full resolution, for the grid (with --res or --out-size it does not depend on the level);
     // then the level whose pixels still outnumber the output's over the footprint, as for --out-size.
-    const first = await make(null)
+    const first = await make(gdalwarpArgs(r, targetText, te, null, alpha))
     let grid: Grid
     try {
       grid = await gridOf(first)
@@ -200,7 +200,8 @@ export async function planWarp (ctx: WarpContext, job: Job, opened: Opened, r: R
       const span = { width: Math.max(1, Math.round(fp.x1 - fp.x0)), height: Math.max(1, Math.round(fp.y1 - fp.y0)) }
       level = chooseOverview({ x: source.width, y: source.height }, sizes, span, [grid.width, grid.height])
     }
-    vrt = await make(level)
+    const args = gdalwarpArgs(r, targetText, te, level, alpha)
+    vrt = await make(args)
     if (level !== null) {
       grid = await gridOf(vrt)
       fp = sourceFootprint(gdal, grid, target, srcSrs, gt)
@@ -213,7 +214,7 @@ export async function planWarp (ctx: WarpContext, job: Job, opened: Opened, r: R
       ...(r.bands ? { bands: r.bands } : {}),
       ...(level !== null ? { overview: { index: level, width: sizes[level].x, height: sizes[level].y } } : {}),
       footprint: typeof fp === 'string' ? { uncertain: fp } : { window: widened(fp, level === null ? 1 : source.width / sizes[level].x, grid, r.resampling) },
-      args: gdalwarpArgs(r, targetText, te, level, alpha),
+      args,
       ...(r.bands ? { source: warpSource } : {}),
       vrt,
       bytes: windowBytes(grid.width, grid.height, await vrt.bands.countAsync(), source.dtype)

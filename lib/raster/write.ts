@@ -67,15 +67,12 @@ export function temporaryName (path: string): string {
 }
 
 /**
- * Temp files this process made (open with O_EXCL succeeded): only these are removed on failure or at exit,
- * never a file of the same name another run made (a collision fails our create; it does not make it ours).
+ * `path` made anew, exclusively, as ours (removeOnExit then holds it); the error is the system call's. Only
+ * such temps are removed on failure or at exit, never a file of the same name another run made (a
+ * collision fails our create; it does not make it ours).
  */
-const ours = new Set<string>()
-
-/** `path` made anew, exclusively, as ours; the error is the system call's. */
 async function createOwn (path: string): Promise<FileHandle> {
   const file = await open(path, 'wx', 0o644)
-  ours.add(path)
   removeOnExit.add(path)
   return file
 }
@@ -343,10 +340,9 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     } catch (err) {
       // The record's own error, even should the temp file not go (the run's exit removes it then). Only
       // a temp this process made: a failed create means the name was another run's file.
-      if (ours.has(temp)) await rm(temp, { force: true }).catch(() => undefined)
+      if (removeOnExit.has(temp)) await rm(temp, { force: true }).catch(() => undefined)
       throw err
     } finally {
-      ours.delete(temp)
       removeOnExit.forget(temp)
     }
   }

@@ -58,15 +58,24 @@ function wholeNumber (o: Record<string, unknown>, key: string, min = 1): void {
 }
 
 /** Runs a request validator for an option, turning its complaint into a usage error naming the option. */
-export function optionValue<T> (key: string, parse: () => T, named = false): T {
+export function optionValue<T> (key: string, parse: () => T): T {
   try {
     return parse()
   } catch (err) {
-    // A parser given the option's name says it itself: not `outSize: outSize (WIDTH,HEIGHT) …`.
-    if (err instanceof InvalidValue) {
-      if (named) throw new UsageError(err, { option: key })
-      fail(key, err)
-    }
+    if (err instanceof InvalidValue) fail(key, err)
+    throw err
+  }
+}
+
+/**
+ * Runs a request parser given the option's name, which its complaints then start with: a usage error
+ * as it is, not prefixed again (`outSize (WIDTH,HEIGHT) needs 2 numbers`, not `outSize: outSize …`).
+ */
+export function namedValue<T> (key: string, parse: (name: Message) => T): T {
+  try {
+    return parse(option(key))
+  } catch (err) {
+    if (err instanceof InvalidValue) throw new UsageError(err, { option: key })
     throw err
   }
 }
@@ -137,18 +146,18 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.dispatcher !== undefined && typeof o.dispatcher !== 'function') fail('dispatcher', 'must be a function that returns an undici Dispatcher')
   if (o.optionNames !== undefined && typeof o.optionNames !== 'function') fail('optionNames', 'must be a function from an option\'s key to its name in messages')
   o.window = checkWindow(o.window)
-  if (o.bbox !== undefined) o.bbox = optionValue('bbox', () => parseBbox(o.bbox, option('bbox')), true)
+  if (o.bbox !== undefined) o.bbox = namedValue('bbox', (name) => parseBbox(o.bbox, name))
   if (o.bboxCrs !== undefined) {
     if (o.bbox === undefined) fail('bboxCrs', words`needs ${option('bbox')}`)
-    o.bboxCrs = optionValue('bboxCrs', () => parseCrs(o.bboxCrs, option('bboxCrs')), true)
+    o.bboxCrs = namedValue('bboxCrs', (name) => parseCrs(o.bboxCrs, name))
   }
-  if (o.bands !== undefined) o.bands = optionValue('bands', () => parseBands(o.bands, option('bands')), true)
+  if (o.bands !== undefined) o.bands = namedValue('bands', (name) => parseBands(o.bands, name))
   o.headers = optionValue('headers', () => parseHeaders(o.headers))
-  if (o.outSize !== undefined) o.outSize = optionValue('outSize', () => parseOutSize(o.outSize, option('outSize')), true)
+  if (o.outSize !== undefined) o.outSize = namedValue('outSize', (name) => parseOutSize(o.outSize, name))
   if (o.shard !== undefined) o.shard = optionValue('shard', () => parseShard(o.shard))
-  if (o.dstCrs !== undefined) o.dstCrs = optionValue('dstCrs', () => parseCrs(o.dstCrs, option('dstCrs')), true)
-  if (o.res !== undefined) o.res = optionValue('res', () => parseRes(o.res, option('res')), true)
-  if (o.resampling !== undefined) o.resampling = optionValue('resampling', () => parseResampling(o.resampling, option('resampling')), true)
+  if (o.dstCrs !== undefined) o.dstCrs = namedValue('dstCrs', (name) => parseCrs(o.dstCrs, name))
+  if (o.res !== undefined) o.res = namedValue('res', (name) => parseRes(o.res, name))
+  if (o.resampling !== undefined) o.resampling = namedValue('resampling', (name) => parseResampling(o.resampling, name))
   if (o.tap !== undefined && typeof o.tap !== 'boolean') fail('tap', `must be true or false, got ${JSON.stringify(o.tap)}`)
   if (o.tap === false) delete o.tap
   if (o.assets !== undefined) o.assets = optionValue('assets', () => parseAssets(o.assets))

@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events'
 import { Transform, type Duplex, type TransformCallback } from 'node:stream'
 import chain from 'stream-chain'
 import { RecordError, UsageError } from '../core/errors.js'
+import { sortedHeaders } from '../core/request.js'
 import { keyNames, option, say, words, type Message } from '../core/words.js'
 import { createBlockFetcher, createFetcher, httpOptions } from '../source/fetch.js'
 import { Finalize, releaseJob } from './finalize.js'
@@ -25,7 +26,8 @@ import { Expand } from '../input/expand.js'
 import { createDocumentReader } from '../source/document.js'
 import { jobKey, shardOf } from '../input/shard.js'
 import { requestKey } from '../output/names.js'
-import { requestedSources, type StackSource } from '../input/sources.js'
+import { requestedSources } from '../input/sources.js'
+import type { StackSource } from '../core/records.js'
 import { OutputClaims } from '../output/claims.js'
 import { createReader } from '../raster/read.js'
 import type { InputItem, ResultRecord } from '../core/records.js'
@@ -133,8 +135,7 @@ class Parse extends Transform {
  * between runs keeps the names --skip-existing finds.
  */
 function headersKey (job: Job): string {
-  const sorted = (h: Record<string, string>): string[][] => Object.entries(h).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-  return JSON.stringify(job.parts ? job.parts.map((p) => sorted(p.headers)) : sorted(job.headers))
+  return JSON.stringify(job.parts ? job.parts.map((p) => sortedHeaders(p.headers)) : sortedHeaders(job.headers))
 }
 
 export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {

@@ -5,7 +5,7 @@
 // window, fetches the blocks a range-mode record needs.
 import { stat, rm } from 'node:fs/promises'
 import type { Dispatcher } from 'undici'
-import { httpTransport, RemoteFile } from './remote-file.js'
+import { httpTransport, RemoteFile, type Version } from './remote-file.js'
 import { openCached, probe, type Probed } from './probe.js'
 import { HeaderCache, readRanges } from './header-cache.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
@@ -14,6 +14,7 @@ import { planBlocks, UncertainPlan } from './blocks.js'
 import { decideFetch, type FetchFacts } from './decision.js'
 import { totalBytes, type Range } from './ranges.js'
 import { RecordError } from '../core/errors.js'
+import { sortedHeaders } from '../core/request.js'
 import { option, words, type Message } from '../core/words.js'
 import type { Fetched, Job, Plan } from '../core/job.js'
 import type { PipelineOptions } from '../core/options.js'
@@ -129,7 +130,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
 
   async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Loaded> {
     const path = ctx.temp.file(job.url)
-    const remote = (): RemoteFile => new RemoteFile(httpTransport(job.url, http), job)
+    const remote = (known?: Version): RemoteFile => new RemoteFile(httpTransport(job.url, http), job, known)
     try {
       const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
       if (changedTwice.has(job)) facts.changedTwice = true
@@ -141,7 +142,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       const entry = await headerCache?.read(key)
       if (entry) {
         // The probe's facts and bytes from an earlier run: the blocks' requests carry its validator.
-        const warm = await openCached(remote(), path, entry, facts)
+        const warm = await openCached(remote(entry), path, entry, facts)
         if (warm) return { ...warm, cache: 'hit' }
         await rm(path, { force: true })
       }
@@ -218,7 +219,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
 
 /** Records share a fetch when they ask for the same URL with the same headers (which may change the answer). */
 function sourceKey (job: Job): string {
-  const headers = Object.entries(job.headers).sort(([a], [b]) => a.localeCompare(b))
+  const headers = sortedHeaders(job.headers)
   return headers.length === 0 ? job.url : `${job.url}\n${JSON.stringify(headers)}`
 }
 

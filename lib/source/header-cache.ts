@@ -201,8 +201,9 @@ export class HeaderCache {
       if (st.size > this.maxBytes) return words`${st.size} bytes, over ${option('cacheMax')} ${this.maxBytes}`
       const data = Buffer.alloc(st.size)
       const { bytesRead } = await file.read(data, 0, st.size, 0)
-      const entry = parseEntry(data.subarray(0, bytesRead), keyHash)
-      if (!entry) return ofAnotherVersion(data) ? null : 'not a whole entry of this cache (torn, corrupt or foreign)'
+      const read = data.subarray(0, bytesRead)
+      const entry = parseEntry(read, keyHash)
+      if (!entry) return ofAnotherVersion(read) ? null : 'not a whole entry of this cache (torn, corrupt or foreign)'
       const at = this.now() / 1000
       // On the handle: the use is recorded on the file read, whatever the name points to by now.
       await file.utimes(at, at).catch(() => undefined)
@@ -316,29 +317,31 @@ export class HeaderCache {
   }
 }
 
-/** A file this cache wrote in another format version: not bad, only not ours to read. */
-function ofAnotherVersion (data: Buffer): boolean {
+/** An entry's first line, its JSON header (unchecked), and where that line ends; null if it has none. */
+function headerOf (data: Buffer): { h: Partial<Header>, newline: number } | null {
   const newline = data.subarray(0, MAX_HEADER).indexOf(0x0a)
-  if (newline < 0) return false
+  if (newline < 0) return null
   try {
     const h = JSON.parse(data.subarray(0, newline).toString('utf8')) as Partial<Header> | null
-    return h !== null && typeof h === 'object' && h.format === FORMAT && h.version !== VERSION
+    return h !== null && typeof h === 'object' ? { h, newline } : null
   } catch {
-    return false
+    return null
   }
+}
+
+/** A file this cache wrote in another format version: not bad, only not ours to read. */
+function ofAnotherVersion (data: Buffer): boolean {
+  const h = headerOf(data)?.h
+  return h !== undefined && h.format === FORMAT && h.version !== VERSION
 }
 
 /** An entry's file, checked through: anything torn, foreign or inconsistent is null, never trusted. */
 export function parseEntry (data: Buffer, keyHash: string): HeadEntry | null {
-  const newline = data.subarray(0, MAX_HEADER).indexOf(0x0a)
-  if (newline < 0) return null
-  let h: Header
-  try {
-    h = JSON.parse(data.subarray(0, newline).toString('utf8')) as Header
-  } catch {
-    return null
-  }
-  if (h === null || typeof h !== 'object' || h.format !== FORMAT || h.version !== VERSION || h.key !== keyHash) return null
+  const found = headerOf(data)
+  if (!found) return null
+  const newline = found.newline
+  const h = found.h as Header
+  if (h.format !== FORMAT || h.version !== VERSION || h.key !== keyHash) return null
   const whole = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
   if (!whole(h.size) || !whole(h.head) || !whole(h.structureBytes) || typeof h.validator !== 'string' || h.validator === '') return null
   if (!Array.isArray(h.ranges) || h.ranges.length === 0) return null

@@ -78,8 +78,6 @@ export async function openCached (remote: RemoteFile, path: string, entry: Cache
   const probed = { ...facts, probe: { ranges: true, size: entry.size, head: head.length, validator: true, tiff: looksLikeTiff(head) } }
   if (decideFetch(probed) !== 'directories') return null
   await writeFile(path, head)
-  remote.size = entry.size
-  remote.validator = entry.validator
   const opened = await openSparse(path, head, probed, remote, entry)
   // Nothing of this run has tied the cached bytes to the file's current version yet.
   if (opened) opened.source.unverified = true

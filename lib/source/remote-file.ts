@@ -11,7 +11,7 @@ import { RecordError } from '../core/errors.js'
 import { option, words } from '../core/words.js'
 import { tooLarge } from '../http/errors.js'
 import { retrying } from '../http/retry.js'
-import { checkIdentity, checkPartial, discardBody, get, header, otherVersion, readBody, rejectStatus, strongValidator, type Answer, type Body, type Headers, type RequestOptions, type Transfer } from '../http/response.js'
+import { checkIdentity, checkPartial, discardBody, get, header, otherVersion, readBody, rejectStatus, strongValidator, validatorSeen, type Answer, type Body, type Headers, type RequestOptions, type Transfer } from '../http/response.js'
 import type { Range } from './ranges.js'
 
 /** How a remote file's requests are made: one GET, a refused status as the record's error, retries. */
@@ -268,7 +268,7 @@ export class RemoteFile implements Version {
       throw new RecordError('fetch', 'SOURCE_CHANGED', `${this.url}: the file changed on the server during the run (now ${total} bytes, was ${this.size})`)
     }
     if (this.validator === undefined) return
-    const seen = header(h, this.validator.startsWith('"') ? 'etag' : 'last-modified')
+    const seen = validatorSeen(h, this.validator)
     if (seen !== this.validator) {
       throw new RecordError('fetch', 'SOURCE_CHANGED', seen === undefined
         ? `${this.url}: a range came without the validator the file was opened with (${this.validator}); not known to be the same version`

@@ -28,10 +28,10 @@ export class Stores {
   /** The auth of a record's URL, or undefined for plain HTTP(S). */
   authFor (url: string): RequestAuth | undefined {
     const c = classifyUrl(url)
-    const scheme = c.kind === 'store' || c.kind === 'http' ? c.scheme : undefined
+    if (c.kind === 'http') return this.blobUrlAuth(url)
+    if (c.kind !== 'store' || c.store === undefined) return undefined
+    const scheme = c.store
     if (scheme === 'az') return azureAuth(url, this.azureSettings())
-    if (scheme === 'https' || scheme === 'http') return this.blobUrlAuth(url)
-    if (scheme !== 's3' && scheme !== 'gs') return undefined
     let s = this.settings.get(scheme)
     if (!s) {
       s = scheme === 's3' ? s3Settings(this.env, this.options, this.secrets) : gsSettings(this.env, this.options, this.secrets)
