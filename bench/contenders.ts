@@ -2,11 +2,12 @@
 // concurrency and the same creation options: rasterpipe, the seed article's Python pipeline, an in-process
 // GDAL /vsicurl/ script and xargs over gdal_translate /vsicurl/. Each is timed (wall) and its CPU counted
 // (user + system of it and its children, from GNU time when it is there).
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { StatsJson } from '../lib/cli/summary.js'
+import { mergeCreationOptions } from '../lib/raster/formats.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 import { findPython } from './python.js'
 
@@ -44,12 +45,15 @@ export function rasterpipeAt (name: string, root: string): Contender {
   const bin = join(root, 'bin', 'rasterpipe')
   return {
     name,
-    run: async (work, jobs, concurrency) => {
+    run: async (work, jobs, concurrency, co) => {
       const outDir = mkdtempSync(join(work, 'rasterpipe-'))
       const stats = join(work, `stats-${Date.now()}.json`)
       const input = jobs.map((j) => JSON.stringify({ url: j.url, window: j.window, out: j.out })).join('\n') + '\n'
-      // rasterpipe's own default creation options: the ones the peers are given.
-      const t = await timed(process.execPath, [bin, '-o', outDir, '-c', String(concurrency), '--stats', stats, '--no-progress'], input)
+      // Only the options that differ from rasterpipe's own defaults are passed (none when the peers are
+      // given those), so that its command is the one a user would type.
+      const own = mergeCreationOptions('GTiff', [])
+      const options = co.filter((c) => !own.includes(c)).flatMap((c) => ['--co', c])
+      const t = await timed(process.execPath, [bin, '-o', outDir, '-c', String(concurrency), '--stats', stats, '--no-progress', ...options], input)
       const json = JSON.parse(readFileSync(stats, 'utf8')) as StatsJson
       rmSync(stats)
       if (json.failed > 0) throw new Error(`${name}: ${json.failed} records failed: ${JSON.stringify(json.errors)}`)
@@ -59,6 +63,25 @@ export function rasterpipeAt (name: string, root: string): Contender {
 }
 
 export const rasterpipe: Contender = rasterpipeAt('rasterpipe', ROOT)
+
+let baselines: Contender[] | undefined
+/**
+ * RASTERPIPE_BENCH_BASELINE=DIR: another checkout of rasterpipe, built (`make build` there), runs as one
+ * more contender, so a change is measured against the code before it in the same run.
+ */
+export function baseline (): Contender[] {
+  const dir = process.env.RASTERPIPE_BENCH_BASELINE
+  if (!dir) return []
+  if (baselines) return baselines
+  let commit = 'unknown commit'
+  try {
+    commit = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+  } catch {
+    // Not a git checkout: named by its directory alone.
+  }
+  baselines = [rasterpipeAt(`rasterpipe at ${commit} (baseline)`, dir)]
+  return baselines
+}
 
 export const article: Contender = {
   name: 'the article\'s Python pipeline (aiohttp + rasterio)',

@@ -1,6 +1,8 @@
 // Benchmark and test data, made with GDAL in a temp directory: GeoTIFFs and COGs whose pixels do not
 // compress away, so that byte counts mean something.
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { RasterServer } from '../test/support/server.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 
 const gdal = loadGdal()
@@ -51,4 +53,23 @@ export function makeBatchFiles (dir: string): string[] {
     makeNoisyTiff(dir, 'd.tif', 1448, 1, ['COMPRESS=DEFLATE']),
     makeNoisyTiff(dir, 'e.tif', 1024, 3, tiled)
   ]
+}
+
+/**
+ * Serving local files under names of their own: `serve(name, path)` gives the URL (each file read once,
+ * its bytes shared by every name that serves it), `localOf(url)` the file behind it.
+ */
+export function servedFiles (server: RasterServer): { serve: (name: string, path: string) => string, localOf: (url: string) => string } {
+  const local = new Map<string, string>()
+  const bytes = new Map<string, Buffer>()
+  return {
+    serve: (name, path) => {
+      if (!bytes.has(path)) bytes.set(path, readFileSync(path))
+      server.file(name, bytes.get(path) as Buffer)
+      const url = server.url(name)
+      local.set(url, path)
+      return url
+    },
+    localOf: (url) => local.get(url) as string
+  }
 }

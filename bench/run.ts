@@ -5,21 +5,25 @@
 //
 //   node dist/bench/run.js [--runs N] [--quick] [--only NAME,...] [--out FILE]
 //
-// NAME: peers, latency, cog, memory, encoding. --quick (or BENCH_QUICK=1): one run, fewer records, the peer
-// comparison only, for trying; its report goes to bench/RESULTS-quick.md unless --out says otherwise.
+// NAME: peers, cpu (CPU per record and fixed cost), seed (the seed article's batch), latency, cog, memory,
+// encoding. --quick (or BENCH_QUICK=1): one run, fewer records, the peer comparison only (unless --only
+// says otherwise), for trying; its report goes to bench/RESULTS-quick.md unless --out says otherwise.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startServer, type RasterServer } from '../test/support/server.js'
 import type { StatsJson } from '../lib/cli/summary.js'
 import { mergeCreationOptions } from '../lib/raster/formats.js'
-import { makeBatchFiles, makeNoisyTiff } from './data.js'
-import { article, checkOutputs, pythonForArticle, rasterpipe, rasterpipeAt, timed, vsicurl, xargs, type Contender, type Job, type Run } from './contenders.js'
+import { makeBatchFiles, makeNoisyTiff, servedFiles } from './data.js'
+import { article, baseline, checkOutputs, pythonForArticle, rasterpipe, timed, vsicurl, xargs, type Contender, type Job, type Run } from './contenders.js'
 import { floorOf, gdalCpu, sourceBytes, type SourceBytes } from './floor.js'
+import { perRecord } from './per-record.js'
+import { seedBatch } from './seed.js'
 import { median } from './stats.js'
+import { load, rotated as rotatedRuns } from './turns.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -40,23 +44,9 @@ const CONCURRENCY = 16
 /** The creation options every contender writes with: rasterpipe's defaults for GTiff. */
 const CO = mergeCreationOptions('GTiff', [])
 
-const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ')
-
-/**
- * Runs each contender RUNS times, in turns: repetition i starts with contender i (mod n), so that no
- * contender always runs first, or always right after the heaviest. Returns each one's runs, in its order.
- */
+/** The bench's turns at its own number of runs. */
 async function rotated<T> (label: string, contenders: Array<[string, () => Promise<T>]>, wall: (x: T) => number): Promise<Map<string, T[]>> {
-  const out = new Map<string, T[]>(contenders.map(([name]) => [name, []]))
-  for (let i = 0; i < RUNS; i++) {
-    for (let k = 0; k < contenders.length; k++) {
-      const [name, fn] = contenders[(k + i) % contenders.length]
-      const m = await fn()
-      process.stderr.write(`bench: ${label}: ${name}, run ${i + 1}/${RUNS}: ${wall(m).toFixed(2)} s\n`)
-      out.get(name)?.push(m)
-    }
-  }
-  return out
+  return await rotatedRuns(RUNS, label, contenders, wall)
 }
 
 interface Scenario { name: string, jobs: Job[], what: string }
@@ -97,22 +87,6 @@ async function peerTable (work: string, server: RasterServer, s: Scenario, cpu: 
     `${floor.network.toFixed(2)} s of network (${floor.schedule}).`, '']
 }
 
-/**
- * RASTERPIPE_BENCH_BASELINE=DIR: another checkout of rasterpipe, built (`make build` there), runs as one
- * more contender, so a change is measured against the code before it in the same run.
- */
-function baseline (): Contender[] {
-  const dir = process.env.RASTERPIPE_BENCH_BASELINE
-  if (!dir) return []
-  let commit = 'unknown commit'
-  try {
-    commit = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
-  } catch {
-    // Not a git checkout: named by its directory alone.
-  }
-  return [rasterpipeAt(`rasterpipe at ${commit} (baseline)`, dir)]
-}
-
 async function peers (work: string, server: RasterServer, report: string[]): Promise<void> {
   const python = pythonForArticle()
   const base = baseline()
@@ -123,14 +97,7 @@ async function peers (work: string, server: RasterServer, report: string[]): Pro
 
   const batch = makeBatchFiles(work)
   const cogPath = makeNoisyTiff(work, 'cog.tif', 2048, 3, ['COMPRESS=DEFLATE', 'BLOCKSIZE=512'], 'COG')
-  const local = new Map<string, string>()
-  const serve = (name: string, path: string): string => {
-    server.file(name, readFileSync(path))
-    const url = server.url(name)
-    local.set(url, path)
-    return url
-  }
-  const localOf = (url: string): string => local.get(url) as string
+  const { serve, localOf } = servedFiles(server)
   const nSmall = QUICK ? 32 : 120
   const nCog = QUICK ? 16 : 40
   const nMany = QUICK ? 2 : 6
@@ -209,6 +176,9 @@ async function main (): Promise<void> {
   const started = performance.now()
   try {
     if (want('peers')) await peers(work, server, report)
+    const section = { work, server, runs: RUNS, quick: QUICK, concurrency: CONCURRENCY, co: CO }
+    if (want('cpu')) report.push(...await perRecord(section))
+    if (want('seed')) report.push(...await seedBatch(section))
     if (want('encoding')) {
       const encoding = join(work, 'encoding.md')
       execFileSync(process.execPath, [fileURLToPath(new URL('./encoding.js', import.meta.url)), '--out', encoding], { stdio: ['ignore', 'ignore', 'inherit'] })
