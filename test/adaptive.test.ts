@@ -102,6 +102,6 @@ test('the same with Retry-After: 1 on each 503 (64 records): the host\'s new req
   assert.equal(fixed.failed, 0, fixed.stderr)
   assert.ok(host && host.retry_after_holds > 0, JSON.stringify(host))
   assert.equal(adaptive.throttled, adaptive.served503)
-  // Not compared: with Retry-After every retry waits its second in both modes, and most 503s of either
-  // run are the first burst of 64 (measured: 71 against 122, 67 against 72), so the two are close.
+  // Not compared: with Retry-After every retry waits its second in both modes, and most 503s of the fixed
+  // run are its first burst of 64, as many as the machine sends before the first answers come back.
 })

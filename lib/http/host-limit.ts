@@ -36,7 +36,7 @@ const CUT = 0.7
 const CURVE = 0.01
 /** A round at most this many times slower than the host's fastest recent rounds is not a queue. */
 const RTT_TOLERANCE = 2
-/** The fastest round is looked for among the last 2 × this many rounds, so a host grown slower for good stops counting as queueing. */
+/** The fastest round is looked for among the last 32 to 64 rounds, so a host grown slower for good stops counting as queueing. */
 const RTT_ROUNDS = 32
 
 /** What the run reports per host. */
@@ -215,7 +215,7 @@ export class HostLimit {
     if (target > this.window) this.setWindow(this.window + (target - this.window) / this.window)
   }
 
-  /** Throttled: cut once for this round, remembering the level (lower than the last one: the host's share shrank, aim below it). */
+  /** Throttled: cut, remembering the level cut from (when lower than the last one, the host's capacity shrank: aim below it). */
   private cut (): void {
     const from = this.window
     this.lastCutFrom = from < this.lastCutFrom ? from * (1 + CUT) / 2 : from
@@ -242,7 +242,7 @@ export class HostLimit {
       // Slow at a limit no higher than one that was fast lately: the client or the network lagged, not
       // a queue our requests made at the host.
       this.queueing = mean > allowed && this.roundLimit > clear
-      if (!this.queueing && mean <= allowed) this.clear = Math.max(this.clear, this.roundLimit)
+      if (mean <= allowed) this.clear = Math.max(this.clear, this.roundLimit)
       // A queue: the limit goes down as much as the answers slowed beyond the tolerance (Gradient2's rule,
       // at most halved, not below the clear level), then the curve probes above it, slowly first.
       if (this.queueing) {
