@@ -1,8 +1,8 @@
 // Unit tests of the per-host limit: its start and doubling while it binds, one cut per round on 429/503,
 // the floor of 1, the climb back (CUBIC's curve), a queue seen in the answers' times, first come first
-// served, Retry-After's hold, the fixed mode; and of the dispatcher
-// over a real undici Agent: a queued request aborted by its signal leaves the queue at once, and a queued
-// request's timeout does not tick while it waits.
+// served, Retry-After's hold, the fixed mode; and of the dispatcher over a real undici Agent: a queued
+// request aborted by its signal leaves the queue at once, and a queued request's timeout does not tick
+// while it waits.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type ServerResponse } from 'node:http'
