@@ -1,7 +1,7 @@
 // Adaptive concurrency per host, end to end: a loopback server that answers 503 at once to any request
 // beyond 8 in flight (as an overloaded server, or S3's SlowDown, does), and `-c 64` with 500 records.
-// Adapting, every record is ok and the host's limit goes down to 8 or under; the same run with
-// --fixed-concurrency meets many more 503s (both counts printed), and every record is ok there too: a
+// Adapting, every record is ok, the host's limit goes down to 8 or under and few 503s are met; the same
+// run with --fixed-concurrency meets many more (both counts printed), and every record is ok there too: a
 // throttling answer from a host that serves others spends no --retries (lib/http/retry.ts), so neither
 // count depends on how fast the machine is. Outputs are checked against gdal_translate of the source.
 import { test } from 'node:test'
@@ -68,12 +68,17 @@ test(`503 beyond ${CAPACITY} in flight, -c 64, ${RECORDS} records: adapting, 0 f
   assert.equal(fixed.ok, RECORDS)
   assert.ok(host, `the stats name the host: ${JSON.stringify(adaptive.stats.hosts)}`)
   assert.ok(host.limit_min <= CAPACITY, `the limit went down to ${host.limit_min}`)
-  assert.equal(host.limit_max, 64)
+  // It starts at 16, not at -c: the first burst is 16 requests, not 64.
+  assert.ok(host.limit_max >= 16 && host.limit_max <= 64, `the limit went up to ${host.limit_max}`)
   assert.equal(host.throttled, adaptive.throttled)
   // Every 503 the server sent was seen and counted by the client.
   assert.equal(adaptive.throttled, adaptive.served503)
   assert.equal(fixed.throttled, fixed.served503)
   assert.ok(adaptive.throttled < fixed.throttled, `adaptive ${adaptive.throttled} against fixed ${fixed.throttled}`)
+  // About 20 (8 of the first 16, then one now and then as the limit probes above 8). Bounded at 100: the
+  // limit learns per round trip, and a loaded machine that sends a round's requests unevenly can make
+  // some rounds look like more or fewer in flight than the limit says.
+  assert.ok(adaptive.throttled < 100, `adaptive ${adaptive.throttled}`)
   assert.match(adaptive.stderr, /Throttled \(429\/503\): \d+ answers from 1 host/)
   // --fixed-concurrency keeps the limit where it was.
   assert.deepEqual([fixed.stats.hosts?.[ctx.server.base]?.limit_min, fixed.stats.hosts?.[ctx.server.base]?.limit_final], [64, 64])
@@ -97,6 +102,6 @@ test('the same with Retry-After: 1 on each 503 (64 records): the host\'s new req
   assert.equal(fixed.failed, 0, fixed.stderr)
   assert.ok(host && host.retry_after_holds > 0, JSON.stringify(host))
   assert.equal(adaptive.throttled, adaptive.served503)
-  // Not compared: with Retry-After every retry waits its second in both modes, and most 503s of either
-  // run are the first burst of 64 (measured: 71 against 122, 67 against 72), so the two are close.
+  // Not compared: with Retry-After every retry waits its second in both modes, and most 503s of the fixed
+  // run are its first burst of 64, as many as the machine sends before the first answers come back.
 })

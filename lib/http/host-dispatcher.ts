@@ -14,7 +14,7 @@ type Handler = Dispatcher.DispatchHandler
 type Signal = AbortSignal | { on: (e: 'abort', l: () => void) => void, removeListener: (e: 'abort', l: () => void) => void, aborted?: boolean, reason?: unknown }
 
 export interface HostDispatcherOptions {
-  /** Requests in flight per origin at most (--concurrency), and the limit each origin starts with. */
+  /** Requests in flight per origin at most (--concurrency). */
   cap: number
   /** false (--fixed-concurrency): each origin's limit stays at `cap`; throttling is counted only. */
   adaptive: boolean
@@ -47,10 +47,10 @@ export class HostLimits {
       // fails a request aborted in its own queue.
       if (cancel()) fail(handler, abortReason(signal as Signal))
     }
-    const cancel = host.enqueue(() => {
+    const cancel = host.enqueue((seq) => {
       waiting = false
       unlisten(signal, onAbort)
-      const answer = new HostAnswer(handler, host)
+      const answer = new HostAnswer(handler, host, seq)
       try {
         dispatch(options, answer)
       } catch (err) {
@@ -140,8 +140,9 @@ export class HostLimitedDispatcher extends Dispatcher {
 /** Tells the host's limit of the request's final answer, and frees its slot when the request ends, however. */
 class HostAnswer extends Decorator {
   private over = false
+  private readonly startedAt = performance.now()
 
-  constructor (handler: Handler, private readonly host: HostLimit) {
+  constructor (handler: Handler, private readonly host: HostLimit, private readonly seq: number) {
     super(handler)
   }
 
@@ -155,7 +156,8 @@ class HostAnswer extends Decorator {
     // 1xx answers come before the final one and say nothing of the host's load (DecoratorHandler lets one final answer through).
     if (status >= 200) {
       const code = headers['x-ms-error-code']
-      this.host.respond(status, parseRetryAfter(headers['retry-after']), Array.isArray(code) ? code[0] : code)
+      this.host.respond(status, parseRetryAfter(headers['retry-after']), Array.isArray(code) ? code[0] : code,
+        { seq: this.seq, rttMs: performance.now() - this.startedAt })
     }
     super.onResponseStart?.(controller, status, headers, message)
   }
