@@ -20,9 +20,10 @@ record per input on stdout. Inputs are files of records; none, or '-', reads std
 Options:
   -o, --out-dir DIR          where outputs go                                  [default: ${d.outDir}]
   -c, --concurrency N        fetches in flight (and connections per host)      [default: ${d.concurrency}]
-      --fixed-concurrency    keep each host's requests in flight at -c. Without it a host that
-                             answers 429 or 503 gets half as many (down to 1), one more per answer
-                             after, up to -c; its Retry-After holds its new requests [default: adaptive]
+      --fixed-concurrency    keep each host's requests in flight at -c. Without it each host starts
+                             at 16 (or -c), doubles per round trip while busy, is cut to 0.7 on 429
+                             or 503 and climbs back slowly near that level, up to -c; its Retry-After
+                             holds its new requests                            [default: adaptive]
   -w, --window C,R,W,H       pixel window: column, row, width, height          [default: ${w.col},${w.row},${w.width},${w.height}]
   -b, --bbox MINX,MINY,MAXX,MAXY
                              window by bounds instead (as gdal_translate -projwin)

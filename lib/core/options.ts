@@ -18,8 +18,8 @@ export interface PipelineOptions extends WindowRequest {
   /** Fetches in flight, and connections per origin: the most requests in flight to one host. */
   concurrency: number
   /**
-   * Keep each host's limit at `concurrency` (--fixed-concurrency). By default a host that throttles (429,
-   * 503) has its limit halved, raised again by one per answer, and a Retry-After holds its new requests.
+   * Keep each host's limit at `concurrency` (--fixed-concurrency). By default each host's limit is learnt
+   * (http/host-limit.ts): cut on 429/503 once per round trip, climbing back as CUBIC does; a Retry-After holds its new requests.
    */
   fixedConcurrency: boolean
   /** Largest window, in pixels per band, read for one record. */
