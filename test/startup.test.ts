@@ -40,8 +40,10 @@ async function withModuleLog (args: string[], stdin = ''): Promise<Loaded> {
 
 const GDAL = /\/node_modules\/gdal-async\//
 const UNDICI = /\/node_modules\/undici\//
-/** undici's index, which loads its client: the run's own classes extend two of its small files alone. */
-const UNDICI_CLIENT = /\/node_modules\/undici\/index\.js$/
+/** undici's index, which loads all of undici (fetch, WebSocket, caches, mocks). */
+const UNDICI_INDEX = /\/node_modules\/undici\/index\.js$/
+/** undici's client (its Agent): the run's own classes extend two of undici's small files alone. */
+const UNDICI_CLIENT = /\/node_modules\/undici\/lib\/dispatcher\/agent\.js$/
 const RUN = /\/dist\/lib\/cli\/run\.js$/
 const STORE_SDKS = /\/node_modules\/(@aws-sdk|@smithy|@azure)\//
 const XMLBUILDER = /\/node_modules\/xmlbuilder2\//
@@ -85,6 +87,7 @@ test('a run loads GDAL, but not the stores\' SDKs nor xmlbuilder2; undici\'s cli
     assert.equal(remote.code, 0, remote.stderr)
     assert.equal((JSON.parse(remote.stdout) as { status: string }).status, 'ok')
     assert.notDeepEqual(loads(remote.modules, UNDICI_CLIENT), [], 'a run over HTTP loads undici\'s client')
+    assert.deepEqual(loads(remote.modules, UNDICI_INDEX), [], 'only the parts of undici a run uses')
     assert.deepEqual(loads(remote.modules, STORE_SDKS), [])
   } finally {
     await server.close()
