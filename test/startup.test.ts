@@ -1,6 +1,7 @@
 // Startup: --help, --version and usage errors answer without loading GDAL (gdal-async), undici or the
-// run's modules; a real run loads GDAL and undici (the check can fail), but neither the object stores'
-// SDKs (no store URL) nor xmlbuilder2 (which gdal-async loads for wrapVRT alone). Which modules a process
+// run's modules; a real run loads GDAL (the check can fail), but neither the object stores' SDKs (no store
+// URL) nor xmlbuilder2 (which gdal-async loads for wrapVRT alone); undici's client only once it makes a
+// request (a run of local files makes none). Which modules a process
 // loaded is recorded by a module hook preloaded with --import (test/support/module-log.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -9,6 +10,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, FIXTURES, ROOT, scratch } from './support/run.js'
 import { loadGdal } from '../lib/raster/gdal.js'
+import { startServer } from './support/server.js'
 
 const HOOK = join(ROOT, 'dist', 'test', 'support', 'module-log.js')
 
@@ -38,6 +40,10 @@ async function withModuleLog (args: string[], stdin = ''): Promise<Loaded> {
 
 const GDAL = /\/node_modules\/gdal-async\//
 const UNDICI = /\/node_modules\/undici\//
+/** undici's index, which loads all of undici (fetch, WebSocket, caches, mocks). */
+const UNDICI_INDEX = /\/node_modules\/undici\/index\.js$/
+/** undici's client (its Agent): the run's own classes extend two of undici's small files alone. */
+const UNDICI_CLIENT = /\/node_modules\/undici\/lib\/dispatcher\/agent\.js$/
 const RUN = /\/dist\/lib\/cli\/run\.js$/
 const STORE_SDKS = /\/node_modules\/(@aws-sdk|@smithy|@azure)\//
 const XMLBUILDER = /\/node_modules\/xmlbuilder2\//
@@ -67,13 +73,25 @@ test('--help, --version and usage errors load neither GDAL nor undici nor the ru
   }
 })
 
-test('a run loads GDAL and undici, but not the stores\' SDKs nor xmlbuilder2; its record is ok', async () => {
-  const run = await withModuleLog(['-o', 'out', '-w', '0,0,64,64'], join(FIXTURES, 'int16-small.tif') + '\n')
-  assert.equal(run.code, 0, run.stderr)
-  assert.equal((JSON.parse(run.stdout) as { status: string }).status, 'ok')
-  for (const pattern of [GDAL, UNDICI, RUN]) assert.notDeepEqual(loads(run.modules, pattern), [], `a run loads ${pattern}`)
-  assert.deepEqual(loads(run.modules, STORE_SDKS), [])
-  assert.deepEqual(loads(run.modules, XMLBUILDER), [])
+test('a run loads GDAL, but not the stores\' SDKs nor xmlbuilder2; undici\'s client only when it makes a request; its record is ok', async () => {
+  const local = await withModuleLog(['-o', 'out', '-w', '0,0,64,64'], join(FIXTURES, 'int16-small.tif') + '\n')
+  assert.equal(local.code, 0, local.stderr)
+  assert.equal((JSON.parse(local.stdout) as { status: string }).status, 'ok')
+  for (const pattern of [GDAL, RUN]) assert.notDeepEqual(loads(local.modules, pattern), [], `a run loads ${pattern}`)
+  assert.deepEqual(loads(local.modules, UNDICI_CLIENT), [], 'a run of local files loads no HTTP client')
+  assert.deepEqual(loads(local.modules, STORE_SDKS), [])
+  assert.deepEqual(loads(local.modules, XMLBUILDER), [])
+  const server = await startServer(FIXTURES)
+  try {
+    const remote = await withModuleLog(['-o', 'out', '-w', '0,0,64,64'], server.url('int16-small.tif') + '\n')
+    assert.equal(remote.code, 0, remote.stderr)
+    assert.equal((JSON.parse(remote.stdout) as { status: string }).status, 'ok')
+    assert.notDeepEqual(loads(remote.modules, UNDICI_CLIENT), [], 'a run over HTTP loads undici\'s client')
+    assert.deepEqual(loads(remote.modules, UNDICI_INDEX), [], 'only the parts of undici a run uses')
+    assert.deepEqual(loads(remote.modules, STORE_SDKS), [])
+  } finally {
+    await server.close()
+  }
 })
 
 test('gdal.wrapVRT still works: xmlbuilder2 is loaded when first used', () => {

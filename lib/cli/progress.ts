@@ -1,7 +1,10 @@
 // Progress on stderr. On a terminal, a cli-progress bar that per-record messages print above; elsewhere
 // (`--progress` into a log file), a plain line at most once a second and a last one at the end. The
 // total grows as input is read: a stream has no length up front.
-import cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
+import type cliProgress from 'cli-progress'
+
+const require = createRequire(import.meta.url)
 
 export class Progress {
   private readonly stream: NodeJS.WritableStream
@@ -14,12 +17,14 @@ export class Progress {
   constructor (stream: NodeJS.WritableStream & { isTTY?: boolean }) {
     this.stream = stream
     if (stream.isTTY) {
-      this.multi = new cliProgress.MultiBar({
+      // Loaded only when a bar is drawn: a run into a pipe or a log file never needs it.
+      const bars = require('cli-progress') as typeof cliProgress
+      this.multi = new bars.MultiBar({
         stream,
         format: 'rasterpipe [{bar}] {value}/{total} records | {duration_formatted}',
         hideCursor: false,
         clearOnComplete: true
-      }, cliProgress.Presets.shades_classic)
+      }, bars.Presets.shades_classic)
       this.bar = this.multi.create(0, 0)
     }
   }

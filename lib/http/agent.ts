@@ -1,10 +1,11 @@
 // The run's innermost HTTP client: an undici Agent, keep-alive, with connections per origin capped
 // (lib/http/client.ts composes the redirects, the fault guard and the host limits over it). Redirects are
 // followed to http and https URLs only: a Location naming file:, s3: or any other scheme is refused, and said as such.
-import { Agent, interceptors, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { Decorator } from './decorator.js'
 import { redactUrl } from './redact.js'
+import { undici } from './undici.js'
 
 export const MAX_REDIRECTS = 5
 
@@ -15,7 +16,7 @@ export interface HttpOptions {
 
 /** The run's default dispatcher. */
 export function createAgent ({ connections, timeoutMs }: HttpOptions): Dispatcher {
-  return new Agent({
+  return new (undici().Agent)({
     connections,
     pipelining: 1,
     keepAliveTimeout: 10_000,
@@ -34,7 +35,7 @@ export class RedirectRefused extends Error {
 export function withRedirects (dispatcher: Dispatcher): Dispatcher {
   // Composed inside the redirect interceptor, so that the check sees every hop's answer before undici
   // follows it (undici itself would refuse another scheme only as an argument error, naming nothing).
-  return dispatcher.compose(refuseOtherSchemes, interceptors.redirect({ maxRedirections: MAX_REDIRECTS }))
+  return dispatcher.compose(refuseOtherSchemes, undici().interceptors.redirect({ maxRedirections: MAX_REDIRECTS }))
 }
 
 const refuseOtherSchemes: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>

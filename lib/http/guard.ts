@@ -6,7 +6,8 @@
 // the old one fail, are retried on the new one like any dropped connection, or become error records),
 // and the batch goes on. Exceptions from anywhere else are left to the host, or to Node's default.
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Dispatcher as DispatcherBase } from './undici.js'
 
 /** The guard and the dispatcher a request went to: a fault is the run's, and replaces that dispatcher. */
 const context = new AsyncLocalStorage<{ guard: GuardedDispatcher, dispatcher: Dispatcher }>()
@@ -47,8 +48,9 @@ function unlisten (): void {
  * A dispatcher that runs every request in its own context and swaps in a fresh one from `make` after a
  * fault in that context. `onFault` hears of each fault (the pipeline turns it into a warning).
  */
-export class GuardedDispatcher extends Dispatcher {
-  private current: Dispatcher
+export class GuardedDispatcher extends DispatcherBase {
+  /** Made on the first request: a run that makes none never loads undici's client (lib/http/undici.ts). */
+  private current: Dispatcher | undefined
   private readonly make: () => Dispatcher
   private readonly onFault: (err: unknown) => void
   /** Faults recovered from so far. */
@@ -58,13 +60,12 @@ export class GuardedDispatcher extends Dispatcher {
     super()
     this.make = make
     this.onFault = onFault
-    this.current = make()
     live.add(this)
     listen()
   }
 
   override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const dispatcher = this.current
+    const dispatcher = this.current ??= this.make()
     return context.run({ guard: this, dispatcher }, () => dispatcher.dispatch(options, handler))
   }
 
@@ -85,11 +86,11 @@ export class GuardedDispatcher extends Dispatcher {
 
   override async close (): Promise<void> {
     this.release()
-    await this.current.close()
+    await this.current?.close()
   }
 
   override async destroy (): Promise<void> {
     this.release()
-    await this.current.destroy()
+    await this.current?.destroy()
   }
 }

@@ -4,7 +4,8 @@
 // timers when it is dispatched to a connection, so a request waiting here loses none of its --timeout;
 // the run's signal (which carries --max-time, the record's total) still aborts it while it waits.
 import type { Duplex } from 'node:stream'
-import { Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Dispatcher as DispatcherBase } from './undici.js'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { Decorator } from './decorator.js'
 import { parseRetryAfter } from './backoff.js'
@@ -100,7 +101,7 @@ export class HostLimits {
 }
 
 /** `inner` under the host limits (HostLimits' interceptor): closing waits for the queued requests to run. */
-export class HostLimitedDispatcher extends Dispatcher {
+export class HostLimitedDispatcher extends DispatcherBase {
   readonly limits: HostLimits
   private readonly inner: Dispatcher
   private readonly chain: Dispatcher

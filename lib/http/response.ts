@@ -1,11 +1,12 @@
 // Requests and what their responses must be: a GET of the file's own bytes, a 206 whose Content-Range is
 // the range asked, a body read chunk by chunk and counted, that fails when it ends short. Download and
 // range fetching both go through these, so each check is written once.
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import { RecordError } from '../core/errors.js'
 import { statusError } from './errors.js'
 import { MAX_REDIRECTS } from './agent.js'
 import { isThrottlingAnswer } from './host-limit.js'
+import { undici } from './undici.js'
 
 export interface RequestOptions {
   dispatcher: Dispatcher
@@ -60,7 +61,7 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
   const own = o.headers ?? {}
   const auth = o.auth
   if (!auth) {
-    return await request(url, {
+    return await undici().request(url, {
       ...requestInit(o, { ...own, 'accept-encoding': 'identity', ...headers }),
       // An option of undici's redirect interceptor, passed through by request() (its types do not list
       // it). The interceptor drops Authorization and cookies when a redirect leaves the origin; the user's
@@ -74,7 +75,7 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
   const origin = new URL(target).origin
   for (let hop = 0; ; hop++) {
     const h: Record<string, string> = { ...own, 'accept-encoding': 'identity', ...headers }
-    const res = await request(target, { ...requestInit(o, { ...h, ...await auth.sign('GET', target, h) }), ...({ maxRedirections: 0 } as object) })
+    const res = await undici().request(target, { ...requestInit(o, { ...h, ...await auth.sign('GET', target, h) }), ...({ maxRedirections: 0 } as object) })
     if (hop === 0 && auth.redirected?.(res.statusCode, res.headers as Headers)) {
       await res.body.dump().catch(() => undefined)
       target = auth.target()

@@ -25,23 +25,31 @@ export function readingDriver (format: string): string {
 /** Formats that hold no georeferencing inside the file (GDAL would put it in side files, which are off). */
 export const UNGEOREFERENCED = new Set(['PNG', 'JPEG', 'WEBP', 'GIF', 'BMP'])
 
-/** The drivers of OUTPUT_DRIVERS this GDAL has, able to write. */
-export function outputDrivers (gdal: Gdal): string[] {
-  return OUTPUT_DRIVERS.filter((name) => {
-    try {
-      const md = gdal.drivers.get(name)?.getMetadata() as Record<string, string> | undefined
-      return md?.DCAP_RASTER === 'YES' && (md.DCAP_CREATECOPY === 'YES' || md.DCAP_CREATE === 'YES')
-    } catch {
-      return false
-    }
-  })
+/** A driver's metadata if this GDAL has it and it writes rasters, else undefined. */
+function writerMetadata (gdal: Gdal, name: string): Record<string, string> | undefined {
+  try {
+    const md = gdal.drivers.get(name)?.getMetadata() as Record<string, string> | undefined
+    return md?.DCAP_RASTER === 'YES' && (md.DCAP_CREATECOPY === 'YES' || md.DCAP_CREATE === 'YES') ? md : undefined
+  } catch {
+    return undefined
+  }
 }
 
-/** The output file extension for a format, after checking that it may write outputs. */
+/** The drivers of OUTPUT_DRIVERS this GDAL has, able to write. */
+export function outputDrivers (gdal: Gdal): string[] {
+  return OUTPUT_DRIVERS.filter((name) => writerMetadata(gdal, name) !== undefined)
+}
+
+/**
+ * The output file extension for a format, after checking that it may write outputs. Only the requested
+ * driver's metadata is read on a run (some drivers build theirs when first asked, COG's at some cost);
+ * every output driver's only for the error message.
+ */
 export function outputExtension (gdal: Gdal, format: string): string {
-  const allowed = outputDrivers(gdal)
-  const name = allowed.find((d) => d.toLowerCase() === format.toLowerCase())
-  if (!name) {
+  const name = OUTPUT_DRIVERS.find((d) => d.toLowerCase() === format.toLowerCase())
+  const md = name === undefined ? undefined : writerMetadata(gdal, name)
+  if (name === undefined || md === undefined) {
+    const allowed = outputDrivers(gdal)
     let known = false
     try { known = Boolean(gdal.drivers.get(format)) } catch { known = false }
     throw new UsageError(known
@@ -49,7 +57,6 @@ export function outputExtension (gdal: Gdal, format: string): string {
       : words`${option('format')}: unknown GDAL driver '${format}'; use one of ${allowed.join(', ')}`, { option: 'format' })
   }
   if (name === 'GTiff' || name === 'COG') return '.tif'
-  const md = gdal.drivers.get(name).getMetadata() as Record<string, string>
   const ext = (md.DMD_EXTENSION ?? md.DMD_EXTENSIONS ?? '').split(/\s+/)[0]
   return ext ? `.${ext}` : ''
 }
@@ -99,6 +106,8 @@ let checks = 0
  * warns of an unknown option or value (`COMPRESS=BOGUS`) and writes with its default, which for a batch
  * means thousands of outputs that are not what was asked. Its validator's complaints are usage errors.
  * Other failures of this tiny copy (an option that needs another data type) are left to the records.
+ * The driver's DMD_CREATIONOPTIONLIST would not do: drivers check values on their own as they write
+ * (GTiff's JPEG_QUALITY=0 and PREDICTOR=9 pass the list). Only options a user gave need checking.
  */
 export function checkCreationOptions (gdal: Gdal, format: string, options: string[]): void {
   if (options.length === 0) return

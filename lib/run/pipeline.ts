@@ -143,7 +143,8 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const gdal = loadGdal()
   const ext = outputExtension(gdal, options.format)
   const creationOptions = mergeCreationOptions(options.format, options.creationOptions)
-  checkCreationOptions(gdal, options.format, creationOptions)
+  // The defaults alone are known good: GDAL is asked only when a user gave options.
+  if (options.creationOptions.length > 0) checkCreationOptions(gdal, options.format, creationOptions)
   const crs = new CrsCatalog(gdal)
   if (options.bboxCrs !== undefined) {
     try {

@@ -5,10 +5,11 @@
 // for each try. --skip-existing asks the store (HEAD) instead of the disk.
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import { RecordError } from '../core/errors.js'
 import { storeOf } from '../core/url.js'
 import { retrying } from '../http/retry.js'
+import { undici } from '../http/undici.js'
 import { rejectStatus, requestInit, type RequestAuth, type RequestOptions, type Response } from '../http/response.js'
 
 /** Objects larger than this go up in parts of PART_SIZE (S3's smallest part is 5 MiB). */
@@ -30,7 +31,7 @@ async function send (uri: string, auth: RequestAuth, o: RequestOptions, method: 
       headers['content-length'] = String(body.length)
       if (!azure(uri)) headers['x-amz-content-sha256'] = createHash('sha256').update(body).digest('hex')
     }
-    const res = await request(target, { ...requestInit(o, { ...headers, ...await auth.sign(method, target, headers) }, method), body })
+    const res = await undici().request(target, { ...requestInit(o, { ...headers, ...await auth.sign(method, target, headers) }, method), body })
     if (!expect.includes(res.statusCode)) await rejectStatus(res, uri, o)
     return res
   })
