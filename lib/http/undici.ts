@@ -1,8 +1,8 @@
 // undici, loaded when a run first makes a request, and only the parts a run uses (its Agent, the redirect
 // interceptor, request()): undici's index loads all of undici (fetch, WebSocket, caches, mocks), about
-// twice the cost, and a run of local files (or of no records) needs none of it. The two base classes ours
-// extend come from their own small files. All are the very modules undici's index uses, so `instanceof`
-// holds across both.
+// twice the cost, and a run of local files (or of no records) needs none of it. These are undici's
+// internal files, so package.json pins its version exactly; test/startup.test.ts loads them over HTTP.
+// The two base classes ours extend are the very modules undici's index uses, so `instanceof` holds.
 import { createRequire } from 'node:module'
 import type * as Undici from 'undici'
 
