@@ -3,11 +3,12 @@
 // one's fetch (input DUPLICATE_OUTPUT), unless they are the same request.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { useServer } from './support/context.js'
 import { byLine, FIXTURES, runCli } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
+import { rasterPipeline, type ResultRecord } from '../lib/index.js'
 
 const ctx = useServer()
 const WINDOW = ['-w', '0,0,40,30']
@@ -125,4 +126,23 @@ test('with several input files, DUPLICATE_OUTPUT names the first record\'s file 
   assert.equal(failed?.line, 2)
   assert.equal(failed?.error?.code, 'DUPLICATE_OUTPUT')
   assert.ok(failed?.error?.message.includes(`line 1 of ${a}`), failed?.error?.message)
+})
+
+test('an output directory is made once per run; removed mid-run, it is made again for the next record into it', async () => {
+  const outDir = join(ctx.dir, 'removed-mid-run')
+  const pipeline = rasterPipeline({ outDir, concurrency: 1, window: { col: 0, row: 0, width: 16, height: 16 } })
+  const records = (pipeline as AsyncIterable<ResultRecord>)[Symbol.asyncIterator]()
+  const written = async (out: string): Promise<void> => {
+    pipeline.write(JSON.stringify({ url: ctx.server.url('int16-small.tif'), out }))
+    const { value } = await records.next()
+    assert.equal((value as ResultRecord).status, 'ok', JSON.stringify(value))
+    assert.ok(existsSync(join(outDir, out)), out)
+  }
+  await written('sub/a.tif')
+  await written('sub/b.tif')
+  rmSync(join(outDir, 'sub'), { recursive: true })
+  await written('sub/c.tif')
+  assert.deepEqual(readdirSync(join(outDir, 'sub')), ['c.tif'])
+  pipeline.end()
+  assert.equal((await records.next()).done, true)
 })

@@ -16,6 +16,7 @@ import { overviewSizes, planWarp } from './warp.js'
 import type { Slots } from '../core/slots.js'
 import { openStack } from './stack.js'
 import { option, words } from '../core/words.js'
+import { driverByMagic, readHead } from './magic.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -55,7 +56,7 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
     let ds: Dataset
     try {
       ds = local.downloaded
-        ? await gdal.openAsync(local.path, 'r', drivers)
+        ? await openAllowed(gdal, local.path, drivers, local.sparse ? 'GTiff' : driverByMagic(readHead(local.path), drivers))
         : await gdal.openAsync(local.path, 'r')
     } catch (err) {
       throw new RecordError('open', 'NOT_A_RASTER',
@@ -65,7 +66,8 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
     let gt: number[] | null
     try {
       source = await describe(ds, job.url)
-      gt = await ds.geoTransformAsync
+      // Idle and just opened, its geotransform read with the header: a synchronous get costs no I/O.
+      gt = ds.geoTransform
     } catch (err) {
       // Not attached to the record: closed here (idle, its calls have returned).
       closeDataset(ds)
@@ -119,21 +121,46 @@ async function pinOverview (opened: Opened & { dataset: Dataset }, window: Pixel
   return index !== null ? { index, width: sizes[index].x, height: sizes[index].y } : undefined
 }
 
+/**
+ * A downloaded file opened with the one driver its first bytes name, else (no signature, or that driver
+ * refuses it) with the other allowed drivers; never with a driver outside `drivers`. A refusal says the
+ * named driver's reason, GDAL's own, rather than the list's "Error opening dataset".
+ */
+async function openAllowed (gdal: Gdal, path: string, drivers: string[], named: string | undefined): Promise<Dataset> {
+  if (named === undefined) return await gdal.openAsync(path, 'r', drivers)
+  try {
+    // The driver's own open: gdal-async's with a list, even of one, hides GDAL's message.
+    return await gdal.drivers.get(named).openAsync(path, 'r')
+  } catch (err) {
+    const others = drivers.filter((d) => d !== named)
+    if (others.length === 0) throw err
+    try {
+      return await gdal.openAsync(path, 'r', others)
+    } catch {
+      throw err
+    }
+  }
+}
+
+/**
+ * The source's shape, read from a dataset just opened and idle (no async call of it running): what GDAL
+ * read with the header is got synchronously, the CRS (PROJ's database, I/O) on the pool.
+ */
 async function describe (ds: Dataset, url: string): Promise<SourceInfo> {
-  const size = await ds.rasterSizeAsync
-  const count = await ds.bands.countAsync()
+  const size = ds.rasterSize
+  const count = ds.bands.count()
   if (count === 0) throw new RecordError('open', 'NO_BANDS', `${url}: the file has no raster bands`)
   if (!(size.x > 0 && size.y > 0) || size.x > MAX_SOURCE_SIDE || size.y > MAX_SOURCE_SIDE) {
     throw new RecordError('open', 'BAD_SIZE', `${url}: source of ${size.x}×${size.y} pixels is refused (at most ${MAX_SOURCE_SIDE} a side)`)
   }
-  const band = await ds.bands.getAsync(1)
+  const dtype = ds.bands.get(1).dataType ?? 'Unknown'
   const srs = await ds.srsAsync
   return {
     driver: ds.driver.description,
     width: size.x,
     height: size.y,
     count,
-    dtype: (await band.dataTypeAsync) ?? 'Unknown',
+    dtype,
     crs: srs ? crsName(srs) : null
   }
 }

@@ -49,7 +49,8 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
   await eachSourceInTurn(job, 'open', async (part) => {
     const opened = await openSource(part)
     const ds = opened.dataset
-    const gt = await ds.geoTransformAsync
+    // Idle and just opened: its geotransform (read with the header) got synchronously, the CRS on the pool.
+    const gt = ds.geoTransform
     const srs = await ds.srsAsync
     if (!opened.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', `${part.url}: the sources of a multi-source record must be georeferenced, and this one has no geotransform`)
     if (!srs) throw new RecordError('open', 'NO_CRS', `${part.url}: the sources of a multi-source record need a CRS, and this one has none`)

@@ -75,10 +75,11 @@ export async function keepInterpretation (from: Dataset, to: Dataset): Promise<v
   }
 }
 
+/** A warped VRT's grid: its size and geotransform are members (got synchronously, it being idle), its CRS on the pool. */
 async function gridOf (ds: Dataset): Promise<Grid> {
-  const size = await ds.rasterSizeAsync
   const srs = await ds.srsAsync
-  return { crs: srs ? crsName(srs) : null, transform: (await ds.geoTransformAsync) ?? [], width: size.x, height: size.y }
+  const size = ds.rasterSize
+  return { crs: srs ? crsName(srs) : null, transform: ds.geoTransform ?? [], width: size.x, height: size.y }
 }
 
 /**
@@ -145,7 +146,8 @@ export async function planWarp (ctx: WarpContext, job: Job, opened: Opened, r: R
   const { gdal, crs } = ctx
   const { dataset: ds, source } = opened
   if (!ds) throw new RecordError('open', 'NOT_OPEN', 'the source is not open')
-  const gt = await ds.geoTransformAsync
+  // Idle in the open stage: its geotransform (read with the header) got synchronously, the CRS on the pool.
+  const gt = ds.geoTransform
   const srcSrs = await ds.srsAsync
   if (!opened.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', words`${job.url}: ${option('dstCrs')}, ${option('res')}, ${option('resampling')} and ${option('tap')} need a georeferenced source, and this one has no geotransform`)
   if (!srcSrs) throw new RecordError('open', 'NO_CRS', `${job.url}: a warp needs the source's CRS, and it has none`)

@@ -103,7 +103,8 @@ export async function resolveWindow (gdal: Gdal, crs: CrsCatalog, opened: Opened
 
   let window = req.window
   if (req.bbox) {
-    const gt = await ds.geoTransformAsync
+    // Idle in the open stage, its geotransform read with the header: got synchronously, no I/O.
+    const gt = ds.geoTransform
     if (!opened.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', 'a bbox needs a georeferenced source, and this one has no geotransform')
     let bbox = req.bbox
     if (req.bboxCrs) {

@@ -77,9 +77,8 @@ async function createOwn (path: string): Promise<FileHandle> {
   return file
 }
 
-/** Writes `bytes` as a new file (never through an existing one); the error is the system call's. */
-async function writeNew (path: string, bytes: Uint8Array): Promise<void> {
-  const file = await createOwn(path)
+/** Writes `bytes` into a file just created (never through an existing one); the error is the system call's. */
+async function writeNew (file: FileHandle, bytes: Uint8Array): Promise<void> {
   try {
     await file.writeFile(bytes)
   } finally {
@@ -111,7 +110,10 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
   const driver = gdal.drivers.get(ctx.format)
   const options = mergeCreationOptions(ctx.format, ctx.creationOptions)
   const byName = WRITES_BY_NAME.has(ctx.format)
+  const reader = gdal.drivers.get(readingDriver(ctx.format))
   let outRoot: Promise<string> | undefined
+  /** Output directories made and checked in this run: made once, not on every record. */
+  const madeDirs = new Set<string>()
 
   /** What GDAL made: checked against the file opened again. */
   interface Shape { width: number, height: number, bands: number }
@@ -128,15 +130,16 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       if (byName) {
         // GDAL would open an existing file (no O_EXCL): the name is claimed first, and GDAL writes over our empty file.
         try {
-          await (await createOwn(temp)).close()
+          await (await createInOutput(job, temp)).close()
         } catch (err) {
-          throw diskError(job.output as string, err)
+          throw err instanceof RecordError ? err : diskError(job.output as string, err)
         }
       }
       out = await driver.createCopyAsync(target, from, options)
       await out.flushAsync()
-      const size = await out.rasterSizeAsync
-      const shape = { width: size.x, height: size.y, bands: await out.bands.countAsync() }
+      // Idle once flushed: its size and band count are members, got without a pool round trip.
+      const size = out.rasterSize
+      const shape = { width: size.x, height: size.y, bands: out.bands.count() }
       // The close writes what the driver kept back (a TIFF's directory, a GeoPackage's last tiles).
       const closing = out
       out = undefined
@@ -144,9 +147,9 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       if (byName) return { shape, bytes: null }
       const bytes = gdal.vsimem.release(target)
       try {
-        await writeNew(temp, bytes)
+        await writeNew(await createInOutput(job, temp), bytes)
       } catch (err) {
-        throw diskError(job.output as string, err)
+        throw err instanceof RecordError ? err : diskError(job.output as string, err)
       }
       return { shape, bytes: bytes.length }
     } finally {
@@ -167,17 +170,19 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
     const opened: Dataset[] = []
     try {
       try {
-        opened.push(await gdal.openAsync(temp, 'r', [readingDriver(ctx.format)]))
+        // The driver's own open (one pool task, GDAL's message on failure).
+        opened.push(await reader.openAsync(temp, 'r'))
       } catch (err) {
         throw fail(`the written file does not open again: ${(err as Error).message}`)
       }
+      // Each dataset is idle once opened: its size and bands (read with its header) are got synchronously.
       const bands = []
-      const subdatasets = (await opened[0].bands.countAsync()) === 0 ? opened[0].getMetadata('SUBDATASETS') as Record<string, string> : {}
+      const subdatasets = opened[0].bands.count() === 0 ? opened[0].getMetadata('SUBDATASETS') as Record<string, string> : {}
       // One at a time, each kept in `opened` as it opens: a later one failing leaves none unclosed.
       for (const k of Object.keys(subdatasets).filter((k) => k.endsWith('_NAME'))) opened.push(await gdal.openAsync(subdatasets[k]))
       for (const ds of opened) {
-        const size = await ds.rasterSizeAsync
-        for (let b = 1, n = await ds.bands.countAsync(); b <= n; b++) bands.push({ size, band: await ds.bands.getAsync(b) })
+        const size = ds.rasterSize
+        for (let b = 1, n = ds.bands.count(); b <= n; b++) bands.push({ size, band: ds.bands.get(b) })
       }
       const { shape } = made
       const wrong = bands.find(({ size }) => size.x !== shape.width || size.y !== shape.height)
@@ -255,11 +260,26 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
   }
 
   /**
-   * The output's directory, made, and resolved: it must lie under --out-dir's real path. Its deepest existing
+   * `temp` created as ours in the output's directory; should that directory, made earlier in the run, be
+   * gone (removed meanwhile), it is made and checked again, once, and the create tried again.
+   */
+  async function createInOutput (job: Job, temp: string): Promise<FileHandle> {
+    try {
+      return await createOwn(temp)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !madeDirs.delete(dirname(temp)) || job.outputPath === undefined) throw err
+      await outputDirectory(job, job.outputPath)
+      return await createOwn(temp)
+    }
+  }
+
+  /**
+   * The output's directory, made (once per run), and resolved: it must lie under --out-dir's real path. Its deepest existing
    * ancestor is resolved first, so a symlink out of -o refuses the record before anything is made through it.
    */
   async function outputDirectory (job: Job, final: string): Promise<void> {
     const dir = dirname(final)
+    if (madeDirs.has(dir)) return
     try {
       // -o itself is made where it resolves (the run's own choice); only what lies under it is checked.
       outRoot ??= mkdir(resolve(ctx.outDir), { recursive: true }).then(async () => await realpath(resolve(ctx.outDir)))
@@ -282,6 +302,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       await mkdir(dir, { recursive: true })
       // Again once made: a link put in place meanwhile is caught here, before anything is written.
       inside(await realpath(dir))
+      madeDirs.add(dir)
     } catch (err) {
       if (err instanceof RecordError) throw err
       outRoot = undefined
