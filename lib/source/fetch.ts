@@ -7,6 +7,7 @@ import { stat, rm } from 'node:fs/promises'
 import type { Dispatcher } from 'undici'
 import { httpTransport, RemoteFile, type Version } from './remote-file.js'
 import { openCached, probe, type Probed } from './probe.js'
+import { ProbeSizes } from './probe-sizes.js'
 import { HeaderCache, readRanges } from './header-cache.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
 import type { RequestOptions } from '../http/response.js'
@@ -100,6 +101,7 @@ const changedTwice = new WeakSet<Job>()
 export function createFetcher (ctx: FetchContext): FetchStage {
   const cache = new SourceCache<Loaded>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
   const o = ctx.options
+  const probeSizes = new ProbeSizes()
   // Made (or refused, as a usage error) when the run starts.
   let headerCache = o.cacheDir !== undefined ? HeaderCache.open(o.cacheDir, o.cacheMax, undefined, (m) => ctx.warn?.(m)) : undefined
 
@@ -146,15 +148,15 @@ export function createFetcher (ctx: FetchContext): FetchStage {
         if (warm) return { ...warm, cache: 'hit' }
         await rm(path, { force: true })
       }
-      const probed = await probe(remote(), path, facts)
+      const probed = await probe(remote(), path, facts, probeSizes)
       // Only what is read by ranges, and can be tied to its version, is worth keeping.
       // Nor an entry so large that reading it back into memory here (outside --max-memory) would cost
       // more than it saves: a BigTIFF's offset arrays can be tens of MB.
       if (headerCache && probed.kind === 'range' && probed.source.validator !== undefined &&
-        totalBytes(probed.source.held) <= Math.min(headerCache.maxBytes, MAX_CACHED_HEAD)) {
-        const { source, layout } = probed
-        await readRanges(path, source.held)
-          .then((bytes) => headerCache?.write(key, job.url, { ...layout, size: source.size, validator: source.validator as string, ranges: source.held, bytes }))
+        totalBytes(probed.keep) <= Math.min(headerCache.maxBytes, MAX_CACHED_HEAD)) {
+        const { source, layout, keep } = probed
+        await readRanges(path, keep)
+          .then((bytes) => headerCache?.write(key, job.url, { ...layout, size: source.size, validator: source.validator as string, ranges: keep, bytes }))
           .catch(cacheFailed)
       }
       return { ...probed, cache: 'miss' }

@@ -3,10 +3,8 @@
 // judges the answer: status, Content-Range, the version (validators), the encoding, --max-bytes; and that
 // streams a body into the local file. Beneath it a Transport asks (HTTP, or a store's signed requests);
 // a fake one serves unit tests.
-import { createWriteStream } from 'node:fs'
-import { stat, truncate } from 'node:fs/promises'
-import { once } from 'node:events'
-import { finished } from 'node:stream/promises'
+import { open, type FileHandle } from 'node:fs/promises'
+import { BatchedWrites } from './batched-writes.js'
 import { RecordError } from '../core/errors.js'
 import { option, words } from '../core/words.js'
 import { tooLarge } from '../http/errors.js'
@@ -63,12 +61,12 @@ export class RemoteFile implements Version {
   }
 
   /**
-   * The first request, `Range: bytes=0-(length-1)`: its bytes (up to `length`), learning the file's size
-   * and validator (with the answer's headers). A server that sends the whole file instead has its body
-   * downloaded into `path` in that one request (null), unless `refuseWhole` gives an error for it, thrown
-   * before the body is read.
+   * The first request, `Range: bytes=0-(length-1)`, its bytes streamed into `path` (from byte 0), learning
+   * the file's size and validator (with the answer's headers); of them, only the first `keep` are held in
+   * memory (`prefix`). A server that sends the whole file instead has its body downloaded into `path` in
+   * that one request (null), unless `refuseWhole` gives an error for it, thrown before the body is read.
    */
-  async head (length: number, path: string, refuseWhole: (h: Headers) => RecordError | undefined): Promise<{ head: Buffer, headers: Headers } | null> {
+  async head (length: number, keep: number, path: string, refuseWhole: (h: Headers) => RecordError | undefined): Promise<{ length: number, prefix: Buffer, headers: Headers } | null> {
     return await this.transport.retrying(this.transfer, async () => {
       const res = await this.transport.get({ range: `bytes=0-${length - 1}` })
       if (res.statusCode === 200) {
@@ -91,9 +89,16 @@ export class RemoteFile implements Version {
       // No size check here: --max-bytes limits what a record moves, and a range read of a file over it
       // may move far less. Should this become a download, whole() refuses it before its body.
       const want = Math.min(range.end + 1, length)
-      const chunks: Buffer[] = []
-      await readBody(res.body, this.url, this.transfer, { length: want, excess: 'stop' }, (chunk) => chunks.push(chunk))
-      return { head: Buffer.concat(chunks, want), headers: res.headers }
+      const prefix = Buffer.alloc(Math.min(want, keep))
+      await withFile(path, 'w', async (file) => {
+        const writes = new BatchedWrites(file, 0)
+        await readBody(res.body, this.url, this.transfer, { length: want, excess: 'stop' }, async (chunk, offset) => {
+          if (offset < prefix.length) chunk.copy(prefix, offset)
+          await writes.add(chunk, offset)
+        })
+        await writes.flush()
+      })
+      return { length: want, prefix, headers: res.headers }
     })
   }
 
@@ -145,7 +150,6 @@ export class RemoteFile implements Version {
     } else {
       await this.transport.refuse(res)
     }
-    if (!append) await truncate(path, 0).catch(() => undefined)
     await this.receive(res.body, path, append, state)
   }
 
@@ -171,21 +175,21 @@ export class RemoteFile implements Version {
   /** Streams a body to the end of a file, counting bytes, enforcing --max-bytes and the expected length. */
   private async receive (body: Body, path: string, append: boolean, state: { written: number }): Promise<void> {
     const max = this.transport.maxBytes
-    const file = createWriteStream(path, { flags: append ? 'a' : 'w' })
-    const start = state.written
+    const start = append ? state.written : 0
     let failure: unknown
-    try {
-      await readBody(body, this.url, this.transfer, { over: (got) => start + got > max ? tooLarge(this.url, start + got, max) : undefined },
-        async (chunk) => { if (!file.write(chunk)) await once(file, 'drain') })
-    } catch (err) {
-      failure = err
-    } finally {
-      // End the file gracefully even when the body failed: what arrived is kept, so a retry can resume
-      // from it. (Destroying the stream would drop writes still queued.)
-      file.end()
-      await finished(file).catch(() => undefined)
-      state.written = await stat(path).then((s) => s.size, () => 0)
-    }
+    await withFile(path, append ? 'r+' : 'w', async (file) => {
+      const writes = new BatchedWrites(file, start)
+      try {
+        await readBody(body, this.url, this.transfer, { over: (got) => start + got > max ? tooLarge(this.url, start + got, max) : undefined },
+          async (chunk) => await writes.add(chunk))
+      } catch (err) {
+        failure = err
+      } finally {
+        // What arrived is written even when the body failed, so a retry can resume from it.
+        await writes.flush().catch((err: unknown) => { failure ??= err })
+        state.written = (await file.stat()).size
+      }
+    })
     // A connection that fails after the last byte of a body of known length has lost nothing.
     if (failure !== undefined && !(this.complete(state.written) && !(failure instanceof RecordError))) throw failure
     if (this.size !== undefined && state.written !== this.size) {
@@ -297,4 +301,14 @@ export class RemoteFile implements Version {
 function conditions (validator: string): Record<string, string> {
   const guard = validator.startsWith('"') ? 'if-match' : 'if-unmodified-since'
   return { [guard]: validator, 'if-range': validator }
+}
+
+/** Runs `work` on `path` opened with `flags`, closing it after, whatever happened. */
+async function withFile<T> (path: string, flags: string, work: (file: FileHandle) => Promise<T>): Promise<T> {
+  const file = await open(path, flags)
+  try {
+    return await work(file)
+  } finally {
+    await file.close()
+  }
 }

@@ -6,6 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import type { SparseSource } from '../core/fetched.js'
 import type { RemoteFile } from './remote-file.js'
+import { BatchedWrites } from './batched-writes.js'
 
 /** Ranges closer than this are fetched as one request. */
 export const MERGE_GAP = 64 * 1024
@@ -18,44 +19,10 @@ export type { SparseSource }
  * one is fetched again.
  */
 async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Range, remote: RemoteFile): Promise<void> {
-  // The body's chunks are gathered into writes of up to WRITE_BATCH: one pool round trip per batch, not
-  // per chunk of some 16–64 KiB (bench/RESULTS.md, "Figures behind the code").
-  let batch: Buffer[] = []
-  let batched = 0
-  let at = start
-  const flush = async (): Promise<void> => {
-    const buffers = batch
-    const length = batched
-    batch = []
-    batched = 0
-    if (length > 0) await writeAllAt(file, buffers, at, length)
-    at += length
-  }
-  await remote.read([start, end], async (chunk, offset) => {
-    // A retried request starts again at its own offset: what was gathered goes first, where it belongs.
-    if (start + offset !== at + batched) {
-      await flush()
-      at = start + offset
-    }
-    batch.push(chunk)
-    batched += chunk.length
-    if (batched >= WRITE_BATCH) await flush()
-  })
-  await flush()
+  const writes = new BatchedWrites(file, start)
+  await remote.read([start, end], async (chunk, offset) => await writes.add(chunk, start + offset))
+  await writes.flush()
   src.unverified = false
-}
-
-/** Bytes gathered before one write to the sparse file. */
-const WRITE_BATCH = 1024 * 1024
-
-/** Writes `buffers` (`length` bytes in all) at `position`, going on after a short write. */
-async function writeAllAt (file: FileHandle, buffers: Buffer[], position: number, length: number): Promise<void> {
-  const { bytesWritten } = await file.writev(buffers, position)
-  if (bytesWritten >= length) return
-  const rest = Buffer.concat(buffers, length).subarray(bytesWritten)
-  for (let done = 0; done < rest.length;) {
-    done += (await file.write(rest, done, rest.length - done, position + bytesWritten + done)).bytesWritten
-  }
 }
 
 /** The ranges of `wanted` not held, merged when close, clamped to the file; never an empty one. */
