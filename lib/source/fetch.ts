@@ -3,7 +3,7 @@
 // of the same URL); local paths and file:// URLs are used in place. Outputs that exist already are skipped
 // here, before any byte moves, under --skip-existing. The blocks stage, after open has resolved the
 // window, fetches the blocks a range-mode record needs.
-import { stat, rm } from 'node:fs/promises'
+import { open, stat, rm } from 'node:fs/promises'
 import type { Dispatcher } from 'undici'
 import { httpTransport, RemoteFile, type Version } from './remote-file.js'
 import { openCached, probe, type Probed } from './probe.js'
@@ -99,7 +99,10 @@ type Loaded = Probed & { cache: 'hit' | 'miss' }
 const changedTwice = new WeakSet<Job>()
 
 export function createFetcher (ctx: FetchContext): FetchStage {
-  const cache = new SourceCache<Loaded>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
+  const cache = new SourceCache<Loaded>(async (p) => {
+    if (p.kind === 'range') await p.source.file?.close()
+    await rm(p.kind === 'range' ? p.source.path : p.path, { force: true })
+  })
   const o = ctx.options
   const probeSizes = new ProbeSizes()
   // Made (or refused, as a usage error) when the run starts.
@@ -133,22 +136,27 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Loaded> {
     const path = ctx.temp.file(job.url)
     const remote = (known?: Version): RemoteFile => new RemoteFile(httpTransport(job.url, http), job, known)
+    // One handle for the record's temp file, from its first byte to its last: a source read by ranges keeps
+    // it (closed when its last record is done), a download closes it once whole.
+    const file = await open(path, 'w+')
+    const local = { path, file }
     try {
       const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
       if (changedTwice.has(job)) facts.changedTwice = true
       if (decideFetch(facts) === 'download') {
-        await remote().whole(path)
+        await remote().whole(file)
+        await file.close()
         return { kind: 'download', path, cache: 'miss' }
       }
       const key = sourceKey(job)
       const entry = await headerCache?.read(key)
       if (entry) {
         // The probe's facts and bytes from an earlier run: the blocks' requests carry its validator.
-        const warm = await openCached(remote(entry), path, entry, facts)
+        const warm = await openCached(remote(entry), local, entry, facts)
         if (warm) return { ...warm, cache: 'hit' }
-        await rm(path, { force: true })
       }
-      const probed = await probe(remote(), path, facts, probeSizes)
+      const probed = await probe(remote(), local, facts, probeSizes)
+      if (probed.kind === 'download') await file.close()
       // Only what is read by ranges, and can be tied to its version, is worth keeping.
       // Nor an entry so large that reading it back into memory here (outside --max-memory) would cost
       // more than it saves: a BigTIFF's offset arrays can be tens of MB.
@@ -162,6 +170,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       return { ...probed, cache: 'miss' }
     } catch (err) {
       // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
+      await file.close().catch(() => undefined)
       await rm(path, { force: true })
       // Said as such to the records waiting for it: their own time may not be up.
       throw deadline.aborted && !ctx.signal.aborted ? maxTime(ctx, job) : err

@@ -1,7 +1,7 @@
 // Range mode's first request: it both probes the server and brings the file's head. Its answer (and then
 // the TIFF's directories) decide, through decideFetch, whether the record downloads the file or reads it
 // by ranges from a sparse local file (lib/source/sparse.ts).
-import { open, truncate, writeFile } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { RecordError } from '../core/errors.js'
 import { header, validatorWeakness } from '../http/response.js'
 import type { RemoteFile } from './remote-file.js'
@@ -44,9 +44,10 @@ export interface CachedHead extends SparseLayout {
  * a strong validator guards the resume. The head streams to `path`; only its first PROBE_BYTES are held
  * in memory, for the directories.
  */
-export async function probe (remote: RemoteFile, path: string, facts: FetchFacts, sizes: ProbeSizes): Promise<Probed> {
+export async function probe (remote: RemoteFile, local: TempFile, facts: FetchFacts, sizes: ProbeSizes): Promise<Probed> {
+  const { path, file } = local
   const url = remote.url
-  const first = await remote.head(sizes.size(url, facts.mode), PROBE_BYTES, path, (h) => {
+  const first = await remote.head(sizes.size(url, facts.mode), PROBE_BYTES, file, (h) => {
     if (decideFetch({ ...facts, probe: { ranges: false, head: 0, validator: false, tiff: false } }) !== 'RANGE_UNSUPPORTED') return undefined
     const length = header(h, 'content-length')
     // Not retried: another request would meet the same server.
@@ -64,7 +65,7 @@ export async function probe (remote: RemoteFile, path: string, facts: FetchFacts
     throw new RecordError('fetch', 'WEAK_VALIDATOR', words`${weak}, so ${option('fetch', 'range')} refuses it (${option('fetch', 'auto')} downloads it whole)`)
   }
   if (next === 'directories') {
-    const opened = await openSparse(path, { prefix, length: head }, probed, remote)
+    const opened = await openSparse(local, { prefix, length: head }, probed, remote)
     if (opened) {
       sizes.learn(url, { ...seen, headNeeded: opened.reach })
       // A header cache keeps the head only as far as the directories were read in it.
@@ -72,10 +73,10 @@ export async function probe (remote: RemoteFile, path: string, facts: FetchFacts
       const keep = mergeRanges([[0, kept], ...opened.source.info.structure.map(([a, b]): Range => [a, Math.min(b, opened.source.size)])])
       return { kind: 'range', source: opened.source, layout: { head: kept, structureBytes: opened.structureBytes }, keep }
     }
-    await truncate(path, head)
+    await file.truncate(head)
   }
   sizes.learn(url, seen)
-  if (next !== 'done') await remote.whole(path, head)
+  if (next !== 'done') await remote.whole(file, head)
   return { kind: 'download', path }
 }
 
@@ -84,15 +85,21 @@ export async function probe (remote: RemoteFile, path: string, facts: FetchFacts
  * replayed on the facts the probe found (size, validator, head, structure). Null when they do not choose
  * ranges under this run's --fetch: the caller probes as usual.
  */
-export async function openCached (remote: RemoteFile, path: string, entry: CachedHead, facts: FetchFacts): Promise<Probed | null> {
+export async function openCached (remote: RemoteFile, local: TempFile, entry: CachedHead, facts: FetchFacts): Promise<Probed | null> {
   const head = entry.bytes.subarray(0, entry.head)
   const probed = { ...facts, probe: { ranges: true, size: entry.size, head: head.length, validator: true, tiff: looksLikeTiff(head) } }
   if (decideFetch(probed) !== 'directories') return null
-  await writeFile(path, head)
-  const opened = await openSparse(path, { prefix: head, length: head.length }, probed, remote, entry)
+  await local.file.write(head, 0, head.length, 0)
+  const opened = await openSparse(local, { prefix: head, length: head.length }, probed, remote, entry)
   // Nothing of this run has tied the cached bytes to the file's current version yet.
   if (opened) opened.source.unverified = true
   return opened ? { kind: 'range', source: opened.source, layout: { head: entry.head, structureBytes: entry.structureBytes }, keep: entry.ranges } : null
+}
+
+/** The record's temp file: its path (for GDAL) and the one handle rasterpipe writes and reads it with. */
+export interface TempFile {
+  path: string
+  file: FileHandle
 }
 
 /** Stops a directory walk that would need a request decideFetch does not allow. */
@@ -103,55 +110,50 @@ class OutsideHead extends Error {}
  * file holding the head and every directory; null when the file is to be downloaded instead. `reach`: the
  * bytes from the start the directories were read in (within the head).
  */
-async function openSparse (path: string, head: { prefix: Buffer, length: number }, facts: FetchFacts, remote: RemoteFile,
+async function openSparse ({ path, file }: TempFile, head: { prefix: Buffer, length: number }, facts: FetchFacts, remote: RemoteFile,
   cached?: CachedHead): Promise<{ source: SparseSource, structureBytes: number, reach: number } | null> {
   const { url, validator } = remote
   const size = remote.size as number
-  const src: SparseSource = { url, path, size, info: { ifds: [], structure: [] }, held: [[0, head.length]], inFlight: [] }
+  const src: SparseSource = { url, path, file, size, info: { ifds: [], structure: [] }, held: [[0, head.length]], inFlight: [] }
   if (validator !== undefined) src.validator = validator
-  const file = await open(path, 'r+')
   let reach = 0
   let layout: 'ok' | 'outside-head' | 'unreadable' = 'ok'
   let why = ''
+  await file.truncate(size)
+  if (cached) {
+    // The file then holds what it held when the entry was written: the head and every directory.
+    let at = 0
+    for (const [a, b] of cached.ranges) {
+      await file.write(cached.bytes, at, b - a, a)
+      at += b - a
+    }
+    src.held = mergeRanges([...src.held, ...cached.ranges])
+  }
+  // Directories outside the head cost a request each; a COG has none, a TIFF written front to back
+  // has its directory at the end. Asked whether they may be followed even when a cache holds them, so
+  // that a cached source is read by ranges exactly when a probe would have chosen to.
+  const read = async (offset: number, length: number): Promise<Buffer> => {
+    const range: Range = [offset, Math.min(offset + length, size)]
+    if (range[1] <= head.prefix.length) {
+      reach = Math.max(reach, range[1])
+      return head.prefix.subarray(range[0], range[1])
+    }
+    if (range[1] <= head.length) reach = Math.max(reach, range[1])
+    else {
+      if (decideFetch({ ...facts, directories: { layout: 'outside-head', structureBytes: 0 } }) !== 'directories') throw new OutsideHead()
+      if (missingRanges([range], src.held).length > 0) await fetchMissing(src, [range], remote)
+    }
+    const buf = Buffer.alloc(range[1] - range[0])
+    await file.read(buf, 0, buf.length, range[0])
+    return buf
+  }
   try {
-    await file.truncate(size)
-    if (cached) {
-      // The file then holds what it held when the entry was written: the head and every directory.
-      let at = 0
-      for (const [a, b] of cached.ranges) {
-        await file.write(cached.bytes, at, b - a, a)
-        at += b - a
-      }
-      src.held = mergeRanges([...src.held, ...cached.ranges])
-    }
-    // Directories outside the head cost a request each; a COG has none, a TIFF written front to back
-    // has its directory at the end. Asked whether they may be followed even when a cache holds them, so
-    // that a cached source is read by ranges exactly when a probe would have chosen to.
-    const read = async (offset: number, length: number): Promise<Buffer> => {
-      const range: Range = [offset, Math.min(offset + length, size)]
-      if (range[1] <= head.prefix.length) {
-        reach = Math.max(reach, range[1])
-        return head.prefix.subarray(range[0], range[1])
-      }
-      if (range[1] <= head.length) reach = Math.max(reach, range[1])
-      else {
-        if (decideFetch({ ...facts, directories: { layout: 'outside-head', structureBytes: 0 } }) !== 'directories') throw new OutsideHead()
-        if (missingRanges([range], src.held).length > 0) await fetchMissing(src, [range], remote)
-      }
-      const buf = Buffer.alloc(range[1] - range[0])
-      await file.read(buf, 0, buf.length, range[0])
-      return buf
-    }
-    try {
-      src.info = await readTiff(read, size)
-    } catch (err) {
-      if (err instanceof RecordError) throw err
-      // Not laid out for ranges, or not as we can be sure libtiff reads it.
-      layout = err instanceof OutsideHead ? 'outside-head' : 'unreadable'
-      why = err instanceof NotTiff ? err.message : 'its directories could not be followed'
-    }
-  } finally {
-    await file.close()
+    src.info = await readTiff(read, size)
+  } catch (err) {
+    if (err instanceof RecordError) throw err
+    // Not laid out for ranges, or not as we can be sure libtiff reads it.
+    layout = err instanceof OutsideHead ? 'outside-head' : 'unreadable'
+    why = err instanceof NotTiff ? err.message : 'its directories could not be followed'
   }
   // The structure is judged before it is fetched, with the first PROBE_BYTES (however much the first
   // request brought); from a cache, as it was judged then (the cache holds more than was held at that moment).

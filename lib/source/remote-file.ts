@@ -35,6 +35,9 @@ export function httpTransport (url: string, o: RequestOptions): Transport {
   }
 }
 
+/** Where a body goes: the record's temp file as one open handle (lib/source/fetch.ts), or a path. */
+export type LocalFile = FileHandle | string
+
 /** The version a remote file is known as: its total size and strong validator (RFC 9110 8.8). */
 export interface Version {
   size?: number
@@ -61,12 +64,12 @@ export class RemoteFile implements Version {
   }
 
   /**
-   * The first request, `Range: bytes=0-(length-1)`, its bytes streamed into `path` (from byte 0), learning
+   * The first request, `Range: bytes=0-(length-1)`, its bytes streamed into `target` (from byte 0), learning
    * the file's size and validator (with the answer's headers); of them, only the first `keep` are held in
-   * memory (`prefix`). A server that sends the whole file instead has its body downloaded into `path` in
+   * memory (`prefix`). A server that sends the whole file instead has its body downloaded into `target` in
    * that one request (null), unless `refuseWhole` gives an error for it, thrown before the body is read.
    */
-  async head (length: number, keep: number, path: string, refuseWhole: (h: Headers) => RecordError | undefined): Promise<{ length: number, prefix: Buffer, headers: Headers } | null> {
+  async head (length: number, keep: number, target: LocalFile, refuseWhole: (h: Headers) => RecordError | undefined): Promise<{ length: number, prefix: Buffer, headers: Headers } | null> {
     return await this.transport.retrying(this.transfer, async () => {
       const res = await this.transport.get({ range: `bytes=0-${length - 1}` })
       if (res.statusCode === 200) {
@@ -77,7 +80,7 @@ export class RemoteFile implements Version {
         }
         // Range ignored: this is the download, in this one request.
         this.acceptWhole(res)
-        await this.receive(res.body, path, false, { written: 0 })
+        await this.receive(res.body, target, false, { written: 0 })
         return null
       }
       if (res.statusCode !== 206) await this.transport.refuse(res)
@@ -90,7 +93,7 @@ export class RemoteFile implements Version {
       // may move far less. Should this become a download, whole() refuses it before its body.
       const want = Math.min(range.end + 1, length)
       const prefix = Buffer.alloc(Math.min(want, keep))
-      await withFile(path, 'w', async (file) => {
+      await withFile(target, false, async (file) => {
         const writes = new BatchedWrites(file, 0)
         await readBody(res.body, this.url, this.transfer, { length: want, excess: 'stop' }, async (chunk, offset) => {
           if (offset < prefix.length) chunk.copy(prefix, offset)
@@ -103,17 +106,17 @@ export class RemoteFile implements Version {
   }
 
   /**
-   * The whole file streamed into `path`, with retries; after `written` bytes already there (a probe's
+   * The whole file streamed into `target`, with retries; after `written` bytes already there (a probe's
    * head), and after whatever a failed attempt left, it resumes by Range where a strong validator guards
    * the resume. A short body is never taken as success: its length is checked against Content-Length or
    * Content-Range.
    */
-  async whole (path: string, written = 0): Promise<void> {
+  async whole (target: LocalFile, written = 0): Promise<void> {
     const state = { written }
-    await this.transport.retrying(this.transfer, () => this.wholeOnce(path, state))
+    await this.transport.retrying(this.transfer, () => this.wholeOnce(target, state))
   }
 
-  private async wholeOnce (path: string, state: { written: number }): Promise<void> {
+  private async wholeOnce (target: LocalFile, state: { written: number }): Promise<void> {
     // Every byte arrived before the connection failed (a server closing the socket as the body ends):
     // there is nothing left to ask for, and asking for bytes past the end would be answered 416.
     if (this.complete(state.written)) return
@@ -150,7 +153,7 @@ export class RemoteFile implements Version {
     } else {
       await this.transport.refuse(res)
     }
-    await this.receive(res.body, path, append, state)
+    await this.receive(res.body, target, append, state)
   }
 
   /**
@@ -173,11 +176,11 @@ export class RemoteFile implements Version {
   }
 
   /** Streams a body to the end of a file, counting bytes, enforcing --max-bytes and the expected length. */
-  private async receive (body: Body, path: string, append: boolean, state: { written: number }): Promise<void> {
+  private async receive (body: Body, target: LocalFile, append: boolean, state: { written: number }): Promise<void> {
     const max = this.transport.maxBytes
     const start = append ? state.written : 0
     let failure: unknown
-    await withFile(path, append ? 'r+' : 'w', async (file) => {
+    await withFile(target, append, async (file) => {
       const writes = new BatchedWrites(file, start)
       try {
         await readBody(body, this.url, this.transfer, { over: (got) => start + got > max ? tooLarge(this.url, start + got, max) : undefined },
@@ -303,9 +306,14 @@ function conditions (validator: string): Record<string, string> {
   return { [guard]: validator, 'if-range': validator }
 }
 
-/** Runs `work` on `path` opened with `flags`, closing it after, whatever happened. */
-async function withFile<T> (path: string, flags: string, work: (file: FileHandle) => Promise<T>): Promise<T> {
-  const file = await open(path, flags)
+/** Runs `work` on the local file emptied first unless `append`: the record's open handle, or a path opened
+ * for it and closed after, whatever happened. */
+async function withFile<T> (target: LocalFile, append: boolean, work: (file: FileHandle) => Promise<T>): Promise<T> {
+  if (typeof target !== 'string') {
+    if (!append) await target.truncate(0)
+    return await work(target)
+  }
+  const file = await open(target, append ? 'r+' : 'w')
   try {
     return await work(file)
   } finally {

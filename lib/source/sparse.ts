@@ -60,7 +60,9 @@ export async function fetchMissing (src: SparseSource, wanted: Range[], remote: 
  * await, so that a record planning the same blocks a moment later finds them and waits.
  */
 async function fetchRanges (src: SparseSource, ranges: Range[], remote: RemoteFile): Promise<void> {
-  const file = open(src.path, 'r+')
+  // The source's own handle, or the path opened for these ranges.
+  const own = src.file === undefined ? open(src.path, 'r+') : undefined
+  const file = own ?? Promise.resolve(src.file as FileHandle)
   // In parallel: the ranges of one window are one round trip, not one each. All settle before the file
   // closes, so no late write meets a closed handle.
   const results = await Promise.allSettled(ranges.map((range) => {
@@ -70,7 +72,7 @@ async function fetchRanges (src: SparseSource, ranges: Range[], remote: RemoteFi
       .then(() => { src.held = mergeRanges([...src.held, range]) })
       .finally(() => { src.inFlight.splice(src.inFlight.indexOf(entry), 1) })
   }))
-  await (await file.catch(() => null))?.close()
+  if (own) await (await own.catch(() => null))?.close()
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
   if (failed) throw failed.reason
 }
