@@ -2,7 +2,7 @@
 // what is done next.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decideFetch, RANGE_MIN_SIZE, type DirectoryFacts, type FetchFacts, type ProbeFacts } from '../lib/source/decision.js'
+import { decideFetch, learnHost, probeSize, PROBE_BYTES, RANGE_MIN_SIZE, type DirectoryFacts, type FetchFacts, type HostFacts, type ProbeFacts, type ProbeOutcome } from '../lib/source/decision.js'
 
 const MB = 1024 * 1024
 type Step = ReturnType<typeof decideFetch>
@@ -63,4 +63,29 @@ test('a source that changed again after a fresh probe (or whose validator change
     ['range', 'SOURCE_CHANGED']
   ]
   for (const [mode, expected] of rows) assert.equal(decideFetch({ mode, imageTile: false, changedTwice: true }), expected, mode)
+})
+
+test('the first request\'s size: a MiB under auto (a small file comes whole), shrinking to what a host\'s COG headers need, back once a small file needs two', () => {
+  const KB = 1024
+  const rows: [FetchFacts['mode'], HostFacts, number][] = [
+    ['auto', {}, RANGE_MIN_SIZE], // nothing known of the host: every file under a MiB in one request
+    ['auto', { headNeeded: 20 * KB }, PROBE_BYTES], // large tiled files with small headers: never under 64 KiB
+    ['auto', { headNeeded: 100 * KB }, 200 * KB], // twice what the headers reached
+    ['auto', { headNeeded: 3 * MB }, RANGE_MIN_SIZE], // never more than a MiB
+    ['range', {}, PROBE_BYTES], // ranges asked for: only a header's worth
+    ['range', { headNeeded: 300 * KB }, PROBE_BYTES],
+    ['download', {}, PROBE_BYTES]
+  ]
+  for (const [mode, host, expected] of rows) assert.equal(probeSize(mode, host), expected, `${mode} ${JSON.stringify(host)}`)
+
+  const learned: [HostFacts, ProbeOutcome, HostFacts][] = [
+    [{}, { size: 10 * MB, head: MB, headNeeded: 30 * KB }, { headNeeded: 30 * KB }], // a COG read by ranges
+    [{ headNeeded: 30 * KB }, { size: 10 * MB, head: 64 * KB, headNeeded: 50 * KB }, { headNeeded: 50 * KB }], // the most any needed
+    [{ headNeeded: 50 * KB }, { size: 10 * MB, head: 100 * KB, headNeeded: 20 * KB }, { headNeeded: 50 * KB }],
+    [{ headNeeded: 30 * KB }, { size: 500 * KB, head: 500 * KB }, { headNeeded: 30 * KB }], // a small file that fitted
+    [{ headNeeded: 30 * KB }, { size: 500 * KB, head: 64 * KB }, {}], // a small file that needed two: back to a MiB
+    [{ headNeeded: 30 * KB }, { size: 10 * MB, head: 64 * KB }, { headNeeded: 30 * KB }], // a large file downloaded: nothing learned
+    [{ headNeeded: 30 * KB }, { head: 64 * KB }, { headNeeded: 30 * KB }] // an unknown size
+  ]
+  for (const [host, seen, expected] of learned) assert.deepEqual(learnHost(host, seen), expected, `${JSON.stringify(host)} ${JSON.stringify(seen)}`)
 })

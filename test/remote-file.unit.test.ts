@@ -185,23 +185,25 @@ test('whole(): a file whose Content-Length is over --max-bytes is refused before
   assert.equal(fake.requests.length, 1)
 })
 
-test('head(): the first bytes with the size and validator; a server that ignores Range gives the whole file in that one request', async (t) => {
+test('head(): the first bytes into the file (only the first `keep` in memory) with the size and validator; a server that ignores Range gives the whole file in that one request', async (t) => {
   const ranged = await wholeSetup(t)
-  const first = await ranged.remote.head(4096, ranged.path, () => undefined)
-  assert.deepEqual(first?.head, ranged.fake.bytes.subarray(0, 4096))
+  const first = await ranged.remote.head(4096, 1024, ranged.path, () => undefined)
+  assert.equal(first?.length, 4096)
+  assert.deepEqual(first?.prefix, ranged.fake.bytes.subarray(0, 1024))
+  assert.deepEqual(await readFile(ranged.path), ranged.fake.bytes.subarray(0, 4096))
   assert.equal(ranged.remote.size, SIZE)
   assert.equal(ranged.remote.validator, '"v1"')
 
   const whole = await wholeSetup(t)
   whole.fake.ignoresRange = true
-  assert.equal(await whole.remote.head(4096, whole.path, () => undefined), null)
+  assert.equal(await whole.remote.head(4096, 1024, whole.path, () => undefined), null)
   assert.deepEqual(await readFile(whole.path), whole.fake.bytes)
   assert.equal(whole.fake.requests.length, 1)
 
   // Refused (as under --fetch range) before its body.
   const refused = await wholeSetup(t)
   refused.fake.ignoresRange = true
-  await rejectsWith(refused.remote.head(4096, refused.path, () => new RecordError('fetch', 'RANGE_UNSUPPORTED', 'no')), 'RANGE_UNSUPPORTED')
+  await rejectsWith(refused.remote.head(4096, 1024, refused.path, () => new RecordError('fetch', 'RANGE_UNSUPPORTED', 'no')), 'RANGE_UNSUPPORTED')
   assert.equal(refused.transfer.bytes, 0)
 })
 

@@ -1,5 +1,6 @@
 // What a fetch leaves a record, as data: the byte ranges a sparse local copy holds, the TIFF directories
 // read from it, and the remote file it mirrors. The code that fills them is in lib/source/.
+import type { FileHandle } from 'node:fs/promises'
 
 /** A byte range as [start, end). */
 export type Range = [number, number]
@@ -29,6 +30,9 @@ export interface TiffInfo {
 export interface SparseSource {
   url: string
   path: string
+  /** The one handle rasterpipe writes the file with, closed when the last record using it is done; absent
+   * where ranges open the path themselves. */
+  file?: FileHandle
   size: number
   validator?: string
   info: TiffInfo

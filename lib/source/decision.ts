@@ -3,8 +3,13 @@
 // row of a table test (test/fetch-decision.unit.test.ts).
 import type { FetchMode } from '../core/options.js'
 
-/** Files smaller than this are downloaded whole under `auto`: ranges would not pay. */
+/** Files smaller than this are downloaded whole under `auto`: ranges would not pay. It is also the first
+ * request's size under `auto` on a host not yet known to serve large tiled files: such a file comes whole
+ * in that one request. */
 export const RANGE_MIN_SIZE = 1024 * 1024
+
+/** The first request's size under `range`, and the least under `auto`: enough for a COG's header and directories. */
+export const PROBE_BYTES = 64 * 1024
 
 /** What is known of a record's source so far; each step of the fetch adds its facts and asks again. */
 export interface FetchFacts {
@@ -76,4 +81,41 @@ export function decideFetch (f: FetchFacts): 'download' | 'probe' | 'done' | 'di
   }
   // Not worth it when the structure alone is most of the file.
   return f.mode === 'auto' && d.structureBytes > p.size / 2 ? 'download' : 'range'
+}
+
+/** What one host's sources have shown so far, for the size of the next first request to it. */
+export interface HostFacts {
+  /** The bytes from the start that the header and directories of its files read by ranges reached (the most
+   * of any since the last small file that did not come whole in its first request). */
+  headNeeded?: number
+}
+
+/** What one first request to a host showed. */
+export interface ProbeOutcome {
+  /** The file's size, when known. */
+  size?: number
+  /** Bytes the first request brought. */
+  head: number
+  /** Read by ranges: the bytes from the start its header and directories reached. */
+  headNeeded?: number
+}
+
+/**
+ * The first request's size. Under `range`, PROBE_BYTES: only what a COG's header needs, as ranges were
+ * asked for. Under `auto`, RANGE_MIN_SIZE until the host's files have shown themselves large and read by
+ * ranges (every file under it then costs one request), then twice what their headers reached, no less than
+ * PROBE_BYTES: a COG's first request does not bring a MiB of blocks it may not need.
+ */
+export function probeSize (mode: FetchMode, host: HostFacts): number {
+  if (mode !== 'auto') return PROBE_BYTES
+  if (host.headNeeded === undefined) return RANGE_MIN_SIZE
+  return Math.min(RANGE_MIN_SIZE, Math.max(PROBE_BYTES, 2 * host.headNeeded))
+}
+
+/** A host's facts after one more first request to it. */
+export function learnHost (host: HostFacts, seen: ProbeOutcome): HostFacts {
+  // A small file that needed a second request: small files come whole in the first again.
+  if (seen.size !== undefined && seen.size < RANGE_MIN_SIZE && seen.head < seen.size) return {}
+  if (seen.headNeeded === undefined) return host
+  return { headNeeded: Math.max(host.headNeeded ?? 0, seen.headNeeded) }
 }

@@ -3,10 +3,11 @@
 // of the same URL); local paths and file:// URLs are used in place. Outputs that exist already are skipped
 // here, before any byte moves, under --skip-existing. The blocks stage, after open has resolved the
 // window, fetches the blocks a range-mode record needs.
-import { stat, rm } from 'node:fs/promises'
+import { open, stat, rm } from 'node:fs/promises'
 import type { Dispatcher } from 'undici'
 import { httpTransport, RemoteFile, type Version } from './remote-file.js'
 import { openCached, probe, type Probed } from './probe.js'
+import { ProbeSizes } from './probe-sizes.js'
 import { HeaderCache, readRanges } from './header-cache.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
 import type { RequestOptions } from '../http/response.js'
@@ -98,8 +99,12 @@ type Loaded = Probed & { cache: 'hit' | 'miss' }
 const changedTwice = new WeakSet<Job>()
 
 export function createFetcher (ctx: FetchContext): FetchStage {
-  const cache = new SourceCache<Loaded>(async (p) => { await rm(p.kind === 'range' ? p.source.path : p.path, { force: true }) })
+  const cache = new SourceCache<Loaded>(async (p) => {
+    if (p.kind === 'range') await p.source.file?.close()
+    await rm(p.kind === 'range' ? p.source.path : p.path, { force: true })
+  })
   const o = ctx.options
+  const probeSizes = new ProbeSizes()
   // Made (or refused, as a usage error) when the run starts.
   let headerCache = o.cacheDir !== undefined ? HeaderCache.open(o.cacheDir, o.cacheMax, undefined, (m) => ctx.warn?.(m)) : undefined
 
@@ -131,35 +136,41 @@ export function createFetcher (ctx: FetchContext): FetchStage {
   async function load (job: Job, http: RequestOptions, deadline: AbortSignal): Promise<Loaded> {
     const path = ctx.temp.file(job.url)
     const remote = (known?: Version): RemoteFile => new RemoteFile(httpTransport(job.url, http), job, known)
+    // One handle for the record's temp file, from its first byte to its last: a source read by ranges keeps
+    // it (closed when its last record is done), a download closes it once whole.
+    const file = await open(path, 'w+')
+    const local = { path, file }
     try {
       const facts: FetchFacts = { mode: o.fetch, imageTile: WHOLE_FILE_FORMATS.test(new URL(job.url).pathname) }
       if (changedTwice.has(job)) facts.changedTwice = true
       if (decideFetch(facts) === 'download') {
-        await remote().whole(path)
+        await remote().whole(file)
+        await file.close()
         return { kind: 'download', path, cache: 'miss' }
       }
       const key = sourceKey(job)
       const entry = await headerCache?.read(key)
       if (entry) {
         // The probe's facts and bytes from an earlier run: the blocks' requests carry its validator.
-        const warm = await openCached(remote(entry), path, entry, facts)
+        const warm = await openCached(remote(entry), local, entry, facts)
         if (warm) return { ...warm, cache: 'hit' }
-        await rm(path, { force: true })
       }
-      const probed = await probe(remote(), path, facts)
+      const probed = await probe(remote(), local, facts, probeSizes)
+      if (probed.kind === 'download') await file.close()
       // Only what is read by ranges, and can be tied to its version, is worth keeping.
       // Nor an entry so large that reading it back into memory here (outside --max-memory) would cost
       // more than it saves: a BigTIFF's offset arrays can be tens of MB.
       if (headerCache && probed.kind === 'range' && probed.source.validator !== undefined &&
-        totalBytes(probed.source.held) <= Math.min(headerCache.maxBytes, MAX_CACHED_HEAD)) {
-        const { source, layout } = probed
-        await readRanges(path, source.held)
-          .then((bytes) => headerCache?.write(key, job.url, { ...layout, size: source.size, validator: source.validator as string, ranges: source.held, bytes }))
+        totalBytes(probed.keep) <= Math.min(headerCache.maxBytes, MAX_CACHED_HEAD)) {
+        const { source, layout, keep } = probed
+        await readRanges(path, keep)
+          .then((bytes) => headerCache?.write(key, job.url, { ...layout, size: source.size, validator: source.validator as string, ranges: keep, bytes }))
           .catch(cacheFailed)
       }
       return { ...probed, cache: 'miss' }
     } catch (err) {
       // A failed fetch keeps nothing on disk: its partial file goes with its record, not at the run's end.
+      await file.close().catch(() => undefined)
       await rm(path, { force: true })
       // Said as such to the records waiting for it: their own time may not be up.
       throw deadline.aborted && !ctx.signal.aborted ? maxTime(ctx, job) : err

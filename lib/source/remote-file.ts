@@ -3,10 +3,8 @@
 // judges the answer: status, Content-Range, the version (validators), the encoding, --max-bytes; and that
 // streams a body into the local file. Beneath it a Transport asks (HTTP, or a store's signed requests);
 // a fake one serves unit tests.
-import { createWriteStream } from 'node:fs'
-import { stat, truncate } from 'node:fs/promises'
-import { once } from 'node:events'
-import { finished } from 'node:stream/promises'
+import { open, type FileHandle } from 'node:fs/promises'
+import { BatchedWrites } from './batched-writes.js'
 import { RecordError } from '../core/errors.js'
 import { option, words } from '../core/words.js'
 import { tooLarge } from '../http/errors.js'
@@ -37,6 +35,9 @@ export function httpTransport (url: string, o: RequestOptions): Transport {
   }
 }
 
+/** Where a body goes: the record's temp file as one open handle (lib/source/fetch.ts), or a path. */
+export type LocalFile = FileHandle | string
+
 /** The version a remote file is known as: its total size and strong validator (RFC 9110 8.8). */
 export interface Version {
   size?: number
@@ -63,12 +64,12 @@ export class RemoteFile implements Version {
   }
 
   /**
-   * The first request, `Range: bytes=0-(length-1)`: its bytes (up to `length`), learning the file's size
-   * and validator (with the answer's headers). A server that sends the whole file instead has its body
-   * downloaded into `path` in that one request (null), unless `refuseWhole` gives an error for it, thrown
-   * before the body is read.
+   * The first request, `Range: bytes=0-(length-1)`, its bytes streamed into `target` (from byte 0), learning
+   * the file's size and validator (with the answer's headers); of them, only the first `keep` are held in
+   * memory (`prefix`). A server that sends the whole file instead has its body downloaded into `target` in
+   * that one request (null), unless `refuseWhole` gives an error for it, thrown before the body is read.
    */
-  async head (length: number, path: string, refuseWhole: (h: Headers) => RecordError | undefined): Promise<{ head: Buffer, headers: Headers } | null> {
+  async head (length: number, keep: number, target: LocalFile, refuseWhole: (h: Headers) => RecordError | undefined): Promise<{ length: number, prefix: Buffer, headers: Headers } | null> {
     return await this.transport.retrying(this.transfer, async () => {
       const res = await this.transport.get({ range: `bytes=0-${length - 1}` })
       if (res.statusCode === 200) {
@@ -79,7 +80,7 @@ export class RemoteFile implements Version {
         }
         // Range ignored: this is the download, in this one request.
         this.acceptWhole(res)
-        await this.receive(res.body, path, false, { written: 0 })
+        await this.receive(res.body, target, false, { written: 0 })
         return null
       }
       if (res.statusCode !== 206) await this.transport.refuse(res)
@@ -91,24 +92,31 @@ export class RemoteFile implements Version {
       // No size check here: --max-bytes limits what a record moves, and a range read of a file over it
       // may move far less. Should this become a download, whole() refuses it before its body.
       const want = Math.min(range.end + 1, length)
-      const chunks: Buffer[] = []
-      await readBody(res.body, this.url, this.transfer, { length: want, excess: 'stop' }, (chunk) => chunks.push(chunk))
-      return { head: Buffer.concat(chunks, want), headers: res.headers }
+      const prefix = Buffer.alloc(Math.min(want, keep))
+      await withFile(target, false, async (file) => {
+        const writes = new BatchedWrites(file, 0)
+        await readBody(res.body, this.url, this.transfer, { length: want, excess: 'stop' }, async (chunk, offset) => {
+          if (offset < prefix.length) chunk.copy(prefix, offset)
+          await writes.add(chunk, offset)
+        })
+        await writes.flush()
+      })
+      return { length: want, prefix, headers: res.headers }
     })
   }
 
   /**
-   * The whole file streamed into `path`, with retries; after `written` bytes already there (a probe's
+   * The whole file streamed into `target`, with retries; after `written` bytes already there (a probe's
    * head), and after whatever a failed attempt left, it resumes by Range where a strong validator guards
    * the resume. A short body is never taken as success: its length is checked against Content-Length or
    * Content-Range.
    */
-  async whole (path: string, written = 0): Promise<void> {
+  async whole (target: LocalFile, written = 0): Promise<void> {
     const state = { written }
-    await this.transport.retrying(this.transfer, () => this.wholeOnce(path, state))
+    await this.transport.retrying(this.transfer, () => this.wholeOnce(target, state))
   }
 
-  private async wholeOnce (path: string, state: { written: number }): Promise<void> {
+  private async wholeOnce (target: LocalFile, state: { written: number }): Promise<void> {
     // Every byte arrived before the connection failed (a server closing the socket as the body ends):
     // there is nothing left to ask for, and asking for bytes past the end would be answered 416.
     if (this.complete(state.written)) return
@@ -145,8 +153,7 @@ export class RemoteFile implements Version {
     } else {
       await this.transport.refuse(res)
     }
-    if (!append) await truncate(path, 0).catch(() => undefined)
-    await this.receive(res.body, path, append, state)
+    await this.receive(res.body, target, append, state)
   }
 
   /**
@@ -169,23 +176,23 @@ export class RemoteFile implements Version {
   }
 
   /** Streams a body to the end of a file, counting bytes, enforcing --max-bytes and the expected length. */
-  private async receive (body: Body, path: string, append: boolean, state: { written: number }): Promise<void> {
+  private async receive (body: Body, target: LocalFile, append: boolean, state: { written: number }): Promise<void> {
     const max = this.transport.maxBytes
-    const file = createWriteStream(path, { flags: append ? 'a' : 'w' })
-    const start = state.written
+    const start = append ? state.written : 0
     let failure: unknown
-    try {
-      await readBody(body, this.url, this.transfer, { over: (got) => start + got > max ? tooLarge(this.url, start + got, max) : undefined },
-        async (chunk) => { if (!file.write(chunk)) await once(file, 'drain') })
-    } catch (err) {
-      failure = err
-    } finally {
-      // End the file gracefully even when the body failed: what arrived is kept, so a retry can resume
-      // from it. (Destroying the stream would drop writes still queued.)
-      file.end()
-      await finished(file).catch(() => undefined)
-      state.written = await stat(path).then((s) => s.size, () => 0)
-    }
+    await withFile(target, append, async (file) => {
+      const writes = new BatchedWrites(file, start)
+      try {
+        await readBody(body, this.url, this.transfer, { over: (got) => start + got > max ? tooLarge(this.url, start + got, max) : undefined },
+          async (chunk) => await writes.add(chunk))
+      } catch (err) {
+        failure = err
+      } finally {
+        // What arrived is written even when the body failed, so a retry can resume from it.
+        await writes.flush().catch((err: unknown) => { failure ??= err })
+        state.written = (await file.stat()).size
+      }
+    })
     // A connection that fails after the last byte of a body of known length has lost nothing.
     if (failure !== undefined && !(this.complete(state.written) && !(failure instanceof RecordError))) throw failure
     if (this.size !== undefined && state.written !== this.size) {
@@ -297,4 +304,19 @@ export class RemoteFile implements Version {
 function conditions (validator: string): Record<string, string> {
   const guard = validator.startsWith('"') ? 'if-match' : 'if-unmodified-since'
   return { [guard]: validator, 'if-range': validator }
+}
+
+/** Runs `work` on the local file emptied first unless `append`: the record's open handle, or a path opened
+ * for it and closed after, whatever happened. */
+async function withFile<T> (target: LocalFile, append: boolean, work: (file: FileHandle) => Promise<T>): Promise<T> {
+  if (typeof target !== 'string') {
+    if (!append) await target.truncate(0)
+    return await work(target)
+  }
+  const file = await open(target, append ? 'r+' : 'w')
+  try {
+    return await work(file)
+  } finally {
+    await file.close()
+  }
 }

@@ -6,6 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import type { SparseSource } from '../core/fetched.js'
 import type { RemoteFile } from './remote-file.js'
+import { BatchedWrites } from './batched-writes.js'
 
 /** Ranges closer than this are fetched as one request. */
 export const MERGE_GAP = 64 * 1024
@@ -18,44 +19,10 @@ export type { SparseSource }
  * one is fetched again.
  */
 async function fetchRange (src: SparseSource, file: FileHandle, [start, end]: Range, remote: RemoteFile): Promise<void> {
-  // The body's chunks are gathered into writes of up to WRITE_BATCH: one pool round trip per batch, not
-  // per chunk of some 16–64 KiB (bench/RESULTS.md, "Figures behind the code").
-  let batch: Buffer[] = []
-  let batched = 0
-  let at = start
-  const flush = async (): Promise<void> => {
-    const buffers = batch
-    const length = batched
-    batch = []
-    batched = 0
-    if (length > 0) await writeAllAt(file, buffers, at, length)
-    at += length
-  }
-  await remote.read([start, end], async (chunk, offset) => {
-    // A retried request starts again at its own offset: what was gathered goes first, where it belongs.
-    if (start + offset !== at + batched) {
-      await flush()
-      at = start + offset
-    }
-    batch.push(chunk)
-    batched += chunk.length
-    if (batched >= WRITE_BATCH) await flush()
-  })
-  await flush()
+  const writes = new BatchedWrites(file, start)
+  await remote.read([start, end], async (chunk, offset) => await writes.add(chunk, start + offset))
+  await writes.flush()
   src.unverified = false
-}
-
-/** Bytes gathered before one write to the sparse file. */
-const WRITE_BATCH = 1024 * 1024
-
-/** Writes `buffers` (`length` bytes in all) at `position`, going on after a short write. */
-async function writeAllAt (file: FileHandle, buffers: Buffer[], position: number, length: number): Promise<void> {
-  const { bytesWritten } = await file.writev(buffers, position)
-  if (bytesWritten >= length) return
-  const rest = Buffer.concat(buffers, length).subarray(bytesWritten)
-  for (let done = 0; done < rest.length;) {
-    done += (await file.write(rest, done, rest.length - done, position + bytesWritten + done)).bytesWritten
-  }
 }
 
 /** The ranges of `wanted` not held, merged when close, clamped to the file; never an empty one. */
@@ -93,7 +60,9 @@ export async function fetchMissing (src: SparseSource, wanted: Range[], remote: 
  * await, so that a record planning the same blocks a moment later finds them and waits.
  */
 async function fetchRanges (src: SparseSource, ranges: Range[], remote: RemoteFile): Promise<void> {
-  const file = open(src.path, 'r+')
+  // The source's own handle, or the path opened for these ranges.
+  const own = src.file === undefined ? open(src.path, 'r+') : undefined
+  const file = own ?? Promise.resolve(src.file as FileHandle)
   // In parallel: the ranges of one window are one round trip, not one each. All settle before the file
   // closes, so no late write meets a closed handle.
   const results = await Promise.allSettled(ranges.map((range) => {
@@ -103,7 +72,7 @@ async function fetchRanges (src: SparseSource, ranges: Range[], remote: RemoteFi
       .then(() => { src.held = mergeRanges([...src.held, range]) })
       .finally(() => { src.inFlight.splice(src.inFlight.indexOf(entry), 1) })
   }))
-  await (await file.catch(() => null))?.close()
+  if (own) await (await own.catch(() => null))?.close()
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
   if (failed) throw failed.reason
 }
