@@ -116,8 +116,15 @@ test('a stack whose sources\' pixels fill TMPDIR is NO_SPACE with no output; a s
   const out = join(dir, 'out-stack')
   const src = join(FIXTURES, 'uint16-striped.tif')
   // Local sources: nothing is downloaded, only the stack's own files go to TMPDIR (2 × 80 KB for the first).
-  const input = [[0, 0, 200, 200], [10, 20, 30, 30]].map((w, i) => JSON.stringify({ urls: [src, src], window: w, out: `s${i + 1}.tif` })).join('\n') + '\n'
-  const run = await runCli(['-o', out, '-c', '1', '--no-progress'], { stdin: input, env: { ...ENV, TMPDIR: tmp } })
+  const [first, second] = [[0, 0, 200, 200], [10, 20, 30, 30]].map((w, i) => JSON.stringify({ urls: [src, src], window: w, out: `s${i + 1}.tif` }) + '\n')
+  // The small one is given once the big one's record is out (its files freed): stages overlap records, so
+  // given at once it could be writing beside the big one, and -c bounds fetches, not GDAL's work.
+  const run = await runCli(['-o', out, '-c', '1', '--no-progress'], {
+    stdin: first,
+    stdinOpen: true,
+    env: { ...ENV, TMPDIR: tmp },
+    started: (child) => { child.stdout?.once('data', () => child.stdin?.end(second)) }
+  })
   assert.equal(run.code, 1, run.stderr)
   const [big, small] = [run.records.find((r) => r.line === 1), run.records.find((r) => r.line === 2)]
   assert.equal(big?.error?.code, 'NO_SPACE', JSON.stringify(big))
