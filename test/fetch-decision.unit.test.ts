@@ -2,7 +2,7 @@
 // what is done next.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decideFetch, learnHost, probeSize, PROBE_BYTES, RANGE_MIN_SIZE, WHOLE_FIRST_MAX, type DirectoryFacts, type FetchFacts, type HostFacts, type ProbeFacts, type ProbeOutcome } from '../lib/source/decision.js'
+import { decideFetch, learnHost, probeSize, PROBE_BYTES, RANGE_MIN_SIZE, type DirectoryFacts, type FetchFacts, type HostFacts, type ProbeFacts, type ProbeOutcome } from '../lib/source/decision.js'
 
 const MB = 1024 * 1024
 type Step = ReturnType<typeof decideFetch>
@@ -79,37 +79,13 @@ test('the first request\'s size: a MiB under auto (a small file comes whole), sh
   for (const [mode, host, expected] of rows) assert.equal(probeSize(mode, host), expected, `${mode} ${JSON.stringify(host)}`)
 
   const learned: [HostFacts, ProbeOutcome, HostFacts][] = [
-    [{}, { size: 10 * MB, head: MB, headNeeded: 30 * KB }, { sizes: [10 * MB], headNeeded: 30 * KB }], // a COG read by ranges
-    [{ headNeeded: 30 * KB }, { size: 10 * MB, head: 64 * KB, headNeeded: 50 * KB }, { sizes: [10 * MB], headNeeded: 50 * KB }], // the most any needed
-    [{ headNeeded: 50 * KB }, { size: 10 * MB, head: 100 * KB, headNeeded: 20 * KB }, { sizes: [10 * MB], headNeeded: 50 * KB }],
-    [{ headNeeded: 30 * KB }, { size: 500 * KB, head: 500 * KB }, { sizes: [500 * KB], headNeeded: 30 * KB }], // a small file that fitted
-    [{ headNeeded: 30 * KB }, { size: 500 * KB, head: 64 * KB }, { sizes: [500 * KB] }], // a small file that needed two: back to a MiB
-    [{ headNeeded: 30 * KB }, { size: 10 * MB, head: 64 * KB }, { sizes: [10 * MB], headNeeded: 30 * KB }], // a large file downloaded: no header learned
-    [{ headNeeded: 30 * KB }, { head: 64 * KB }, { headNeeded: 30 * KB }], // an unknown size
-    // Times: the wait for the answer always; the speed only of a body of at least PROBE_BYTES.
-    [{}, { size: 2 * MB, head: MB, answerMs: 50, bodyMs: 4 }, { sizes: [2 * MB], answerMs: [50], bytesPerMs: [MB / 4] }],
-    [{}, { size: 2 * MB, head: 10 * KB, answerMs: 50, bodyMs: 1 }, { sizes: [2 * MB], answerMs: [50] }],
-    // Eight of each remembered, the oldest dropped.
-    [{ sizes: [1, 2, 3, 4, 5, 6, 7, 8] }, { size: 9, head: 9 }, { sizes: [2, 3, 4, 5, 6, 7, 8, 9] }]
+    [{}, { size: 10 * MB, head: MB, headNeeded: 30 * KB }, { headNeeded: 30 * KB }], // a COG read by ranges
+    [{ headNeeded: 30 * KB }, { size: 10 * MB, head: 64 * KB, headNeeded: 50 * KB }, { headNeeded: 50 * KB }], // the most any needed
+    [{ headNeeded: 50 * KB }, { size: 10 * MB, head: 100 * KB, headNeeded: 20 * KB }, { headNeeded: 50 * KB }],
+    [{ headNeeded: 30 * KB }, { size: 500 * KB, head: 500 * KB }, { headNeeded: 30 * KB }], // a small file that fitted
+    [{ headNeeded: 30 * KB }, { size: 500 * KB, head: 64 * KB }, {}], // a small file that needed two: back to a MiB
+    [{ headNeeded: 30 * KB }, { size: 10 * MB, head: 64 * KB }, { headNeeded: 30 * KB }], // a large file downloaded: nothing learned
+    [{ headNeeded: 30 * KB }, { head: 64 * KB }, { headNeeded: 30 * KB }] // an unknown size
   ]
   for (const [host, seen, expected] of learned) assert.deepEqual(learnHost(host, seen), expected, `${JSON.stringify(host)} ${JSON.stringify(seen)}`)
-})
-
-test('a whole file in the first request where its bytes cost less than the round trip a second would: files of a few MB far away, not near, never large ones', () => {
-  const KB = 1024
-  // 2.5 MB at 250 bytes/ms (250 MB/s): 10 ms on the wire and 7.5 ms of CPU, against a 50 ms round trip.
-  const far: HostFacts = { sizes: [2 * MB, 2.5 * MB], answerMs: [80, 50, 60], bytesPerMs: [100 * KB, 250 * KB] }
-  const rows: [string, FetchFacts['mode'], HostFacts, number][] = [
-    ['50 ms away, files of 2.5 MB: the largest whole', 'auto', far, 2.5 * MB],
-    ['the same with a COG header known: still whole', 'auto', { ...far, headNeeded: 30 * KB }, 2.5 * MB],
-    ['1 ms away: the round trip is cheaper than the bytes', 'auto', { ...far, answerMs: [1, 40] }, RANGE_MIN_SIZE],
-    ['under WHOLE_FIRST_MIN_MS, however fast the host', 'auto', { sizes: [300 * KB], answerMs: [15], bytesPerMs: [100 * MB] }, RANGE_MIN_SIZE],
-    ['a slow host (10 MB/s): 250 ms of transfer', 'auto', { ...far, bytesPerMs: [10 * KB] }, RANGE_MIN_SIZE],
-    ['files over WHOLE_FIRST_MAX: never whole', 'auto', { ...far, sizes: [2 * MB, 14 * MB], answerMs: [10000] }, RANGE_MIN_SIZE],
-    ['small files whole: the first request is still a MiB', 'auto', { ...far, sizes: [300 * KB] }, RANGE_MIN_SIZE],
-    ['no speed known yet', 'auto', { sizes: [2 * MB], answerMs: [50] }, RANGE_MIN_SIZE],
-    ['under range: only a header', 'range', far, PROBE_BYTES]
-  ]
-  for (const [what, mode, host, expected] of rows) assert.equal(probeSize(mode, host), expected, what)
-  assert.ok(WHOLE_FIRST_MAX >= 4 * MB)
 })

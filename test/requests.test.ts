@@ -9,15 +9,12 @@ import { startServer, type RasterServer } from './support/server.js'
 import { runCli, scratch } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
 import { makeNoisyTiff } from '../bench/data.js'
-import { WHOLE_FIRST_MAX } from '../lib/source/decision.js'
 
 let server: RasterServer
 let dir: string
 const small: { name: string, path: string }[] = []
 let cogPath: string
 const COGS = 4
-let middle: string
-const MIDDLE = 5
 
 before(async () => {
   dir = scratch()
@@ -32,12 +29,8 @@ before(async () => {
     small.push({ name: `small-${i}.tif`, path })
     server.file(`small-${i}.tif`, readFileSync(path))
   }
-  // Larger than any file auto asks for whole (WHOLE_FIRST_MAX), however this machine's times come out.
-  cogPath = makeNoisyTiff(dir, 'cog.tif', 2048, 2, ['COMPRESS=DEFLATE', 'BLOCKSIZE=256'], 'COG')
-  assert.ok(statSync(cogPath).size > WHOLE_FIRST_MAX, `the COG is ${statSync(cogPath).size} bytes`)
-  middle = makeNoisyTiff(dir, 'middle.tif', 1024, 3, ['COMPRESS=DEFLATE', 'TILED=YES'])
-  assert.ok(statSync(middle).size > 2 * 1024 * 1024 && statSync(middle).size < WHOLE_FIRST_MAX, `middle.tif is ${statSync(middle).size} bytes`)
-  for (let i = 0; i < MIDDLE; i++) server.file(`middle-${i}.tif`, readFileSync(middle))
+  cogPath = makeNoisyTiff(dir, 'cog.tif', 2048, 1, ['COMPRESS=DEFLATE', 'BLOCKSIZE=256'], 'COG')
+  assert.ok(statSync(cogPath).size > 2 * 1024 * 1024, `the COG is ${statSync(cogPath).size} bytes`)
   for (let i = 0; i < COGS; i++) server.file(`cog-${i}.tif`, readFileSync(cogPath))
 })
 after(async () => {
@@ -84,32 +77,5 @@ test('auto: a window of a COG is at most 3 requests cold, 1 warm with --cache-di
       const next = /^bytes=0-(\d+)$/.exec(server.stats('cog-1.tif').ranges[0])
       assert.ok(next && Number(next[1]) + 1 < 1024 * 1024, `cog-1's first request: ${server.stats('cog-1.tif').ranges[0]}`)
     }
-  }
-})
-
-test('auto, a host far away (300 ms) with files of a few MB: after the first, each file whole in one request', async () => {
-  server.reset()
-  server.latency = 300
-  try {
-    // Its blocks lie past the first MiB.
-    const window = [600, 700, 300, 300]
-    // One record at a time: each learns from the ones before.
-    const input = Array.from({ length: MIDDLE }, (_, i) => JSON.stringify({ url: server.url(`middle-${i}.tif`), window, out: `m${i}.tif` })).join('\n') + '\n'
-    const out = join(dir, 'middle-out')
-    const run = await runCli(['-o', out, '-c', '1'], { stdin: input })
-    assert.equal(run.code, 0, run.stderr)
-    const ref = gdalTranslate(middle, ['-srcwin', ...window.map(String)], dir, 'ref-middle.tif')
-    // The first: a MiB, then its blocks (as a COG window: at most 3 cold), which teaches the host's speed
-    // and distance; the others whole at once.
-    assert.ok(server.stats('middle-0.tif').requests <= 3, server.stats('middle-0.tif').ranges.join(', '))
-    assert.equal(server.stats('middle-0.tif').ranges[0], `bytes=0-${1024 * 1024 - 1}`)
-    for (let i = 1; i < MIDDLE; i++) {
-      const s = server.stats(`middle-${i}.tif`)
-      assert.equal(s.requests, 1, `middle-${i}: ${s.ranges.join(', ')}`)
-      assert.equal(s.bytes, statSync(middle).size)
-    }
-    for (let i = 0; i < MIDDLE; i++) assertSameRaster(join(out, `m${i}.tif`), ref, `middle-${i}`)
-  } finally {
-    server.latency = 0
   }
 })

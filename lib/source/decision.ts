@@ -83,32 +83,11 @@ export function decideFetch (f: FetchFacts): 'download' | 'probe' | 'done' | 'di
   return f.mode === 'auto' && d.structureBytes > p.size / 2 ? 'download' : 'range'
 }
 
-/** The largest file asked for whole in the first request, when round trips cost more than its bytes. */
-export const WHOLE_FIRST_MAX = 4 * 1024 * 1024
-
-/** A host that answers sooner than this (a LAN, a loopback) is never asked for whole files for a round trip's
- * sake: a second request costs it little, and its times are mostly this machine's own noise. */
-export const WHOLE_FIRST_MIN_MS = 20
-
-/** The CPU a MiB of body costs on its way through this process to the temp file (buffers, their collection,
- * the writes), in ms: bytes moved for a round trip saved are paid for in time on the wire and in CPU. */
-export const CPU_MS_PER_MIB = 3
-
-/** Sizes remembered per host, and first requests whose times are remembered: recent enough to follow a host. */
-const RECENT = 8
-
 /** What one host's sources have shown so far, for the size of the next first request to it. */
 export interface HostFacts {
   /** The bytes from the start that the header and directories of its files read by ranges reached (the most
    * of any since the last small file that did not come whole in its first request). */
   headNeeded?: number
-  /** Its recent files' sizes, newest last. */
-  sizes?: number[]
-  /** Its recent first requests' times from asking to the answer's headers (ms), newest last. */
-  answerMs?: number[]
-  /** Its recent bodies' speeds (bytes per ms, from the headers to the body's end, bodies of at least
-   * PROBE_BYTES), newest last. */
-  bytesPerMs?: number[]
 }
 
 /** What one first request to a host showed. */
@@ -119,53 +98,24 @@ export interface ProbeOutcome {
   head: number
   /** Read by ranges: the bytes from the start its header and directories reached. */
   headNeeded?: number
-  /** From asking to the answer's headers, and from them to the body's end (ms). */
-  answerMs?: number
-  bodyMs?: number
 }
 
 /**
  * The first request's size. Under `range`, PROBE_BYTES: only what a COG's header needs, as ranges were
- * asked for. Under `auto`, the host's recent largest file whole where asking for it costs less than the
- * round trip a second request would (its bytes at the host's best recent speed, plus their CPU, under
- * the shortest recent wait for an answer, itself at least WHOLE_FIRST_MIN_MS; at most WHOLE_FIRST_MAX): a
- * host of files of a few MB at 50 ms gets each in one request. Otherwise RANGE_MIN_SIZE until the host's
- * files have shown themselves large and read by ranges (every file under it then costs one request), then
- * twice what their headers reached, no less than PROBE_BYTES: a COG's first request does not bring a MiB
- * of blocks it may not need.
+ * asked for. Under `auto`, RANGE_MIN_SIZE until the host's files have shown themselves large and read by
+ * ranges (every file under it then costs one request), then twice what their headers reached, no less than
+ * PROBE_BYTES: a COG's first request does not bring a MiB of blocks it may not need.
  */
 export function probeSize (mode: FetchMode, host: HostFacts): number {
   if (mode !== 'auto') return PROBE_BYTES
-  const whole = wholeFirst(host)
-  if (whole !== undefined) return whole
   if (host.headNeeded === undefined) return RANGE_MIN_SIZE
   return Math.min(RANGE_MIN_SIZE, Math.max(PROBE_BYTES, 2 * host.headNeeded))
 }
 
-/** The size to ask for when a whole file in one request is cheaper than a second round trip; else undefined. */
-function wholeFirst ({ sizes, answerMs, bytesPerMs }: HostFacts): number | undefined {
-  if (sizes === undefined || answerMs === undefined || bytesPerMs === undefined) return undefined
-  const largest = Math.max(...sizes)
-  if (largest > WHOLE_FIRST_MAX) return undefined
-  const roundTrip = Math.min(...answerMs)
-  if (roundTrip < WHOLE_FIRST_MIN_MS) return undefined
-  const cost = largest / Math.max(...bytesPerMs) + largest / (1024 * 1024) * CPU_MS_PER_MIB
-  return cost < roundTrip ? Math.max(largest, RANGE_MIN_SIZE) : undefined
-}
-
 /** A host's facts after one more first request to it. */
 export function learnHost (host: HostFacts, seen: ProbeOutcome): HostFacts {
-  const next: HostFacts = { ...host }
-  if (seen.size !== undefined) next.sizes = recent(host.sizes, seen.size)
-  if (seen.answerMs !== undefined) next.answerMs = recent(host.answerMs, seen.answerMs)
-  if (seen.bodyMs !== undefined && seen.head >= PROBE_BYTES) next.bytesPerMs = recent(host.bytesPerMs, seen.head / Math.max(seen.bodyMs, 0.001))
   // A small file that needed a second request: small files come whole in the first again.
-  if (seen.size !== undefined && seen.size < RANGE_MIN_SIZE && seen.head < seen.size) delete next.headNeeded
-  else if (seen.headNeeded !== undefined) next.headNeeded = Math.max(host.headNeeded ?? 0, seen.headNeeded)
-  return next
-}
-
-/** `list` with `value` after it, the RECENT newest kept (never empty). */
-function recent (list: number[] | undefined, value: number): number[] {
-  return [...(list ?? []), value].slice(-RECENT)
+  if (seen.size !== undefined && seen.size < RANGE_MIN_SIZE && seen.head < seen.size) return {}
+  if (seen.headNeeded === undefined) return host
+  return { headNeeded: Math.max(host.headNeeded ?? 0, seen.headNeeded) }
 }

@@ -56,8 +56,8 @@ export async function probe (remote: RemoteFile, local: TempFile, facts: FetchFa
       words`${answered}: ${option('fetch', 'range')} reads only ranges, and this body was not read (${option('fetch', 'auto')} downloads it)`)
   })
   if (first === null) return { kind: 'download', path }
-  const { prefix, length: head, headers, answerMs, bodyMs } = first
-  const seen = { ...(remote.size !== undefined ? { size: remote.size } : {}), head, answerMs, bodyMs }
+  const { prefix, length: head, headers } = first
+  const seen = { ...(remote.size !== undefined ? { size: remote.size } : {}), head }
   const probed = { ...facts, probe: { ranges: true, size: remote.size, head, validator: remote.validator !== undefined, tiff: looksLikeTiff(prefix) } }
   const next = decideFetch(probed)
   if (next === 'WEAK_VALIDATOR') {

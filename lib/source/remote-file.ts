@@ -35,10 +35,6 @@ export function httpTransport (url: string, o: RequestOptions): Transport {
   }
 }
 
-/** What the first request brought: its length, the first bytes held in memory, the answer's headers, and
- * its times (ms) from asking to the headers and from them to the body's end. */
-export interface Head { length: number, prefix: Buffer, headers: Headers, answerMs: number, bodyMs: number }
-
 /** Where a body goes: the record's temp file as one open handle (lib/source/fetch.ts), or a path. */
 export type LocalFile = FileHandle | string
 
@@ -73,11 +69,9 @@ export class RemoteFile implements Version {
    * memory (`prefix`). A server that sends the whole file instead has its body downloaded into `target` in
    * that one request (null), unless `refuseWhole` gives an error for it, thrown before the body is read.
    */
-  async head (length: number, keep: number, target: LocalFile, refuseWhole: (h: Headers) => RecordError | undefined): Promise<Head | null> {
+  async head (length: number, keep: number, target: LocalFile, refuseWhole: (h: Headers) => RecordError | undefined): Promise<{ length: number, prefix: Buffer, headers: Headers } | null> {
     return await this.transport.retrying(this.transfer, async () => {
-      const asked = performance.now()
       const res = await this.transport.get({ range: `bytes=0-${length - 1}` })
-      const answered = performance.now()
       if (res.statusCode === 200) {
         const refused = refuseWhole(res.headers)
         if (refused) {
@@ -107,7 +101,7 @@ export class RemoteFile implements Version {
         })
         await writes.flush()
       })
-      return { length: want, prefix, headers: res.headers, answerMs: answered - asked, bodyMs: performance.now() - answered }
+      return { length: want, prefix, headers: res.headers }
     })
   }
 
