@@ -2,7 +2,7 @@
 // (lib/source/sparse.ts), on a file served from memory (test/support/fake-transport.ts): no server.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RecordError } from '../lib/core/errors.js'
@@ -28,7 +28,9 @@ async function sparseOf (t: { after: (fn: () => Promise<void>) => void }, fake: 
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const path = join(dir, 'sparse')
   await writeFile(path, Buffer.alloc(fake.bytes.length))
-  const src: SparseSource = { url: fake.url, path, size: fake.bytes.length, info: { ifds: [], structure: [] }, held: [], inFlight: [] }
+  const file = await open(path, 'r+')
+  t.after(async () => { await file.close() })
+  const src: SparseSource = { url: fake.url, path, file, size: fake.bytes.length, info: { ifds: [], structure: [] }, held: [], inFlight: [] }
   if (fake.etag !== undefined) src.validator = fake.etag
   return src
 }
@@ -144,19 +146,25 @@ test('a range cut short is fetched again (its bytes counted as they came), and h
   assert.deepEqual(await local(0, 50_000), fake.bytes.subarray(0, 50_000))
 })
 
-/** A RemoteFile of the fake file with nothing known yet, and a path for its whole download. */
+/** A RemoteFile of the fake file with nothing known yet, and a local file for its whole download: its
+ * path, and the handle the download writes with (as the fetch stage opens one per record). */
 async function wholeSetup (t: { after: (fn: () => Promise<void>) => void }, o: FakeOptions = {}) {
   const fake = new FakeTransport(content(), o)
   const dir = await mkdtemp(join(tmpdir(), 'remote-file-'))
-  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const path = join(dir, 'whole')
+  const file = await open(path, 'w+')
+  t.after(async () => {
+    await file.close()
+    await rm(dir, { recursive: true, force: true })
+  })
   const transfer = counter()
-  return { fake, transfer, remote: new RemoteFile(fake, transfer), path: join(dir, 'whole') }
+  return { fake, transfer, remote: new RemoteFile(fake, transfer), path, file }
 }
 
 test('whole(): a body cut short resumes after what arrived, under If-Range; the file is whole and each byte counted once', async (t) => {
-  const { fake, transfer, remote, path } = await wholeSetup(t)
+  const { fake, transfer, remote, path, file } = await wholeSetup(t)
   fake.cuts.push(300_000)
-  await remote.whole(path)
+  await remote.whole(file)
   assert.deepEqual(fake.ranges(), [undefined, 'bytes=300000-'])
   assert.equal(fake.requests[1]['if-range'], '"v1"')
   assert.deepEqual(await readFile(path), fake.bytes)
@@ -164,7 +172,7 @@ test('whole(): a body cut short resumes after what arrived, under If-Range; the 
 })
 
 test('whole(): a resume that meets another version starts again from the first byte, never splicing two', async (t) => {
-  const { fake, remote, path } = await wholeSetup(t)
+  const { fake, remote, path, file } = await wholeSetup(t)
   fake.cuts.push(300_000)
   // The server changes and ignores If-Range: the 206 names another ETag.
   const retrying = fake.retrying.bind(fake)
@@ -173,21 +181,21 @@ test('whole(): a resume that meets another version starts again from the first b
     if (tries++ === 1) { fake.honoursConditions = false; fake.change(content(SIZE, 9), '"v2"') }
     return await attempt()
   })
-  await remote.whole(path)
+  await remote.whole(file)
   assert.deepEqual(fake.ranges(), [undefined, 'bytes=300000-', undefined])
   assert.deepEqual(await readFile(path), content(SIZE, 9))
 })
 
 test('whole(): a file whose Content-Length is over --max-bytes is refused before its body', async (t) => {
-  const { fake, transfer, remote, path } = await wholeSetup(t, { maxBytes: SIZE - 1 })
-  await rejectsWith(remote.whole(path), 'TOO_LARGE', /body of 1048576 bytes is over maxBytes 1048575/)
+  const { fake, transfer, remote, file } = await wholeSetup(t, { maxBytes: SIZE - 1 })
+  await rejectsWith(remote.whole(file), 'TOO_LARGE', /body of 1048576 bytes is over maxBytes 1048575/)
   assert.equal(transfer.bytes, 0)
   assert.equal(fake.requests.length, 1)
 })
 
 test('head(): the first bytes into the file (only the first `keep` in memory) with the size and validator; a server that ignores Range gives the whole file in that one request', async (t) => {
   const ranged = await wholeSetup(t)
-  const first = await ranged.remote.head(4096, 1024, ranged.path, () => undefined)
+  const first = await ranged.remote.head(4096, 1024, ranged.file, () => undefined)
   assert.equal(first?.length, 4096)
   assert.deepEqual(first?.prefix, ranged.fake.bytes.subarray(0, 1024))
   assert.deepEqual(await readFile(ranged.path), ranged.fake.bytes.subarray(0, 4096))
@@ -196,21 +204,21 @@ test('head(): the first bytes into the file (only the first `keep` in memory) wi
 
   const whole = await wholeSetup(t)
   whole.fake.ignoresRange = true
-  assert.equal(await whole.remote.head(4096, 1024, whole.path, () => undefined), null)
+  assert.equal(await whole.remote.head(4096, 1024, whole.file, () => undefined), null)
   assert.deepEqual(await readFile(whole.path), whole.fake.bytes)
   assert.equal(whole.fake.requests.length, 1)
 
   // Refused (as under --fetch range) before its body.
   const refused = await wholeSetup(t)
   refused.fake.ignoresRange = true
-  await rejectsWith(refused.remote.head(4096, 1024, refused.path, () => new RecordError('fetch', 'RANGE_UNSUPPORTED', 'no')), 'RANGE_UNSUPPORTED')
+  await rejectsWith(refused.remote.head(4096, 1024, refused.file, () => new RecordError('fetch', 'RANGE_UNSUPPORTED', 'no')), 'RANGE_UNSUPPORTED')
   assert.equal(refused.transfer.bytes, 0)
 })
 
 test('a weak ETag is no validator: a whole download without one does not resume, it starts again', async (t) => {
-  const { fake, remote, path } = await wholeSetup(t, { etag: 'W/"weak"' })
+  const { fake, remote, path, file } = await wholeSetup(t, { etag: 'W/"weak"' })
   fake.cuts.push(300_000)
-  await remote.whole(path)
+  await remote.whole(file)
   assert.equal(remote.validator, undefined)
   assert.deepEqual(fake.ranges(), [undefined, undefined])
   assert.deepEqual(await readFile(path), fake.bytes)

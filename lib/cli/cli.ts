@@ -13,7 +13,6 @@ import { usage, type CliConfig, type CliIo } from './io.js'
 import { flagNames } from './flags.js'
 import type { Message } from '../core/words.js'
 
-
 const spec = {
   'out-dir': { type: 'string', short: 'o' },
   concurrency: { type: 'string', short: 'c' },

@@ -30,9 +30,8 @@ export interface TiffInfo {
 export interface SparseSource {
   url: string
   path: string
-  /** The one handle rasterpipe writes the file with, closed when the last record using it is done; absent
-   * where ranges open the path themselves. */
-  file?: FileHandle
+  /** The one handle rasterpipe writes and reads the file with, closed when the last record using it is done. */
+  file: FileHandle
   size: number
   validator?: string
   info: TiffInfo

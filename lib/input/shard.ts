@@ -11,7 +11,6 @@ import type { StackSource } from '../core/records.js'
 import type { Shard } from '../core/options.js'
 import { option, words } from '../core/words.js'
 
-
 /** The orchestrators' variables that carry a 0-based worker index, in the order they are looked at. */
 export const SHARD_INDEX_VARIABLES = ['JOB_COMPLETION_INDEX', 'AWS_BATCH_JOB_ARRAY_INDEX'] as const
 

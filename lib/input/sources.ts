@@ -7,7 +7,6 @@ import { InvalidValue, parseHeaders } from '../core/request.js'
 import { checkUrl } from './url.js'
 import type { BandMetadata, BandValues, SourceEntry, StackSource } from '../core/records.js'
 
-
 const ENTRY_KEYS = ['url', 'name', 'bands', 'headers']
 const BAND_KEYS = ['nodata', 'scale', 'offset']
 /** STAC writes these nodata values as strings, JSON having no NaN or infinities. */

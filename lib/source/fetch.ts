@@ -100,7 +100,7 @@ const changedTwice = new WeakSet<Job>()
 
 export function createFetcher (ctx: FetchContext): FetchStage {
   const cache = new SourceCache<Loaded>(async (p) => {
-    if (p.kind === 'range') await p.source.file?.close()
+    if (p.kind === 'range') await p.source.file.close()
     await rm(p.kind === 'range' ? p.source.path : p.path, { force: true })
   })
   const o = ctx.options
@@ -163,7 +163,7 @@ export function createFetcher (ctx: FetchContext): FetchStage {
       if (headerCache && probed.kind === 'range' && probed.source.validator !== undefined &&
         totalBytes(probed.keep) <= Math.min(headerCache.maxBytes, MAX_CACHED_HEAD)) {
         const { source, layout, keep } = probed
-        await readRanges(path, keep)
+        await readRanges(file, keep, path)
           .then((bytes) => headerCache?.write(key, job.url, { ...layout, size: source.size, validator: source.validator as string, ranges: keep, bytes }))
           .catch(cacheFailed)
       }

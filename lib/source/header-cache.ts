@@ -73,19 +73,14 @@ interface Header {
   sha256: string
 }
 
-/** The bytes of `ranges` of the file at `path`, one range after the other. */
-export async function readRanges (path: string, ranges: Range[]): Promise<Buffer> {
+/** The bytes of `ranges` of the open `file` (at `path`, named in an error), one range after the other. */
+export async function readRanges (file: FileHandle, ranges: Range[], path: string): Promise<Buffer> {
   const out = Buffer.alloc(totalBytes(ranges))
-  const file = await open(path, 'r')
-  try {
-    let at = 0
-    for (const [a, b] of ranges) {
-      const { bytesRead } = await file.read(out, at, b - a, a)
-      if (bytesRead !== b - a) throw new Error(`${path}: only ${bytesRead} of bytes ${a}-${b - 1} could be read`)
-      at += b - a
-    }
-  } finally {
-    await file.close()
+  let at = 0
+  for (const [a, b] of ranges) {
+    const { bytesRead } = await file.read(out, at, b - a, a)
+    if (bytesRead !== b - a) throw new Error(`${path}: only ${bytesRead} of bytes ${a}-${b - 1} could be read`)
+    at += b - a
   }
   return out
 }

@@ -3,7 +3,7 @@
 // judges the answer: status, Content-Range, the version (validators), the encoding, --max-bytes; and that
 // streams a body into the local file. Beneath it a Transport asks (HTTP, or a store's signed requests);
 // a fake one serves unit tests.
-import { open, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { BatchedWrites } from './batched-writes.js'
 import { RecordError } from '../core/errors.js'
 import { option, words } from '../core/words.js'
@@ -34,9 +34,6 @@ export function httpTransport (url: string, o: RequestOptions): Transport {
     retrying: async (transfer, attempt) => await retrying(url, o, transfer, attempt)
   }
 }
-
-/** Where a body goes: the record's temp file as one open handle (lib/source/fetch.ts), or a path. */
-export type LocalFile = FileHandle | string
 
 /** The version a remote file is known as: its total size and strong validator (RFC 9110 8.8). */
 export interface Version {
@@ -69,7 +66,7 @@ export class RemoteFile implements Version {
    * memory (`prefix`). A server that sends the whole file instead has its body downloaded into `target` in
    * that one request (null), unless `refuseWhole` gives an error for it, thrown before the body is read.
    */
-  async head (length: number, keep: number, target: LocalFile, refuseWhole: (h: Headers) => RecordError | undefined): Promise<{ length: number, prefix: Buffer, headers: Headers } | null> {
+  async head (length: number, keep: number, target: FileHandle, refuseWhole: (h: Headers) => RecordError | undefined): Promise<{ length: number, prefix: Buffer, headers: Headers } | null> {
     return await this.transport.retrying(this.transfer, async () => {
       const res = await this.transport.get({ range: `bytes=0-${length - 1}` })
       if (res.statusCode === 200) {
@@ -93,14 +90,14 @@ export class RemoteFile implements Version {
       // may move far less. Should this become a download, whole() refuses it before its body.
       const want = Math.min(range.end + 1, length)
       const prefix = Buffer.alloc(Math.min(want, keep))
-      await withFile(target, false, async (file) => {
-        const writes = new BatchedWrites(file, 0)
-        await readBody(res.body, this.url, this.transfer, { length: want, excess: 'stop' }, async (chunk, offset) => {
-          if (offset < prefix.length) chunk.copy(prefix, offset)
-          await writes.add(chunk, offset)
-        })
-        await writes.flush()
+      // A retried attempt writes from the first byte again, over whatever the last one left.
+      await target.truncate(0)
+      const writes = new BatchedWrites(target, 0)
+      await readBody(res.body, this.url, this.transfer, { length: want, excess: 'stop' }, async (chunk, offset) => {
+        if (offset < prefix.length) chunk.copy(prefix, offset)
+        await writes.add(chunk, offset)
       })
+      await writes.flush()
       return { length: want, prefix, headers: res.headers }
     })
   }
@@ -111,12 +108,12 @@ export class RemoteFile implements Version {
    * the resume. A short body is never taken as success: its length is checked against Content-Length or
    * Content-Range.
    */
-  async whole (target: LocalFile, written = 0): Promise<void> {
+  async whole (target: FileHandle, written = 0): Promise<void> {
     const state = { written }
     await this.transport.retrying(this.transfer, () => this.wholeOnce(target, state))
   }
 
-  private async wholeOnce (target: LocalFile, state: { written: number }): Promise<void> {
+  private async wholeOnce (target: FileHandle, state: { written: number }): Promise<void> {
     // Every byte arrived before the connection failed (a server closing the socket as the body ends):
     // there is nothing left to ask for, and asking for bytes past the end would be answered 416.
     if (this.complete(state.written)) return
@@ -176,23 +173,22 @@ export class RemoteFile implements Version {
   }
 
   /** Streams a body to the end of a file, counting bytes, enforcing --max-bytes and the expected length. */
-  private async receive (body: Body, target: LocalFile, append: boolean, state: { written: number }): Promise<void> {
+  private async receive (body: Body, target: FileHandle, append: boolean, state: { written: number }): Promise<void> {
     const max = this.transport.maxBytes
     const start = append ? state.written : 0
     let failure: unknown
-    await withFile(target, append, async (file) => {
-      const writes = new BatchedWrites(file, start)
-      try {
-        await readBody(body, this.url, this.transfer, { over: (got) => start + got > max ? tooLarge(this.url, start + got, max) : undefined },
-          async (chunk) => await writes.add(chunk))
-      } catch (err) {
-        failure = err
-      } finally {
-        // What arrived is written even when the body failed, so a retry can resume from it.
-        await writes.flush().catch((err: unknown) => { failure ??= err })
-        state.written = (await file.stat()).size
-      }
-    })
+    if (!append) await target.truncate(0)
+    const writes = new BatchedWrites(target, start)
+    try {
+      await readBody(body, this.url, this.transfer, { over: (got) => start + got > max ? tooLarge(this.url, start + got, max) : undefined },
+        async (chunk) => await writes.add(chunk))
+    } catch (err) {
+      failure = err
+    } finally {
+      // What arrived is written even when the body failed, so a retry can resume from it.
+      await writes.flush().catch((err: unknown) => { failure ??= err })
+      state.written = (await target.stat()).size
+    }
     // A connection that fails after the last byte of a body of known length has lost nothing.
     if (failure !== undefined && !(this.complete(state.written) && !(failure instanceof RecordError))) throw failure
     if (this.size !== undefined && state.written !== this.size) {
@@ -304,19 +300,4 @@ export class RemoteFile implements Version {
 function conditions (validator: string): Record<string, string> {
   const guard = validator.startsWith('"') ? 'if-match' : 'if-unmodified-since'
   return { [guard]: validator, 'if-range': validator }
-}
-
-/** Runs `work` on the local file emptied first unless `append`: the record's open handle, or a path opened
- * for it and closed after, whatever happened. */
-async function withFile<T> (target: LocalFile, append: boolean, work: (file: FileHandle) => Promise<T>): Promise<T> {
-  if (typeof target !== 'string') {
-    if (!append) await target.truncate(0)
-    return await work(target)
-  }
-  const file = await open(target, append ? 'r+' : 'w')
-  try {
-    return await work(file)
-  } finally {
-    await file.close()
-  }
 }

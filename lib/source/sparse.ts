@@ -2,7 +2,7 @@
 // (the head, the directories, the blocks of windows read). It owns what it knows of its URL (size and
 // validator), which ranges it holds and which are in flight, so a block already being fetched by one
 // record is awaited by another, not fetched twice (as geotiff.js's BlockedSource does).
-import { open, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { mergeRanges, missingRanges, totalBytes, type Range } from './ranges.js'
 import type { SparseSource } from '../core/fetched.js'
 import type { RemoteFile } from './remote-file.js'
@@ -60,19 +60,14 @@ export async function fetchMissing (src: SparseSource, wanted: Range[], remote: 
  * await, so that a record planning the same blocks a moment later finds them and waits.
  */
 async function fetchRanges (src: SparseSource, ranges: Range[], remote: RemoteFile): Promise<void> {
-  // The source's own handle, or the path opened for these ranges.
-  const own = src.file === undefined ? open(src.path, 'r+') : undefined
-  const file = own ?? Promise.resolve(src.file as FileHandle)
-  // In parallel: the ranges of one window are one round trip, not one each. All settle before the file
-  // closes, so no late write meets a closed handle.
+  // In parallel: the ranges of one window are one round trip, not one each.
   const results = await Promise.allSettled(ranges.map((range) => {
-    const entry = { range, done: file.then((f) => fetchRange(src, f, range, remote)) }
+    const entry = { range, done: fetchRange(src, src.file, range, remote) }
     src.inFlight.push(entry)
     return entry.done
       .then(() => { src.held = mergeRanges([...src.held, range]) })
       .finally(() => { src.inFlight.splice(src.inFlight.indexOf(entry), 1) })
   }))
-  if (own) await (await own.catch(() => null))?.close()
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
   if (failed) throw failed.reason
 }
