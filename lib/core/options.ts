@@ -66,6 +66,21 @@ export interface PipelineOptions extends WindowRequest {
    * a fault inside the HTTP client. Default: an Agent with `concurrency` connections per origin.
    */
   dispatcher?: () => Dispatcher
+  /**
+   * The proxy for every request (--proxy), an http:// or https:// URL (credentials in it are never printed).
+   * Unset: HTTP_PROXY, HTTPS_PROXY and NO_PROXY from the environment, either case, as curl reads them.
+   */
+  proxy?: string
+  /** Hosts reached directly, not through a proxy (--noproxy, as curl's): names, domain suffixes, IPs, or '*'. Unset: NO_PROXY. */
+  noProxy?: string
+  /** Credentials per host from a netrc file (--netrc: $NETRC or ~/.netrc), sent as Basic to that host's origin only. */
+  netrc: boolean
+  /** The netrc file to read (--netrc-file); implies `netrc`. */
+  netrcFile?: string
+  /** PEM file of the certificate authorities https servers are checked against (--cacert, as curl's); default Node's. */
+  caBundle?: string
+  /** GDAL configuration options for the run (--config KEY=VALUE, as GDAL's tools take them). */
+  gdalConfig: Record<string, string>
   /** Keep only the records whose hash falls in this shard (1-based); the rest are other workers'. */
   shard?: Shard
   /**
@@ -90,7 +105,7 @@ export interface PipelineOptions extends WindowRequest {
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
-export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'shard' | 'assets' | 'windowGiven'>> & {
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'gdalConfig' | 'shard' | 'assets' | 'windowGiven'>> & {
   /** Asset keys as a list, or as --assets takes them ('red,green,blue'). */
   assets?: string[] | string
   /** `{index, count}` or 'K/N' as --shard takes it. */
@@ -99,6 +114,8 @@ export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemor
   maxMemory?: number | string
   cacheMax?: number | string
   headers?: Record<string, string> | string[]
+  /** An object, or 'KEY=VALUE' strings as --config takes them. */
+  gdalConfig?: Record<string, string> | string[]
 }
 
 export const defaults: PipelineOptions = {
@@ -116,6 +133,8 @@ export const defaults: PipelineOptions = {
   headers: {},
   requesterPays: false,
   noSign: false,
+  netrc: false,
+  gdalConfig: {},
   format: 'GTiff',
   creationOptions: [],
   skipExisting: false,

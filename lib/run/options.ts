@@ -13,7 +13,7 @@ import { isStoreUri } from '../core/url.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow } from '../core/request.js'
 
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames'])
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle'])
 
 function fail (key: string, message: Message): never {
   throw new UsageError(words`${option(key)}: ${message}`, { option: key })
@@ -136,7 +136,11 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.minValid !== undefined && (typeof o.minValid !== 'number' || !(o.minValid >= 0 && o.minValid <= 1))) {
     fail('minValid', `must be a fraction from 0 to 1, got ${JSON.stringify(o.minValid)}`)
   }
-  for (const key of ['skipExisting', 'requesterPays', 'noSign', 'chipStats', 'fixedConcurrency'] as const) {
+  for (const key of ['proxy', 'noProxy', 'netrcFile', 'caBundle'] as const) {
+    if (o[key] !== undefined && (typeof o[key] !== 'string' || o[key] === '')) fail(key, `must be text, got ${JSON.stringify(o[key])}`)
+  }
+  o.gdalConfig = optionValue('gdalConfig', () => parseConfig(o.gdalConfig))
+  for (const key of ['skipExisting', 'requesterPays', 'noSign', 'chipStats', 'fixedConcurrency', 'netrc'] as const) {
     if (typeof o[key] !== 'boolean') fail(key, `must be true or false, got ${JSON.stringify(o[key])}`)
   }
   if (!Array.isArray(o.creationOptions)) fail('creationOptions', 'must be a list of NAME=VALUE strings')
@@ -170,6 +174,24 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
     fail('window', words`negative offsets reach outside the raster and need ${option('boundless', true)}`)
   }
   return o
+}
+
+/** GDAL configuration options: an object of text values, or 'KEY=VALUE' strings. */
+function parseConfig (value: unknown): Record<string, string> {
+  if (value === null || typeof value !== 'object') throw new InvalidValue('must be KEY=VALUE strings or an object')
+  const entries: Array<[string, unknown]> = Array.isArray(value)
+    ? value.map((item) => {
+      const text = String(item)
+      const at = text.indexOf('=')
+      if (at <= 0) throw new InvalidValue(`'${text}' is not KEY=VALUE`)
+      return [text.slice(0, at), text.slice(at + 1)]
+    })
+    : Object.entries(value)
+  for (const [key, v] of entries) {
+    if (!/^[A-Za-z0-9_]+$/.test(key)) throw new InvalidValue(`'${key}' is not a GDAL configuration option's name`)
+    if (typeof v !== 'string') throw new InvalidValue(`${key} must be text, got ${JSON.stringify(v)}`)
+  }
+  return Object.fromEntries(entries) as Record<string, string>
 }
 
 function stripUndefined<T extends object> (obj: T): Partial<T> {
