@@ -12,7 +12,7 @@ import { keyNames, option, say, words, type Message } from '../core/words.js'
 import { createBlockFetcher, createFetcher, httpOptions } from '../source/fetch.js'
 import { Finalize, releaseJob } from './finalize.js'
 import { checkCreationOptions, copiesOverviews, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from '../raster/formats.js'
-import { loadGdal } from '../raster/gdal.js'
+import { applyGdalConfig, loadGdal } from '../raster/gdal.js'
 import { createHttpClient } from '../http/client.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
 import { printable, Secrets } from '../http/redact.js'
@@ -141,6 +141,7 @@ function headersKey (job: Job): string {
 export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const options = resolveOptions(given)
   const gdal = loadGdal()
+  applyGdalConfig(gdal, options.gdalConfig)
   const ext = outputExtension(gdal, options.format)
   const creationOptions = mergeCreationOptions(options.format, options.creationOptions)
   // The defaults alone are known good: GDAL is asked only when a user gave options.
