@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { rasterPipeline, UsageError, type PipelineInput, type ResultRecord } from '../lib/index.js'
-import { optionsFromEnvironment } from '../lib/run/environment.js'
+import { beneath, optionsFromEnvironment } from '../lib/run/environment.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 import { FIXTURES, ROOT, runCli, scratch } from './support/run.js'
 import { startS3, type S3Fixture } from './support/s3.js'
@@ -44,7 +44,7 @@ async function origin (answer: 'file' | 'unavailable' | 'silent'): Promise<{ url
 
 /** One library run: the environment's options beneath the test's, as the CLI layers them. */
 async function run (env: Record<string, string>, own: PipelineInput, urls: string[]): Promise<ResultRecord[]> {
-  const pipeline = rasterPipeline({ ...optionsFromEnvironment(env).options, window: WINDOW, ...own })
+  const pipeline = rasterPipeline(beneath(optionsFromEnvironment(env).options, { window: WINDOW, ...own }))
   for (const url of urls) pipeline.write({ url })
   pipeline.end()
   const records: ResultRecord[] = []

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { optionsFromEnvironment, splitGdalHeaders } from '../lib/run/environment.js'
+import { beneath, optionsFromEnvironment, splitGdalHeaders } from '../lib/run/environment.js'
 import { resolveOptions } from '../lib/run/options.js'
 import { UsageError } from '../lib/core/errors.js'
 import { s3Address, s3Endpoint, s3Settings } from '../lib/store/s3.js'
@@ -187,4 +187,13 @@ test('S3 addresses: virtual-hosted as GDAL by default with AWS_S3_ENDPOINT, path
   assert.equal(address({ AWS_ENDPOINT_URL_S3: 'https://store.lan/prefix/', AWS_VIRTUAL_HOSTING: 'TRUE' }), 'https://rasters.store.lan/prefix/a%20b/c.tif')
   // AWS_HTTPS does not change a full URL's scheme.
   assert.equal(address({ AWS_ENDPOINT_URL: 'https://store.lan', AWS_HTTPS: 'NO' }), 'https://store.lan/rasters/a%20b/c.tif')
+})
+
+test('beneath: the caller\'s options over the environment\'s; undefined leaves the environment\'s; headers merge by name', () => {
+  const env = optionsFromEnvironment({ GDAL_HTTP_MAX_RETRY: '2', GDAL_HTTP_TIMEOUT: '9', GDAL_HTTP_HEADERS: 'X-A: env,X-B: env' }).options
+  const merged = beneath(env, { retries: 5, timeout: undefined, headers: ['X-B: flag', 'X-C: flag'] })
+  assert.deepEqual(merged, { retries: 5, timeout: 9, headers: { 'x-a': 'env', 'x-b': 'flag', 'x-c': 'flag' } })
+  assert.deepEqual(beneath({}, { headers: ['X-C: flag'] }).headers, ['X-C: flag'])
+  // A bad -H is left to resolveOptions, which names the option.
+  assert.deepEqual(beneath(env, { headers: ['no colon'] }).headers, ['no colon'])
 })

@@ -233,6 +233,24 @@ export function optionsFromEnvironment (env: Env = process.env): EnvironmentOpti
 }
 
 /**
+ * A caller's options (the command line's) over the environment's: a key given (not undefined) replaces
+ * the environment's, except headers, which merge by name with the caller's winning (as -H over
+ * GDAL_HTTP_HEADERS). Headers that do not parse are left for resolveOptions to refuse by their option.
+ */
+export function beneath (environment: PipelineInput, own: PipelineInput): PipelineInput {
+  const merged: PipelineInput = { ...environment }
+  for (const [key, value] of Object.entries(own)) if (value !== undefined) (merged as Record<string, unknown>)[key] = value
+  if (environment.headers !== undefined && own.headers !== undefined) {
+    try {
+      merged.headers = { ...parseHeaders(environment.headers), ...parseHeaders(own.headers) }
+    } catch (err) {
+      if (!(err instanceof InvalidValue)) throw err
+    }
+  }
+  return merged
+}
+
+/**
  * GDAL_HTTP_USERPWD (Basic, libcurl's default and what GDAL_HTTP_AUTH=BASIC or ANY lead to) and
  * GDAL_HTTP_BEARER (with GDAL_HTTP_AUTH=BEARER or unset) as an Authorization header, which goes to each
  * URL's own origin only. Other methods (NTLM, NEGOTIATE, ANYSAFE) are not rasterpipe's: ignored.
