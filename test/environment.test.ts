@@ -184,3 +184,18 @@ test('CLI: GDAL_HTTP_HEADERS reaches the server, -H wins for the same name, and 
   assert.ok(result.stderr.includes('CPL_VSIL_CURL_ALLOWED_EXTENSIONS'), result.stderr)
   assert.ok(!result.stderr.includes('cli-k3y') && !result.stdout.includes('cli-k3y'))
 })
+
+test('--config (gdalConfig) gives the store variables as GDAL\'s --config does: AWS_S3_ENDPOINT, AWS_HTTPS, AWS_VIRTUAL_HOSTING and keys, in a library run', async () => {
+  s3.reset()
+  const config = { ...s3.gdalEnv(), AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_EC2_METADATA_DISABLED: 'true' }
+  try {
+    const records = await run({}, { outDir: join(dir, 's3-config'), fetch: 'range', retries: 1, retryBaseMs: 5, gdalConfig: config }, ['s3://rasters/scenes/rgb.tif'])
+    assert.equal(records[0].status, 'ok', JSON.stringify(records[0]))
+    assert.ok(s3.stats('rasters/scenes/rgb.tif').requests > 0)
+    assert.ok(!JSON.stringify(records).includes(s3.credentials.secretAccessKey))
+  } finally {
+    // Process-wide in GDAL: unset what the rest of this process should not see.
+    const gdal = loadGdal()
+    for (const key of Object.keys(config)) gdal.config.set(key, null)
+  }
+})

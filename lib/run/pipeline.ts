@@ -184,7 +184,8 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const live = new Set<Job>()
   // Values that are never printed: header values now, store credentials as they are resolved.
   const secrets = new Secrets()
-  const stores = new Stores(options, secrets)
+  // The stores' variables as GDAL takes them: the environment, --config (gdalConfig) on top.
+  const stores = new Stores(options, secrets, { ...process.env, ...options.gdalConfig })
   const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores, warn: (message: Message) => warn(message), copiesOverviews: copiesOverviews(options.format, creationOptions) }
   // Uploads stop when the run is cancelled; they are the write stage's, so not bound by --max-time.
   const upload = {

@@ -54,8 +54,21 @@ export function s3Settings (env: Env, o: { requesterPays: boolean, noSign: boole
   }
   if (endpoint) settings.endpoint = endpoint.url
   else if (env.AWS_HTTPS && !gdalTrue(env.AWS_HTTPS)) settings.insecure = true
-  if (!settings.noSign) settings.credentials = refreshing(awsSdk().fromNodeProviderChain(env.AWS_PROFILE ? { profile: env.AWS_PROFILE } : {}), secrets)
+  if (!settings.noSign) settings.credentials = refreshing(keysIn(env) ?? awsSdk().fromNodeProviderChain(env.AWS_PROFILE ? { profile: env.AWS_PROFILE } : {}), secrets)
   return settings
+}
+
+/**
+ * Keys given in `env` itself, first as in the SDK's chain (its fromEnv reads process.env alone): so that
+ * the run's environment with --config on top (AWS_ACCESS_KEY_ID=…, as GDAL's --config takes them) counts.
+ */
+function keysIn (env: Env): (() => Promise<AwsCredentialIdentity>) | undefined {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY
+  // As the chain does: a profile named skips the keys in the environment.
+  if (!accessKeyId || !secretAccessKey || env.AWS_PROFILE) return undefined
+  const sessionToken = env.AWS_SESSION_TOKEN || undefined
+  return async () => ({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) })
 }
 
 /** gs:// through the XML API with HMAC keys (the variables GDAL's /vsigs/ reads). */
