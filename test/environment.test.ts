@@ -185,9 +185,10 @@ test('CLI: GDAL_HTTP_HEADERS reaches the server, -H wins for the same name, and 
   assert.ok(!result.stderr.includes('cli-k3y') && !result.stdout.includes('cli-k3y'))
 })
 
-test('--config (gdalConfig) gives the store variables as GDAL\'s --config does: AWS_S3_ENDPOINT, AWS_HTTPS, AWS_VIRTUAL_HOSTING and keys, in a library run', async () => {
+test('--config (gdalConfig) gives the store variables as GDAL\'s --config does (AWS_S3_ENDPOINT, AWS_HTTPS, keys); an IP endpoint goes path-style without AWS_VIRTUAL_HOSTING=FALSE', async () => {
   s3.reset()
-  const config = { ...s3.gdalEnv(), AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_EC2_METADATA_DISABLED: 'true' }
+  const config: Record<string, string> = { ...s3.gdalEnv(), AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_EC2_METADATA_DISABLED: 'true' }
+  delete config.AWS_VIRTUAL_HOSTING
   try {
     const records = await run({}, { outDir: join(dir, 's3-config'), fetch: 'range', retries: 1, retryBaseMs: 5, gdalConfig: config }, ['s3://rasters/scenes/rgb.tif'])
     assert.equal(records[0].status, 'ok', JSON.stringify(records[0]))

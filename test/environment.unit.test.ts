@@ -184,6 +184,10 @@ test('S3 addresses: virtual-hosted as GDAL by default with AWS_S3_ENDPOINT, path
   // A bucket name that cannot be a host name goes path-style whatever is asked.
   assert.equal(address({ AWS_S3_ENDPOINT: 'minio.lan:9000', AWS_VIRTUAL_HOSTING: 'TRUE' }, 'my.bucket'), 'https://minio.lan:9000/my.bucket/a%20b/c.tif')
   assert.equal(address({ AWS_ENDPOINT_URL: 'http://127.0.0.1:9000' }), 'http://127.0.0.1:9000/rasters/a%20b/c.tif')
+  // An IP address has no names under it: path-style, where GDAL would ask rasters.127.0.0.1 and fail.
+  assert.equal(address({ AWS_S3_ENDPOINT: '127.0.0.1:9000', AWS_HTTPS: 'NO' }), 'http://127.0.0.1:9000/rasters/a%20b/c.tif')
+  assert.equal(address({ AWS_S3_ENDPOINT: '[::1]:9000', AWS_HTTPS: 'NO' }), 'http://[::1]:9000/rasters/a%20b/c.tif')
+  assert.equal(address({ AWS_S3_ENDPOINT: 'localhost:9000', AWS_HTTPS: 'NO' }), 'http://rasters.localhost:9000/a%20b/c.tif')
   assert.equal(address({ AWS_ENDPOINT_URL_S3: 'https://store.lan/prefix/', AWS_VIRTUAL_HOSTING: 'TRUE' }), 'https://rasters.store.lan/prefix/a%20b/c.tif')
   // AWS_HTTPS does not change a full URL's scheme.
   assert.equal(address({ AWS_ENDPOINT_URL: 'https://store.lan', AWS_HTTPS: 'NO' }), 'https://store.lan/rasters/a%20b/c.tif')

@@ -1,6 +1,7 @@
 // s3:// sources, and gs:// through Cloud Storage's S3-compatible XML API: the HTTPS address to ask
 // (virtual-hosted on AWS, path-style on a custom endpoint) and every request signed with AWS Signature V4
 // by @smithy/signature-v4, the credentials from the AWS default chain (or GDAL's GS_* HMAC keys).
+import { isIP } from 'node:net'
 import { awsSdk } from './sdks.js'
 import { RecordError } from '../core/errors.js'
 import { yes } from './flags.js'
@@ -163,10 +164,12 @@ const DNS_BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/
 
 /**
  * The address of an object: BUCKET.HOST/KEY under virtual hosting, HOST/BUCKET/KEY path-style. Bucket
- * names that cannot be a host name (dots break the TLS wildcard; capitals, underscores) go path-style.
+ * names that cannot be a host name (dots break the TLS wildcard; capitals, underscores) go path-style,
+ * and so does every bucket of an endpoint that is an IP address.
  */
 export function s3Address (s: Pick<S3Settings, 'endpoint' | 'virtualHosting' | 'insecure'>, bucket: string, key: string, region: string): string {
-  const virtual = s.virtualHosting && DNS_BUCKET.test(bucket)
+  // An endpoint given as an IP address has no names under it (GDAL would ask BUCKET.127.0.0.1 anyway).
+  const virtual = s.virtualHosting && DNS_BUCKET.test(bucket) && !(s.endpoint && isIP(s.endpoint.hostname.replace(/^\[|\]$/g, '')))
   if (s.endpoint) {
     const base = s.endpoint
     const path = base.pathname.replace(/\/+$/, '')
