@@ -57,7 +57,7 @@ function quoted (value: string): string {
 }
 
 /** YES/NO as GDAL writes its booleans (CPLTestBool), but strict: a typo is an error, not a silent YES. */
-export function gdalBoolean (value: string, name: string): boolean {
+function gdalBoolean (value: string, name: string): boolean {
   if (/^(yes|true|on|1)$/i.test(value.trim())) return true
   if (/^(no|false|off|0)$/i.test(value.trim())) return false
   fail(name, `must be YES or NO (or TRUE/FALSE, ON/OFF, 1/0), got ${quoted(value)}`)
@@ -70,9 +70,10 @@ function seconds (value: string, name: string, zero: boolean): number {
 }
 
 /**
- * GDAL_HTTP_HEADERS as GDAL (3.6 and later) reads it: lines (CRLF, or LF), or else a comma-separated list
- * where a "quoted" part may hold commas, with \" and \\ escaped inside the quotes; text with one comma and
- * no colon after it is one header (`Accept: text/plain, application/json`), as GDAL keeps it whole.
+ * GDAL_HTTP_HEADERS as GDAL documents it (3.6): a comma-separated list where a "quoted" item may hold
+ * commas, with \" and \\ escaped inside the quotes; or lines (CRLF, or LF). As later GDALs read it (3.6.2
+ * splits lines at commas too), lines split only at line breaks, and text with no colon after its first
+ * comma is one header (`Accept: text/plain, application/json`).
  * Returns 'Name: value' strings; never echoes a value in its complaints.
  */
 export function splitGdalHeaders (text: string): string[] {
@@ -205,7 +206,7 @@ export function optionsFromEnvironment (env: Env = process.env): EnvironmentOpti
   const proxy = chooseProxy(env, ignored)
   if (proxy !== undefined) options.proxy = proxy
 
-  // GDAL reads ~/.netrc unless told not to; rasterpipe, as curl, only when asked (README: "GDAL's variables").
+  // GDAL reads ~/.netrc unless told not to; rasterpipe, as curl, only when asked (README, "Environment variables").
   const netrc = get('GDAL_HTTP_NETRC')
   const netrcOn = netrc === undefined ? undefined : gdalBoolean(netrc, 'GDAL_HTTP_NETRC')
   const netrcFile = get('GDAL_HTTP_NETRC_FILE')
