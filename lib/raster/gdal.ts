@@ -4,6 +4,8 @@ import { createRequire, Module } from 'node:module'
 import { dirname } from 'node:path'
 import type * as GdalModule from 'gdal-async'
 import type { Job } from '../core/job.js'
+import { UsageError } from '../core/errors.js'
+import { option, words } from '../core/words.js'
 
 export type Gdal = typeof GdalModule
 export type Dataset = GdalModule.Dataset
@@ -78,6 +80,31 @@ export function checkedStep<T> (gdal: Gdal, warnings: string[], fn: () => T): T 
   return value
 }
 
+/**
+ * GDAL settings rasterpipe makes for the run and depends on, with why: neither the environment nor
+ * --config may change them (configure() sets them after GDAL has read its environment).
+ */
+export const OWN_CONFIG: Readonly<Record<string, { value: string, why: string }>> = {
+  GDAL_PAM_ENABLED: { value: 'NO', why: '.aux.xml side files would appear beside outputs and under their temporary names' },
+  GDAL_TIFF_INTERNAL_MASK: { value: 'YES', why: 'a mask would go to a .msk side file, which the rename into place leaves behind' },
+  GDAL_DISABLE_READDIR_ON_OPEN: { value: 'EMPTY_DIR', why: 'sources are single files in private directories; listing them for side files would find none' },
+  OSR_DEFAULT_AXIS_MAPPING_STRATEGY: { value: 'TRADITIONAL_GIS_ORDER', why: '--bbox and --bbox-crs take x (easting, longitude) first, as GDAL\'s tools do' },
+  GDAL_VALIDATE_CREATION_OPTIONS: { value: 'YES', why: '--co values are checked by GDAL\'s validator before the first record' }
+}
+
+/**
+ * A run's GDAL configuration (--config KEY=VALUE), set process-wide once its pipeline starts; keys
+ * rasterpipe depends on (OWN_CONFIG) are a usage error naming the key and why. GDAL_CACHEMAX and the
+ * rest are GDAL's to take as given.
+ */
+export function applyGdalConfig (gdal: Gdal, config: Readonly<Record<string, string>>): void {
+  for (const key of Object.keys(config)) {
+    const own = OWN_CONFIG[key.toUpperCase()]
+    if (own) throw new UsageError(words`${option('gdalConfig')}: ${key} is rasterpipe's own (${own.value}): ${own.why}`, { option: 'gdalConfig' })
+  }
+  for (const [key, value] of Object.entries(config)) gdal.config.set(key, value)
+}
+
 function configure (gdal: Gdal): void {
   // GDAL's messages never go to stderr on their own: they belong to records (an async call's rejection,
   // checkedStep after a synchronous one). gdal-async loads quiet; said here, as the run depends on it.
@@ -93,6 +120,8 @@ function configure (gdal: Gdal): void {
   gdal.config.set('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
   // x = easting/longitude everywhere, as GDAL's command-line tools take coordinates (GDAL >= 3.5).
   gdal.config.set('OSR_DEFAULT_AXIS_MAPPING_STRATEGY', 'TRADITIONAL_GIS_ORDER')
+  // --co typos are refused by what GDAL's validator says (formats.ts): a NO in the environment would hush it.
+  gdal.config.set('GDAL_VALIDATE_CREATION_OPTIONS', 'YES')
 }
 
 /**

@@ -12,7 +12,7 @@ import { keyNames, option, say, words, type Message } from '../core/words.js'
 import { createBlockFetcher, createFetcher, httpOptions } from '../source/fetch.js'
 import { Finalize, releaseJob } from './finalize.js'
 import { checkCreationOptions, copiesOverviews, mergeCreationOptions, outputExtension, UNGEOREFERENCED } from '../raster/formats.js'
-import { loadGdal } from '../raster/gdal.js'
+import { applyGdalConfig, loadGdal } from '../raster/gdal.js'
 import { createHttpClient } from '../http/client.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
 import { printable, Secrets } from '../http/redact.js'
@@ -141,6 +141,7 @@ function headersKey (job: Job): string {
 export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const options = resolveOptions(given)
   const gdal = loadGdal()
+  applyGdalConfig(gdal, options.gdalConfig)
   const ext = outputExtension(gdal, options.format)
   const creationOptions = mergeCreationOptions(options.format, options.creationOptions)
   // The defaults alone are known good: GDAL is asked only when a user gave options.
@@ -183,7 +184,8 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const live = new Set<Job>()
   // Values that are never printed: header values now, store credentials as they are resolved.
   const secrets = new Secrets()
-  const stores = new Stores(options, secrets)
+  // The stores' variables as GDAL takes them: the environment, --config (gdalConfig) on top.
+  const stores = new Stores(options, secrets, { ...process.env, ...options.gdalConfig })
   const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores, warn: (message: Message) => warn(message), copiesOverviews: copiesOverviews(options.format, creationOptions) }
   // Uploads stop when the run is cancelled; they are the write stage's, so not bound by --max-time.
   const upload = {

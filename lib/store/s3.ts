@@ -1,6 +1,7 @@
 // s3:// sources, and gs:// through Cloud Storage's S3-compatible XML API: the HTTPS address to ask
 // (virtual-hosted on AWS, path-style on a custom endpoint) and every request signed with AWS Signature V4
 // by @smithy/signature-v4, the credentials from the AWS default chain (or GDAL's GS_* HMAC keys).
+import { isIP } from 'node:net'
 import { awsSdk } from './sdks.js'
 import { RecordError } from '../core/errors.js'
 import { yes } from './flags.js'
@@ -12,8 +13,12 @@ export interface S3Settings {
   scheme: 's3' | 'gs'
   /** Signing region until a bucket's own is learnt. */
   region: string
-  /** A custom endpoint (S3-compatible stores, emulators): path-style addressing. */
+  /** A custom endpoint (S3-compatible stores, emulators). */
   endpoint?: URL
+  /** Buckets whose names can be host names are asked at BUCKET.HOST (virtual hosting), others path-style. */
+  virtualHosting: boolean
+  /** AWS's own endpoints over http (AWS_HTTPS=NO without an endpoint, as GDAL allows); default https. */
+  insecure?: boolean
   requesterPays: boolean
   /** Public buckets: no Authorization at all. */
   noSign: boolean
@@ -34,19 +39,37 @@ export interface AwsCredentialIdentity {
 
 /** The settings of s3:// sources, from the environment AWS's tools and GDAL read, and the options. */
 export function s3Settings (env: Env, o: { requesterPays: boolean, noSign: boolean }, secrets: Secrets): S3Settings {
-  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL
+  const endpoint = s3Endpoint(env)
+  const virtual = env.AWS_VIRTUAL_HOSTING ? gdalTrue(env.AWS_VIRTUAL_HOSTING) : undefined
   const settings: S3Settings = {
     scheme: 's3',
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    // Unset: as each variable's own tool addresses a bucket (AWS: virtual; GDAL's AWS_S3_ENDPOINT:
+    // virtual, its default TRUE; AWS_ENDPOINT_URL: path-style, what S3-compatible stores all take).
+    virtualHosting: virtual ?? (endpoint === undefined || endpoint.from === 'AWS_S3_ENDPOINT'),
     requesterPays: o.requesterPays || env.AWS_REQUEST_PAYER === 'requester',
     noSign: o.noSign || yes(env.AWS_NO_SIGN_REQUEST),
     source: env.AWS_ACCESS_KEY_ID ? 'the environment (AWS_ACCESS_KEY_ID)'
       : env.AWS_PROFILE ? `profile '${env.AWS_PROFILE}'`
         : 'the default chain (profile default, web identity, container or instance metadata)'
   }
-  if (endpoint) settings.endpoint = endpointUrl(endpoint, env.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL')
-  if (!settings.noSign) settings.credentials = refreshing(awsSdk().fromNodeProviderChain(env.AWS_PROFILE ? { profile: env.AWS_PROFILE } : {}), secrets)
+  if (endpoint) settings.endpoint = endpoint.url
+  else if (env.AWS_HTTPS && !gdalTrue(env.AWS_HTTPS)) settings.insecure = true
+  if (!settings.noSign) settings.credentials = refreshing(keysIn(env) ?? awsSdk().fromNodeProviderChain(env.AWS_PROFILE ? { profile: env.AWS_PROFILE } : {}), secrets)
   return settings
+}
+
+/**
+ * Keys given in `env` itself, first as in the SDK's chain (its fromEnv reads process.env alone): so that
+ * the run's environment with --config on top (AWS_ACCESS_KEY_ID=…, as GDAL's --config takes them) counts.
+ */
+function keysIn (env: Env): (() => Promise<AwsCredentialIdentity>) | undefined {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY
+  // As the chain does: a profile named skips the keys in the environment.
+  if (!accessKeyId || !secretAccessKey || env.AWS_PROFILE) return undefined
+  const sessionToken = env.AWS_SESSION_TOKEN || undefined
+  return async () => ({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) })
 }
 
 /** gs:// through the XML API with HMAC keys (the variables GDAL's /vsigs/ reads). */
@@ -55,6 +78,7 @@ export function gsSettings (env: Env, o: { noSign: boolean }, secrets: Secrets):
     scheme: 'gs',
     region: 'auto',
     endpoint: endpointUrl(env.CPL_GS_ENDPOINT || 'https://storage.googleapis.com', 'CPL_GS_ENDPOINT'),
+    virtualHosting: false,
     requesterPays: false,
     noSign: o.noSign || yes(env.GS_NO_SIGN_REQUEST),
     source: 'the environment (GS_ACCESS_KEY_ID)'
@@ -69,6 +93,35 @@ export function gsSettings (env: Env, o: { noSign: boolean }, secrets: Secrets):
     }
   }
   return settings
+}
+
+/**
+ * The custom S3 endpoint, and the variable it came from: the AWS CLI's AWS_ENDPOINT_URL_S3, then its
+ * AWS_ENDPOINT_URL (full URLs), then GDAL's AWS_S3_ENDPOINT (host[:port], over https unless AWS_HTTPS=NO;
+ * a URL with its scheme is taken as well). AWS's own first: rasterpipe's S3 client is the AWS SDK's
+ * chain, and each tool reads only its own, so the one that names a whole URL decides.
+ */
+export function s3Endpoint (env: Env): { url: URL, from: string } | undefined {
+  for (const from of ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL']) {
+    const text = env[from]
+    if (text) return { url: endpointUrl(text, from), from }
+  }
+  const host = env.AWS_S3_ENDPOINT?.trim()
+  if (!host) return undefined
+  const scheme = env.AWS_HTTPS && !gdalTrue(env.AWS_HTTPS) ? 'http' : 'https'
+  let url: URL | undefined
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(host) ? host : `${scheme}://${host}`)
+  } catch { /* said below */ }
+  if (!url || !/^https?:$/.test(url.protocol) || url.hostname === '' || url.search !== '' || url.hash !== '' || url.username !== '') {
+    throw new RecordError('fetch', 'BAD_URL', 'AWS_S3_ENDPOINT: is not host[:port] (as GDAL takes it: s3.example.com, 127.0.0.1:9000)')
+  }
+  return { url, from: 'AWS_S3_ENDPOINT' }
+}
+
+/** A boolean as GDAL reads it (CPLTestBool): NO, FALSE, OFF and 0 are false, anything else true. */
+function gdalTrue (value: string): boolean {
+  return !/^(no|false|off|0)$/i.test(value.trim())
 }
 
 function endpointUrl (text: string, name: string): URL {
@@ -109,6 +162,27 @@ function encodeKey (key: string): string {
 
 const DNS_BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/
 
+/**
+ * The address of an object: BUCKET.HOST/KEY under virtual hosting, HOST/BUCKET/KEY path-style. Bucket
+ * names that cannot be a host name (dots break the TLS wildcard; capitals, underscores) go path-style,
+ * and so does every bucket of an endpoint that is an IP address.
+ */
+export function s3Address (s: Pick<S3Settings, 'endpoint' | 'virtualHosting' | 'insecure'>, bucket: string, key: string, region: string): string {
+  // An endpoint given as an IP address has no names under it (GDAL would ask BUCKET.127.0.0.1 anyway).
+  const virtual = s.virtualHosting && DNS_BUCKET.test(bucket) && !(s.endpoint && isIP(s.endpoint.hostname.replace(/^\[|\]$/g, '')))
+  if (s.endpoint) {
+    const base = s.endpoint
+    const path = base.pathname.replace(/\/+$/, '')
+    return virtual
+      ? `${base.protocol}//${bucket}.${base.host}${path}/${encodeKey(key)}`
+      : `${base.origin}${path}/${bucket}/${encodeKey(key)}`
+  }
+  const scheme = s.insecure ? 'http' : 'https'
+  return virtual
+    ? `${scheme}://${bucket}.s3.${region}.amazonaws.com/${encodeKey(key)}`
+    : `${scheme}://s3.${region}.amazonaws.com/${bucket}/${encodeKey(key)}`
+}
+
 /** Refusals that are about the credentials, as S3 names them in its error XML. */
 const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'AuthorizationHeaderMalformed', 'InvalidSecurity', 'AllAccessDisabled'])
 
@@ -121,13 +195,7 @@ export function s3Auth (uri: string, s: S3Settings, regions: Map<string, string>
   if (!m) throw new RecordError('input', 'BAD_URL', `${uri}: expected ${s.scheme}://BUCKET/KEY`)
   const [, bucket, key] = m
   const region = (): string => regions.get(bucket) ?? s.region
-  const target = (): string => {
-    if (s.endpoint) return `${s.endpoint.origin}${s.endpoint.pathname.replace(/\/+$/, '')}/${bucket}/${encodeKey(key)}`
-    // Bucket names with dots break the TLS wildcard of virtual-hosted addresses: those go path-style.
-    return DNS_BUCKET.test(bucket)
-      ? `https://${bucket}.s3.${region()}.amazonaws.com/${encodeKey(key)}`
-      : `https://s3.${region()}.amazonaws.com/${bucket}/${encodeKey(key)}`
-  }
+  const target = (): string => s3Address(s, bucket, key, region())
   return {
     target,
     async sign (method, url, headers) {
