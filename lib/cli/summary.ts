@@ -43,6 +43,8 @@ export interface StatsJson extends RecordsStats {
   /** Under --shard: which shard this run was (K/N), and how many input records it left to the others. */
   shard?: string
   other_shards?: number
+  /** What the run ran on, as --version --json says it. */
+  versions?: Record<string, string | null>
 }
 
 export interface HostStats {
@@ -116,6 +118,8 @@ export class Tally {
 export class Summary extends Tally {
   /** Set under --shard once the run is over. */
   shard?: { index: number, count: number, others: number }
+  /** What the run ran on (versions.ts), set by the command. */
+  versions?: Record<string, string | null>
   /** Set once the run is over: each host's limit (lib/http/host-limit.ts). */
   hosts: Record<string, HostLimitFigures> = {}
   private readonly started = performance.now()
@@ -154,6 +158,7 @@ export class Summary extends Tally {
       s.shard = `${this.shard.index}/${this.shard.count}`
       s.other_shards = this.shard.others
     }
+    if (this.versions) s.versions = this.versions
     return s
   }
 
