@@ -32,10 +32,15 @@ export function distance (a: string, b: string): number {
 }
 
 /**
- * The known long option nearest to a misspelt one: the one it begins (`--conc`), else the closest within a
- * few edits (a third of its length, at least 2), as git and cargo suggest. Undefined when none is near.
+ * The known option nearest to a misspelt one: the one long option it begins (`--conc`), else the closest
+ * within a few edits (a third of its length, at least 2), as git and cargo suggest. Undefined when none is near.
  */
 export function nearest (unknown: string): string | undefined {
+  // One letter: only the same letter in the other case (-v for -V); any other is as near as every letter.
+  if (/^-[^-]$/.test(unknown)) {
+    const other = `-${unknown[1] === unknown[1].toLowerCase() ? unknown[1].toUpperCase() : unknown[1].toLowerCase()}`
+    return spellings().has(other) ? other : undefined
+  }
   const bare = unknown.replace(/^-+/, '').split('=')[0].toLowerCase()
   if (bare === '') return undefined
   const longs = [...spellings().keys()].filter((s) => s.startsWith('--')).map((s) => s.slice(2))

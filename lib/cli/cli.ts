@@ -1,6 +1,7 @@
 // The rasterpipe command's front: the arguments, --help, --version, usage errors (exit 2), and the
-// subcommand. It loads only what they need; the run (lib/cli/run.ts, with the pipeline, undici and GDAL)
-// is imported once the arguments are known good. Exit 0 all ok, 1 any failed, 2 usage.
+// subcommands (summarize, completion). It loads only what they need; the run (lib/cli/run.ts, with the
+// pipeline, undici and GDAL) is imported once the arguments are known good. Exit 0 all ok, 1 any
+// failed, 2 usage.
 import { access, constants, stat } from 'node:fs/promises'
 import { UsageError } from '../core/errors.js'
 import { namedValue, optionValue, resolveOptions } from '../run/options.js'
@@ -168,6 +169,15 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
   if (argv[0] === 'summarize') {
     const { summarize } = await import('./summarize.js')
     return await summarize(argv.slice(1), io)
+  }
+  if (argv[0] === 'completion') {
+    const { completion } = await import('./completion.js')
+    try {
+      return completion(argv.slice(1), io)
+    } catch (err) {
+      if (err instanceof UsageError) return usage(io, err)
+      throw err
+    }
   }
   let config
   try {

@@ -94,6 +94,11 @@ export const EXIT_STATUS: ReadonlyArray<[string, string]> = [
   ['141', 'stdout closed early (| head)']
 ]
 
+/** The input records, each followed by what it shows, indented: for help and the man page alike. */
+export function recordLines (): string[] {
+  return RECORDS.flatMap(([line, what]) => [`  ${line}`, ...(what ? wrap(what, WIDTH - 6).map((l) => `      ${l}`) : [])])
+}
+
 /** Words filled into lines of `width`; a bracketed default is one word. */
 export function wrap (text: string, width: number): string[] {
   const words = text.match(/\[default: [^\]]*\]|\S+/g) ?? []
@@ -135,10 +140,7 @@ export function helpText (): string {
     for (const o of OPTIONS.filter((x) => x.section === section && !x.hidden)) text += item(termOf(o), describe(o))
   }
   text += `\nInput records:\n${wrap(RECORDS_INTRO, WIDTH - 2).map((l) => `  ${l}\n`).join('')}`
-  for (const [line, what] of RECORDS) {
-    text += `  ${line}\n`
-    if (what) text += wrap(what, WIDTH - 6).map((l) => `      ${l}\n`).join('')
-  }
+  text += recordLines().map((l) => `${l}\n`).join('')
   text += '\nExamples:\n'
   for (const [what, command] of EXAMPLES) text += `  # ${what}\n${command.split('\n').map((l) => `  ${l}\n`).join('')}`
   text += '\nSubcommands:\n'
