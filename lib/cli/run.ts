@@ -94,7 +94,8 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) return usage(io, err)
     if (err instanceof GdalMissingError) {
-      io.stderr.write(`rasterpipe: ${printable(err.message)}\n`)
+      // Line by line: the message's own line breaks are its layout, not control characters to escape.
+      io.stderr.write(`rasterpipe: ${err.message.split('\n').map((line) => printable(line)).join('\n')}\n`)
       return 2
     }
     throw err

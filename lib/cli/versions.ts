@@ -106,7 +106,7 @@ export function printVersions (io: CliIo, json: boolean): number {
   }
   io.stdout.write(json ? JSON.stringify(versionsJson(v)) + '\n' : versionLines(v))
   if (missing) {
-    io.stderr.write(`rasterpipe: ${printable(missing.message)}\n`)
+    io.stderr.write(`rasterpipe: ${missing.message.split('\n').map((line) => printable(line)).join('\n')}\n`)
     return 2
   }
   return 0
