@@ -39,6 +39,9 @@ test("an unknown option: rasterpipe's words, the nearest known option, exit 2; t
     assert.equal(run.stderr, `${first}\nTry 'rasterpipe --help' for the options.\n`)
     assert.equal(run.stdout, '')
   }
+  const summarize = await runCli(['summarize', '--retry-lst'])
+  assert.equal(summarize.code, 2)
+  assert.equal(summarize.stderr, "rasterpipe: unknown option '--retry-lst' (did you mean --retry-list?)\nTry 'rasterpipe summarize --help'.\n")
 })
 
 /** A record without what differs between two runs of the same work: timings and the output's directory. */

@@ -91,6 +91,7 @@ test('unknown options get the nearest known one; missing values and values given
   assert.equal(nearest('--ouput-format'), '--output-format')
   assert.equal(nearest('--skip-exisitng'), '--skip-existing')
   assert.equal(nearest('--frobnicate'), undefined)
+  assert.equal(nearest('--stat', ['--retry-list', '--stats', '--help', '-h']), '--stats', "summarize's own")
   assert.equal(usageError(['--concurency', '4']), "unknown option '--concurency' (did you mean --concurrency?)")
   assert.equal(usageError(['--frobnicate']), "unknown option '--frobnicate'")
   assert.equal(usageError(['-Z']), "unknown option '-Z'")

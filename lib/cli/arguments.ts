@@ -35,15 +35,16 @@ export function distance (a: string, b: string): number {
  * The known option nearest to a misspelt one: the one long option it begins (`--conc`), else the closest
  * within a few edits (a third of its length, at least 2), as git and cargo suggest. Undefined when none is near.
  */
-export function nearest (unknown: string): string | undefined {
+export function nearest (unknown: string, known: Iterable<string> = spellings().keys()): string | undefined {
+  const names = [...known]
   // One letter: only the same letter in the other case (-v for -V); any other is as near as every letter.
   if (/^-[^-]$/.test(unknown)) {
     const other = `-${unknown[1] === unknown[1].toLowerCase() ? unknown[1].toUpperCase() : unknown[1].toLowerCase()}`
-    return spellings().has(other) ? other : undefined
+    return names.includes(other) ? other : undefined
   }
   const bare = unknown.replace(/^-+/, '').split('=')[0].toLowerCase()
   if (bare === '') return undefined
-  const longs = [...spellings().keys()].filter((s) => s.startsWith('--')).map((s) => s.slice(2))
+  const longs = names.filter((s) => s.startsWith('--')).map((s) => s.slice(2))
   const begun = longs.filter((l) => l.startsWith(bare))
   if (begun.length === 1) return `--${begun[0]}`
   let best: string | undefined
@@ -55,8 +56,9 @@ export function nearest (unknown: string): string | undefined {
   return best !== undefined && bestDistance <= Math.max(2, Math.floor(bare.length / 3)) ? `--${best}` : undefined
 }
 
-function unknownOption (spelling: string): UsageError {
-  const near = nearest(spelling)
+/** `unknown option '--x' (did you mean --y?)`, among the command's options or these. */
+export function unknownOption (spelling: string, known?: Iterable<string>): UsageError {
+  const near = nearest(spelling, known)
   return new UsageError(`unknown option '${spelling}'${near ? ` (did you mean ${near}?)` : ''}`)
 }
 

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs'
 import { access, constants, readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
+import { unknownOption } from './arguments.js'
 import { UsageError } from '../core/errors.js'
 import type { ResultRecord } from '../core/records.js'
 import { formatBytes } from '../core/sizes.js'
@@ -224,6 +225,10 @@ export async function summarize (argv: string[], io: CliIo): Promise<number> {
       try {
         return parseArgs({ args: argv, allowPositionals: true, strict: true, options: { 'retry-list': { type: 'boolean' }, stats: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
       } catch (err) {
+        // An unknown option in rasterpipe's words, with the nearest of summarize's own.
+        const known = ['--retry-list', '--stats', '--help', '-h']
+        const unknown = argv.find((a) => /^-./.test(a) && !known.includes(a.split('=')[0]))
+        if (unknown) throw unknownOption(unknown.split('=')[0], known)
         fail((err as Error).message)
       }
     })()
