@@ -122,6 +122,9 @@ test('--version: rasterpipe, Node, undici, GDAL, PROJ and libtiff; --json the sa
   const withStats = await runCli(['-o', join(ctx.dir, 'version-run'), '-w', '0,0,16,16', '--stats', stats], { stdin: ctx.server.url('int16-small.tif') + '\n' })
   assert.equal(withStats.code, 0, withStats.stderr)
   assert.deepEqual((JSON.parse(readFileSync(stats, 'utf8')) as StatsJson).versions, object)
+  // Shards' --stats merged keep the build they agree on.
+  const merged = await runCli(['summarize', '--stats', stats, stats])
+  assert.deepEqual((JSON.parse(merged.stdout) as StatsJson).versions, object)
 })
 
 test('--version with a broken GDAL install: the versions it can say, then why GDAL does not load, exit 2', async () => {

@@ -142,6 +142,8 @@ export function mergeStats (all: StatsJson[]): StatsJson & { merged: Record<stri
     for (const [code, n] of Object.entries(s.errors ?? {})) errors[code] = (errors[code] ?? 0) + n
     for (const [code, e] of Object.entries(s.error_examples ?? {})) examples[code] ??= e
   }
+  // The runs' builds: one set when they agree (as one run's --stats says it), else each named under merged.
+  const builds = [...new Set(all.map((s) => JSON.stringify(s.versions ?? null)))].map((t) => JSON.parse(t) as StatsJson['versions'] | null)
   return {
     records,
     ok: sum((s) => s.ok),
@@ -158,9 +160,11 @@ export function mergeStats (all: StatsJson[]): StatsJson & { merged: Record<stri
     error_examples: examples,
     throttled: sum((s) => s.throttled ?? 0),
     hosts: mergeHosts(all),
+    ...(builds.length === 1 && builds[0] && { versions: builds[0] }),
     merged: {
       runs: all.length,
       shards: all.map((s) => s.shard).filter((s) => s !== undefined),
+      ...(builds.length > 1 && { versions: builds }),
       note: 'stage_ms p50/p95 are the runs\' values weighted by their records (percentiles do not merge); max is exact; wall_s and peak values are the largest run\'s; a host\'s limit_final is the last run\'s that asked it'
     }
   }

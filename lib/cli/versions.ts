@@ -5,6 +5,7 @@ import { createRequire } from 'node:module'
 import { GdalMissingError, loadGdal, type Gdal } from '../raster/gdal.js'
 import { printable } from '../http/redact.js'
 import type { CliIo } from './io.js'
+import { version } from './help.js'
 
 const require = createRequire(import.meta.url)
 
@@ -26,7 +27,7 @@ export function baseVersions (): Pick<Versions, 'rasterpipe' | 'node' | 'undici'
   let undici = 'unknown'
   try { undici = packageVersion(require.resolve('undici/package.json')) } catch { /* not installed: said as unknown */ }
   return {
-    rasterpipe: packageVersion(new URL('../../../package.json', import.meta.url).pathname),
+    rasterpipe: version(),
     node: process.versions.node,
     undici
   }
