@@ -47,8 +47,10 @@ function overEnvironment (flags: PipelineInput, env: EnvironmentOptions['options
   if (env.headers !== undefined && flags.headers !== undefined) {
     merged.headers = optionValue('headers', () => ({ ...parseHeaders(env.headers), ...parseHeaders(flags.headers) }))
   }
-  if (env.gdalConfig !== undefined && flags.gdalConfig !== undefined) {
-    merged.gdalConfig = { ...(Array.isArray(env.gdalConfig) ? configPairs(env.gdalConfig) : env.gdalConfig), ...configPairs(flags.gdalConfig as string[]) }
+  // (A --config item that is no KEY=VALUE stays as given, for resolveOptions to refuse by name.)
+  const config = flags.gdalConfig as string[] | undefined
+  if (env.gdalConfig !== undefined && config !== undefined && config.every((item) => item.indexOf('=') > 0)) {
+    merged.gdalConfig = { ...(Array.isArray(env.gdalConfig) ? configPairs(env.gdalConfig) : env.gdalConfig), ...configPairs(config) }
   }
   return merged
 }
