@@ -105,8 +105,6 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
   const headerValues = Object.values(pipeline.options.headers)
 
   const summary = new Summary()
-  // What the figures were measured on, for --stats only (reading PROJ's version takes some 40 ms).
-  if (config.stats) summary.versions = versionsJson(knownVersions())
   const progress = config.progress ? new Progress(io.stderr) : undefined
   const log = (text: string): void => {
     // -q: per-record errors, warnings and notes are the records' business; only a failed run speaks.
@@ -192,6 +190,12 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
   const shard = pipeline.options.shard
   if (shard) summary.shard = { ...shard, others: pipeline.otherShards() }
   summary.hosts = pipeline.hosts()
+  if (config.stats) {
+    // What the figures were measured on, read once they are taken: reading PROJ's version holds the
+    // event loop some 40 ms, which the run's loop delay must not count.
+    summary.finish()
+    summary.versions = versionsJson(knownVersions())
+  }
   if (brokenPipe) {
     if (config.stats) await summary.writeJson(config.stats)
     return BROKEN_PIPE_EXIT

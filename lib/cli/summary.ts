@@ -123,6 +123,7 @@ export class Summary extends Tally {
   /** Set once the run is over: each host's limit (lib/http/host-limit.ts). */
   hosts: Record<string, HostLimitFigures> = {}
   private readonly started = performance.now()
+  private ended?: number
   private readonly loop: ELDHistogram
 
   constructor () {
@@ -131,9 +132,15 @@ export class Summary extends Tally {
     this.loop.enable()
   }
 
+  /** The run's clock and loop-delay figures taken now; later work does not count in them. */
+  finish (): void {
+    this.loop.disable()
+    this.ended ??= performance.now()
+  }
+
   json (): StatsJson {
     this.loop.disable()
-    const wall = (performance.now() - this.started) / 1000
+    const wall = ((this.ended ?? performance.now()) - this.started) / 1000
     const c = this.counts()
     const ms = (ns: number): number => Math.round(ns / 1e4) / 100
     // The key order of before: the measures of the process among the counts, examples and shard last.
