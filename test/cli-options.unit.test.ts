@@ -99,6 +99,9 @@ test('unknown options get the nearest known one; missing values and values given
   // GDAL's one-dash spellings, which would otherwise read as a letter and its value (-o 'f').
   assert.equal(usageError(['-of', 'PNG']), "unknown option '-of' (did you mean --of?)")
   assert.equal(usageError(['-co', 'TILED=NO']), "unknown option '-co' (did you mean --co?)")
+  assert.equal(usageError(['-tr', '10', '10']), "unknown option '-tr' (did you mean --res?)")
+  assert.equal(usageError(['-t_srs', 'EPSG:4326']), "unknown option '-t_srs' (did you mean --dst-crs?)")
+  assert.equal(usageError(['-srcwin', '0', '0', '8', '8']), "unknown option '-srcwin' (did you mean --window?)")
   assert.equal(usageError(['--out-dir']), "option '--out-dir' needs a value (DIR)")
   assert.equal(usageError(['-o', '--tap']), "option '-o' needs a value (DIR); one that starts with '-' goes as --out-dir=DIR")
   assert.equal(usageError(['--tap=yes']), "option '--tap' takes no value")

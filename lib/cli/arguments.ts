@@ -69,12 +69,16 @@ function looksLikeOption (value: string): boolean {
 
 export function readArguments (argv: string[]): Arguments {
   const known = spellings()
-  // GDAL's tools spell long options with one dash (`-of PNG`, `-co`, `-tap`), which parseArgs would read
-  // as a letter and its value (-o with 'f'): where the double-dash name is ours, say so instead.
+  // GDAL's tools spell long options with one dash (`-of PNG`, `-co`, `-tap`, `-tr`), which parseArgs would
+  // read as a letter and its value (-o with 'f'): where the name is ours with two dashes, or gdal_translate's
+  // or gdalwarp's for one of ours, say so instead.
+  const gdalNames = new Map(OPTIONS.flatMap((o) => (o.gdal ?? []).map((g) => [g, `--${o.long}`] as const)))
   for (const arg of argv) {
     if (arg === '--') break
     const name = arg.split('=')[0]
-    if (/^-[^-]{2,}$/.test(name) && known.has(`-${name}`)) throw new UsageError(`unknown option '${name}' (did you mean -${name}?)`)
+    if (!/^-[^-]{2,}$/.test(name)) continue
+    const ours = known.has(`-${name}`) ? `-${name}` : gdalNames.get(name)
+    if (ours) throw new UsageError(`unknown option '${name}' (did you mean ${ours}?)`)
   }
   const { tokens } = parseArgs({ args: argv, options: parseArgsSpec(), allowPositionals: true, strict: false, tokens: true })
   const given = new Map<string, Given[]>()

@@ -14,6 +14,8 @@ export interface OptionSpec {
   /** Other long names meaning the same (GDAL 3.11's `gdal raster` names): `resolution`. */
   aliases?: string[]
   type: 'string' | 'boolean'
+  /** What gdal_translate and gdalwarp call it (`-srcwin`), named in the answer to a user who types that. */
+  gdal?: string[]
   /** Given several times, the values add up (`--co`, `-H`, `--config`). */
   multiple?: boolean
   /** The value's name in help: `DIR`. */
@@ -53,28 +55,28 @@ export const OPTIONS: readonly OptionSpec[] = [
   { long: 'overwrite', type: 'boolean', key: 'overwrite', section: 'Output',
     help: 'replace outputs already there: what a run does anyway, accepted for GDAL\'s tools\' sake' },
   // Window
-  { long: 'window', short: 'w', type: 'string', value: 'C,R,W,H', key: 'window', section: 'Window',
+  { long: 'window', short: 'w', gdal: ['-srcwin'], type: 'string', value: 'C,R,W,H', key: 'window', section: 'Window',
     default: `${d.window.col},${d.window.row},${d.window.width},${d.window.height}`,
     help: 'pixel window: column, row, width, height' },
-  { long: 'bbox', short: 'b', type: 'string', value: 'MINX,MINY,MAXX,MAXY', key: 'bbox', section: 'Window',
+  { long: 'bbox', short: 'b', gdal: ['-projwin'], type: 'string', value: 'MINX,MINY,MAXX,MAXY', key: 'bbox', section: 'Window',
     help: 'window by bounds instead, as gdal_translate -projwin (-b is not a band here: that is --bands)' },
-  { long: 'bbox-crs', type: 'string', value: 'CRS', key: 'bboxCrs', default: 'the raster\'s own', section: 'Window',
+  { long: 'bbox-crs', gdal: ['-projwin_srs'], type: 'string', value: 'CRS', key: 'bboxCrs', default: 'the raster\'s own', section: 'Window',
     help: 'CRS of --bbox: EPSG:4326, WKT or PROJ' },
   { long: 'bands', type: 'string', value: 'LIST', key: 'bands', default: 'all', section: 'Window',
     help: '1-based bands, in output order, e.g. 3,2,1' },
   { long: 'boundless', type: 'boolean', key: 'boundless', default: 'off', section: 'Window',
     help: 'fill the part of the window outside the raster with nodata (else the window is clipped)' },
-  { long: 'out-size', aliases: ['size'], type: 'string', value: 'W,H', key: 'outSize', default: 'the window\'s size', section: 'Window',
+  { long: 'out-size', aliases: ['size'], gdal: ['-outsize', '-ts'], type: 'string', value: 'W,H', key: 'outSize', default: 'the window\'s size', section: 'Window',
     help: 'resample the window to this size' },
   { long: 'max-pixels', type: 'string', value: 'N', key: 'maxPixels', default: String(d.maxPixels), section: 'Window',
     help: 'refuse a window larger than N pixels, before reading any' },
   { long: 'assets', type: 'string', value: 'LIST', key: 'assets', default: 'every GeoTIFF data asset', section: 'Window',
     help: 'STAC items: the assets to read, in band order, by key or eo:bands common name, e.g. red,green,blue,nir' },
   // Target grid
-  { long: 'dst-crs', type: 'string', value: 'CRS', key: 'dstCrs', section: 'Target grid',
+  { long: 'dst-crs', gdal: ['-t_srs'], type: 'string', value: 'CRS', key: 'dstCrs', section: 'Target grid',
     help: 'warp onto this CRS: EPSG:32633, WKT, PROJ, or utm (the UTM zone of the window\'s centre); ' +
       'the output covers the bbox, or the window\'s footprint' },
-  { long: 'res', aliases: ['resolution'], type: 'string', value: 'X[,Y]', key: 'res', section: 'Target grid',
+  { long: 'res', aliases: ['resolution'], gdal: ['-tr'], type: 'string', value: 'X[,Y]', key: 'res', section: 'Target grid',
     help: 'target resolution, in the target CRS\'s units (as gdalwarp -tr)' },
   { long: 'resampling', short: 'r', type: 'string', value: 'METHOD', key: 'resampling', default: 'nearest', section: 'Target grid',
     complete: RESAMPLING,
