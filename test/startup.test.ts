@@ -1,6 +1,7 @@
-// Startup: --help, --version and usage errors answer without loading GDAL (gdal-async), undici or the
-// run's modules; a real run loads GDAL (the check can fail), but neither the object stores' SDKs (no store
-// URL) nor xmlbuilder2 (which gdal-async loads for wrapVRT alone); undici's client only once it makes a
+// Startup: --help and usage errors answer without loading GDAL (gdal-async), undici or the run's
+// modules (--version loads GDAL alone, to say its version); a real run loads GDAL (the check can fail),
+// but neither the object stores' SDKs (no store URL) nor xmlbuilder2 (which gdal-async loads for wrapVRT
+// alone); undici's client only once it makes a
 // request (a run of local files makes none). Which modules a process
 // loaded is recorded by a module hook preloaded with --import (test/support/module-log.ts).
 import { test } from 'node:test'
@@ -52,11 +53,10 @@ function loads (modules: string[], pattern: RegExp): string[] {
   return modules.filter((m) => pattern.test(m))
 }
 
-test('--help, --version and usage errors load neither GDAL nor undici nor the run', async () => {
+test('--help and usage errors load neither GDAL nor undici nor the run; --version loads GDAL alone', async () => {
   const cases: Array<[string[], number, RegExp]> = [
     [['--help'], 0, /Usage: rasterpipe/],
     [['-h'], 0, /Usage: rasterpipe/],
-    [['--version'], 0, /^rasterpipe \d/],
     [['-c', '0'], 2, /--concurrency: must be a whole number/],
     [['--frobnicate'], 2, /--frobnicate/],
     [['--window', '1,2,3'], 2, /--window/],
@@ -71,6 +71,12 @@ test('--help, --version and usage errors load neither GDAL nor undici nor the ru
       assert.deepEqual(loads(run.modules, pattern), [], `${args.join(' ')} loaded ${pattern}`)
     }
   }
+  // --version says GDAL's version, so a broken install shows at once; undici's it reads from its package.json.
+  const version = await withModuleLog(['--version'])
+  assert.equal(version.code, 0, version.stderr)
+  assert.match(version.stdout, /^rasterpipe \d/)
+  assert.notDeepEqual(loads(version.modules, GDAL), [], '--version loads GDAL')
+  for (const pattern of [UNDICI, RUN]) assert.deepEqual(loads(version.modules, pattern), [], `--version loaded ${pattern}`)
 })
 
 test('a run loads GDAL, but not the stores\' SDKs nor xmlbuilder2; undici\'s client only when it makes a request; its record is ok', async () => {

@@ -1,58 +1,19 @@
 // The rasterpipe command's front: the arguments, --help, --version, usage errors (exit 2), and the
-// subcommand. It loads only what they need; the run (lib/cli/run.ts, with the pipeline, undici and GDAL)
-// is imported once the arguments are known good. Exit 0 all ok, 1 any failed, 2 usage.
+// subcommands (summarize, completion). It loads only what they need; the run (lib/cli/run.ts, with the
+// pipeline, undici and GDAL) is imported once the arguments are known good. Exit 0 all ok, 1 any
+// failed, 2 usage.
 import { access, constants, stat } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import { UsageError } from '../core/errors.js'
 import { namedValue, optionValue, resolveOptions } from '../run/options.js'
+import { optionsFromEnvironment, type EnvironmentOptions } from '../run/environment.js'
 import type { FetchMode, PipelineInput } from '../core/options.js'
-import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow } from '../core/request.js'
-import { helpText, version } from './help.js'
+import { parseBands, parseBbox, parseCrs, parseHeaders, parseOutSize, parseRes, parseResampling, parseWindow } from '../core/request.js'
+import { helpText } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
 import { usage, type CliConfig, type CliIo } from './io.js'
 import { flagNames } from './flags.js'
-import type { Message } from '../core/words.js'
-
-const spec = {
-  'out-dir': { type: 'string', short: 'o' },
-  concurrency: { type: 'string', short: 'c' },
-  'fixed-concurrency': { type: 'boolean' },
-  window: { type: 'string', short: 'w' },
-  bbox: { type: 'string', short: 'b' },
-  'bbox-crs': { type: 'string' },
-  bands: { type: 'string' },
-  boundless: { type: 'boolean' },
-  'out-size': { type: 'string' },
-  'dst-crs': { type: 'string' },
-  res: { type: 'string' },
-  resampling: { type: 'string' },
-  tap: { type: 'boolean' },
-  'max-pixels': { type: 'string' },
-  fetch: { type: 'string' },
-  retries: { type: 'string' },
-  timeout: { type: 'string' },
-  'max-time': { type: 'string' },
-  'max-bytes': { type: 'string' },
-  'max-memory': { type: 'string' },
-  'cache-dir': { type: 'string' },
-  'cache-max': { type: 'string' },
-  format: { type: 'string' },
-  co: { type: 'string', multiple: true },
-  header: { type: 'string', short: 'H', multiple: true },
-  'requester-pays': { type: 'boolean' },
-  'no-sign': { type: 'boolean' },
-  'skip-existing': { type: 'boolean' },
-  'chip-stats': { type: 'boolean' },
-  'min-valid': { type: 'string' },
-  stats: { type: 'string' },
-  shard: { type: 'string' },
-  shards: { type: 'string' },
-  assets: { type: 'string' },
-  progress: { type: 'boolean' },
-  'no-progress': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'V' }
-} as const
+import { messageOf, words, type Message } from '../core/words.js'
+import { all, has, last, readArguments, spelledAs } from './arguments.js'
 
 /**
  * A number given on the command line, as a number when it reads as one and otherwise as the text, so that
@@ -63,65 +24,125 @@ function numeric (text: string | undefined): number | undefined {
   return /^\s*-?\d+(\.\d+)?\s*$/.test(text) ? Number(text) : text as unknown as number
 }
 
-export function parseCommandLine (argv: string[], stderrIsTTY: boolean): CliConfig | 'help' | 'version' {
-  let parsed
-  try {
-    parsed = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true })
-  } catch (err) {
-    throw new UsageError((err as Error).message)
+/** --config's KEY=VALUE pairs that read as such (resolveOptions refuses the others, naming them). */
+function configPairs (list: string[] | undefined): Record<string, string> {
+  const pairs: Record<string, string> = {}
+  for (const item of list ?? []) {
+    const at = item.indexOf('=')
+    if (at > 0) pairs[item.slice(0, at)] = item.slice(at + 1)
   }
-  const v = parsed.values
-  if (v.help) return 'help'
-  if (v.version) return 'version'
-  if (v.bbox !== undefined && v.window !== undefined) throw new UsageError('--window and --bbox cannot be used together')
-  if (v.shard !== undefined && v.shards !== undefined) throw new UsageError('--shard K/N and --shards N cannot be used together (--shards takes K from the environment)')
+  return pairs
+}
+
+function stripUndefined<T extends object> (obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/**
+ * The command line's options over the environment's (GDAL's variables, and --config's pairs as if they
+ * were variables): a flag given wins; headers are merged, the command line's -H winning per header name.
+ */
+function overEnvironment (flags: PipelineInput, env: EnvironmentOptions['options']): PipelineInput {
+  const merged: PipelineInput = { ...stripUndefined(env), ...stripUndefined(flags) }
+  if (env.headers !== undefined && flags.headers !== undefined) {
+    merged.headers = optionValue('headers', () => ({ ...parseHeaders(env.headers), ...parseHeaders(flags.headers) }))
+  }
+  // (A --config item that is no KEY=VALUE stays as given, for resolveOptions to refuse by name.)
+  const config = flags.gdalConfig as string[] | undefined
+  if (env.gdalConfig !== undefined && config !== undefined && config.every((item) => item.indexOf('=') > 0)) {
+    merged.gdalConfig = { ...(Array.isArray(env.gdalConfig) ? configPairs(env.gdalConfig) : env.gdalConfig), ...configPairs(config) }
+  }
+  return merged
+}
+
+export type Parsed = CliConfig | 'help' | 'version' | 'version-json'
+
+export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: NodeJS.ProcessEnv = process.env,
+  fromEnvironment: (env: NodeJS.ProcessEnv) => EnvironmentOptions = optionsFromEnvironment): Parsed {
+  const a = readArguments(argv)
+  const v = (long: string): string | undefined => last(a, long)
+  if (has(a, 'help')) return 'help'
+  if (has(a, 'version')) return has(a, 'json') ? 'version-json' : 'version'
+  if (has(a, 'json')) throw new UsageError('--json goes with --version (records are JSON already)')
+  if (has(a, 'bbox') && has(a, 'window')) throw new UsageError('--window and --bbox cannot be used together')
+  if (has(a, 'shard') && has(a, 'shards')) throw new UsageError('--shard K/N and --shards N cannot be used together (--shards takes K from the environment)')
+  if (has(a, 'overwrite') && has(a, 'skip-existing')) throw new UsageError('--overwrite and --skip-existing cannot be used together')
   // An option's text checked by its parser, which names the option in its complaints.
   const named = <T>(key: string, text: string | undefined, parse: (value: string, name: Message) => T): T | undefined =>
     text === undefined ? undefined : namedValue(key, (name) => parse(text, name))
-  const options: PipelineInput = {
-    outDir: v['out-dir'],
-    concurrency: numeric(v.concurrency),
-    fixedConcurrency: v['fixed-concurrency'],
-    window: named('window', v.window, parseWindow),
-    bbox: named('bbox', v.bbox, parseBbox),
-    bboxCrs: named('bboxCrs', v['bbox-crs'], parseCrs),
-    bands: named('bands', v.bands, parseBands),
-    boundless: v.boundless,
-    outSize: named('outSize', v['out-size'], parseOutSize),
-    dstCrs: named('dstCrs', v['dst-crs'], parseCrs),
-    res: named('res', v.res, parseRes),
-    resampling: named('resampling', v.resampling, parseResampling),
-    tap: v.tap,
-    maxPixels: numeric(v['max-pixels']),
-    fetch: v.fetch as FetchMode | undefined,
-    retries: numeric(v.retries),
-    timeout: numeric(v.timeout),
-    maxTime: numeric(v['max-time']),
+  const flags: PipelineInput = {
+    outDir: v('out-dir'),
+    concurrency: numeric(v('concurrency')),
+    fixedConcurrency: has(a, 'fixed-concurrency') || undefined,
+    window: named('window', v('window'), parseWindow),
+    bbox: bboxOf(a, named),
+    bboxCrs: named('bboxCrs', v('bbox-crs'), parseCrs),
+    bands: named('bands', v('bands'), parseBands),
+    boundless: has(a, 'boundless') || undefined,
+    outSize: named('outSize', v('out-size'), parseOutSize),
+    dstCrs: named('dstCrs', v('dst-crs'), parseCrs),
+    res: named('res', v('res'), parseRes),
+    resampling: named('resampling', v('resampling'), parseResampling),
+    tap: has(a, 'tap') || undefined,
+    maxPixels: numeric(v('max-pixels')),
+    fetch: v('fetch') as FetchMode | undefined,
+    retries: numeric(v('retries')),
+    timeout: numeric(v('timeout')),
+    maxTime: numeric(v('max-time')),
     // Sizes stay text ('500MB'): resolveOptions reads them, for the library too.
-    maxBytes: v['max-bytes'],
-    maxMemory: v['max-memory'],
-    cacheDir: v['cache-dir'],
-    cacheMax: v['cache-max'],
-    format: v.format,
-    creationOptions: v.co,
-    headers: v.header,
-    requesterPays: v['requester-pays'],
-    noSign: v['no-sign'],
-    skipExisting: v['skip-existing'],
-    chipStats: v['chip-stats'],
-    assets: v.assets,
-    minValid: numeric(v['min-valid']),
+    maxBytes: v('max-bytes'),
+    maxMemory: v('max-memory'),
+    cacheDir: v('cache-dir'),
+    cacheMax: v('cache-max'),
+    format: v('format'),
+    creationOptions: all(a, 'co'),
+    headers: all(a, 'header'),
+    proxy: v('proxy'),
+    noProxy: v('noproxy'),
+    netrc: has(a, 'netrc') || undefined,
+    netrcFile: v('netrc-file'),
+    caBundle: v('cacert'),
+    gdalConfig: all(a, 'config'),
+    requesterPays: has(a, 'requester-pays') || undefined,
+    noSign: has(a, 'no-sign') || undefined,
+    skipExisting: has(a, 'skip-existing') || undefined,
+    chipStats: has(a, 'chip-stats') || undefined,
+    assets: v('assets'),
+    minValid: numeric(v('min-valid')),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
-    shard: v.shards !== undefined ? optionValue('shards', () => shardFromEnvironment(v.shards as string, process.env)) : v.shard,
+    shard: has(a, 'shards') ? optionValue('shards', () => shardFromEnvironment(v('shards') as string, env)) : v('shard'),
     // Not an option users need: tests shorten the backoff with it.
-    retryBaseMs: process.env.RASTERPIPE_RETRY_BASE_MS ? Number(process.env.RASTERPIPE_RETRY_BASE_MS) : undefined,
+    retryBaseMs: env.RASTERPIPE_RETRY_BASE_MS ? Number(env.RASTERPIPE_RETRY_BASE_MS) : undefined,
     // Records' messages and warnings name options as this command's flags.
     optionNames: flagNames
   }
-  const progress = v['no-progress'] ? false : v.progress ?? stderrIsTTY
-  const config: CliConfig = { options, inputs: parsed.positionals, progress }
-  if (v.stats !== undefined) config.stats = v.stats
+  const fromEnv = fromEnvironment({ ...env, ...configPairs(flags.gdalConfig as string[] | undefined) })
+  const options = overEnvironment(flags, fromEnv.options)
+  const quiet = has(a, 'quiet')
+  // Quiet means nothing on stderr: it wins over --progress.
+  const progress = quiet || has(a, 'no-progress') ? false : has(a, 'progress') || stderrIsTTY
+  const config: CliConfig = { options, inputs: a.positionals, progress, quiet, ignored: fromEnv.ignored }
+  const stats = v('stats')
+  if (stats !== undefined) config.stats = stats
   return config
+}
+
+/**
+ * --bbox's value; -b is a band in GDAL's tools (`-b 3`), so a value given as -b that is no bbox says
+ * where bands go.
+ */
+function bboxOf (a: ReturnType<typeof readArguments>, named: <T>(key: string, text: string | undefined, parse: (value: string, name: Message) => T) => T | undefined): ReturnType<typeof parseBbox> | undefined {
+  try {
+    return named('bbox', last(a, 'bbox'), parseBbox)
+  } catch (err) {
+    if (!(err instanceof UsageError) || spelledAs(a, 'bbox') !== '-b') throw err
+    throw new UsageError(words`${messageOf(err)} (-b is --bbox here; bands are --bands, e.g. --bands 3,2,1)`, { option: 'bbox' })
+  }
+}
+
+/** The warning for GDAL's variables that rasterpipe has no equivalent of, once per run. */
+export function ignoredWarning (ignored: string[]): string | undefined {
+  return ignored.length === 0 ? undefined : `rasterpipe: warning: ignoring ${ignored.join(', ')} (no equivalent in rasterpipe)\n`
 }
 
 const READ_ERRORS: Record<string, string> = {
@@ -151,11 +172,23 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
     const { summarize } = await import('./summarize.js')
     return await summarize(argv.slice(1), io)
   }
+  if (argv[0] === 'completion') {
+    const { completion } = await import('./completion.js')
+    try {
+      return completion(argv.slice(1), io)
+    } catch (err) {
+      if (err instanceof UsageError) return usage(io, err)
+      throw err
+    }
+  }
   let config
   try {
     config = parseCommandLine(argv, Boolean(io.stderr.isTTY))
     if (config === 'help') { io.stdout.write(helpText()); return 0 }
-    if (config === 'version') { io.stdout.write(`rasterpipe ${version()}\n`); return 0 }
+    if (config === 'version' || config === 'version-json') {
+      const { printVersions } = await import('./versions.js')
+      return printVersions(io, config === 'version-json')
+    }
     // The options GDAL need not see are checked here, before the run's modules (undici, the stores'
     // SDKs) and GDAL are loaded: a usage error answers at once. The pipeline checks them all again.
     resolveOptions(config.options)
@@ -164,7 +197,8 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
     if (err instanceof UsageError) return usage(io, err)
     throw err
   }
+  const warning = ignoredWarning(config.ignored)
+  if (warning && !config.quiet) io.stderr.write(warning)
   const { runCommand } = await import('./run.js')
   return await runCommand(config, io)
 }
-

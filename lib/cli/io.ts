@@ -14,6 +14,10 @@ export interface CliConfig {
   options: PipelineInput
   inputs: string[]
   progress: boolean
+  /** -q: nothing on stderr unless the run itself fails. */
+  quiet: boolean
+  /** GDAL's variables set but without an equivalent, warned of once. */
+  ignored: string[]
   stats?: string
 }
 

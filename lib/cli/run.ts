@@ -15,6 +15,7 @@ import { Summary } from './summary.js'
 import { removeNow } from '../core/tempdir.js'
 import { printable, printableJson } from '../http/redact.js'
 import { usage, type CliConfig, type CliIo } from './io.js'
+import { knownVersions, versionsJson } from './versions.js'
 
 /** Feeds every input, in order, line by line into the pipeline, honouring its backpressure. */
 async function feed (pipeline: RasterPipeline, inputs: string[], io: CliIo, control: FeedControl): Promise<void> {
@@ -93,7 +94,8 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) return usage(io, err)
     if (err instanceof GdalMissingError) {
-      io.stderr.write(`rasterpipe: ${printable(err.message)}\n`)
+      // Line by line: the message's own line breaks are its layout, not control characters to escape.
+      io.stderr.write(`rasterpipe: ${err.message.split('\n').map((line) => printable(line)).join('\n')}\n`)
       return 2
     }
     throw err
@@ -105,6 +107,8 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
   const summary = new Summary()
   const progress = config.progress ? new Progress(io.stderr) : undefined
   const log = (text: string): void => {
+    // -q: per-record errors, warnings and notes are the records' business; only a failed run speaks.
+    if (config.quiet) return
     const line = printable(text, headerValues)
     if (progress) progress.log(line); else io.stderr.write(line + '\n')
   }
@@ -128,7 +132,7 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
       // stage, aborts the fetches and waits only for the GDAL calls already running (a chunk each; they
       // cannot be interrupted), then closes every dataset and removes temp files and partial outputs.
       leaving = true
-      io.stderr.write(`\nrasterpipe: ${sig} again: exiting now\n`)
+      if (!config.quiet) io.stderr.write(`\nrasterpipe: ${sig} again: exiting now\n`)
       void pipeline.cancel().finally(() => process.exit(SIGNAL_EXIT[sig] ?? 1))
       return
     }
@@ -186,11 +190,17 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
   const shard = pipeline.options.shard
   if (shard) summary.shard = { ...shard, others: pipeline.otherShards() }
   summary.hosts = pipeline.hosts()
+  if (config.stats) {
+    // What the figures were measured on, read once they are taken: reading PROJ's version holds the
+    // event loop some 40 ms, which the run's loop delay must not count.
+    summary.finish()
+    summary.versions = versionsJson(knownVersions())
+  }
   if (brokenPipe) {
     if (config.stats) await summary.writeJson(config.stats)
     return BROKEN_PIPE_EXIT
   }
-  io.stderr.write(printable(summary.text(pipeline.options.outDir), headerValues) + '\n')
+  if (!config.quiet) io.stderr.write(printable(summary.text(pipeline.options.outDir), headerValues) + '\n')
   if (config.stats) await summary.writeJson(config.stats)
   if (signalled) return SIGNAL_EXIT[signalled] ?? 1
   if (control.error) {

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs'
 import { access, constants, readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
+import { unknownOption } from './arguments.js'
 import { UsageError } from '../core/errors.js'
 import type { ResultRecord } from '../core/records.js'
 import { formatBytes } from '../core/sizes.js'
@@ -141,6 +142,8 @@ export function mergeStats (all: StatsJson[]): StatsJson & { merged: Record<stri
     for (const [code, n] of Object.entries(s.errors ?? {})) errors[code] = (errors[code] ?? 0) + n
     for (const [code, e] of Object.entries(s.error_examples ?? {})) examples[code] ??= e
   }
+  // The runs' builds: one set when they agree (as one run's --stats says it), else each named under merged.
+  const builds = [...new Set(all.map((s) => JSON.stringify(s.versions ?? null)))].map((t) => JSON.parse(t) as StatsJson['versions'] | null)
   return {
     records,
     ok: sum((s) => s.ok),
@@ -157,9 +160,11 @@ export function mergeStats (all: StatsJson[]): StatsJson & { merged: Record<stri
     error_examples: examples,
     throttled: sum((s) => s.throttled ?? 0),
     hosts: mergeHosts(all),
+    ...(builds.length === 1 && builds[0] && { versions: builds[0] }),
     merged: {
       runs: all.length,
       shards: all.map((s) => s.shard).filter((s) => s !== undefined),
+      ...(builds.length > 1 && { versions: builds }),
       note: 'stage_ms p50/p95 are the runs\' values weighted by their records (percentiles do not merge); max is exact; wall_s and peak values are the largest run\'s; a host\'s limit_final is the last run\'s that asked it'
     }
   }
@@ -224,6 +229,10 @@ export async function summarize (argv: string[], io: CliIo): Promise<number> {
       try {
         return parseArgs({ args: argv, allowPositionals: true, strict: true, options: { 'retry-list': { type: 'boolean' }, stats: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
       } catch (err) {
+        // An unknown option in rasterpipe's words, with the nearest of summarize's own.
+        const known = ['--retry-list', '--stats', '--help', '-h']
+        const unknown = argv.find((a) => /^-./.test(a) && !known.includes(a.split('=')[0]))
+        if (unknown) throw unknownOption(unknown.split('=')[0], known)
         fail((err as Error).message)
       }
     })()

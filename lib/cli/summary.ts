@@ -43,6 +43,8 @@ export interface StatsJson extends RecordsStats {
   /** Under --shard: which shard this run was (K/N), and how many input records it left to the others. */
   shard?: string
   other_shards?: number
+  /** What the run ran on, as --version --json says it. */
+  versions?: Record<string, string | null>
 }
 
 export interface HostStats {
@@ -116,9 +118,12 @@ export class Tally {
 export class Summary extends Tally {
   /** Set under --shard once the run is over. */
   shard?: { index: number, count: number, others: number }
+  /** What the run ran on (versions.ts), set by the command. */
+  versions?: Record<string, string | null>
   /** Set once the run is over: each host's limit (lib/http/host-limit.ts). */
   hosts: Record<string, HostLimitFigures> = {}
   private readonly started = performance.now()
+  private ended?: number
   private readonly loop: ELDHistogram
 
   constructor () {
@@ -127,9 +132,15 @@ export class Summary extends Tally {
     this.loop.enable()
   }
 
+  /** The run's clock and loop-delay figures taken now; later work does not count in them. */
+  finish (): void {
+    this.loop.disable()
+    this.ended ??= performance.now()
+  }
+
   json (): StatsJson {
     this.loop.disable()
-    const wall = (performance.now() - this.started) / 1000
+    const wall = ((this.ended ?? performance.now()) - this.started) / 1000
     const c = this.counts()
     const ms = (ns: number): number => Math.round(ns / 1e4) / 100
     // The key order of before: the measures of the process among the counts, examples and shard last.
@@ -154,6 +165,7 @@ export class Summary extends Tally {
       s.shard = `${this.shard.index}/${this.shard.count}`
       s.other_shards = this.shard.others
     }
+    if (this.versions) s.versions = this.versions
     return s
   }
 
