@@ -139,8 +139,6 @@ test("GDAL's variables lie beneath the command line: a flag given wins, headers 
   assert.deepEqual(config.ignored, ['GDAL_HTTP_COOKIEFILE', 'GDAL_HTTP_AUTH'])
   assert.equal(ignoredWarning(config.ignored), 'rasterpipe: warning: ignoring GDAL_HTTP_COOKIEFILE, GDAL_HTTP_AUTH (no equivalent in rasterpipe)\n')
   assert.equal(ignoredWarning([]), undefined)
-  const withConfig = (): EnvironmentOptions => ({ options: { gdalConfig: { GDAL_A: 'env', GDAL_B: 'env' } }, ignored: [] })
-  assert.deepEqual(parse(['--config', 'GDAL_B=flag'], {}, withConfig).options.gdalConfig, { GDAL_A: 'env', GDAL_B: 'flag' })
   // No flag for them: the environment's headers pass as they are.
   assert.deepEqual(parse([], {}, fake).options.headers, { 'X-A': 'from-env', 'X-B': 'from-env' })
 })

@@ -5,9 +5,9 @@
 import { access, constants, stat } from 'node:fs/promises'
 import { UsageError } from '../core/errors.js'
 import { namedValue, optionValue, resolveOptions } from '../run/options.js'
-import { optionsFromEnvironment, type EnvironmentOptions } from '../run/environment.js'
+import { beneath, optionsFromEnvironment, type EnvironmentOptions } from '../run/environment.js'
 import type { FetchMode, PipelineInput } from '../core/options.js'
-import { parseBands, parseBbox, parseCrs, parseHeaders, parseOutSize, parseRes, parseResampling, parseWindow } from '../core/request.js'
+import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow } from '../core/request.js'
 import { helpText } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
 import { usage, type CliConfig, type CliIo } from './io.js'
@@ -32,27 +32,6 @@ function configPairs (list: string[] | undefined): Record<string, string> {
     if (at > 0) pairs[item.slice(0, at)] = item.slice(at + 1)
   }
   return pairs
-}
-
-function stripUndefined<T extends object> (obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>
-}
-
-/**
- * The command line's options over the environment's (GDAL's variables, and --config's pairs as if they
- * were variables): a flag given wins; headers are merged, the command line's -H winning per header name.
- */
-function overEnvironment (flags: PipelineInput, env: EnvironmentOptions['options']): PipelineInput {
-  const merged: PipelineInput = { ...stripUndefined(env), ...stripUndefined(flags) }
-  if (env.headers !== undefined && flags.headers !== undefined) {
-    merged.headers = optionValue('headers', () => ({ ...parseHeaders(env.headers), ...parseHeaders(flags.headers) }))
-  }
-  // (A --config item that is no KEY=VALUE stays as given, for resolveOptions to refuse by name.)
-  const config = flags.gdalConfig as string[] | undefined
-  if (env.gdalConfig !== undefined && config !== undefined && config.every((item) => item.indexOf('=') > 0)) {
-    merged.gdalConfig = { ...(Array.isArray(env.gdalConfig) ? configPairs(env.gdalConfig) : env.gdalConfig), ...configPairs(config) }
-  }
-  return merged
 }
 
 export type Parsed = CliConfig | 'help' | 'version' | 'version-json'
@@ -117,7 +96,7 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
     optionNames: flagNames
   }
   const fromEnv = fromEnvironment({ ...env, ...configPairs(flags.gdalConfig as string[] | undefined) })
-  const options = overEnvironment(flags, fromEnv.options)
+  const options = beneath(fromEnv.options, flags)
   const quiet = has(a, 'quiet')
   // Quiet means nothing on stderr: it wins over --progress.
   const progress = quiet || has(a, 'no-progress') ? false : has(a, 'progress') || stderrIsTTY
