@@ -36,6 +36,9 @@ export function undici (): Client {
 
 /** undici's ProxyAgent, loaded only by a run that has a proxy to use. */
 export function proxyAgent (): typeof Undici.ProxyAgent {
+  // Its tunnels are opened with a pool's connect(), a method undici's index puts on every dispatcher.
+  const proto = Dispatcher.prototype as { connect?: unknown }
+  proto.connect ??= require('undici/lib/api/api-connect.js')
   return require('undici/lib/dispatcher/proxy-agent.js') as typeof Undici.ProxyAgent
 }
 
