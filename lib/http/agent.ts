@@ -32,15 +32,26 @@ export interface HttpOptions {
   lookup?: DnsLookup
 }
 
+/**
+ * undici's DNS interceptor with the run's TTL. IPv4 first, IPv6 when a host has no IPv4 address or refuses
+ * on it (undici's dualStack otherwise alternates families request by request, which fails every other
+ * request where IPv6 has no route). An IPv6 literal (`http://[::1]/`) passes untouched: undici's
+ * interceptor would look up `[::1]` as a name, and fail.
+ */
+export function dnsCache (lookup?: DnsLookup): Dispatcher.DispatcherComposeInterceptor {
+  const cache = undici().interceptors.dns({ maxTTL: DNS_TTL_MS, dualStack: true, affinity: 4, ...(lookup ? { lookup } : {}) })
+  return (dispatch) => {
+    const resolving = cache(dispatch)
+    return (opts, handler) => /^[a-z][a-z0-9+.-]*:\/\/\[/i.test(String(opts.origin)) ? dispatch(opts, handler) : resolving(opts, handler)
+  }
+}
+
 /** The run's default dispatcher. */
 export function createAgent ({ connections, timeoutMs, ca, proxies, lookup }: HttpOptions): Dispatcher {
   const u = undici()
   const tls = ca !== undefined ? { ca } : {}
   const settings = { connections, pipelining: 1, keepAliveTimeout: 10_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }
-  // IPv4 first, IPv6 when a host has no IPv4 address or refuses on it (undici's dualStack otherwise
-  // alternates families request by request, which fails every other request where IPv6 has no route).
-  const direct = new u.Agent({ ...settings, connect: { timeout: timeoutMs, ...tls } })
-    .compose(u.interceptors.dns({ maxTTL: DNS_TTL_MS, dualStack: true, affinity: 4, ...(lookup ? { lookup } : {}) }))
+  const direct = new u.Agent({ ...settings, connect: { timeout: timeoutMs, ...tls } }).compose(dnsCache(lookup))
   if (!proxies) return direct
   // Each origin's pool keeps the run's settings, whether it tunnels (CONNECT) or forwards (absolute form)
   // through the proxy: undici's own factories would make pools with its defaults. No DNS cache here: the
