@@ -66,8 +66,7 @@ export function createAgent ({ connections, timeoutMs, ca, proxies, lookup }: Ht
         ...settings,
         uri: url.href,
         connectTimeout: timeoutMs,
-        requestTls: tls,
-        proxyTls: tls,
+        ...(ca !== undefined ? { requestTls: tls, proxyTls: tls } : {}),
         factory: pool,
         clientFactory: (origin, o) => new u.Pool(origin, { headersTimeout: timeoutMs, ...o })
       })
