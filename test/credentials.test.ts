@@ -3,7 +3,7 @@
 // machine, default, and not to hosts it does not name.
 import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FIXTURES, runCli, scratch } from './support/run.js'
 import { startServer, type RasterServer } from './support/server.js'
@@ -44,9 +44,10 @@ after(async () => { await server.close() })
 const userInfo = `${USER}:${encodeURIComponent(PASSWORD)}`
 const args = (out: string): string[] => ['-o', join(dir, out), '-w', '0,0,20,20', '--no-progress', '--retries', '0']
 
-test('user-info becomes Basic, percent-decoded, in download and range modes; without it the server says 401; nothing of it is printed', async () => {
+test('user-info becomes Basic, percent-decoded, in download and range modes; without it the server says 401; nothing of it is printed (records, stderr, --stats)', async () => {
   for (const fetch of ['download', 'range']) {
-    const run = await runCli([...args(fetch), '--fetch', fetch], {
+    const stats = join(dir, `${fetch}-stats.json`)
+    const run = await runCli([...args(fetch), '--fetch', fetch, '--stats', stats], {
       stdin: [`http://${userInfo}@127.0.0.1:${port}/${FILE}`, JSON.stringify({ url: `http://127.0.0.1:${port}/${FILE}`, out: 'none.tif' })].join('\n') + '\n'
     })
     assert.equal(run.code, 1, run.stderr)
@@ -54,7 +55,7 @@ test('user-info becomes Basic, percent-decoded, in download and range modes; wit
     assert.equal(withAuth.status, 'ok', JSON.stringify(withAuth.error))
     assert.equal(withAuth.url, `http://REDACTED@127.0.0.1:${port}/${FILE}`, 'the record shows the URL without its user-info')
     assert.equal(without.error?.code, 'HTTP_401')
-    for (const text of [run.stdout, run.stderr]) {
+    for (const text of [run.stdout, run.stderr, readFileSync(stats, 'utf8')]) {
       for (const secret of [PASSWORD, encodeURIComponent(PASSWORD), basic(USER, PASSWORD).slice(6)]) assert.ok(!text.includes(secret), `${secret} printed`)
     }
   }
@@ -132,4 +133,20 @@ test('netrc: $NETRC for netrc alone; a file that cannot be read is a usage error
     if (saved === undefined) delete process.env.NETRC
     else process.env.NETRC = saved
   }
+})
+
+test('netrc across a redirect to another origin: the new host gets its own entry, never the first host\'s', async () => {
+  const other = await startServer(FIXTURES)
+  after(async () => { await other.close() })
+  const otherPort = new URL(other.base).port
+  const file = join(dir, 'netrc-hops')
+  writeFileSync(file, `machine 127.0.0.1 login du password ${DEFAULT_PASSWORD}\nmachine localhost login nu password ${NETRC_PASSWORD}\n`)
+  server.reset()
+  deny(server)
+  server.fault('/hop.tif', { kind: 'redirect', to: `http://localhost:${otherPort}/${FILE}` })
+  const [record] = await collect({ outDir: join(dir, 'netrc-hops-out'), fetch: 'download', retries: 0, window: { col: 0, row: 0, width: 20, height: 20 }, netrcFile: file },
+    [`http://127.0.0.1:${port}/hop.tif`])
+  assert.equal(record.status, 'ok', JSON.stringify(record.error))
+  assert.deepEqual(server.stats('/hop.tif').authorization, [basic('du', DEFAULT_PASSWORD)])
+  assert.deepEqual(other.stats(`/${FILE}`).authorization, [basic('nu', NETRC_PASSWORD)])
 })

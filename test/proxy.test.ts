@@ -137,12 +137,15 @@ test('noProxy overrides NO_PROXY; domain suffixes go direct (a lookup of our sea
   assert.deepEqual(Object.keys(client.figures()).sort(), [`http://a.direct.test:${port}`, `http://direct.test:${port}`, `http://tiles.other.test:${port}`], 'host limits keyed by the target origin')
 })
 
-/** A certificate for tiles.example.test, localhost and 127.0.0.1, made now, and an https server of the fixture with it. */
+/**
+ * A certificate for tiles.example.test and localhost (not 127.0.0.1: a connection made to the address the
+ * DNS cache found must still check the name), made now, and an https server of the fixture with it.
+ */
 async function httpsOrigin (): Promise<{ port: number, ca: string, requests: () => number }> {
   const key = join(dir, 'key.pem')
   const ca = join(dir, 'cert.pem')
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', ca, '-days', '1',
-    '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST},DNS:localhost,IP:127.0.0.1`], { stdio: 'ignore' })
+    '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST},DNS:localhost`], { stdio: 'ignore' })
   const bytes = readFileSync(join(FIXTURES, FILE))
   let requests = 0
   const s: HttpsServer = createHttpsServer({ key: readFileSync(key), cert: readFileSync(ca) }, (_req, res) => {
@@ -173,7 +176,13 @@ test('https through the proxy by CONNECT, the server checked against caBundle (o
   assert.deepEqual(p.log.map((r) => [r.method, r.target]), [['CONNECT', `${HOST}:${origin.port}`]], 'one tunnel, nothing in the clear')
   const [untrusted] = await collect({ ...base, outDir: join(dir, 'https-untrusted'), proxy: p.url }, url)
   assert.equal(untrusted.status, 'error', 'a self-signed certificate is refused without caBundle')
-  // Direct, by a name that resolves here, with the same bundle.
+  const guarded = await proxy(`pu:${PROXY_PASSWORD}`)
+  const [refused] = await collect({ ...base, outDir: join(dir, 'https-refused'), proxy: guarded.url, caBundle: origin.ca }, url)
+  assert.equal(refused.error?.code, 'PROXY_AUTH', 'a tunnel refused with 407')
+  const [allowed] = await collect({ ...base, outDir: join(dir, 'https-allowed'), proxy: `http://pu:${PROXY_PASSWORD}@127.0.0.1:${guarded.port}`, caBundle: origin.ca }, url)
+  assert.equal(allowed.status, 'ok', JSON.stringify(allowed.error))
+  assert.deepEqual(guarded.log.map((r) => [r.method, r.headers['proxy-authorization'] !== undefined]), [['CONNECT', false], ['CONNECT', true]])
+  // Direct, by a name that resolves here, with the same bundle: the DNS cache connects to 127.0.0.1, TLS checks the name.
   const [direct] = await collect({ ...base, outDir: join(dir, 'https-direct'), caBundle: origin.ca }, `https://localhost:${origin.port}/${FILE}`)
   assert.equal(direct.status, 'ok', JSON.stringify(direct.error))
   p.log.length = 0
