@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { FIXTURES, runCli, scratch } from './support/run.js'
 import { startServer, type RasterServer } from './support/server.js'
 import { startProxy, type LoggingProxy } from './support/proxy.js'
+import { awsEnv, startS3 } from './support/s3.js'
 import { rasterPipeline } from '../lib/index.js'
 import type { ResultRecord } from '../lib/core/records.js'
 import { createHttpClient } from '../lib/http/client.js'
@@ -135,6 +136,20 @@ test('noProxy overrides NO_PROXY; domain suffixes go direct (a lookup of our sea
   assert.deepEqual(p.log.map((r) => r.target), [`http://tiles.other.test:${port}/${FILE}`], 'the other went through the proxy, which resolved it')
   assert.equal(server.totalRequests(), 3)
   assert.deepEqual(Object.keys(client.figures()).sort(), [`http://a.direct.test:${port}`, `http://direct.test:${port}`, `http://tiles.other.test:${port}`], 'host limits keyed by the target origin')
+})
+
+test('a store\'s requests go through the proxy too: the HEAD of --skip-existing and the upload, signed as direct', async () => {
+  const p = await proxy()
+  const s3 = await startS3({ buckets: ['results'] })
+  after(async () => { await s3.close() })
+  const run = await runCli(['-o', 's3://results/proxied', '-w', '0,0,20,20', '--no-progress', '--retries', '0', '--skip-existing'], {
+    stdin: `http://${HOST}:${port}/${FILE}\n`,
+    env: { ...clean, ...awsEnv(s3), HTTP_PROXY: p.url }
+  })
+  assert.equal(run.code, 0, run.stderr)
+  assert.equal(run.records[0].status, 'ok')
+  const methods = p.log.filter((r) => r.target.startsWith(`${s3.endpoint}/results/`)).map((r) => r.method)
+  assert.ok(methods.includes('HEAD') && methods.includes('PUT'), `the store's requests through the proxy: ${methods.join(', ')}`)
 })
 
 /**
