@@ -1,7 +1,8 @@
 // Which object store a record's URL names, and the request auth for it: s3:// and gs:// signed with
 // SigV4 (lib/store/s3.ts), az:// and Azure blob URLs with a shared key or a SAS (lib/store/azure.ts);
-// other http(s):// URLs Basic auth from their user-info or the netrc, when they have any (lib/http/credentials.ts). Settings are read from the environment once per run, when the first
-// URL of a store comes.
+// other http(s):// URLs Basic auth from their user-info or the netrc, when they have any
+// (lib/http/credentials.ts). Settings are read from the environment once per run, when the first URL of
+// a store comes.
 import type { RequestAuth } from '../http/response.js'
 import { classifyUrl } from '../core/url.js'
 import type { Secrets } from '../http/redact.js'
