@@ -54,7 +54,8 @@ export class TempDir {
 
   /** A fresh file name inside the directory; the caller creates the file. */
   file (hint: string): string {
-    const safe = hint.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-60)
+    // A URL's user-info (a password) is no part of a file name, which GDAL's messages may print.
+    const safe = hint.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#]*@/, '$1').replace(/[^A-Za-z0-9._-]+/g, '_').slice(-60)
     return join(this.path, `${++this.seq}-${safe}`)
   }
 

@@ -51,6 +51,13 @@ export function networkError (err: unknown, url: string): RecordError {
   if (/redirect/i.test(e?.message ?? '')) {
     return new RecordError('fetch', 'TOO_MANY_REDIRECTS', `${url}: ${e.message.split('. ')[0]}`)
   }
+  // undici's ProxyAgent says a proxy's refusal only in words: 407 when forwarding, any status of a CONNECT.
+  const proxied = /Proxy Authentication Required \((\d{3})\)|Proxy response \((\d{3})\) !== 200/.exec(e?.message ?? '')
+  if (proxied) {
+    const status = Number(proxied[1] ?? proxied[2])
+    if (status === 407) return new RecordError('fetch', 'PROXY_AUTH', `${url}: the proxy asks for credentials, or refused those given (HTTP 407)`)
+    return new RecordError('fetch', 'PROXY', `${url}: the proxy refused the tunnel (HTTP ${status})`, status >= 500)
+  }
   const known = NETWORK_CODES[code]
   if (known) return new RecordError('fetch', known[0], `${url}: ${known[1]}`, known[2])
   if (e?.name === 'AbortError') return new RecordError('fetch', 'ABORTED', `${url}: aborted`, false)

@@ -34,6 +34,8 @@ export interface RequestAuth {
   redirected?: (status: number, headers: Headers) => boolean
   /** A refusal of the credentials, as a record error that says where they came from (never the secret). */
   refused?: (status: number, body: string) => RecordError | undefined
+  /** The auth for a redirect's target on another origin (its own netrc entry); absent: none. */
+  crossOrigin?: (target: string) => RequestAuth | undefined
 }
 
 /** What crossed the network for a record: body bytes over every attempt, and the requests made. */
@@ -71,6 +73,7 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
   }
   // A signed request is signed for its one URL, so a store's redirects are followed here: signed afresh
   // within the store's origin, and without any credential or header of the user's once they leave it.
+  // So are those of a URL with Basic credentials (lib/http/credentials.ts).
   let target = auth.target()
   const origin = new URL(target).origin
   for (let hop = 0; ; hop++) {
@@ -85,7 +88,7 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
     if (res.statusCode < 300 || res.statusCode >= 400 || !location || hop >= MAX_REDIRECTS) return res
     await res.body.dump().catch(() => undefined)
     target = new URL(location, target).toString()
-    if (new URL(target).origin !== origin) return await get(target, { ...o, auth: undefined, headers: undefined }, headers)
+    if (new URL(target).origin !== origin) return await get(target, { ...o, auth: auth.crossOrigin?.(target), headers: undefined }, headers)
   }
 }
 

@@ -1,6 +1,6 @@
 // undici, loaded when a run first makes a request, and only the parts a run uses (its Agent, the redirect
-// interceptor, request()): undici's index loads all of undici (fetch, WebSocket, caches, mocks), about
-// twice the cost, and a run of local files (or of no records) needs none of it. These are undici's
+// and DNS interceptors, request(); its ProxyAgent only when there is a proxy): undici's index loads all of
+// undici (fetch, WebSocket, caches, mocks), about twice the cost, and a run of local files (or of no records) needs none of it. These are undici's
 // internal files, so package.json pins its version exactly; test/startup.test.ts loads them over HTTP.
 // The two base classes ours extend are the very modules undici's index uses, so `instanceof` holds.
 import { createRequire } from 'node:module'
@@ -13,7 +13,8 @@ export const DecoratorHandler = require('undici/lib/handler/decorator-handler.js
 
 interface Client {
   Agent: typeof Undici.Agent
-  interceptors: Pick<typeof Undici.interceptors, 'redirect'>
+  Pool: typeof Undici.Pool
+  interceptors: Pick<typeof Undici.interceptors, 'redirect' | 'dns'>
   request: typeof Undici.request
 }
 
@@ -23,10 +24,22 @@ let loaded: Client | undefined
 export function undici (): Client {
   loaded ??= {
     Agent: require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent,
-    interceptors: { redirect: require('undici/lib/interceptor/redirect.js') as typeof Undici.interceptors.redirect },
+    Pool: require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool,
+    interceptors: {
+      redirect: require('undici/lib/interceptor/redirect.js') as typeof Undici.interceptors.redirect,
+      dns: require('undici/lib/interceptor/dns.js') as typeof Undici.interceptors.dns
+    },
     request: dispatcherRequest()
   }
   return loaded
+}
+
+/** undici's ProxyAgent, loaded only by a run that has a proxy to use. */
+export function proxyAgent (): typeof Undici.ProxyAgent {
+  // Its tunnels are opened with a pool's connect(), a method undici's index puts on every dispatcher.
+  const proto = Dispatcher.prototype as { connect?: unknown }
+  proto.connect ??= require('undici/lib/api/api-connect.js')
+  return require('undici/lib/dispatcher/proxy-agent.js') as typeof Undici.ProxyAgent
 }
 
 /**

@@ -16,6 +16,7 @@ import { applyGdalConfig, loadGdal } from '../raster/gdal.js'
 import { createHttpClient } from '../http/client.js'
 import type { HostLimitFigures } from '../http/host-limit.js'
 import { printable, Secrets } from '../http/redact.js'
+import { networkSettings } from '../http/network.js'
 import { Stores } from '../store/stores.js'
 import { dropResults, type Job } from '../core/job.js'
 import { createOpener } from '../raster/open.js'
@@ -161,6 +162,10 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
       throw new UsageError(words`${option('dstCrs')}: ${(err as Error).message}`, { option: 'dstCrs' })
     }
   }
+  // Values that are never printed: header values, proxy and netrc passwords now, store credentials as they are resolved.
+  const secrets = new Secrets()
+  // Read once, now: an unreadable netrc or CA bundle, or a bad proxy URL, is a usage error before any record.
+  const network = networkSettings(options, secrets)
   const temp = new TempDir(options.tempRoot)
   // Fetches are aborted by abort() (after a signal's grace period) and by a cancel; a cancel also stops
   // every stage from starting work and the write stage from putting outputs in place.
@@ -175,6 +180,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     concurrency: options.concurrency,
     adaptive: !options.fixedConcurrency,
     timeoutMs: options.timeout * 1000,
+    agent: network.agent,
     ...(options.dispatcher ? { make: options.dispatcher } : {}),
     onFault: (err) => warn(`a fault inside the HTTP client was recovered from (requests in flight are retried): ${err instanceof Error ? err.message : String(err)}`)
   })
@@ -182,10 +188,8 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   // Every job from parse until finalize has let it go, so that a cancelled run can release those left
   // in the stages' buffers.
   const live = new Set<Job>()
-  // Values that are never printed: header values now, store credentials as they are resolved.
-  const secrets = new Secrets()
   // The stores' variables as GDAL takes them: the environment, --config (gdalConfig) on top.
-  const stores = new Stores(options, secrets, { ...process.env, ...options.gdalConfig })
+  const stores = new Stores(options, secrets, { ...process.env, ...options.gdalConfig }, network.credentials)
   const fetchContext = { options, dispatcher, temp, signal: fetches.signal, stores, warn: (message: Message) => warn(message), copiesOverviews: copiesOverviews(options.format, creationOptions) }
   // Uploads stop when the run is cancelled; they are the write stage's, so not bound by --max-time.
   const upload = {

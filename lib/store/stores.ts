@@ -1,10 +1,12 @@
 // Which object store a record's URL names, and the request auth for it: s3:// and gs:// signed with
 // SigV4 (lib/store/s3.ts), az:// and Azure blob URLs with a shared key or a SAS (lib/store/azure.ts);
-// other http(s):// URLs need none. Settings are read from the environment once per run, when the first
-// URL of a store comes.
+// other http(s):// URLs Basic auth from their user-info or the netrc, when they have any
+// (lib/http/credentials.ts). Settings are read from the environment once per run, when the first URL of
+// a store comes.
 import type { RequestAuth } from '../http/response.js'
 import { classifyUrl } from '../core/url.js'
 import type { Secrets } from '../http/redact.js'
+import type { Credentials } from '../http/credentials.js'
 import { gsSettings, s3Auth, s3Settings, type S3Settings } from './s3.js'
 import { azureAuth, azureSettings, azureUrlAuth, type AzureSettings } from './azure.js'
 
@@ -23,12 +25,17 @@ export class Stores {
   private readonly regions = new Map<string, string>()
   private azure?: AzureSettings
 
-  constructor (private readonly options: StoreOptions, private readonly secrets: Secrets, private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor (private readonly options: StoreOptions, private readonly secrets: Secrets, private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly credentials?: Credentials) {}
 
-  /** The auth of a record's URL, or undefined for plain HTTP(S). */
+  /** The auth of a record's URL, or undefined for plain HTTP(S) without credentials. */
   authFor (url: string): RequestAuth | undefined {
     const c = classifyUrl(url)
-    if (c.kind === 'http') return this.blobUrlAuth(url)
+    if (c.kind === 'http') {
+      // Credentials in the URL are the user's choice for it, even on an Azure blob host.
+      if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) return this.credentials?.authFor(url)
+      return this.blobUrlAuth(url) ?? this.credentials?.authFor(url)
+    }
     if (c.kind !== 'store' || c.store === undefined) return undefined
     const scheme = c.store
     if (scheme === 'az') return azureAuth(url, this.azureSettings())

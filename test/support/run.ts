@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
 import type { ResultRecord } from '../../lib/core/records.js'
+import { withoutUserNetwork } from './user-environment.js'
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'rasterpipe')
@@ -40,7 +41,8 @@ export async function runCli (args: string[], opts: RunOptions = {}): Promise<Ru
   try {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
-      env: { ...process.env, TMPDIR: tmp, ...opts.env },
+      // The tester's proxy or GDAL settings left out: a test sets those it tests.
+      env: { ...withoutUserNetwork(process.env), TMPDIR: tmp, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe']
     })
     opts.started?.(child)

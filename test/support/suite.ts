@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { dropUserNetwork } from './user-environment.js'
 
 /** The files that take longest, longest first; the others follow in name order. */
 const LONGEST = [
@@ -23,6 +24,8 @@ const files = [...all].sort((a, b) => rank(a) - rank(b))
 // Files wait on servers and child processes as much as they compute: one more than the cores keeps both busy.
 const concurrency = Number(process.env.TEST_JOBS) || availableParallelism() + 1
 
+// Test files and their runs see no proxy, CA bundle or GDAL HTTP setting of the tester's shell.
+dropUserNetwork()
 const stream = run({ files, concurrency })
 stream.on('test:fail', () => { process.exitCode = 1 })
 stream.compose(spec).pipe(process.stdout)
