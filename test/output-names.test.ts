@@ -13,7 +13,7 @@ import { rasterPipeline, type ResultRecord } from '../lib/index.js'
 const ctx = useServer()
 const WINDOW = ['-w', '0,0,40,30']
 /** What `scene.tif?key=…` serves: the server picks the file by its key, as signed-URL front ends do. */
-const BY_KEY: Record<string, string> = { 'a.tif': 'int16-small.tif', 'b.tif': 'uint16-striped.tif', 'c.tif': 'float64-small.tif' }
+const BY_KEY: Record<string, string> = { 'key-a': 'int16-small.tif', 'key-b': 'uint16-striped.tif', 'key-c': 'float64-small.tif' }
 
 function routeByKey (): void {
   ctx.server.route = (path, query) => path === '/scene.tif' ? `/${BY_KEY[query.get('key') ?? ''] ?? 'none'}` : path
@@ -24,27 +24,27 @@ test('two rasters that differ only in key= (or token=) get two outputs, each wit
   const dir = join(ctx.dir, 'by-key')
   mkdirSync(dir)
   const urlFor = (key: string, param = 'key'): string => `${ctx.server.url('scene.tif')}?${param}=${key}${param === 'key' ? '' : `&key=${key}`}`
-  const run = await runCli(['-o', dir, ...WINDOW, '--no-progress'], { stdin: [urlFor('a.tif'), urlFor('b.tif')].join('\n') + '\n' })
+  const run = await runCli(['-o', dir, ...WINDOW, '--no-progress'], { stdin: [urlFor('key-a'), urlFor('key-b')].join('\n') + '\n' })
   assert.equal(run.code, 0, run.stderr)
   const [a, b] = [byLine(run.records).get(1), byLine(run.records).get(2)]
   assert.equal(a?.status, 'ok')
   assert.equal(b?.status, 'ok')
   assert.notEqual(a?.output, b?.output, 'two requests, two output names')
   assert.equal(readdirSync(dir).length, 2, 'two files written')
-  for (const [r, key] of [[a, 'a.tif'], [b, 'b.tif']] as const) {
-    const reference = gdalTranslate(join(FIXTURES, BY_KEY[key]), ['-srcwin', '0', '0', '40', '30'], ctx.dir, `ref-${key}`)
+  for (const [r, key] of [[a, 'key-a'], [b, 'key-b']] as const) {
+    const reference = gdalTranslate(join(FIXTURES, BY_KEY[key]), ['-srcwin', '0', '0', '40', '30'], ctx.dir, `ref-${key}.tif`)
     assertSameRaster(r?.output as string, reference, `key=${key}`)
   }
   // A later run: a and b were written (skipped), c never was (written now, from its own source).
-  const again = await runCli(['-o', dir, ...WINDOW, '--no-progress', '--skip-existing'], { stdin: [urlFor('a.tif'), urlFor('c.tif'), urlFor('b.tif')].join('\n') + '\n' })
+  const again = await runCli(['-o', dir, ...WINDOW, '--no-progress', '--skip-existing'], { stdin: [urlFor('key-a'), urlFor('key-c'), urlFor('key-b')].join('\n') + '\n' })
   assert.equal(again.code, 0, again.stderr)
   const lines = byLine(again.records)
   assert.equal(lines.get(1)?.status, 'skipped')
   assert.equal(lines.get(3)?.status, 'skipped')
-  assert.equal(lines.get(2)?.status, 'ok', 'key=c.tif was never written: it is not skipped')
-  assertSameRaster(lines.get(2)?.output as string, gdalTranslate(join(FIXTURES, BY_KEY['c.tif']), ['-srcwin', '0', '0', '40', '30'], ctx.dir, 'ref-c.tif'), 'key=c.tif')
+  assert.equal(lines.get(2)?.status, 'ok', 'key=key-c was never written: it is not skipped')
+  assertSameRaster(lines.get(2)?.output as string, gdalTranslate(join(FIXTURES, BY_KEY['key-c']), ['-srcwin', '0', '0', '40', '30'], ctx.dir, 'ref-c.tif'), 'key=key-c')
   // token= is as much part of the request as key=.
-  const tokens = await runCli(['-o', join(ctx.dir, 'by-token'), ...WINDOW, '--no-progress'], { stdin: [urlFor('a.tif', 'token'), urlFor('b.tif', 'token')].join('\n') + '\n' })
+  const tokens = await runCli(['-o', join(ctx.dir, 'by-token'), ...WINDOW, '--no-progress'], { stdin: [urlFor('key-a', 'token'), urlFor('key-b', 'token')].join('\n') + '\n' })
   assert.equal(tokens.code, 0, tokens.stderr)
   assert.notEqual(tokens.records[0].output, tokens.records[1].output)
   ctx.server.route = undefined
@@ -93,11 +93,11 @@ test('the same URL and window with other headers (a server picking the file by X
     const input = [
       url,
       // -H's value again, as the record's own: the same request.
-      JSON.stringify({ url, headers: { 'x-api-key': 'a.tif' } }),
+      JSON.stringify({ url, headers: { 'x-api-key': 'key-a' } }),
       // Another value: another file from the same URL.
-      JSON.stringify({ url, headers: { 'X-Api-Key': 'b.tif' } })
+      JSON.stringify({ url, headers: { 'X-Api-Key': 'key-b' } })
     ].join('\n') + '\n'
-    const run = await runCli(['-o', dir, ...WINDOW, '--no-progress', '-H', 'X-Api-Key: a.tif'], { stdin: input })
+    const run = await runCli(['-o', dir, ...WINDOW, '--no-progress', '-H', 'X-Api-Key: key-a'], { stdin: input })
     const lines = byLine(run.records)
     assert.equal(lines.get(1)?.status, 'ok', run.stderr)
     assert.equal(lines.get(2)?.status, 'ok', 'the same headers in another case and place: the same request')
@@ -105,9 +105,9 @@ test('the same URL and window with other headers (a server picking the file by X
     assert.equal(lines.get(3)?.error?.code, 'DUPLICATE_OUTPUT')
     assert.match(lines.get(3)?.error?.message ?? '', /\bline 1\b.*headers/, 'the message says the headers differ')
     assert.equal(lines.get(3)?.attempts, 0)
-    assert.ok(!run.stdout.includes('b.tif') && !run.stderr.includes('b.tif'), 'no header value printed')
+    assert.ok(!run.stdout.includes('key-b') && !run.stderr.includes('key-b'), 'no header value printed')
     assert.equal(ctx.server.stats('uint16-striped.tif').requests, 0, 'line 3 made no request')
-    assertSameRaster(lines.get(1)?.output as string, gdalTranslate(join(FIXTURES, BY_KEY['a.tif']), ['-srcwin', '0', '0', '40', '30'], ctx.dir, 'ref-header.tif'), 'line 1\'s output')
+    assertSameRaster(lines.get(1)?.output as string, gdalTranslate(join(FIXTURES, BY_KEY['key-a']), ['-srcwin', '0', '0', '40', '30'], ctx.dir, 'ref-header.tif'), 'line 1\'s output')
   } finally {
     ctx.server.route = undefined
   }
