@@ -72,6 +72,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'refuse a window larger than N pixels, before reading any' },
   { long: 'assets', type: 'string', value: 'LIST', key: 'assets', default: 'every GeoTIFF data asset', section: 'Window',
     help: 'STAC items: the assets to read, in band order, by key or eo:bands common name, e.g. red,green,blue,nir' },
+  { long: 'points', type: 'string', value: 'FILE', key: 'points', section: 'Window', complete: 'file',
+    help: 'sample these points in every record without "points" of its own: a GeoJSON FeatureCollection of Points, or CSV x,y; the records get "values" and write no file' },
+  { long: 'points-crs', type: 'string', value: 'CRS', key: 'pointsCrs', default: 'the raster\'s own', section: 'Window',
+    help: 'CRS of the points (--points, and records\' "points" without "points_crs"): EPSG:4326, WKT or PROJ' },
   // Target grid
   { long: 'dst-crs', gdal: ['-t_srs'], type: 'string', value: 'CRS', key: 'dstCrs', section: 'Target grid',
     help: 'warp onto this CRS: EPSG:32633, WKT, PROJ, or utm (the UTM zone of the window\'s centre); ' +

@@ -6,6 +6,7 @@ import type { Dataset } from 'gdal-async'
 import type { PixelWindow, WindowRequest } from './request.js'
 import type { CacheUse, ChipStats, FetchKind, Grid, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
 import type { SparseSource } from './fetched.js'
+import type { PointSet, PointValue } from './points.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {
@@ -41,6 +42,8 @@ export interface Asked {
   readonly stackSource?: StackSource & { index: number }
   /** A `{"stac": …}` record whose document could not be read: its `record` to run again (no job was made of it). */
   readonly retryInput?: StacRecord
+  /** `points` (or --points): sample these; no output file is written (lib/raster/points.ts). */
+  readonly points?: PointSet
 }
 
 /** The fetch stage's result: how the source came, and the local file once there is one. */
@@ -109,8 +112,24 @@ export interface StackPlan {
   bytes: number
 }
 
+/**
+ * Point samples: each point's pixel (null: outside the raster), at full resolution, read in clusters of
+ * one block each (`reads`, each a window within one block), so that range mode fetches those blocks only.
+ */
+export interface PointsPlan {
+  kind: 'points'
+  /** Each point's pixel and the read (an index into `reads`) that holds it; null outside the raster. */
+  pixels: ReadonlyArray<{ col: number, row: number, read: number } | null>
+  reads: readonly PixelWindow[]
+  bands?: readonly number[]
+  /** The bands whose blocks are read, when not all: `bands`, and the alpha band that masks them. */
+  blockBands?: readonly number[]
+  /** The largest read's pixel bytes (all bands, and the mask): what is held at once. */
+  bytes: number
+}
+
 /** What open decided: how GDAL will make the record's pixels (lib/raster/plan.ts gives the arguments). */
-export type Plan = WindowPlan | WarpPlan | StackPlan
+export type Plan = WindowPlan | WarpPlan | StackPlan | PointsPlan
 
 /** The record's pixel bytes held in the memory budget from read until written. */
 export interface Lease {
@@ -126,6 +145,8 @@ export interface Written {
   stats?: ChipStats[]
   /** Not kept although read: --min-valid found too few valid pixels (the fraction, 0–1). */
   skipped?: { reason: 'min-valid', valid: number }
+  /** Point samples, one per point in order (lib/raster/points.ts). */
+  values?: PointValue[]
 }
 
 export interface Job extends Asked {
@@ -177,5 +198,5 @@ export function releaseLease (job: Job): void {
 
 /** The plan's grid, where it has one (a warp's or a stack's). */
 export function gridOf (plan: Plan | undefined): Grid | undefined {
-  return plan && plan.kind !== 'window' ? plan.grid : undefined
+  return plan && (plan.kind === 'warp' || plan.kind === 'stack') ? plan.grid : undefined
 }

@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici'
 import { gdalShare } from './slots.js'
 import type { WindowRequest } from './request.js'
 import type { OptionNames } from './words.js'
+import type { Point } from './points.js'
 
 /** Shard `index` of `count`, 1-based: 1/4 … 4/4. */
 export interface Shard { index: number, count: number }
@@ -50,6 +51,10 @@ export interface PipelineOptions extends WindowRequest {
   chipStats: boolean
   /** Outputs with a smaller valid fraction (0–1) are not kept; their records say skipped (--min-valid). */
   minValid?: number
+  /** Points sampled by every record that has none of its own (--points FILE): its result's `values`, no output file. */
+  points?: Point[]
+  /** CRS of the points (records' `points_crs` win); the raster's own when absent. */
+  pointsCrs?: string
   /** Longest input line, in bytes. */
   maxLineLength: number
   /** Parent of the run's private temp directory. */
@@ -105,7 +110,9 @@ export interface PipelineOptions extends WindowRequest {
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
-export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'gdalConfig' | 'shard' | 'assets' | 'windowGiven'>> & {
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'gdalConfig' | 'shard' | 'assets' | 'windowGiven' | 'points'>> & {
+  /** [x, y] pairs, or a file's path (GeoJSON points, or CSV x,y) as --points takes it. */
+  points?: Array<readonly [number, number]> | string
   /** Asset keys as a list, or as --assets takes them ('red,green,blue'). */
   assets?: string[] | string
   /** `{index, count}` or 'K/N' as --shard takes it. */

@@ -10,9 +10,10 @@ import { checkPixels } from '../raster/window.js'
 import { checkUrl } from './url.js'
 import { parseSources, requestedSources } from './sources.js'
 import { messageOf, option, words } from '../core/words.js'
+import { parsePoints, type PointSet } from '../core/points.js'
 
 
-const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
+const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs'])
 
 /** A request as parse fills it in, before the job is made of it (and its fields fixed). */
 type Draft = { -readonly [K in keyof Asked]: Asked[K] }
@@ -66,6 +67,7 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
     fill(job, fields, options, ext)
     if (fields.bbox_crs !== undefined && job.request.bboxCrs !== undefined) checkCrs?.(job.request.bboxCrs)
     if (fields.dst_crs !== undefined && job.request.dstCrs !== undefined && job.request.dstCrs.toLowerCase() !== 'utm') checkCrs?.(job.request.dstCrs)
+    if (fields.points_crs !== undefined && job.points?.crs !== undefined) checkPointsCrs(job.points.crs, checkCrs)
   } catch (err) {
     return makeJob(job, err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', messageOf(err)))
   }
@@ -109,6 +111,17 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   } else {
     job.headers = options.headers
   }
+  const points = pointsFor(fields, options)
+  if (points) {
+    // A values record reads its points only: no window, no file (a window as well is a record of its own).
+    if (sources) throw new InvalidValue('"points" on a multi-source record ("urls") is not supported yet')
+    for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
+      if (fields[key] !== undefined) throw new InvalidValue(`"points" and "${key}" cannot be used together: a points record writes no file (give the window a record of its own)`)
+    }
+    if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"points" cannot be used with a warp or ${option('outSize')}: a points record writes no file`)
+    job.points = points
+    return
+  }
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
   const r = job.request
   // A warp's size is known only once its grid is (at open), unless out_size gives it.
@@ -126,6 +139,25 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
+}
+
+/** The record's points (or --points for a record without), in `points_crs` (or --points-crs). */
+function pointsFor (f: Record<string, unknown>, o: PipelineOptions): PointSet | undefined {
+  if (f.points_crs !== undefined && f.points === undefined && !o.points) throw new InvalidValue('"points_crs" needs "points"')
+  const xy = f.points !== undefined ? parsePoints(f.points) : o.points
+  if (!xy) return undefined
+  const crs = f.points_crs !== undefined ? parseCrs(f.points_crs, '"points_crs"') : o.pointsCrs
+  return crs !== undefined ? { xy, crs } : { xy }
+}
+
+/** A points_crs GDAL does not know: the record's input error, naming the field. */
+function checkPointsCrs (text: string, checkCrs: CrsCheck | undefined): void {
+  try {
+    checkCrs?.(text)
+  } catch (err) {
+    if (err instanceof RecordError) throw new RecordError(err.stage, err.code, `points_crs: ${err.message}`)
+    throw err
+  }
 }
 
 function requestFor (f: Record<string, unknown>, o: PipelineOptions): WindowRequest {

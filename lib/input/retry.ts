@@ -31,6 +31,10 @@ export function retryRecord (job: Job): InputRecord {
   if (r.res) record.res = r.res
   if (r.resampling !== undefined) record.resampling = r.resampling
   if (r.tap) record.tap = true
+  if (job.points) {
+    record.points = job.points.xy.map(([x, y]) => [x, y])
+    if (job.points.crs !== undefined) record.points_crs = job.points.crs
+  }
   if (job.out !== undefined) record.out = job.out
   return record
 }

@@ -17,6 +17,7 @@ import type { Slots } from '../core/slots.js'
 import { openStack } from './stack.js'
 import { option, words } from '../core/words.js'
 import { driverByMagic, readHead } from './magic.js'
+import { planPoints } from './points.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -86,6 +87,13 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
 
   async function openStage (job: Job): Promise<void> {
     const opened = await openSource(job)
+    if (job.points) {
+      // Point samples: their pixels and the block-sized reads under them; no window.
+      const plan = await planPoints(gdal, crs, opened, job.points, job.request.bands)
+      job.plan = plan
+      checkMemory(job, plan)
+      return
+    }
     // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
     const window = await resolveWindow(gdal, crs, opened, job.request, maxPixels)
     opened.window = window

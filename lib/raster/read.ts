@@ -3,8 +3,9 @@
 // what gdal_translate keeps (types, nodata, colours, scale, masks). The write stage's copy reads its pixels.
 import { RecordError } from '../core/errors.js'
 import type { Gdal } from './gdal.js'
-import type { Job } from '../core/job.js'
+import { releaseLease, type Job } from '../core/job.js'
 import { translateArgs } from './plan.js'
+import { readPoints } from './points.js'
 import type { Slots } from '../core/slots.js'
 import type { MemoryBudget } from '../core/budget.js'
 
@@ -25,6 +26,20 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
       job.lease = { bytes: plan.bytes, release: await ctx.budget.acquire(plan.bytes, ctx.cancelled) }
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
+    }
+    if (plan.kind === 'points') {
+      const source = job.opened?.dataset
+      if (!source) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
+      try {
+        // Straight from the source, read by read (each within one block): no VRT, no output file.
+        const values = await ctx.gdalCalls.run(() => readPoints(source, plan))
+        job.written = { warnings: [], values }
+      } catch (err) {
+        throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
+      } finally {
+        releaseLease(job)
+      }
+      return
     }
     // A warp's VRT was made at open (its grid decides what range mode fetches); a stack's sources are read
     // by the write stage into temp files (lib/raster/stack-write.ts): nothing more to make here.
