@@ -4,9 +4,10 @@
 import type { RecordError } from './errors.js'
 import type { Dataset } from 'gdal-async'
 import type { PixelWindow, WindowRequest } from './request.js'
-import type { CacheUse, ChipStats, FetchKind, Grid, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
+import type { CacheUse, ChipStats, ZonalStats, FetchKind, Grid, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
 import type { SparseSource } from './fetched.js'
 import type { PointSet, PointValue } from './points.js'
+import type { Zone } from './zones.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {
@@ -44,6 +45,8 @@ export interface Asked {
   readonly retryInput?: StacRecord
   /** `points` (or --points): sample these; no output file is written (lib/raster/points.ts). */
   readonly points?: PointSet
+  /** `geometry` (or --geometry): statistics of the pixels inside it; no output file (lib/raster/zonal.ts). */
+  readonly zone?: Zone
 }
 
 /** The fetch stage's result: how the source came, and the local file once there is one. */
@@ -128,8 +131,20 @@ export interface PointsPlan {
   bytes: number
 }
 
+/** Zonal statistics: the window the geometry's bounds cover (null: none of the raster), read whole. */
+export interface ZonalPlan {
+  kind: 'zonal'
+  window: PixelWindow | null
+  /** The geometry in the raster's CRS, as GeoJSON text: what GDAL's rasterize burns. */
+  geometry: string
+  bands?: readonly number[]
+  blockBands?: readonly number[]
+  /** One band's pixel bytes of the window, its mask's and the zone's. */
+  bytes: number
+}
+
 /** What open decided: how GDAL will make the record's pixels (lib/raster/plan.ts gives the arguments). */
-export type Plan = WindowPlan | WarpPlan | StackPlan | PointsPlan
+export type Plan = WindowPlan | WarpPlan | StackPlan | PointsPlan | ZonalPlan
 
 /** The record's pixel bytes held in the memory budget from read until written. */
 export interface Lease {
@@ -147,6 +162,8 @@ export interface Written {
   skipped?: { reason: 'min-valid', valid: number }
   /** Point samples, one per point in order (lib/raster/points.ts). */
   values?: PointValue[]
+  /** Zonal statistics per band (lib/raster/zonal.ts). */
+  zonal?: ZonalStats[]
 }
 
 export interface Job extends Asked {

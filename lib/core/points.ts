@@ -27,7 +27,8 @@ export function parsePoints (value: unknown, name: Message = '"points"'): Point[
   })
 }
 
-function shown (v: unknown): string {
+/** A value as a message shows it: JSON, cut short. */
+export function shown (v: unknown): string {
   const text = JSON.stringify(v) ?? String(v)
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }

@@ -11,9 +11,10 @@ import { checkUrl } from './url.js'
 import { parseSources, requestedSources } from './sources.js'
 import { messageOf, option, words } from '../core/words.js'
 import { parsePoints, type PointSet } from '../core/points.js'
+import { DEFAULT_ZONAL_STATS, parseGeometry, type Zone } from '../core/zones.js'
 
 
-const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs'])
+const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched'])
 
 /** A request as parse fills it in, before the job is made of it (and its fields fixed). */
 type Draft = { -readonly [K in keyof Asked]: Asked[K] }
@@ -67,7 +68,8 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
     fill(job, fields, options, ext)
     if (fields.bbox_crs !== undefined && job.request.bboxCrs !== undefined) checkCrs?.(job.request.bboxCrs)
     if (fields.dst_crs !== undefined && job.request.dstCrs !== undefined && job.request.dstCrs.toLowerCase() !== 'utm') checkCrs?.(job.request.dstCrs)
-    if (fields.points_crs !== undefined && job.points?.crs !== undefined) checkPointsCrs(job.points.crs, checkCrs)
+    if (fields.points_crs !== undefined && job.points?.crs !== undefined) checkFieldCrs('points_crs', job.points.crs, checkCrs)
+    if (fields.geometry_crs !== undefined && job.zone) checkFieldCrs('geometry_crs', job.zone.crs, checkCrs)
   } catch (err) {
     return makeJob(job, err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', messageOf(err)))
   }
@@ -112,14 +114,18 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     job.headers = options.headers
   }
   const points = pointsFor(fields, options)
-  if (points) {
-    // A values record reads its points only: no window, no file (a window as well is a record of its own).
-    if (sources) throw new InvalidValue('"points" on a multi-source record ("urls") is not supported yet')
+  const zone = zoneFor(fields, options)
+  if (points || zone) {
+    // A values record reads its points or zone only: no window, no file (a window as well is a record of its own).
+    const field = points ? 'points' : 'geometry'
+    if (points && zone) throw new InvalidValue('a record has "points" or "geometry", not both')
+    if (sources) throw new InvalidValue(`"${field}" on a multi-source record ("urls") is not supported yet`)
     for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
-      if (fields[key] !== undefined) throw new InvalidValue(`"points" and "${key}" cannot be used together: a points record writes no file (give the window a record of its own)`)
+      if (fields[key] !== undefined) throw new InvalidValue(`"${field}" and "${key}" cannot be used together: a ${field} record writes no file (give the window a record of its own)`)
     }
-    if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"points" cannot be used with a warp or ${option('outSize')}: a points record writes no file`)
-    job.points = points
+    if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"${field}" cannot be used with a warp or ${option('outSize')}: a ${field} record writes no file`)
+    if (points) job.points = points
+    if (zone) job.zone = zone
     return
   }
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
@@ -150,12 +156,24 @@ function pointsFor (f: Record<string, unknown>, o: PipelineOptions): PointSet | 
   return crs !== undefined ? { xy, crs } : { xy }
 }
 
-/** A points_crs GDAL does not know: the record's input error, naming the field. */
-function checkPointsCrs (text: string, checkCrs: CrsCheck | undefined): void {
+/** A zone's geometry (or --geometry for a record without), in `geometry_crs` (default EPSG:4326, GeoJSON's). */
+function zoneFor (f: Record<string, unknown>, o: PipelineOptions): Zone | undefined {
+  for (const key of ['geometry_crs', 'all_touched']) {
+    if (f[key] !== undefined && f.geometry === undefined && !o.geometry) throw new InvalidValue(`"${key}" needs "geometry"`)
+  }
+  const geometry = f.geometry !== undefined ? parseGeometry(f.geometry) : o.geometry
+  if (!geometry) return undefined
+  if (f.all_touched !== undefined && typeof f.all_touched !== 'boolean') throw new InvalidValue('"all_touched" must be true or false')
+  const crs = f.geometry_crs !== undefined ? parseCrs(f.geometry_crs, '"geometry_crs"') : o.geometryCrs ?? 'EPSG:4326'
+  return { geometry, crs, allTouched: (f.all_touched as boolean | undefined) ?? o.allTouched ?? false, stats: o.zonalStats ?? DEFAULT_ZONAL_STATS }
+}
+
+/** A points_crs or geometry_crs GDAL does not know: the record's input error, naming the field. */
+function checkFieldCrs (field: string, text: string, checkCrs: CrsCheck | undefined): void {
   try {
     checkCrs?.(text)
   } catch (err) {
-    if (err instanceof RecordError) throw new RecordError(err.stage, err.code, `points_crs: ${err.message}`)
+    if (err instanceof RecordError) throw new RecordError(err.stage, err.code, `${field}: ${err.message}`)
     throw err
   }
 }

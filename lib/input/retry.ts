@@ -35,6 +35,11 @@ export function retryRecord (job: Job): InputRecord {
     record.points = job.points.xy.map(([x, y]) => [x, y])
     if (job.points.crs !== undefined) record.points_crs = job.points.crs
   }
+  if (job.zone) {
+    record.geometry = job.zone.geometry
+    record.geometry_crs = job.zone.crs
+    record.all_touched = job.zone.allTouched
+  }
   if (job.out !== undefined) record.out = job.out
   return record
 }

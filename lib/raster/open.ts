@@ -18,6 +18,7 @@ import { openStack } from './stack.js'
 import { option, words } from '../core/words.js'
 import { driverByMagic, readHead } from './magic.js'
 import { planPoints } from './points.js'
+import { planZonal } from './zonal.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -87,9 +88,11 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
 
   async function openStage (job: Job): Promise<void> {
     const opened = await openSource(job)
-    if (job.points) {
-      // Point samples: their pixels and the block-sized reads under them; no window.
-      const plan = await planPoints(gdal, crs, opened, job.points, job.request.bands)
+    if (job.points || job.zone) {
+      // Point samples (their pixels and the block-sized reads under them) or a zone (the window of its bounds).
+      const plan = job.points
+        ? await planPoints(gdal, crs, opened, job.points, job.request.bands)
+        : await planZonal(gdal, crs, opened, job.zone as NonNullable<typeof job.zone>, job.request.bands, maxPixels)
       job.plan = plan
       checkMemory(job, plan)
       return

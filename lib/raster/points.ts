@@ -106,7 +106,7 @@ export async function planPoints (gdal: Gdal, crs: CrsCatalog, opened: Opened & 
 const GMF_ALPHA = 0x04
 
 /** The bands read for `bands`: with the alpha band when it masks one of them (its blocks are read too). */
-function withAlpha (ds: Dataset, bands: readonly number[]): number[] {
+export function withAlpha (ds: Dataset, bands: readonly number[]): number[] {
   const out = [...bands]
   if (!bands.some((b) => (ds.bands.get(b).getMaskFlags() & GMF_ALPHA) !== 0)) return out
   for (let b = 1; b <= ds.bands.count(); b++) {

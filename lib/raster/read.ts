@@ -6,6 +6,7 @@ import type { Gdal } from './gdal.js'
 import { releaseLease, type Job } from '../core/job.js'
 import { translateArgs } from './plan.js'
 import { readPoints } from './points.js'
+import { readZonal } from './zonal.js'
 import type { Slots } from '../core/slots.js'
 import type { MemoryBudget } from '../core/budget.js'
 
@@ -27,13 +28,15 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
     }
-    if (plan.kind === 'points') {
+    if (plan.kind === 'points' || plan.kind === 'zonal') {
       const source = job.opened?.dataset
+      const zone = job.zone
       if (!source) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
       try {
-        // Straight from the source, read by read (each within one block): no VRT, no output file.
-        const values = await ctx.gdalCalls.run(() => readPoints(source, plan))
-        job.written = { warnings: [], values }
+        // Straight from the source (points read by read, each within one block; a zone's window): no VRT, no output file.
+        job.written = plan.kind === 'points'
+          ? { warnings: [], values: await ctx.gdalCalls.run(() => readPoints(source, plan)) }
+          : { warnings: [], zonal: await ctx.gdalCalls.run(() => readZonal(ctx.gdal, source, plan, zone as NonNullable<typeof zone>)) }
       } catch (err) {
         throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
       } finally {
