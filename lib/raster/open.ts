@@ -94,6 +94,8 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
         ? await planPoints(gdal, crs, opened, job.points, job.request.bands)
         : await planZonal(gdal, crs, opened, job.zone as NonNullable<typeof job.zone>, job.request.bands, maxPixels)
       job.plan = plan
+      // A zone's window is the record's, as a window's is.
+      if (plan.kind === 'zonal' && plan.window) opened.window = plan.window
       checkMemory(job, plan)
       return
     }
