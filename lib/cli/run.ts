@@ -93,7 +93,8 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) return usage(io, err)
     if (err instanceof GdalMissingError) {
-      io.stderr.write(`rasterpipe: ${printable(err.message)}\n`)
+      // Line by line: the repair it names is a few commands to copy.
+      io.stderr.write(`rasterpipe: ${err.message.split('\n').map((line) => printable(line)).join('\n')}\n`)
       return 2
     }
     throw err
