@@ -1,6 +1,6 @@
 // The missing-addon message names the repair that fits where rasterpipe runs from: `make setup` in a
 // checkout, npm's rebuild (with the allowScripts approval npm 12 needs) in a project that installed it,
-// a directory install instead of a global one. Laid out in temp directories; no npm is run.
+// the rebuild inside the package for a global install. Laid out in temp directories; no npm is run.
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -27,7 +27,7 @@ const bare = join(dir, 'bare/bin/node')
 test('a checkout (Makefile beside package.json) is told to run make setup', () => {
   tree(['checkout/package.json', 'checkout/Makefile'])
   const place = addonPlace(join(dir, 'checkout'), node24)
-  assert.equal(place.checkout, true)
+  assert.equal(place.kind, 'checkout')
   const text = addonRepair(place)
   assert.match(text, /run `make setup`/)
   assert.doesNotMatch(text, /npm rebuild/)
@@ -36,7 +36,7 @@ test('a checkout (Makefile beside package.json) is told to run make setup', () =
 test('an npm project is told to approve and rebuild gdal-async there, with this Node\'s headers', () => {
   tree(['my project/package.json', 'my project/node_modules/rasterpipe/package.json'])
   const place = addonPlace(join(dir, 'my project/node_modules/rasterpipe'), node24)
-  assert.deepEqual(place, { checkout: false, project: join(dir, 'my project'), nodeDir: join(dir, 'node24') })
+  assert.deepEqual(place, { kind: 'project', dir: join(dir, 'my project'), nodeDir: join(dir, 'node24') })
   const lines = addonRepair(place).split('\n')
   assert.ok(lines.includes(`  cd '${join(dir, 'my project')}'`), lines.join('\n'))
   assert.ok(lines.includes('  npm pkg set allowScripts.gdal-async=true --json'))
@@ -52,12 +52,14 @@ test('without headers beside the Node, the rebuild leaves nodedir to npm', () =>
   assert.doesNotMatch(text, /nodedir/)
 })
 
-test('a global install (no project around node_modules) is told to install into a directory instead', () => {
+test('a global install (no project around node_modules) is told to rebuild inside the installed package', () => {
   tree(['prefix/lib/node_modules/rasterpipe/package.json'])
-  const place = addonPlace(join(dir, 'prefix/lib/node_modules/rasterpipe'), node24)
-  assert.equal(place.project, undefined)
-  const text = addonRepair(place)
-  assert.match(text, /global install cannot build it/)
-  assert.match(text, /npm pkg set allowScripts\.gdal-async=true --json\n {2}npm_config_build_from_source=true .* npm install rasterpipe$/)
-  assert.doesNotMatch(text, /make setup|npm rebuild/)
+  const root = join(dir, 'prefix/lib/node_modules/rasterpipe')
+  const place = addonPlace(root, node24)
+  assert.deepEqual(place, { kind: 'global', dir: root, nodeDir: join(dir, 'node24') })
+  const lines = addonRepair(place).split('\n')
+  assert.deepEqual(lines.slice(-2), [`  cd ${root}`, '  npm_config_build_from_source=true npm_config_shared_gdal=true ' +
+    `npm_config_nodedir=${join(dir, 'node24')} npm rebuild gdal-async`])
+  // The package's own package.json allows the build: no approval step, and no make setup.
+  assert.doesNotMatch(lines.join('\n'), /make setup|npm pkg set/)
 })

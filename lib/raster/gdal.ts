@@ -39,10 +39,13 @@ export function loadGdal (): Gdal {
 
 /** Where this copy of rasterpipe runs from: that decides how a missing or mismatched addon is repaired. */
 export interface AddonPlace {
-  /** A checkout (its Makefile beside package.json; the npm package ships none): `make setup` repairs it. */
-  checkout: boolean
-  /** The npm project whose node_modules holds rasterpipe; undefined for a global install. */
-  project?: string
+  /**
+   * A checkout (its Makefile beside package.json; the npm package ships none): `make setup` repairs it.
+   * An npm project whose node_modules holds rasterpipe. A global install: no project around node_modules.
+   */
+  kind: 'checkout' | 'project' | 'global'
+  /** Where the repair runs: the checkout, the project, or the globally installed package itself. */
+  dir: string
   /** The prefix of the Node running rasterpipe when its headers are there (include/node/node.h). */
   nodeDir?: string
 }
@@ -51,32 +54,32 @@ export interface AddonPlace {
 export function addonPlace (root: string, execPath: string): AddonPlace {
   const nodePrefix = resolve(execPath, '../..')
   const nodeDir = existsSync(join(nodePrefix, 'include/node/node.h')) ? nodePrefix : undefined
-  if (existsSync(join(root, 'Makefile'))) return { checkout: true, nodeDir }
-  const parent = dirname(resolve(root))
-  const project = basename(parent) === 'node_modules' ? dirname(parent) : undefined
-  return { checkout: false, project: project && existsSync(join(project, 'package.json')) ? project : undefined, nodeDir }
+  root = resolve(root)
+  if (existsSync(join(root, 'Makefile'))) return { kind: 'checkout', dir: root, nodeDir }
+  const parent = dirname(root)
+  const project = dirname(parent)
+  if (basename(parent) === 'node_modules' && existsSync(join(project, 'package.json'))) {
+    return { kind: 'project', dir: project, nodeDir }
+  }
+  return { kind: 'global', dir: root, nodeDir }
 }
 
 /**
  * The repair, as the commands that were tried to work (README, "Install from npm"): npm 12 blocks
  * gdal-async's build unless the project allows it, and an npmrc `nodedir` (or no access to nodejs.org)
- * builds it for the wrong Node, so the rebuild names this Node's headers where it has them.
+ * builds it for the wrong Node, so the rebuild names this Node's headers where it has them. A global
+ * install is rebuilt inside the package, whose own package.json allows the build: `npm install -g` cannot
+ * run it (its `npx yatag` step finds nothing in global mode).
  */
 export function addonRepair (place: AddonPlace): string {
-  if (place.checkout) return 'run `make setup` (it installs libgdal-dev and builds gdal-async against it)'
+  if (place.kind === 'checkout') return 'run `make setup` (it installs libgdal-dev and builds gdal-async against it)'
   const env = ['npm_config_build_from_source=true', 'npm_config_shared_gdal=true']
   if (place.nodeDir) env.push(`npm_config_nodedir=${shellWord(place.nodeDir)}`)
   const why = 'gdal-async is compiled against the system\'s GDAL when it is installed (sudo apt-get install -y\n' +
-    'libgdal-dev gdal-bin; macOS: brew install gdal), and npm 12 skips that build unless the project allows it.\n'
-  if (!place.project) {
-    return why + 'A global install cannot build it: install rasterpipe into a directory instead, and put its\n' +
-      'node_modules/.bin on PATH (README, "Install from npm"):\n' +
-      '  mkdir rasterpipe && cd rasterpipe && npm init -y && npm pkg set allowScripts.gdal-async=true --json\n' +
-      `  ${env.join(' ')} npm install rasterpipe`
-  }
-  return why + 'To build it:\n' +
-    `  cd ${shellWord(place.project)}\n` +
-    '  npm pkg set allowScripts.gdal-async=true --json\n' +
+    'libgdal-dev gdal-bin; macOS: brew install gdal), and npm 12 skips that build unless the project allows it'
+  return why + (place.kind === 'global' ? ';\na global install cannot run it. To build it in the installed package:\n' : '.\nTo build it:\n') +
+    `  cd ${shellWord(place.dir)}\n` +
+    (place.kind === 'project' ? '  npm pkg set allowScripts.gdal-async=true --json\n' : '') +
     `  ${env.join(' ')} npm rebuild gdal-async`
 }
 
