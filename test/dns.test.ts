@@ -1,13 +1,13 @@
-// The DNS cache of the run's client (undici's dns interceptor, lib/http/agent.ts): a host name is looked up
+// The DNS cache of the run's client (lib/http/dns-cache.ts, net.connect's lookup): a host name is looked up
 // once per DNS_TTL_MS however many connections are made to it, not once per connection on libuv's pool.
-// The lookups are counted through the agent's `lookup` seam, which calls the real node:dns lookup.
+// The lookups are counted through the agent's `resolve` seam, which calls the real node:dns lookup.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { lookup as dnsLookup } from 'node:dns'
 import { FIXTURES } from './support/run.js'
 import { startServer, type RasterServer } from './support/server.js'
 import { createHttpClient } from '../lib/http/client.js'
-import type { DnsLookup } from '../lib/http/agent.js'
+import type { Resolve } from '../lib/http/dns-cache.js'
 import { undici } from '../lib/http/undici.js'
 
 const FILE = 'int16-small.tif'
@@ -15,20 +15,20 @@ const server: RasterServer = await startServer(FIXTURES)
 const port = new URL(server.base).port
 after(async () => { await server.close() })
 
-function counting (): { lookup: NonNullable<DnsLookup>, names: string[] } {
+function counting (): { resolve: Resolve, names: string[] } {
   const names: string[] = []
   return {
     names,
-    lookup: (origin, _opts, cb) => {
-      names.push(origin.hostname)
-      dnsLookup(origin.hostname, { all: true }, (err, addresses) => cb(err, (addresses ?? []).map((a) => ({ address: a.address, family: a.family as 4 | 6, ttl: 60_000 }))))
+    resolve: (hostname, cb) => {
+      names.push(hostname)
+      dnsLookup(hostname, { all: true }, cb)
     }
   }
 }
 
 test('one lookup for many connections to a host (each answer closes its connection), redirects included; IPs are not looked up; Host stays the name', async () => {
-  const { lookup, names } = counting()
-  const client = createHttpClient({ concurrency: 2, adaptive: false, timeoutMs: 30_000, agent: { lookup }, onFault: () => undefined })
+  const { resolve, names } = counting()
+  const client = createHttpClient({ concurrency: 2, adaptive: false, timeoutMs: 30_000, agent: { resolve }, onFault: () => undefined })
   after(async () => { await client.destroy() })
   server.reset()
   server.connectionClose = true
@@ -60,7 +60,7 @@ test('a name that does not resolve is a DNS error, as without the cache', async 
     adaptive: false,
     timeoutMs: 30_000,
     // No name is sent to a resolver from a test: the lookup answers as getaddrinfo does for an unknown name.
-    agent: { lookup: (_origin, _opts, cb) => cb(Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.test'), { code: 'ENOTFOUND' }), []) },
+    agent: { resolve: (_hostname, cb) => cb(Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.test'), { code: 'ENOTFOUND' }), []) },
     onFault: () => undefined
   })
   after(async () => { await client.destroy() })

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { rasterPipeline, UsageError, type PipelineInput, type ResultRecord } from '../lib/index.js'
 import { beneath, optionsFromEnvironment } from '../lib/run/environment.js'
 import { loadGdal } from '../lib/raster/gdal.js'
-import { FIXTURES, ROOT, runCli, scratch } from './support/run.js'
+import { FIXTURES, runCli, scratch } from './support/run.js'
 import { startS3, type S3Fixture } from './support/s3.js'
 import { assertSameRaster, gdalTranslateAsync } from './support/compare.js'
 
@@ -167,11 +167,7 @@ test('--config refuses the settings rasterpipe depends on, naming the key and wh
   assert.deepEqual(readdirSync(dir).filter((n) => n === 'refused'), [], 'nothing made')
 })
 
-// The command line's wiring (lib/cli, the "cli" part of issue 24) calls optionsFromEnvironment; until it
-// does, this test is skipped.
-const cliWired = readdirSync(join(ROOT, 'lib', 'cli')).some((f) => readFileSync(join(ROOT, 'lib', 'cli', f), 'utf8').includes('optionsFromEnvironment'))
-
-test('CLI: GDAL_HTTP_HEADERS reaches the server, -H wins for the same name, and the ignored variables are named once', { skip: !cliWired }, async () => {
+test('CLI: GDAL_HTTP_HEADERS reaches the server, -H wins for the same name, and the ignored variables are named once', async () => {
   const server = await origin('file')
   const result = await runCli(['-o', join(dir, 'cli'), '--no-progress', '-w', '0,0,16,16', '-H', 'X-Both: flag'], {
     stdin: `${server.url}\n`,

@@ -121,7 +121,7 @@ test('noProxy overrides NO_PROXY; domain suffixes go direct (a lookup of our sea
     agent: {
       proxies,
       // The direct route's lookups: names under .test stand for 127.0.0.1.
-      lookup: (origin, _opts, cb) => { looked.push(origin.hostname); dnsLookup('127.0.0.1', { all: true }, (err, addresses) => cb(err, addresses.map((a) => ({ address: a.address, family: a.family as 4 | 6, ttl: 60_000 })))) }
+      resolve: (hostname, cb) => { looked.push(hostname); dnsLookup('127.0.0.1', { all: true }, cb) }
     },
     onFault: () => undefined
   })

@@ -1,25 +1,21 @@
 // The run's innermost HTTP client: an undici Agent, keep-alive, with connections per origin capped, each
-// host name resolved once per DNS_TTL_MS; or, for hosts reached through a proxy, undici's ProxyAgent with
+// host name resolved once per DNS_TTL_MS (lib/http/dns-cache.ts); or, for hosts reached through a proxy, undici's ProxyAgent with
 // the same settings (lib/http/client.ts composes the redirects, the fault guard and the host limits over
 // it). Redirects are followed to http and https URLs only: a Location naming file:, s3: or any other
 // scheme is refused, and said as such.
+import { createSecureContext } from 'node:tls'
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { Decorator } from './decorator.js'
+import { DnsCache, type Resolve } from './dns-cache.js'
 import { ProxyRoutes, type Proxies } from './proxy.js'
 import { redactUrl } from './redact.js'
 import { proxyAgent, undici } from './undici.js'
 
 export const MAX_REDIRECTS = 5
 
-/**
- * How long a host name's addresses are kept: curl's default DNS cache timeout. Each new connection would
- * otherwise call getaddrinfo on libuv's pool, which GDAL's calls keep busy.
- */
+/** How long a host name's addresses are kept: curl's default DNS cache timeout. */
 export const DNS_TTL_MS = 60_000
-
-/** undici's DNS lookup seam (its dns interceptor's `lookup` option): tests count lookups through it. */
-export type DnsLookup = NonNullable<Parameters<ReturnType<typeof undici>['interceptors']['dns']>[0]>['lookup']
 
 export interface HttpOptions {
   connections: number
@@ -28,35 +24,25 @@ export interface HttpOptions {
   ca?: string
   /** The run's proxies (lib/http/proxy.ts); absent: every request goes direct. */
   proxies?: Proxies
-  /** Replaces undici's lookup (node:dns lookup, all addresses) in the DNS cache. */
-  lookup?: DnsLookup
-}
-
-/**
- * undici's DNS interceptor with the run's TTL. IPv4 first, IPv6 when a host has no IPv4 address or refuses
- * on it (undici's dualStack otherwise alternates families request by request, which fails every other
- * request where IPv6 has no route). An IPv6 literal (`http://[::1]/`) passes untouched: undici's
- * interceptor would look up `[::1]` as a name, and fail.
- */
-export function dnsCache (lookup?: DnsLookup): Dispatcher.DispatcherComposeInterceptor {
-  const cache = undici().interceptors.dns({ maxTTL: DNS_TTL_MS, dualStack: true, affinity: 4, ...(lookup ? { lookup } : {}) })
-  return (dispatch) => {
-    const resolving = cache(dispatch)
-    return (opts, handler) => /^[a-z][a-z0-9+.-]*:\/\/\[/i.test(String(opts.origin)) ? dispatch(opts, handler) : resolving(opts, handler)
-  }
+  /** Replaces node:dns lookup beneath the DNS cache (lib/http/dns-cache.ts). */
+  resolve?: Resolve
 }
 
 /** The run's default dispatcher. */
-export function createAgent ({ connections, timeoutMs, ca, proxies, lookup }: HttpOptions): Dispatcher {
+export function createAgent ({ connections, timeoutMs, ca, proxies, resolve }: HttpOptions): Dispatcher {
   const u = undici()
-  const tls = ca !== undefined ? { ca } : {}
+  // One TLS context for the run: given as `ca`, Node would parse the whole bundle again for every
+  // connection (some 17 ms for a system bundle of 140 authorities).
+  const tls = ca !== undefined ? { secureContext: createSecureContext({ ca }) } : {}
   const settings = { connections, pipelining: 1, keepAliveTimeout: 10_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }
-  const direct = new u.Agent({ ...settings, connect: { timeout: timeoutMs, ...tls } }).compose(dnsCache(lookup))
+  // Names are resolved through the cache for direct connections and for the proxy's own; a host reached
+  // through a proxy is resolved by the proxy.
+  const connect = { timeout: timeoutMs, lookup: new DnsCache(DNS_TTL_MS, resolve).lookup, ...tls }
+  const direct = new u.Agent({ ...settings, connect })
   if (!proxies) return direct
   // Each origin's pool keeps the run's settings, whether it tunnels (CONNECT) or forwards (absolute form)
-  // through the proxy: undici's own factories would make pools with its defaults. No DNS cache here: the
-  // proxy resolves the hosts.
-  const pool = (origin: string | URL, o: object): Dispatcher => new u.Pool(origin, { ...settings, connect: { timeout: timeoutMs, ...tls }, ...o })
+  // through the proxy: undici's own factories would make pools with its defaults.
+  const pool = (origin: string | URL, o: object): Dispatcher => new u.Pool(origin, { ...settings, connect, ...o })
   const agents = new Map<string, Dispatcher>()
   const through = (url: URL | undefined): Dispatcher | undefined => {
     if (!url) return undefined

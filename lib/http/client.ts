@@ -15,7 +15,7 @@ export interface HttpClientOptions {
   adaptive: boolean
   timeoutMs: number
   /** The CA bundle, proxies and DNS lookup of the run's Agent (lib/http/agent.ts); unused with `make`. */
-  agent?: Pick<HttpOptions, 'ca' | 'proxies' | 'lookup'>
+  agent?: Pick<HttpOptions, 'ca' | 'proxies' | 'resolve'>
   /** The innermost client, made afresh after a fault (default: the run's Agent). */
   make?: () => Dispatcher
   /** Hears of each fault the guard recovered from. */

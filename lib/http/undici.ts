@@ -1,5 +1,5 @@
 // undici, loaded when a run first makes a request, and only the parts a run uses (its Agent, the redirect
-// and DNS interceptors, request(); its ProxyAgent only when there is a proxy): undici's index loads all of
+// interceptor, request(); its ProxyAgent only when there is a proxy): undici's index loads all of
 // undici (fetch, WebSocket, caches, mocks), about twice the cost, and a run of local files (or of no records) needs none of it. These are undici's
 // internal files, so package.json pins its version exactly; test/startup.test.ts loads them over HTTP.
 // The two base classes ours extend are the very modules undici's index uses, so `instanceof` holds.
@@ -14,7 +14,7 @@ export const DecoratorHandler = require('undici/lib/handler/decorator-handler.js
 interface Client {
   Agent: typeof Undici.Agent
   Pool: typeof Undici.Pool
-  interceptors: Pick<typeof Undici.interceptors, 'redirect' | 'dns'>
+  interceptors: Pick<typeof Undici.interceptors, 'redirect'>
   request: typeof Undici.request
 }
 
@@ -26,8 +26,7 @@ export function undici (): Client {
     Agent: require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent,
     Pool: require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool,
     interceptors: {
-      redirect: require('undici/lib/interceptor/redirect.js') as typeof Undici.interceptors.redirect,
-      dns: require('undici/lib/interceptor/dns.js') as typeof Undici.interceptors.dns
+      redirect: require('undici/lib/interceptor/redirect.js') as typeof Undici.interceptors.redirect
     },
     request: dispatcherRequest()
   }

@@ -1,7 +1,9 @@
 // The one place that loads gdal-async and sets GDAL's process-wide configuration, so that every other
 // module sees the same settings and a missing binding becomes one clear setup error.
+import { existsSync } from 'node:fs'
 import { createRequire, Module } from 'node:module'
-import { dirname } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type * as GdalModule from 'gdal-async'
 import type { Job } from '../core/job.js'
 import { UsageError } from '../core/errors.js'
@@ -28,11 +30,63 @@ export function loadGdal (): Gdal {
       restore()
     }
   } catch (err) {
-    throw new GdalMissingError(`cannot load gdal-async (GDAL bindings): ${(err as Error).message}\n` +
-      'run `make setup` (it installs libgdal-dev and builds gdal-async against it)')
+    const root = fileURLToPath(new URL('../../..', import.meta.url))
+    // Node's first line says what failed (no such file, another Node's ABI, no libgdal); its require stack is noise.
+    throw new GdalMissingError(`cannot load gdal-async (GDAL bindings): ${(err as Error).message.split('\n')[0]}\n` +
+      addonRepair(addonPlace(root, process.execPath)))
   }
   configure(loaded)
   return loaded
+}
+
+/** Where this copy of rasterpipe runs from: that decides how a missing or mismatched addon is repaired. */
+export interface AddonPlace {
+  /**
+   * A checkout (its Makefile beside package.json; the npm package ships none): `make setup` repairs it.
+   * An npm project whose node_modules holds rasterpipe. A global install: no project around node_modules.
+   */
+  kind: 'checkout' | 'project' | 'global'
+  /** Where the repair runs: the checkout, the project, or the globally installed package itself. */
+  dir: string
+  /** The prefix of the Node running rasterpipe when its headers are there (include/node/node.h). */
+  nodeDir?: string
+}
+
+/** `root` is rasterpipe's package directory, `execPath` the running Node's binary. */
+export function addonPlace (root: string, execPath: string): AddonPlace {
+  const nodePrefix = resolve(execPath, '../..')
+  const nodeDir = existsSync(join(nodePrefix, 'include/node/node.h')) ? nodePrefix : undefined
+  root = resolve(root)
+  if (existsSync(join(root, 'Makefile'))) return { kind: 'checkout', dir: root, nodeDir }
+  const parent = dirname(root)
+  const project = dirname(parent)
+  if (basename(parent) === 'node_modules' && existsSync(join(project, 'package.json'))) {
+    return { kind: 'project', dir: project, nodeDir }
+  }
+  return { kind: 'global', dir: root, nodeDir }
+}
+
+/**
+ * The repair, as the commands that were tried to work (README, "Install from npm"): npm 12 blocks
+ * gdal-async's build unless the project allows it, and an npmrc `nodedir` (or no access to nodejs.org)
+ * builds it for the wrong Node, so the rebuild names this Node's headers where it has them. A global
+ * install is rebuilt inside the package, whose own package.json allows the build: `npm install -g` cannot
+ * run it (its `npx yatag` step finds nothing in global mode).
+ */
+export function addonRepair (place: AddonPlace): string {
+  if (place.kind === 'checkout') return 'run `make setup` (it installs libgdal-dev and builds gdal-async against it)'
+  const env = ['npm_config_build_from_source=true', 'npm_config_shared_gdal=true']
+  if (place.nodeDir) env.push(`npm_config_nodedir=${shellWord(place.nodeDir)}`)
+  const why = 'gdal-async is compiled against the system\'s GDAL when it is installed (sudo apt-get install -y\n' +
+    'libgdal-dev gdal-bin; macOS: brew install gdal), and npm 12 skips that build unless the project allows it'
+  return why + (place.kind === 'global' ? ';\na global install cannot run it. To build it in the installed package:\n' : '.\nTo build it:\n') +
+    `  cd ${shellWord(place.dir)}\n` +
+    (place.kind === 'project' ? '  npm pkg set allowScripts.gdal-async=true --json\n' : '') +
+    `  ${env.join(' ')} npm rebuild gdal-async`
+}
+
+function shellWord (text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`
 }
 
 /**
