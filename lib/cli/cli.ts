@@ -87,6 +87,13 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
     skipExisting: has(a, 'skip-existing') || undefined,
     chipStats: has(a, 'chip-stats') || undefined,
     assets: v('assets'),
+    // A path: resolveOptions reads the file, for the library too.
+    points: v('points'),
+    pointsCrs: named('pointsCrs', v('points-crs'), parseCrs),
+    geometry: v('geometry'),
+    geometryCrs: named('geometryCrs', v('geometry-crs'), parseCrs),
+    allTouched: has(a, 'all-touched') || undefined,
+    zonalStats: v('zonal-stats'),
     minValid: numeric(v('min-valid')),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
     shard: has(a, 'shards') ? optionValue('shards', () => shardFromEnvironment(v('shards') as string, env)) : v('shard'),

@@ -5,6 +5,7 @@ import { defaults } from '../core/options.js'
 import { formatBytes } from '../core/sizes.js'
 import { RESAMPLING } from '../core/request.js'
 import { OUTPUT_DRIVERS } from '../raster/formats.js'
+import { DEFAULT_ZONAL_STATS } from '../core/zones.js'
 
 export interface OptionSpec {
   /** The canonical long name, without its dashes: `out-dir`. */
@@ -72,6 +73,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'refuse a window larger than N pixels, before reading any' },
   { long: 'assets', type: 'string', value: 'LIST', key: 'assets', default: 'every GeoTIFF data asset', section: 'Window',
     help: 'STAC items: the assets to read, in band order, by key or eo:bands common name, e.g. red,green,blue,nir' },
+  { long: 'points', type: 'string', value: 'FILE', key: 'points', section: 'Window', complete: 'file',
+    help: 'sample these points in every record without "points" of its own: a GeoJSON FeatureCollection of Points, or CSV x,y; the records get "values" and write no file' },
+  { long: 'points-crs', type: 'string', value: 'CRS', key: 'pointsCrs', default: 'the raster\'s own', section: 'Window',
+    help: 'CRS of the points (--points, and records\' "points" without "points_crs"): EPSG:4326, WKT or PROJ' },
+  { long: 'geometry', type: 'string', value: 'FILE', key: 'geometry', section: 'Window', complete: 'file',
+    help: 'zonal statistics inside this GeoJSON Polygon or MultiPolygon (a FeatureCollection: all its polygons) for every record without "geometry"; the records get "zonal" and write no file' },
+  { long: 'geometry-crs', type: 'string', value: 'CRS', key: 'geometryCrs', default: 'EPSG:4326', section: 'Window',
+    help: 'CRS of the geometry (--geometry, and records\' "geometry" without "geometry_crs")' },
+  { long: 'all-touched', type: 'boolean', key: 'allTouched', default: 'off', section: 'Window', help: 'zones take every pixel they touch, not only those whose centre lies inside (gdal_rasterize -at)' },
+  { long: 'zonal-stats', type: 'string', value: 'LIST', key: 'zonalStats', section: 'Window',
+    help: `the zonal statistics, in order: ${DEFAULT_ZONAL_STATS.join(', ')} (the default), p0…p100, majority, unique` },
   // Target grid
   { long: 'dst-crs', gdal: ['-t_srs'], type: 'string', value: 'CRS', key: 'dstCrs', section: 'Target grid',
     help: 'warp onto this CRS: EPSG:32633, WKT, PROJ, or utm (the UTM zone of the window\'s centre); ' +

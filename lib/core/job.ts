@@ -4,8 +4,10 @@
 import type { RecordError } from './errors.js'
 import type { Dataset } from 'gdal-async'
 import type { PixelWindow, WindowRequest } from './request.js'
-import type { CacheUse, ChipStats, FetchKind, Grid, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
+import type { CacheUse, ChipStats, ZonalStats, FetchKind, Grid, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
 import type { SparseSource } from './fetched.js'
+import type { PointSet, PointValue } from './points.js'
+import type { Zone } from './zones.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {
@@ -41,6 +43,10 @@ export interface Asked {
   readonly stackSource?: StackSource & { index: number }
   /** A `{"stac": …}` record whose document could not be read: its `record` to run again (no job was made of it). */
   readonly retryInput?: StacRecord
+  /** `points` (or --points): sample these; no output file is written (lib/raster/points.ts). */
+  readonly points?: PointSet
+  /** `geometry` (or --geometry): statistics of the pixels inside it; no output file (lib/raster/zonal.ts). */
+  readonly zone?: Zone
 }
 
 /** The fetch stage's result: how the source came, and the local file once there is one. */
@@ -109,8 +115,36 @@ export interface StackPlan {
   bytes: number
 }
 
+/**
+ * Point samples: each point's pixel (null: outside the raster), at full resolution, read in clusters of
+ * one block each (`reads`, each a window within one block), so that range mode fetches those blocks only.
+ */
+export interface PointsPlan {
+  kind: 'points'
+  /** Each point's pixel and the read (an index into `reads`) that holds it; null outside the raster. */
+  pixels: ReadonlyArray<{ col: number, row: number, read: number } | null>
+  reads: readonly PixelWindow[]
+  bands?: readonly number[]
+  /** The bands whose blocks are read, when not all: `bands`, and the alpha band that masks them. */
+  blockBands?: readonly number[]
+  /** The largest read's pixel bytes (all bands, and the mask): what is held at once. */
+  bytes: number
+}
+
+/** Zonal statistics: the window the geometry's bounds cover (null: none of the raster), read whole. */
+export interface ZonalPlan {
+  kind: 'zonal'
+  window: PixelWindow | null
+  /** The geometry in the raster's CRS, as GeoJSON text: what GDAL's rasterize burns. */
+  geometry: string
+  bands?: readonly number[]
+  blockBands?: readonly number[]
+  /** One band's pixel bytes of the window, its mask's and the zone's. */
+  bytes: number
+}
+
 /** What open decided: how GDAL will make the record's pixels (lib/raster/plan.ts gives the arguments). */
-export type Plan = WindowPlan | WarpPlan | StackPlan
+export type Plan = WindowPlan | WarpPlan | StackPlan | PointsPlan | ZonalPlan
 
 /** The record's pixel bytes held in the memory budget from read until written. */
 export interface Lease {
@@ -126,6 +160,10 @@ export interface Written {
   stats?: ChipStats[]
   /** Not kept although read: --min-valid found too few valid pixels (the fraction, 0–1). */
   skipped?: { reason: 'min-valid', valid: number }
+  /** Point samples, one per point in order (lib/raster/points.ts). */
+  values?: PointValue[]
+  /** Zonal statistics per band (lib/raster/zonal.ts). */
+  zonal?: ZonalStats[]
 }
 
 export interface Job extends Asked {
@@ -177,5 +215,5 @@ export function releaseLease (job: Job): void {
 
 /** The plan's grid, where it has one (a warp's or a stack's). */
 export function gridOf (plan: Plan | undefined): Grid | undefined {
-  return plan && plan.kind !== 'window' ? plan.grid : undefined
+  return plan && (plan.kind === 'warp' || plan.kind === 'stack') ? plan.grid : undefined
 }

@@ -5,6 +5,8 @@ import type { Dispatcher } from 'undici'
 import { gdalShare } from './slots.js'
 import type { WindowRequest } from './request.js'
 import type { OptionNames } from './words.js'
+import type { Point } from './points.js'
+import type { Zone } from './zones.js'
 
 /** Shard `index` of `count`, 1-based: 1/4 … 4/4. */
 export interface Shard { index: number, count: number }
@@ -50,6 +52,18 @@ export interface PipelineOptions extends WindowRequest {
   chipStats: boolean
   /** Outputs with a smaller valid fraction (0–1) are not kept; their records say skipped (--min-valid). */
   minValid?: number
+  /** Points sampled by every record that has none of its own (--points FILE): its result's `values`, no output file. */
+  points?: Point[]
+  /** CRS of the points (records' `points_crs` win); the raster's own when absent. */
+  pointsCrs?: string
+  /** A zone for every record without "geometry" of its own (--geometry FILE): its result's `zonal`, no output file. */
+  geometry?: Zone['geometry']
+  /** CRS of the geometry (records' `geometry_crs` win); EPSG:4326 when absent, as GeoJSON says. */
+  geometryCrs?: string
+  /** Zones take every pixel they touch, not only those whose centre they hold (records' `all_touched` win). */
+  allTouched?: boolean
+  /** The zonal statistics given, in order (--zonal-stats): default count, nodata_count, min, max, mean, std, sum, median. */
+  zonalStats?: string[]
   /** Longest input line, in bytes. */
   maxLineLength: number
   /** Parent of the run's private temp directory. */
@@ -105,7 +119,13 @@ export interface PipelineOptions extends WindowRequest {
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
-export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'gdalConfig' | 'shard' | 'assets' | 'windowGiven'>> & {
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'gdalConfig' | 'shard' | 'assets' | 'windowGiven' | 'points' | 'geometry' | 'zonalStats'>> & {
+  /** A GeoJSON Polygon or MultiPolygon, or a file's path as --geometry takes it. */
+  geometry?: object | string
+  /** A list, or as --zonal-stats takes it ('count,mean,p90'). */
+  zonalStats?: string[] | string
+  /** [x, y] pairs, or a file's path (GeoJSON points, or CSV x,y) as --points takes it. */
+  points?: Array<readonly [number, number]> | string
   /** Asset keys as a list, or as --assets takes them ('red,green,blue'). */
   assets?: string[] | string
   /** `{index, count}` or 'K/N' as --shard takes it. */

@@ -39,6 +39,24 @@ export interface RecordFields {
   resampling?: string
   /** Target-aligned pixels (needs res). */
   tap?: boolean
+  /** Sample these [x, y] points: the result's `values`, and no output file. */
+  points?: Array<[number, number]>
+  /** CRS of `points` (EPSG:4326, WKT, PROJ); the raster's own when absent. */
+  points_crs?: string
+  /** Statistics of the pixels inside this GeoJSON Polygon or MultiPolygon: the result's `zonal`, and no output file. */
+  geometry?: object
+  /** CRS of `geometry`; EPSG:4326 (GeoJSON's) when absent. */
+  geometry_crs?: string
+  /** Every pixel the geometry touches, not only those whose centre it holds. */
+  all_touched?: boolean
+}
+
+/** One band's zonal statistics: `band`, then those asked (null where no pixel was valid). */
+export interface ZonalStats {
+  band: number
+  count?: number
+  nodata_count?: number
+  [stat: string]: number | null | undefined
 }
 
 /** What a multi-source record says of one source band its file lacks (STAC `raster:bands`). */
@@ -208,6 +226,10 @@ export interface ResultRecord {
   grid?: Grid
   /** --chip-stats: per band min, max, mean, std (population) and the valid fraction, of the written output. */
   stats?: ChipStats[]
+  /** `points`: per point in order, each band's value (null: nodata or masked), or null outside the raster. */
+  values?: Array<Array<number | null> | null>
+  /** `geometry`: per band, the statistics of the pixels inside it (`--zonal-stats`). */
+  zonal?: ZonalStats[]
   /** GDAL's warnings while writing this record's output (only when it gave some). */
   warnings?: string[]
   /** Why a record is `skipped` although it was read: `min-valid` (its valid fraction in `valid`). */

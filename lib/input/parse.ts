@@ -10,9 +10,11 @@ import { checkPixels } from '../raster/window.js'
 import { checkUrl } from './url.js'
 import { parseSources, requestedSources } from './sources.js'
 import { messageOf, option, words } from '../core/words.js'
+import { parsePoints, type PointSet } from '../core/points.js'
+import { DEFAULT_ZONAL_STATS, parseGeometry, type Zone } from '../core/zones.js'
 
 
-const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
+const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched'])
 
 /** A request as parse fills it in, before the job is made of it (and its fields fixed). */
 type Draft = { -readonly [K in keyof Asked]: Asked[K] }
@@ -66,6 +68,8 @@ export function parseItem (item: unknown, line: number, options: PipelineOptions
     fill(job, fields, options, ext)
     if (fields.bbox_crs !== undefined && job.request.bboxCrs !== undefined) checkCrs?.(job.request.bboxCrs)
     if (fields.dst_crs !== undefined && job.request.dstCrs !== undefined && job.request.dstCrs.toLowerCase() !== 'utm') checkCrs?.(job.request.dstCrs)
+    if (fields.points_crs !== undefined && job.points?.crs !== undefined) checkFieldCrs('points_crs', job.points.crs, checkCrs)
+    if (fields.geometry_crs !== undefined && job.zone) checkFieldCrs('geometry_crs', job.zone.crs, checkCrs)
   } catch (err) {
     return makeJob(job, err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', messageOf(err)))
   }
@@ -109,6 +113,21 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   } else {
     job.headers = options.headers
   }
+  const points = pointsFor(fields, options)
+  const zone = zoneFor(fields, options)
+  if (points || zone) {
+    // A values record reads its points or zone only: no window, no file (a window as well is a record of its own).
+    const field = points ? 'points' : 'geometry'
+    if (points && zone) throw new InvalidValue('a record has "points" or "geometry", not both')
+    if (sources) throw new InvalidValue(`"${field}" on a multi-source record ("urls") is not supported yet`)
+    for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
+      if (fields[key] !== undefined) throw new InvalidValue(`"${field}" and "${key}" cannot be used together: a ${field} record writes no file (give the window a record of its own)`)
+    }
+    if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"${field}" cannot be used with a warp or ${option('outSize')}: a ${field} record writes no file`)
+    if (points) job.points = points
+    if (zone) job.zone = zone
+    return
+  }
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
   const r = job.request
   // A warp's size is known only once its grid is (at open), unless out_size gives it.
@@ -126,6 +145,37 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
+}
+
+/** The record's points (or --points for a record without), in `points_crs` (or --points-crs). */
+function pointsFor (f: Record<string, unknown>, o: PipelineOptions): PointSet | undefined {
+  if (f.points_crs !== undefined && f.points === undefined && !o.points) throw new InvalidValue('"points_crs" needs "points"')
+  const xy = f.points !== undefined ? parsePoints(f.points) : o.points
+  if (!xy) return undefined
+  const crs = f.points_crs !== undefined ? parseCrs(f.points_crs, '"points_crs"') : o.pointsCrs
+  return crs !== undefined ? { xy, crs } : { xy }
+}
+
+/** A zone's geometry (or --geometry for a record without), in `geometry_crs` (default EPSG:4326, GeoJSON's). */
+function zoneFor (f: Record<string, unknown>, o: PipelineOptions): Zone | undefined {
+  for (const key of ['geometry_crs', 'all_touched']) {
+    if (f[key] !== undefined && f.geometry === undefined && !o.geometry) throw new InvalidValue(`"${key}" needs "geometry"`)
+  }
+  const geometry = f.geometry !== undefined ? parseGeometry(f.geometry) : o.geometry
+  if (!geometry) return undefined
+  if (f.all_touched !== undefined && typeof f.all_touched !== 'boolean') throw new InvalidValue('"all_touched" must be true or false')
+  const crs = f.geometry_crs !== undefined ? parseCrs(f.geometry_crs, '"geometry_crs"') : o.geometryCrs ?? 'EPSG:4326'
+  return { geometry, crs, allTouched: (f.all_touched as boolean | undefined) ?? o.allTouched ?? false, stats: o.zonalStats ?? DEFAULT_ZONAL_STATS }
+}
+
+/** A points_crs or geometry_crs GDAL does not know: the record's input error, naming the field. */
+function checkFieldCrs (field: string, text: string, checkCrs: CrsCheck | undefined): void {
+  try {
+    checkCrs?.(text)
+  } catch (err) {
+    if (err instanceof RecordError) throw new RecordError(err.stage, err.code, `${field}: ${err.message}`)
+    throw err
+  }
 }
 
 function requestFor (f: Record<string, unknown>, o: PipelineOptions): WindowRequest {

@@ -17,6 +17,14 @@ export function retryRecord (job: Job): InputRecord {
     ? { urls: printableSources(job.parts.map((p) => p.stackSource as StackSource)) }
     : { url: redactUrl(job.url) }
   if (job.id !== undefined) record.id = job.id
+  // A values record: its points or zone and bands, no window (which it may not have).
+  if (job.points || job.zone) {
+    if (job.points) record.points = job.points.xy.map(([x, y]) => [x, y])
+    if (job.points?.crs !== undefined) record.points_crs = job.points.crs
+    if (job.zone) Object.assign(record, { geometry: job.zone.geometry, geometry_crs: job.zone.crs, all_touched: job.zone.allTouched })
+    if (r.bands) record.bands = r.bands
+    return record
+  }
   if (r.bbox) {
     record.bbox = r.bbox
     if (r.bboxCrs !== undefined) record.bbox_crs = r.bboxCrs

@@ -17,6 +17,8 @@ import type { Slots } from '../core/slots.js'
 import { openStack } from './stack.js'
 import { option, words } from '../core/words.js'
 import { driverByMagic, readHead } from './magic.js'
+import { planPoints } from './points.js'
+import { planZonal } from './zonal.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -86,6 +88,17 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
 
   async function openStage (job: Job): Promise<void> {
     const opened = await openSource(job)
+    if (job.points || job.zone) {
+      // Point samples (their pixels and the block-sized reads under them) or a zone (the window of its bounds).
+      const plan = job.points
+        ? await planPoints(gdal, crs, opened, job.points, job.request.bands)
+        : await planZonal(gdal, crs, opened, job.zone as NonNullable<typeof job.zone>, job.request.bands, maxPixels)
+      job.plan = plan
+      // A zone's window is the record's, as a window's is.
+      if (plan.kind === 'zonal' && plan.window) opened.window = plan.window
+      checkMemory(job, plan)
+      return
+    }
     // The window is known from metadata alone, before any pixel (or, in range mode, any block) moves.
     const window = await resolveWindow(gdal, crs, opened, job.request, maxPixels)
     opened.window = window

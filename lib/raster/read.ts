@@ -3,8 +3,10 @@
 // what gdal_translate keeps (types, nodata, colours, scale, masks). The write stage's copy reads its pixels.
 import { RecordError } from '../core/errors.js'
 import type { Gdal } from './gdal.js'
-import type { Job } from '../core/job.js'
+import { releaseLease, type Job } from '../core/job.js'
 import { translateArgs } from './plan.js'
+import { readPoints } from './points.js'
+import { readZonal } from './zonal.js'
 import type { Slots } from '../core/slots.js'
 import type { MemoryBudget } from '../core/budget.js'
 
@@ -25,6 +27,22 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
       job.lease = { bytes: plan.bytes, release: await ctx.budget.acquire(plan.bytes, ctx.cancelled) }
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
+    }
+    if (plan.kind === 'points' || plan.kind === 'zonal') {
+      const source = job.opened?.dataset
+      const zone = job.zone
+      if (!source) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
+      try {
+        // Straight from the source (points read by read, each within one block; a zone's window): no VRT, no output file.
+        job.written = plan.kind === 'points'
+          ? { warnings: [], values: await ctx.gdalCalls.run(() => readPoints(source, plan)) }
+          : { warnings: [], zonal: await ctx.gdalCalls.run(() => readZonal(ctx.gdal, source, plan, zone as NonNullable<typeof zone>)) }
+      } catch (err) {
+        throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
+      } finally {
+        releaseLease(job)
+      }
+      return
     }
     // A warp's VRT was made at open (its grid decides what range mode fetches); a stack's sources are read
     // by the write stage into temp files (lib/raster/stack-write.ts): nothing more to make here.

@@ -83,7 +83,7 @@ export async function stackPixels (gdal: Gdal, job: Job, plan: StackPlan, temp: 
 async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBand[]> {
   const src = openDataset(part)
   const plan = part.plan
-  if (!plan || plan.kind === 'stack') throw new RecordError('write', 'NO_PIXELS', `${part.url}: the source was not planned`)
+  if (!plan || plan.kind === 'stack' || plan.kind === 'points' || plan.kind === 'zonal') throw new RecordError('write', 'NO_PIXELS', `${part.url}: the source was not planned`)
   const ds = plan.kind === 'window'
     ? await gdal.translateAsync(file, src, partArgs(plan))
     : await gdal.warpAsync(file, null, [plan.source ?? src], partArgs(plan))

@@ -318,7 +318,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       if (!store) await outputDirectory(job, final)
       // The plan's pixels made (lib/raster/plan.ts gives GDAL its arguments) and copied into the output.
       const plan = job.plan
-      if (!plan) throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
+      if (!plan || plan.kind === 'points' || plan.kind === 'zonal') throw new RecordError('write', 'NO_PIXELS', 'nothing was read')
       if (plan.kind === 'stack') {
         await ctx.gdalCalls.run(() => writeStack(job, plan, temp))
       } else {

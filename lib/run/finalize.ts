@@ -52,6 +52,8 @@ export function toResult (job: Job, secrets: Iterable<string> = [], names: Optio
   const grid = gridOf(job.plan)
   if (grid) r.grid = grid
   if (written?.stats) r.stats = written.stats
+  if (written?.values) r.values = written.values
+  if (written?.zonal) r.zonal = written.zonal
   if (written && written.warnings.length > 0) r.warnings = written.warnings.map((w) => redactAbout(w, urls, secrets))
   if (written?.skipped) {
     r.reason = written.skipped.reason

@@ -1,7 +1,7 @@
 // Pipeline options: defaults, and validation at the edge so that stages can trust what they get. The
 // library and the CLI share this one validator; its messages name the option by its key (`creationOptions`),
 // which the CLI says as its flag (`--co`, lib/cli/flags.ts).
-import { accessSync, constants, statSync } from 'node:fs'
+import { accessSync, constants, readFileSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { UsageError } from '../core/errors.js'
 import { messageOf, option, words, type Message } from '../core/words.js'
@@ -9,11 +9,13 @@ import { parseSize } from '../core/sizes.js'
 import { gdalShare } from '../core/slots.js'
 import { defaults, type PipelineInput, type PipelineOptions } from '../core/options.js'
 import { parseShard } from '../input/shard.js'
+import { parsePoints, pointsFromText } from '../core/points.js'
+import { geometryFromText, parseGeometry, parseZonalStats } from '../core/zones.js'
 import { isStoreUri } from '../core/url.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow } from '../core/request.js'
 
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle'])
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats'])
 
 function fail (key: string, message: Message): never {
   throw new UsageError(words`${option(key)}: ${message}`, { option: key })
@@ -165,6 +167,12 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.tap !== undefined && typeof o.tap !== 'boolean') fail('tap', `must be true or false, got ${JSON.stringify(o.tap)}`)
   if (o.tap === false) delete o.tap
   if (o.assets !== undefined) o.assets = optionValue('assets', () => parseAssets(o.assets))
+  if (o.points !== undefined) o.points = namedValue('points', (name) => typeof o.points === 'string' ? pointsFromText(readOptionFile('points', o.points), name) : parsePoints(o.points, name))
+  if (o.pointsCrs !== undefined) o.pointsCrs = namedValue('pointsCrs', (name) => parseCrs(o.pointsCrs, name))
+  if (o.geometry !== undefined) o.geometry = namedValue('geometry', (name) => typeof o.geometry === 'string' ? geometryFromText(readOptionFile('geometry', o.geometry), name) : parseGeometry(o.geometry, name))
+  if (o.geometryCrs !== undefined) o.geometryCrs = namedValue('geometryCrs', (name) => parseCrs(o.geometryCrs, name))
+  if (o.allTouched !== undefined && typeof o.allTouched !== 'boolean') fail('allTouched', `must be true or false, got ${JSON.stringify(o.allTouched)}`)
+  if (o.zonalStats !== undefined) o.zonalStats = namedValue('zonalStats', (name) => parseZonalStats(o.zonalStats, name))
   try {
     checkWarp(o, { res: option('res'), outSize: option('outSize'), tap: option('tap') })
   } catch (err) {
@@ -174,6 +182,15 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
     fail('window', words`negative offsets reach outside the raster and need ${option('boundless', true)}`)
   }
   return o
+}
+
+/** A --points or --geometry file's text; one that cannot be read is a usage error naming it. */
+function readOptionFile (key: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    fail(key, `cannot read '${path}': ${(err as Error).message}`)
+  }
 }
 
 /** GDAL configuration options: an object of text values, or 'KEY=VALUE' strings. */

@@ -162,6 +162,15 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
       throw new UsageError(words`${option('dstCrs')}: ${(err as Error).message}`, { option: 'dstCrs' })
     }
   }
+  for (const key of ['pointsCrs', 'geometryCrs'] as const) {
+    const text = options[key]
+    if (text === undefined) continue
+    try {
+      crs.get(text)
+    } catch (err) {
+      throw new UsageError(words`${option(key)}: ${(err as Error).message}`, { option: key })
+    }
+  }
   // Values that are never printed: header values, proxy and netrc passwords now, store credentials as they are resolved.
   const secrets = new Secrets()
   // Read once, now: an unreadable netrc or CA bundle, or a bad proxy URL, is a usage error before any record.
@@ -234,7 +243,8 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     new Stage({ name: 'blocks', limit: options.concurrency, signal: cancelled.signal, applies: (job) => Boolean(job.fetched?.local?.sparse) || Boolean(job.parts?.some((p) => p.fetched?.local?.sparse)), weight: sources },
       createBlockFetcher(fetchContext, restart)),
     new Stage({ name: 'read', ...gdalStage }, createReader({ gdal, budget, cancelled: cancelled.signal, gdalCalls })),
-    new Stage({ name: 'write', ...gdalStage }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls, temp, outDir: options.outDir, upload, chipStats: options.chipStats, ...(options.minValid !== undefined ? { minValid: options.minValid } : {}) }))
+    // Point samples and zonal statistics are read by the read stage, and write no file.
+    new Stage({ name: 'write', ...gdalStage, applies: (job) => job.plan?.kind !== 'points' && job.plan?.kind !== 'zonal' }, createWriter({ gdal, format: options.format, creationOptions, cancelled: cancelled.signal, gdalCalls, temp, outDir: options.outDir, upload, chipStats: options.chipStats, ...(options.minValid !== undefined ? { minValid: options.minValid } : {}) }))
   ]
   const names = options.optionNames ?? keyNames
   const finalize = new Finalize((job) => live.delete(job), secrets, (message) => warn(message), names)

@@ -11,7 +11,7 @@ import { ProbeSizes } from './probe-sizes.js'
 import { HeaderCache, readRanges } from './header-cache.js'
 import { fetchMissing, type SparseSource } from './sparse.js'
 import type { RequestOptions } from '../http/response.js'
-import { planBlocks, UncertainPlan } from './blocks.js'
+import { planBlocks, planPointBlocks, UncertainPlan } from './blocks.js'
 import { decideFetch, type FetchFacts } from './decision.js'
 import { totalBytes, type Range } from './ranges.js'
 import { RecordError } from '../core/errors.js'
@@ -317,13 +317,21 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
     if (plan.kind === 'stack') return
     let wanted: Range[]
     try {
-      // A warp reads the source under its output's footprint (lib/raster/warp.ts), not the window.
-      const footprint = plan.kind === 'warp' ? plan.footprint : undefined
-      if (footprint && 'uncertain' in footprint) throw new UncertainPlan(footprint.uncertain)
-      // A window copied as it is (no warp, no --out-size, whose read is pinned to one level and exposes
-      // no overviews) carries the source's overviews into an output that copies them.
-      const overviews = copied && plan.kind === 'window' && !plan.outSize
-      wanted = planBlocks(sparse.info, footprint ? footprint.window : plan.window, plan.bands, plan.overview, overviews)
+      if (plan.kind === 'points') {
+        // Point samples read only the blocks under them (lib/raster/points.ts), each once.
+        wanted = planPointBlocks(sparse.info, plan.reads, plan.blockBands ?? plan.bands)
+      } else if (plan.kind === 'zonal') {
+        // A zone reads its window at full resolution (lib/raster/zonal.ts).
+        wanted = plan.window ? planBlocks(sparse.info, plan.window, plan.blockBands ?? plan.bands) : []
+      } else {
+        // A warp reads the source under its output's footprint (lib/raster/warp.ts), not the window.
+        const footprint = plan.kind === 'warp' ? plan.footprint : undefined
+        if (footprint && 'uncertain' in footprint) throw new UncertainPlan(footprint.uncertain)
+        // A window copied as it is (no warp, no --out-size, whose read is pinned to one level and exposes
+        // no overviews) carries the source's overviews into an output that copies them.
+        const overviews = copied && plan.kind === 'window' && !plan.outSize
+        wanted = planBlocks(sparse.info, footprint ? footprint.window : plan.window, plan.bands, plan.overview, overviews)
+      }
     } catch (err) {
       if (!(err instanceof UncertainPlan)) throw err
       // The sure path: under auto, the whole file (then nothing GDAL reads can be a hole); under
