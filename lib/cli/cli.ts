@@ -87,6 +87,8 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
     skipExisting: has(a, 'skip-existing') || undefined,
     chipStats: has(a, 'chip-stats') || undefined,
     assets: v('assets'),
+    expr: v('expr'),
+    exprType: v('expr-type'),
     minValid: numeric(v('min-valid')),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
     shard: has(a, 'shards') ? optionValue('shards', () => shardFromEnvironment(v('shards') as string, env)) : v('shard'),

@@ -72,6 +72,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'refuse a window larger than N pixels, before reading any' },
   { long: 'assets', type: 'string', value: 'LIST', key: 'assets', default: 'every GeoTIFF data asset', section: 'Window',
     help: 'STAC items: the assets to read, in band order, by key or eo:bands common name, e.g. red,green,blue,nir' },
+  { long: 'expr', type: 'string', value: 'EXPR', key: 'expr', section: 'Output',
+    help: 'band math written as the output: b1, b2… or (stacks, STAC items) band names, + - * / < <= > >= == !=, where min max abs sqrt log clip; ";" between bands, e.g. "(nir - red) / (nir + red)"' },
+  { long: 'expr-type', type: 'string', value: 'TYPE', key: 'exprType', default: 'Float32', section: 'Output',
+    help: 'the data type --expr computes and writes: Float32, Float64, Byte, UInt16, Int16, UInt32, Int32',
+    complete: ['Float32', 'Float64', 'Byte', 'UInt16', 'Int16', 'UInt32', 'Int32'] },
   // Target grid
   { long: 'dst-crs', gdal: ['-t_srs'], type: 'string', value: 'CRS', key: 'dstCrs', section: 'Target grid',
     help: 'warp onto this CRS: EPSG:32633, WKT, PROJ, or utm (the UTM zone of the window\'s centre); ' +

@@ -274,9 +274,12 @@ export interface ExprBand {
   nodata: number | null
   /** GDAL's mask band, 0 where the pixel is masked; null when every pixel is valid. */
   mask?: ArrayLike<number> | null
+  /** GDAL's scale and offset, applied to a valid value before the expression reads it (nodata is compared raw). */
+  scale?: number
+  offset?: number
 }
 
-type TypedArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
+type TypedArray = Float32Array | Float64Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
 
 /** The output types --expr-type takes (GDAL's names), with their arrays, nodata values and ranges. */
 export const EXPR_TYPES: ReadonlyMap<string, { array: new (n: number) => TypedArray, nodata: number, lo: number, hi: number, bytes: number }> = new Map([
@@ -285,7 +288,6 @@ export const EXPR_TYPES: ReadonlyMap<string, { array: new (n: number) => TypedAr
   ['Float64', { array: Float64Array, nodata: NaN, lo: -Infinity, hi: Infinity, bytes: 8 }],
   // Integers: the end of the range furthest from zero's side of common data (min if signed, max if not).
   ['Byte', { array: Uint8Array, nodata: 255, lo: 0, hi: 254, bytes: 1 }],
-  ['Int8', { array: Int8Array, nodata: -128, lo: -127, hi: 127, bytes: 1 }],
   ['UInt16', { array: Uint16Array, nodata: 65535, lo: 0, hi: 65534, bytes: 2 }],
   ['Int16', { array: Int16Array, nodata: -32768, lo: -32767, hi: 32767, bytes: 2 }],
   ['UInt32', { array: Uint32Array, nodata: 4294967295, lo: 0, hi: 4294967294, bytes: 4 }],
@@ -305,8 +307,8 @@ function compile (n: ExprNode, bands: ReadonlyMap<string, number>, inputs: ExprB
     case 'name': {
       const index = bands.get(n.name)
       if (index === undefined || inputs[index] === undefined) throw new ExprError(`unknown band '${n.name}'`, n.pos)
-      const data = inputs[index].data
-      return (i) => data[i]
+      const { data, scale = 1, offset = 0 } = inputs[index]
+      return scale === 1 && offset === 0 ? (i) => data[i] : (i) => data[i] * scale + offset
     }
     case 'neg': { const a = compile(n.a, bands, inputs); return (i) => -a(i) }
     case 'bin': {

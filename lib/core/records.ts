@@ -39,6 +39,8 @@ export interface RecordFields {
   resampling?: string
   /** Target-aligned pixels (needs res). */
   tap?: boolean
+  /** Band math written as the output, one band per `;`-separated expression (see README "Band math"). */
+  expr?: string
 }
 
 /** What a multi-source record says of one source band its file lacks (STAC `raster:bands`). */

@@ -10,9 +10,10 @@ import { checkPixels } from '../raster/window.js'
 import { checkUrl } from './url.js'
 import { parseSources, requestedSources } from './sources.js'
 import { messageOf, option, words } from '../core/words.js'
+import { exprField } from './expr-field.js'
 
 
-const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap'])
+const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'expr'])
 
 /** A request as parse fills it in, before the job is made of it (and its fields fixed). */
 type Draft = { -readonly [K in keyof Asked]: Asked[K] }
@@ -122,6 +123,8 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
       return makeJob({ line: job.line, url: source.url, request: { ...job.request }, headers, stackSource: { ...source, index } })
     })
   }
+  const expr = exprField(fields.expr, options, sources)
+  if (expr) job.expr = expr
   const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string

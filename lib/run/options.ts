@@ -9,11 +9,12 @@ import { parseSize } from '../core/sizes.js'
 import { gdalShare } from '../core/slots.js'
 import { defaults, type PipelineInput, type PipelineOptions } from '../core/options.js'
 import { parseShard } from '../input/shard.js'
+import { EXPR_TYPES, parseExpr } from '../core/expr.js'
 import { isStoreUri } from '../core/url.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow } from '../core/request.js'
 
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle'])
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'expr', 'exprType'])
 
 function fail (key: string, message: Message): never {
   throw new UsageError(words`${option(key)}: ${message}`, { option: key })
@@ -165,6 +166,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.tap !== undefined && typeof o.tap !== 'boolean') fail('tap', `must be true or false, got ${JSON.stringify(o.tap)}`)
   if (o.tap === false) delete o.tap
   if (o.assets !== undefined) o.assets = optionValue('assets', () => parseAssets(o.assets))
+  checkExprOptions(o)
   try {
     checkWarp(o, { res: option('res'), outSize: option('outSize'), tap: option('tap') })
   } catch (err) {
@@ -174,6 +176,22 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
     fail('window', words`negative offsets reach outside the raster and need ${option('boundless', true)}`)
   }
   return o
+}
+
+/** --expr parses (names are checked per record, against its bands) and --expr-type is a type it writes. */
+function checkExprOptions (o: { expr?: unknown, exprType?: unknown }): void {
+  if (o.exprType !== undefined && (typeof o.exprType !== 'string' || !EXPR_TYPES.has(o.exprType))) {
+    fail('exprType', `must be one of ${[...EXPR_TYPES.keys()].join(', ')}, got ${JSON.stringify(o.exprType)}`)
+  }
+  if (o.exprType !== undefined && o.expr === undefined) fail('exprType', words`needs ${option('expr')}`)
+  if (o.expr === undefined) return
+  if (typeof o.expr !== 'string') fail('expr', `must be text, got ${typeof o.expr}`)
+  try {
+    parseExpr(o.expr)
+  } catch (err) {
+    // ExprError's message starts with `expr: `; the option is named as the CLI or the library says it.
+    fail('expr', (err as Error).message.replace(/^expr: /, ''))
+  }
 }
 
 /** GDAL configuration options: an object of text values, or 'KEY=VALUE' strings. */
