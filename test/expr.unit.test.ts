@@ -3,6 +3,8 @@
 // and NaN become the output's nodata.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { resolveOptions } from '../lib/run/options.js'
+import { UsageError } from '../lib/core/errors.js'
 import { evaluateExpr, EXPR_LIMITS, ExprError, parseExpr, resolveBands, type ExprBand } from '../lib/core/expr.js'
 
 /** Values of `text` over bands given as plain arrays (nodata null), one array per expression. */
@@ -79,8 +81,9 @@ test('nodata, masks and NaN inputs give nodata; so do division by zero, NaN and 
   const mask = [255, 255, 0, 255, 255, 255]
   const [q] = run('b1 / b2', [a, b], 'Float32', new Map(), [{ nodata: -9999 }, { mask }])
   assert.deepEqual(q, [1, NaN, NaN, NaN, 5, NaN])
-  // A band the expression does not read does not mask it.
+  // A band the expression does not read does not mask it, even when another expression reads it.
   assert.deepEqual(run('b2', [a, b], 'Float32', new Map(), [{ nodata: -9999 }])[0], b)
+  assert.deepEqual(run('b1; b2', [a, b], 'Float32', new Map(), [{ nodata: -9999 }])[1], b)
   assert.deepEqual(run('sqrt(b1); log(b1)', [[-1, 0, 1]]), [[NaN, 0, 1], [NaN, NaN, 0]])
   // Float32 overflow of a finite double is nodata too; a comparison with NaN is NaN, not 0.
   assert.deepEqual(run('b1 * 1e300; b1 / b1 < 1', [[1, 0]]), [[NaN, 0], [0, NaN]])
@@ -131,4 +134,12 @@ test('hostile text is data: no names but bands and the functions, and limits on 
   assert.throws(() => run('1;'.repeat(40)), /more than 32 expressions/)
   assert.equal(EXPR_LIMITS.length, 4096)
   assert.equal(one('('.repeat(30) + '1' + ')'.repeat(30)), 1)
+})
+
+test('the library\'s options: a 1 MB expr, or one that does not parse, is a UsageError naming expr', () => {
+  for (const expr of ['b1 + '.repeat(200_000) + 'b1', 'process.exit()', 'constructor()']) {
+    assert.throws(() => resolveOptions({ expr }), (err: unknown) => err instanceof UsageError && err.option === 'expr' && /^expr: /.test(err.message))
+  }
+  assert.throws(() => resolveOptions({ expr: 'b1', exprType: 'CInt16' }), (err: unknown) => err instanceof UsageError && err.option === 'exprType')
+  assert.equal(resolveOptions({ expr: '(nir - red) / (nir + red)' }).expr, '(nir - red) / (nir + red)')
 })

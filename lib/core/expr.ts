@@ -349,17 +349,20 @@ function compile (n: ExprNode, bands: ReadonlyMap<string, number>, inputs: ExprB
   }
 }
 
-/** Whether each pixel is valid in every band the program reads (its nodata, NaN and mask). */
-function validity (bands: ReadonlyMap<string, number>, inputs: ExprBand[], pixels: number): Uint8Array {
-  const valid = new Uint8Array(pixels).fill(1)
-  for (const index of new Set(bands.values())) {
-    const { data, nodata, mask } = inputs[index]
-    for (let i = 0; i < pixels; i++) {
-      const v = data[i]
-      if (v !== v || v === nodata || (mask && mask[i] === 0)) valid[i] = 0
-    }
+/** Whether each pixel of a band is valid: not its nodata, not NaN, not masked. */
+function validity (band: ExprBand, pixels: number): Uint8Array {
+  const valid = new Uint8Array(pixels)
+  const { data, nodata, mask } = band
+  for (let i = 0; i < pixels; i++) {
+    const v = data[i]
+    valid[i] = v !== v || v === nodata || (mask && mask[i] === 0) ? 0 : 1
   }
   return valid
+}
+
+/** The 0-based bands one expression reads. */
+function bandsOf (expr: ExprNode, bands: ReadonlyMap<string, number>): number[] {
+  return [...new Set([...exprNames({ text: '', exprs: [expr] }).keys()].map((n) => bands.get(n) as number))]
 }
 
 export interface ExprOutput {
@@ -373,13 +376,16 @@ export interface ExprOutput {
 export function evaluateExpr (program: ExprProgram, bands: ReadonlyMap<string, number>, inputs: ExprBand[], pixels: number, type = 'Float32'): ExprOutput {
   const out = EXPR_TYPES.get(type)
   if (out === undefined) throw new ExprError(`unknown output type '${type}' (one of ${[...EXPR_TYPES.keys()].join(', ')})`)
-  const valid = validity(bands, inputs, pixels)
+  // Each band's validity once; each expression is nodata where a band it reads is (not another's).
+  const valid = new Map<number, Uint8Array>()
+  for (const index of new Set(bands.values())) valid.set(index, validity(inputs[index], pixels))
   const float = !Number.isFinite(out.hi)
   const results = program.exprs.map((expr) => {
     const f = compile(expr, bands, inputs)
+    const reads = bandsOf(expr, bands).map((index) => valid.get(index) as Uint8Array)
     const result = new out.array(pixels)
-    for (let i = 0; i < pixels; i++) {
-      if (valid[i] === 0) { result[i] = out.nodata; continue }
+    pixel: for (let i = 0; i < pixels; i++) {
+      for (const v of reads) if (v[i] === 0) { result[i] = out.nodata; continue pixel }
       let v = f(i)
       if (!float) {
         v = Math.round(v)
