@@ -178,12 +178,11 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   return o
 }
 
-/** --expr parses (names are checked per record, against its bands) and --expr-type is a type it writes. */
+/** --expr parses (names are checked per record, against its bands); --expr-type (for records' `expr` too) is a type it writes. */
 function checkExprOptions (o: { expr?: unknown, exprType?: unknown }): void {
   if (o.exprType !== undefined && (typeof o.exprType !== 'string' || !EXPR_TYPES.has(o.exprType))) {
     fail('exprType', `must be one of ${[...EXPR_TYPES.keys()].join(', ')}, got ${JSON.stringify(o.exprType)}`)
   }
-  if (o.exprType !== undefined && o.expr === undefined) fail('exprType', words`needs ${option('expr')}`)
   if (o.expr === undefined) return
   if (typeof o.expr !== 'string') fail('expr', `must be text, got ${typeof o.expr}`)
   try {
