@@ -149,7 +149,7 @@ for (const fetch of ['range', 'download']) {
   })
 }
 
-test('expr: NDVI of a STAC item by asset keys equals numpy\'s; --expr-type Float64 and --expr for the run', async () => {
+test('expr: NDVI of a STAC item by asset keys and by common names equals numpy\'s; --expr for the run or the record; --expr-type Float64', async () => {
   const out = join(dir, 'stac')
   const line = JSON.stringify({ stac: server.url('/item.json'), assets: 'B04,B08', window: [...WINDOW], out: 'item.tif' })
   const res = await runCli(['-q', '--fetch', 'range', '-o', out, '--expr', '(B08 - B04) / (B08 + B04)'], { stdin: line + '\n', env: ENV })
@@ -157,13 +157,21 @@ test('expr: NDVI of a STAC item by asset keys equals numpy\'s; --expr-type Float
   assert.equal(res.records[0].status, 'ok', JSON.stringify(res.records[0]))
   assert.equal(numpyCheck(join(out, 'item.tif'), 'ndvi').mismatches, 0)
   // Float64: the same values before their rounding to Float32 (numpy's are rounded after), nodata NaN.
-  const res64 = await runCli(['-q', '-o', out, '--expr', '(B08 - B04) / (B08 + B04)', '--expr-type', 'Float64'],
-    { stdin: JSON.stringify({ stac: server.url('/item.json'), assets: 'B04,B08', window: [...WINDOW], out: 'item64.tif' }) + '\n', env: ENV })
+  // By eo:bands common names, as --assets takes them: the record's own expr.
+  const res64 = await runCli(['-q', '-o', out, '--expr-type', 'Float64'], {
+    stdin: JSON.stringify({ stac: server.url('/item.json'), assets: 'red,nir', window: [...WINDOW], out: 'item64.tif', expr: '(nir - red) / (nir + red)' }) + '\n',
+    env: ENV
+  })
   assert.equal(res64.code, 0, res64.stderr)
   assert.deepEqual(gdalinfoBands(join(out, 'item64.tif')).map((b) => [b.type, b.noDataValue]), [['Float64', 'NaN']])
   const f32 = join(out, 'item64-as-32.tif')
   assert.equal(spawnSync('gdal_translate', ['-q', '-ot', 'Float32', join(out, 'item64.tif'), f32]).status, 0)
   assert.equal(numpyCheck(f32, 'ndvi').mismatches, 0)
+  // Common names with --expr for the run, the assets picked by key: the same NDVI.
+  const common = await runCli(['-q', '--fetch', 'range', '-o', out, '--assets', 'B04,B08', '--expr', '(nir - red) / (nir + red)'],
+    { stdin: JSON.stringify({ stac: server.url('/item.json'), window: [...WINDOW], out: 'common.tif' }) + '\n', env: ENV })
+  assert.equal(common.code, 0, common.stderr)
+  assert.equal(numpyCheck(join(out, 'common.tif'), 'ndvi').mismatches, 0)
 })
 
 test('expr: a hostile or wrong expression on the command line is a usage error (exit 2) before any fetch', async () => {

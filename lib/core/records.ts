@@ -60,6 +60,8 @@ export interface SourceEntry {
   bands?: BandMetadata[]
   /** Request headers for this source alone, on top of the record's (never printed). */
   headers?: Record<string, string> | string[]
+  /** Another name band math may call a one-band source by (a STAC asset's eo:bands common name); not part of the output's name. */
+  common_name?: string
 }
 
 /**
@@ -230,6 +232,8 @@ export interface BandValues { nodata?: number, scale?: number, offset?: number }
 export interface StackSource {
   url: string
   name?: string
+  /** The entry's `common_name`: band math's other name for it. */
+  commonName?: string
   bands: BandValues[]
   /** Request headers for this source only, on top of the record's. Secrets: never printed. */
   headers?: Record<string, string>

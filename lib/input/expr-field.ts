@@ -5,13 +5,13 @@ import { ExprError, exprNames, parseExpr } from '../core/expr.js'
 import { InvalidValue } from '../core/request.js'
 import type { ExprAsk } from '../core/job.js'
 import type { PipelineOptions } from '../core/options.js'
-import type { SourceEntry } from '../core/records.js'
+import type { StackSource } from '../core/records.js'
 
-export function exprField (value: unknown, options: Pick<PipelineOptions, 'expr' | 'exprType'>, sources?: readonly Pick<SourceEntry, 'name'>[]): ExprAsk | undefined {
+export function exprField (value: unknown, options: Pick<PipelineOptions, 'expr' | 'exprType'>, sources?: readonly Pick<StackSource, 'name' | 'commonName'>[]): ExprAsk | undefined {
   const text = value ?? options.expr
   if (text === undefined) return undefined
   if (typeof text !== 'string') throw new InvalidValue(`"expr" must be a string of expressions, not ${Array.isArray(text) ? 'an array' : typeof text}`)
-  const names = new Set((sources ?? []).flatMap((s) => s.name !== undefined ? [s.name] : []))
+  const names = new Set((sources ?? []).flatMap((s) => [s.name, s.commonName].filter((n) => n !== undefined)))
   try {
     const program = parseExpr(text, (n) => names.has(n))
     for (const [name, pos] of exprNames(program)) {

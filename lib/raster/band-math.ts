@@ -20,11 +20,13 @@ function stackNames (job: Job): Map<string, number> {
   let at = 0
   for (const part of job.parts ?? []) {
     const read = part.request.bands ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1)
-    const name = part.stackSource?.name
+    const { name, commonName } = part.stackSource ?? {}
     if (name !== undefined) {
       if (read.length === 1) names.set(name, at)
       else read.forEach((b, i) => names.set(`${name}_${b}`, at + i))
     }
+    // A common name never hides a source's own name (two assets may share one: the first keeps it).
+    if (commonName !== undefined && read.length === 1 && !names.has(commonName)) names.set(commonName, at)
     at += read.length
   }
   return names

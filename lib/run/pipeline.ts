@@ -199,6 +199,7 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   // STAC lines become one record per item before parse; their documents are read over the run's HTTP.
   const expand = new Expand({
     ...(options.assets ? { assets: options.assets } : {}),
+    ...(options.expr !== undefined ? { expr: true } : {}),
     extentGiven: options.bbox !== undefined || options.windowGiven,
     headers: options.headers,
     readDocument: createDocumentReader(fetchContext),
