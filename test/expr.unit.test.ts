@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { resolveOptions } from '../lib/run/options.js'
 import { UsageError } from '../lib/core/errors.js'
+import { outputFor } from '../lib/output/names.js'
 import { evaluateExpr, EXPR_LIMITS, ExprError, parseExpr, resolveBands, type ExprBand } from '../lib/core/expr.js'
 
 /** Values of `text` over bands given as plain arrays (nodata null), one array per expression. */
@@ -142,4 +143,12 @@ test('the library\'s options: a 1 MB expr, or one that does not parse, is a Usag
   }
   assert.throws(() => resolveOptions({ expr: 'b1', exprType: 'CInt16' }), (err: unknown) => err instanceof UsageError && err.option === 'exprType')
   assert.equal(resolveOptions({ expr: '(nir - red) / (nir + red)' }).expr, '(nir - red) / (nir + red)')
+})
+
+test('band math has an output name of its own: another expression or type, another name; none, the name as before', () => {
+  const o = resolveOptions({})
+  const name = (expr?: { text: string, type: string }): string => outputFor('https://h/a.tif', { window: o.window, boundless: false }, undefined, o, '.tif', undefined, undefined, expr).display
+  const names = [name(), name({ text: 'b1', type: 'Float32' }), name({ text: 'b1', type: 'Int16' }), name({ text: 'b1 * 2', type: 'Float32' })]
+  assert.equal(new Set(names).size, 4)
+  assert.equal(name(), outputFor('https://h/a.tif', { window: o.window, boundless: false }, undefined, o, '.tif').display)
 })

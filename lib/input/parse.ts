@@ -125,7 +125,7 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   }
   const expr = exprField(fields.expr, options, sources)
   if (expr) job.expr = expr
-  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id)
+  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id, job.expr)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
