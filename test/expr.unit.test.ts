@@ -6,6 +6,10 @@ import assert from 'node:assert/strict'
 import { resolveOptions } from '../lib/run/options.js'
 import { UsageError } from '../lib/core/errors.js'
 import { outputFor } from '../lib/output/names.js'
+import { planExpr } from '../lib/raster/band-math.js'
+import { newJob } from '../lib/input/parse.js'
+import type { Job, WindowPlan } from '../lib/core/job.js'
+import type { SourceInfo } from '../lib/core/records.js'
 import { evaluateExpr, EXPR_LIMITS, ExprError, parseExpr, resolveBands, type ExprBand } from '../lib/core/expr.js'
 
 /** Values of `text` over bands given as plain arrays (nodata null), one array per expression. */
@@ -151,4 +155,15 @@ test('band math has an output name of its own: another expression or type, anoth
   const names = [name(), name({ text: 'b1', type: 'Float32' }), name({ text: 'b1', type: 'Int16' }), name({ text: 'b1 * 2', type: 'Float32' })]
   assert.equal(new Set(names).size, 4)
   assert.equal(name(), outputFor('https://h/a.tif', { window: o.window, boundless: false }, undefined, o, '.tif').display)
+})
+
+test('at open: band math\'s arrays join the plan\'s bytes, and a band past the raster\'s is the record\'s BAD_EXPR', () => {
+  const job: Job = { ...newJob(1, 'a.tif'), expr: { text: '(b1 - b2) / (b1 + b2); b3', type: 'Float32' } }
+  job.opened = { source: { count: 3 } as SourceInfo, georeferenced: true }
+  const plan: WindowPlan = { kind: 'window', window: { col: 0, row: 0, width: 100, height: 50 }, bytes: 100 * 50 * 3 }
+  planExpr(job, plan)
+  // The window's bytes twice (read again as arrays), a validity byte and one per band read, two Float32 outputs twice.
+  assert.equal(plan.bytes, 2 * 15000 + 5000 * (1 + 3 + 2 * 2 * 4))
+  const past: Job = { ...job, expr: { text: 'b4', type: 'Float32' } }
+  assert.throws(() => planExpr(past, { ...plan }), (err: unknown) => err instanceof Error && 'code' in err && err.code === 'BAD_EXPR' && /unknown band 'b4' \(known: b1…b3\) at 1/.test(err.message))
 })
