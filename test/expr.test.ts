@@ -28,7 +28,7 @@ let server: RasterServer
  * An Int16 COG at 10 m in UTM 33N of values in [-200, 1000], nodata at some pixels (each source its own),
  * and a scale. nir holds -2 × red (so nir × 0.5 + red = 0) on a diagonal pattern: NDVI divides by zero there.
  */
-function makeCog (name: string, kind: 'red' | 'nir'): void {
+function makeCog (name: string, kind: 'red' | 'nir', nodata = NODATA): void {
   const mem = gdal.drivers.get('MEM').create('', SIDE, SIDE, 1, 'Int16')
   mem.geoTransform = [300000, 10, 0, 5000000, 0, -10]
   mem.srs = gdal.SpatialReference.fromUserInput('EPSG:32633')
@@ -37,12 +37,12 @@ function makeCog (name: string, kind: 'red' | 'nir'): void {
   for (let y = 0; y < SIDE; y++) {
     for (let x = 0; x < SIDE; x++) {
       const red = ((x * 7919 + y * 104729) % 1201) - 200
-      if (kind === 'red') row[x] = (x * 3 + y) % 53 === 0 ? NODATA : red
-      else row[x] = (x + y * 5) % 61 === 0 ? NODATA : (x + y) % 37 === 0 ? -2 * red : ((x * 15485863 + y * 32452843) % 1201) - 200
+      if (kind === 'red') row[x] = (x * 3 + y) % 53 === 0 ? nodata : red
+      else row[x] = (x + y * 5) % 61 === 0 ? nodata : (x + y) % 37 === 0 ? -2 * red : ((x * 15485863 + y * 32452843) % 1201) - 200
     }
     band.pixels.write(0, y, SIDE, 1, row)
   }
-  band.noDataValue = NODATA
+  band.noDataValue = nodata
   if (kind === 'nir') band.scale = 0.5
   gdal.drivers.get('COG').createCopy(join(data, name), mem, ['BLOCKSIZE=64', 'COMPRESS=DEFLATE']).close()
   mem.close()
@@ -54,6 +54,7 @@ before(async () => {
   mkdirSync(data)
   makeCog('red.tif', 'red')
   makeCog('nir.tif', 'nir')
+  makeCog('nir-9999.tif', 'nir', -9999)
   server = await startServer(data)
   const asset = (file: string, common: string): Record<string, unknown> => ({
     href: server.url(`/${file}`), type: 'image/tiff; application=geotiff; profile=cloud-optimized', roles: ['data'],
@@ -226,4 +227,19 @@ test('expr: a record\'s unknown name is its input error naming the field; a band
   assert.ok((bands[1].minimum ?? -1) >= 0)
   // Only the one good record (and the open of the record past its bands) read the source.
   assert.ok(server.stats('/nir.tif').requests === 0)
+})
+
+test('expr: a stack whose sources have different nodata values is written (one nodata of its own), where without expr GTiff refuses it', async () => {
+  const urls = [{ url: server.url('/red.tif'), name: 'red' }, { url: server.url('/nir-9999.tif'), name: 'nir' }]
+  const lines = [
+    { urls, window: [...WINDOW], out: 'mixed.tif', expr: '(nir - red) / (nir + red)' },
+    { urls, window: [...WINDOW], out: 'plain.tif' }
+  ]
+  const out = join(dir, 'mixed')
+  const res = await runCli(['-q', '-o', out], { stdin: lines.map((l) => JSON.stringify(l)).join('\n') + '\n', env: ENV })
+  const [mixed, plain] = [1, 2].map((n) => byLine(res.records).get(n) as ResultRecord)
+  assert.equal(plain.error?.code, 'MIXED_NODATA')
+  assert.equal(mixed.status, 'ok', JSON.stringify(mixed))
+  // The same pixels as nir.tif's but for its nodata value: the same NDVI.
+  assert.equal(numpyCheck(join(out, 'mixed.tif'), 'ndvi').mismatches, 0)
 })
