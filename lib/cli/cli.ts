@@ -94,6 +94,8 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
     geometryCrs: named('geometryCrs', v('geometry-crs'), parseCrs),
     allTouched: has(a, 'all-touched') || undefined,
     zonalStats: v('zonal-stats'),
+    expr: v('expr'),
+    exprType: v('expr-type'),
     minValid: numeric(v('min-valid')),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
     shard: has(a, 'shards') ? optionValue('shards', () => shardFromEnvironment(v('shards') as string, env)) : v('shard'),

@@ -38,6 +38,9 @@ export const RECORDS: ReadonlyArray<[string, string]> = [
   ['{"urls": ["B04.tif", {"url": "B11.tif", "name": "swir16"}], "bbox": [...]}',
     'several sources, their bands stacked into one output on the finest source\'s grid (or the target grid), ' +
     'resampled with --resampling'],
+  ['{"urls": ["B04.tif", "B08.tif"], "expr": "(b2 - b1) / (b2 + b1)"}',
+    'band math written as the output, one band per ";"-separated expression; bands as b1, b2… or by the ' +
+    'sources\' names'],
   ['{"stac": "https://example.org/items/S2B_1.json", "assets": "red,nir"}',
     'a STAC Item or ItemCollection: one record per item, its bands the item\'s assets; without a window or bbox ' +
     '(record or option) each item is read whole']

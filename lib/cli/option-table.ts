@@ -84,6 +84,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { long: 'all-touched', type: 'boolean', key: 'allTouched', default: 'off', section: 'Window', help: 'zones take every pixel they touch, not only those whose centre lies inside (gdal_rasterize -at)' },
   { long: 'zonal-stats', type: 'string', value: 'LIST', key: 'zonalStats', section: 'Window',
     help: `the zonal statistics, in order: ${DEFAULT_ZONAL_STATS.join(', ')} (the default), p0…p100, majority, unique` },
+  { long: 'expr', type: 'string', value: 'EXPR', key: 'expr', section: 'Output',
+    help: 'band math written as the output: b1, b2… or (stacks, STAC items) band names, + - * / < <= > >= == !=, where min max abs sqrt log clip; ";" between bands, e.g. "(nir - red) / (nir + red)"' },
+  { long: 'expr-type', type: 'string', value: 'TYPE', key: 'exprType', default: 'Float32', section: 'Output',
+    help: 'the data type --expr computes and writes: Float32, Float64, Byte, UInt16, Int16, UInt32, Int32',
+    complete: ['Float32', 'Float64', 'Byte', 'UInt16', 'Int16', 'UInt32', 'Int32'] },
   // Target grid
   { long: 'dst-crs', gdal: ['-t_srs'], type: 'string', value: 'CRS', key: 'dstCrs', section: 'Target grid',
     help: 'warp onto this CRS: EPSG:32633, WKT, PROJ, or utm (the UTM zone of the window\'s centre); ' +

@@ -19,6 +19,9 @@ export interface LocalSource {
   release: () => Promise<void>
 }
 
+/** A record's band math as asked: the expressions' text (parsed again where the bands are known) and the type. */
+export interface ExprAsk { text: string, type: string }
+
 /** What the input asked, normalised once at parse; no stage changes it. */
 export interface Asked {
   readonly line: number
@@ -41,6 +44,8 @@ export interface Asked {
   readonly parts?: readonly Job[]
   /** On a part: which source of its record it is (0-based), and its entry's name and band metadata. */
   readonly stackSource?: StackSource & { index: number }
+  /** Band math (record `expr`, else --expr): its text and output type, written as the output's bands. */
+  readonly expr?: ExprAsk
   /** A `{"stac": …}` record whose document could not be read: its `record` to run again (no job was made of it). */
   readonly retryInput?: StacRecord
   /** `points` (or --points): sample these; no output file is written (lib/raster/points.ts). */

@@ -106,6 +106,10 @@ export interface PipelineOptions extends WindowRequest {
   cacheMax: number
   /** STAC items: the assets to read, by key or eo:bands common name (--assets); default every GeoTIFF data asset. */
   assets?: string[]
+  /** Band math (--expr): `;`-separated expressions over the bands, written as the output's bands (lib/core/expr.ts). */
+  expr?: string
+  /** The type band math is evaluated into and written as (--expr-type), a GDAL data type name; default Float32. */
+  exprType?: string
   /**
    * Whether `window` was given (else it is the default): STAC items without a window or bbox of their
    * own are read whole, unless the run gives one. Set by resolveOptions.

@@ -49,6 +49,8 @@ export interface RecordFields {
   geometry_crs?: string
   /** Every pixel the geometry touches, not only those whose centre it holds. */
   all_touched?: boolean
+  /** Band math written as the output, one band per `;`-separated expression (see README "Band math"). */
+  expr?: string
 }
 
 /** One band's zonal statistics: `band`, then those asked (null where no pixel was valid). */
@@ -76,6 +78,8 @@ export interface SourceEntry {
   bands?: BandMetadata[]
   /** Request headers for this source alone, on top of the record's (never printed). */
   headers?: Record<string, string> | string[]
+  /** Another name band math may call a one-band source by (a STAC asset's eo:bands common name); not part of the output's name. */
+  common_name?: string
 }
 
 /**
@@ -250,6 +254,8 @@ export interface BandValues { nodata?: number, scale?: number, offset?: number }
 export interface StackSource {
   url: string
   name?: string
+  /** The entry's `common_name`: band math's other name for it. */
+  commonName?: string
   bands: BandValues[]
   /** Request headers for this source only, on top of the record's. Secrets: never printed. */
   headers?: Record<string, string>

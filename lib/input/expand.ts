@@ -18,6 +18,8 @@ import { messageOf, reword, words } from '../core/words.js'
 export interface ExpandOptions {
   /** --assets: asset keys (or common names) for items whose record gives none. */
   assets?: string[]
+  /** --expr is given: every item's sources carry their common names, which band math may use. */
+  expr?: boolean
   /** The run gives a window or bbox of its own (--window, --bbox): else items are read whole, by their bbox. */
   extentGiven: boolean
   /** --header: sent with every document request (and a record's own `headers` on top). */
@@ -125,6 +127,7 @@ export class Expand extends Duplex {
     const v = value as Record<string, unknown>
     const context: ItemContext = { fields: {}, wholeItem: !this.o.extentGiven, many: false }
     if (this.o.assets) context.assets = this.o.assets
+    if (this.o.expr) context.expr = true
     let doc: unknown = value
     let where = `line ${line}`
     if (stacKind(value) === 'reference') {

@@ -12,9 +12,9 @@ import { parseSources, requestedSources } from './sources.js'
 import { messageOf, option, words } from '../core/words.js'
 import { parsePoints, type PointSet } from '../core/points.js'
 import { DEFAULT_ZONAL_STATS, parseGeometry, type Zone } from '../core/zones.js'
+import { exprField } from './expr-field.js'
 
-
-const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched'])
+const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched', 'expr'])
 
 /** A request as parse fills it in, before the job is made of it (and its fields fixed). */
 type Draft = { -readonly [K in keyof Asked]: Asked[K] }
@@ -123,6 +123,8 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
       if (fields[key] !== undefined) throw new InvalidValue(`"${field}" and "${key}" cannot be used together: a ${field} record writes no file (give the window a record of its own)`)
     }
+    // Band math sampled at points or summarised by zones is issue 25's next step: refused, not ignored.
+    if (fields.expr !== undefined || options.expr !== undefined) throw new InvalidValue(words`"${field}" with band math ("expr" or ${option('expr')}) is not supported yet`)
     if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"${field}" cannot be used with a warp or ${option('outSize')}: a ${field} record writes no file`)
     if (points) job.points = points
     if (zone) job.zone = zone
@@ -141,7 +143,9 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
       return makeJob({ line: job.line, url: source.url, request: { ...job.request }, headers, stackSource: { ...source, index } })
     })
   }
-  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id)
+  const expr = exprField(fields.expr, options, sources)
+  if (expr) job.expr = expr
+  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id, job.expr)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path

@@ -7,7 +7,7 @@ import { InvalidValue, parseHeaders } from '../core/request.js'
 import { checkUrl } from './url.js'
 import type { BandMetadata, BandValues, SourceEntry, StackSource } from '../core/records.js'
 
-const ENTRY_KEYS = ['url', 'name', 'bands', 'headers']
+const ENTRY_KEYS = ['url', 'name', 'bands', 'headers', 'common_name']
 const BAND_KEYS = ['nodata', 'scale', 'offset']
 /** STAC writes these nodata values as strings, JSON having no NaN or infinities. */
 const NODATA_WORDS: Record<string, number> = { nan: NaN, inf: Infinity, '-inf': -Infinity }
@@ -40,6 +40,10 @@ function parseEntry (item: unknown): StackSource {
   if (o.name !== undefined) {
     if (typeof o.name !== 'string' || o.name === '') throw new InvalidValue('"name" must be a non-empty string')
     source.name = o.name
+  }
+  if (o.common_name !== undefined) {
+    if (typeof o.common_name !== 'string' || o.common_name === '') throw new InvalidValue('"common_name" must be a non-empty string')
+    source.commonName = o.common_name
   }
   if (o.headers !== undefined) {
     try {
@@ -81,11 +85,14 @@ function parseBand (value: unknown): BandValues {
   return band
 }
 
-/** The entries as they ask for their sources (an output's name hashes them): URLs as given, without their headers. */
+/**
+ * The entries as they ask for their sources (an output's name hashes them): URLs as given, without their
+ * headers, nor the common name band math may use (the same pixels whatever else they are called).
+ */
 export function requestedSources (sources: StackSource[]): (string | SourceEntry)[] {
   return sources.map((s) => {
     if (typeof s.entry === 'string') return s.entry
-    return Object.fromEntries(Object.entries(s.entry).filter(([k]) => k !== 'headers')) as unknown as SourceEntry
+    return Object.fromEntries(Object.entries(s.entry).filter(([k]) => k !== 'headers' && k !== 'common_name')) as unknown as SourceEntry
   })
 }
 

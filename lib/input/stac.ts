@@ -67,6 +67,8 @@ export interface ItemContext {
   wholeItem: boolean
   /** The document holds several items: fields that name one record (`id`, `out`) are refused. */
   many: boolean
+  /** --expr is given (else only a record's own `expr` asks): sources carry their common names for band math. */
+  expr?: boolean
 }
 
 /**
@@ -94,6 +96,9 @@ export function itemRecord (item: unknown, ctx: ItemContext): Record<string, unk
     if (ctx.headers && ctx.origin !== undefined && originOf(entry.url) === ctx.origin) entry.headers = ctx.headers
     const bands = rasterBands(asset)
     if (bands) entry.bands = bands
+    // Band math may call a one-band asset by its common name as --assets may (`nir`, not only `B08`).
+    const common = ctx.expr || ctx.fields.expr !== undefined ? commonNames(asset) : []
+    if (common.length === 1 && typeof common[0] === 'string' && common[0] !== '' && common[0] !== key) entry.common_name = common[0]
     return entry
   })
   const record: Record<string, unknown> = { ...ctx.fields }

@@ -11,6 +11,7 @@ import type { SourceInfo } from '../core/records.js'
 import { crsName, resolveWindow, tooManyPixels, type CrsCatalog } from './window.js'
 import { chooseOverview } from './overview.js'
 import { windowBytes } from '../core/budget.js'
+import { planExpr } from './band-math.js'
 import { isWarp } from '../core/request.js'
 import { overviewSizes, planWarp } from './warp.js'
 import type { Slots } from '../core/slots.js'
@@ -81,6 +82,7 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
   }
 
   function checkMemory (job: Job, plan: Plan): void {
+    planExpr(job, plan)
     if (plan.bytes > maxMemory) {
       throw new RecordError('open', 'OVER_MEMORY', words`window of ${plan.bytes} bytes (pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.opened?.source.dtype}) is over ${option('maxMemory')} ${maxMemory} bytes`)
     }

@@ -122,7 +122,8 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
     const p = placed.find((q) => q.part === part) as Placed
     await planSource(ctx, p, grid, gridSrs, r)
   })
-  if (ctx.oneNodata) await checkOneNodata(placed.map((p) => p.part), parts.length)
+  // Band math writes bands of its own, with one nodata: the sources' may differ then.
+  if (ctx.oneNodata && !job.expr) await checkOneNodata(placed.map((p) => p.part), parts.length)
   plan.bytes = placed.reduce((sum, p) => sum + (p.part.plan?.bytes ?? 0), 0)
   return plan
 }

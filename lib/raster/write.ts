@@ -17,6 +17,7 @@ import { diskError, spaceOr } from './disk-errors.js'
 import { checkedStep, closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
 import { warpPixels } from './warp.js'
 import { stackPixels } from './stack-write.js'
+import { exprDataset } from './band-math.js'
 import { releaseLease, type Job, type StackPlan, type WarpPlan, type WindowPlan, type Written } from '../core/job.js'
 import { removeOnExit } from '../core/tempdir.js'
 import { mergeCreationOptions, readingDriver, WRITES_BY_NAME } from './formats.js'
@@ -239,22 +240,41 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
       } catch (err) {
         throw await copyError(gdal, job, pixels, err as Error)
       }
+      let copied = from
       try {
+        copied = await withExpr(job, from, pixels)
         // A warp's VRT reads the same source as its warp into memory: reading it tells the two apart too.
-        await copyChecked(job, temp, from, async (err) => await copyError(gdal, job, pixels, err))
+        await copyChecked(job, temp, copied, async (err) => await copyError(gdal, job, pixels, err))
       } finally {
+        if (copied !== from) closeDataset(copied)
         if (from !== pixels) closeDataset(from)
       }
     })
   }
 
+  /**
+   * The pixels to copy: `from` itself, or with band math its expressions evaluated into a MEM dataset that
+   * is closed after `from` is (a failure to read `from` is told apart on `source`, as a copy's is).
+   */
+  async function withExpr (job: Job, from: Dataset, source: Dataset): Promise<Dataset> {
+    if (!job.expr) return from
+    try {
+      return await exprDataset(gdal, job, from)
+    } catch (err) {
+      throw err instanceof RecordError ? err : await copyError(gdal, job, source, err as Error)
+    }
+  }
+
   /** A stack's sources on the grid, stacked (lib/raster/stack-write.ts) and copied into the output. */
   async function writeStack (job: Job, plan: StackPlan, temp: string): Promise<void> {
     const stack = await stackPixels(gdal, job, plan, ctx.temp)
+    let copied = stack.dataset
     try {
+      copied = await withExpr(job, stack.dataset, stack.dataset)
       // The stacked pixels are files of our own, checked when made: the output failed.
-      await copyChecked(job, temp, stack.dataset, async (err) => new RecordError('write', 'WRITE_FAILED', `${job.output as string}: ${err.message}`))
+      await copyChecked(job, temp, copied, async (err) => new RecordError('write', 'WRITE_FAILED', `${job.output as string}: ${err.message}`))
     } finally {
+      if (copied !== stack.dataset) closeDataset(copied)
       stack.release()
     }
   }

@@ -11,11 +11,12 @@ import { defaults, type PipelineInput, type PipelineOptions } from '../core/opti
 import { parseShard } from '../input/shard.js'
 import { parsePoints, pointsFromText } from '../core/points.js'
 import { geometryFromText, parseGeometry, parseZonalStats } from '../core/zones.js'
+import { EXPR_TYPES, parseExpr } from '../core/expr.js'
 import { isStoreUri } from '../core/url.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow } from '../core/request.js'
 
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats'])
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats', 'expr', 'exprType'])
 
 function fail (key: string, message: Message): never {
   throw new UsageError(words`${option(key)}: ${message}`, { option: key })
@@ -173,6 +174,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.geometryCrs !== undefined) o.geometryCrs = namedValue('geometryCrs', (name) => parseCrs(o.geometryCrs, name))
   if (o.allTouched !== undefined && typeof o.allTouched !== 'boolean') fail('allTouched', `must be true or false, got ${JSON.stringify(o.allTouched)}`)
   if (o.zonalStats !== undefined) o.zonalStats = namedValue('zonalStats', (name) => parseZonalStats(o.zonalStats, name))
+  checkExprOptions(o)
   try {
     checkWarp(o, { res: option('res'), outSize: option('outSize'), tap: option('tap') })
   } catch (err) {
@@ -190,6 +192,21 @@ function readOptionFile (key: string, path: string): string {
     return readFileSync(path, 'utf8')
   } catch (err) {
     fail(key, `cannot read '${path}': ${(err as Error).message}`)
+  }
+}
+
+/** --expr parses (names are checked per record, against its bands); --expr-type (for records' `expr` too) is a type it writes. */
+function checkExprOptions (o: { expr?: unknown, exprType?: unknown }): void {
+  if (o.exprType !== undefined && (typeof o.exprType !== 'string' || !EXPR_TYPES.has(o.exprType))) {
+    fail('exprType', `must be one of ${[...EXPR_TYPES.keys()].join(', ')}, got ${JSON.stringify(o.exprType)}`)
+  }
+  if (o.expr === undefined) return
+  if (typeof o.expr !== 'string') fail('expr', `must be text, got ${typeof o.expr}`)
+  try {
+    parseExpr(o.expr)
+  } catch (err) {
+    // ExprError's message starts with `expr: `; the option is named as the CLI or the library says it.
+    fail('expr', (err as Error).message.replace(/^expr: /, ''))
   }
 }
 
