@@ -150,3 +150,19 @@ test('netrc across a redirect to another origin: the new host gets its own entry
   assert.deepEqual(server.stats('/hop.tif').authorization, [basic('du', DEFAULT_PASSWORD)])
   assert.deepEqual(other.stats(`/${FILE}`).authorization, [basic('nu', NETRC_PASSWORD)])
 })
+
+test('two origins that redirect to each other, with netrc: the hops are counted across them and the record ends, having asked at most 6 times', async () => {
+  const other = await startServer(FIXTURES)
+  after(async () => { await other.close() })
+  const file = join(dir, 'netrc-loop')
+  writeFileSync(file, `machine 127.0.0.1 login du password ${DEFAULT_PASSWORD}\nmachine localhost login nu password ${NETRC_PASSWORD}\n`)
+  server.reset()
+  server.always('/loop.tif', { kind: 'redirect', to: `http://localhost:${new URL(other.base).port}/loop.tif` })
+  other.always('/loop.tif', { kind: 'redirect', to: `http://127.0.0.1:${port}/loop.tif` })
+  const [record] = await collect({ outDir: join(dir, 'netrc-loop-out'), fetch: 'download', retries: 0, maxTime: 600, window: { col: 0, row: 0, width: 20, height: 20 }, netrcFile: file },
+    [`http://127.0.0.1:${port}/loop.tif`])
+  assert.equal(record.status, 'error', JSON.stringify(record))
+  assert.match(record.error?.code ?? '', /^(TOO_MANY_REDIRECTS|HTTP_302)$/, JSON.stringify(record.error))
+  const asked = server.stats('/loop.tif').requests + other.stats('/loop.tif').requests
+  assert.ok(asked <= 6, `asked ${asked} times: the first request and at most 5 redirects`)
+})

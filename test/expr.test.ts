@@ -243,3 +243,32 @@ test('expr: a stack whose sources have different nodata values is written (one n
   // The same pixels as nir.tif's but for its nodata value: the same NDVI.
   assert.equal(numpyCheck(join(out, 'mixed.tif'), 'ndvi').mismatches, 0)
 })
+
+test('a Float32 band whose nodata is no Float32 number (-3.4e38) is nodata where GDAL says it is, and an integer type rounds half away from zero', async () => {
+  const file = join(data, 'f32-nodata.tif')
+  const mem = gdal.drivers.get('MEM').create('', 4, 1, 1, 'Float32')
+  mem.geoTransform = [300000, 10, 0, 5000000, 0, -10]
+  mem.srs = gdal.SpatialReference.fromUserInput('EPSG:32633')
+  const band = mem.bands.get(1)
+  band.noDataValue = -3.4e38
+  band.pixels.write(0, 0, 4, 1, new Float32Array([-3.4e38, 1.5, -3.5, 7]))
+  gdal.drivers.get('GTiff').createCopy(file, mem).close()
+  mem.close()
+  // What GDAL says is nodata: gdallocationinfo reads the stored value; GDAL's mask band says which are valid.
+  const ds = gdal.open(file)
+  const validByGdal = Array.from(ds.bands.get(1).getMaskBand()!.pixels.read(0, 0, 4, 1) as Uint8Array)
+  ds.close()
+  assert.deepEqual(validByGdal, [0, 255, 255, 255], 'GDAL takes the first pixel as nodata')
+  const flags = await runCli(['-o', join(dir, 'f32-flags'), '-w', '0,0,4,1', '--expr', 'b1 > 0'], { stdin: `${file}\n`, env: ENV })
+  assert.equal(flags.code, 0, flags.stderr)
+  const ds2 = gdal.open(flags.records[0].output as string)
+  assert.deepEqual(Array.from(ds2.bands.get(1).pixels.read(0, 0, 4, 1) as Float32Array), [NaN, 1, 0, 1], 'b1 > 0: nodata, not 0, where b1 is')
+  ds2.close()
+  const run = await runCli(['-o', join(dir, 'f32'), '-w', '0,0,4,1', '--expr', 'b1 + 1; b1', '--expr-type', 'Int16'], { stdin: `${file}\n`, env: ENV })
+  assert.equal(run.code, 0, run.stderr)
+  const out = gdal.open(run.records[0].output as string)
+  const nodata = out.bands.get(1).noDataValue as number
+  assert.deepEqual(Array.from(out.bands.get(1).pixels.read(0, 0, 4, 1) as Int16Array), [nodata, 3, -3, 8], 'b1 + 1: 2.5 → 3, -2.5 → -3')
+  assert.deepEqual(Array.from(out.bands.get(2).pixels.read(0, 0, 4, 1) as Int16Array), [nodata, 2, -4, 7], 'b1: 1.5 → 2, -3.5 → -4')
+  out.close()
+})

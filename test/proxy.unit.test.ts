@@ -34,6 +34,12 @@ test('the environment: lower case first, https never through an http-only proxy,
   assert.equal(option?.https?.href, 'http://opt:7/')
   assert.equal(option?.bypass('c.test'), false, 'noProxy replaces NO_PROXY')
   assert.equal(resolveProxies({}, s, { HTTP_PROXY: '' }), undefined, 'empty is unset')
+  // No port: 1080 for an http proxy, as curl; an explicit :80 stays 80; an https proxy's default is 443.
+  assert.equal(resolveProxies({ proxy: 'proxy.test' }, s)?.http?.href, 'http://proxy.test:1080/')
+  assert.equal(resolveProxies({ proxy: 'http://u:p@proxy.test/' }, s)?.http?.host, 'proxy.test:1080')
+  assert.equal(resolveProxies({ proxy: 'http://proxy.test:80' }, s)?.http?.href, 'http://proxy.test/')
+  assert.equal(resolveProxies({ proxy: 'http://[::1]' }, s)?.http?.host, '[::1]:1080')
+  assert.equal(resolveProxies({ proxy: 'https://proxy.test' }, s)?.https?.href, 'https://proxy.test/')
 })
 
 test('a proxy that is not one is a usage error naming its source, its password redacted and kept secret', () => {

@@ -177,3 +177,16 @@ test('gs:// through the S3-compatible API with GS_ACCESS_KEY_ID/GS_SECRET_ACCESS
     assert.ok(!wrong.stderr.includes('not-the-secret-0123456789') && !wrong.stdout.includes('not-the-secret-0123456789'))
   })
 })
+
+test('a user Authorization (-H, GDAL_HTTP_BEARER) does not go to the store: the SigV4 signature is the request\'s, and the read equals gdal_translate over /vsis3/', async () => {
+  const ref = await gdalTranslateAsync(`/vsis3/${BUCKET}/${KEY}`, ['-srcwin', '0', '0', '64', '64'], dir, 'ref-user-auth.tif', s3.gdalEnv())
+  for (const [name, args, env] of [
+    ['flag', ['-H', 'Authorization: Bearer not-for-the-store'], {}],
+    ['gdal', [], { GDAL_HTTP_BEARER: 'not-for-the-store' }]
+  ] as Array<[string, string[], Record<string, string>]>) {
+    const run = await runCli(['-o', join(dir, `user-auth-${name}`), '--no-progress', '-w', '0,0,64,64', ...args], { stdin: `s3://${BUCKET}/${KEY}\n`, env: { ...awsEnv(s3), ...env, RASTERPIPE_RETRY_BASE_MS: '5' } })
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(run.records[0].status, 'ok', JSON.stringify(run.records[0]))
+    assertSameRaster(run.records[0].output as string, ref, name)
+  }
+})

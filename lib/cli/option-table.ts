@@ -75,7 +75,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'STAC items: the assets to read, in band order, by key or eo:bands common name, e.g. red,green,blue,nir' },
   { long: 'points', type: 'string', value: 'FILE', key: 'points', section: 'Window', complete: 'file',
     help: 'sample these points in every record without "points" of its own: a GeoJSON FeatureCollection of Points, or CSV x,y; the records get "values" and write no file' },
-  { long: 'points-crs', type: 'string', value: 'CRS', key: 'pointsCrs', default: 'the raster\'s own', section: 'Window',
+  { long: 'points-crs', type: 'string', value: 'CRS', key: 'pointsCrs', default: 'the raster\'s CRS', section: 'Window',
     help: 'CRS of the points (--points, and records\' "points" without "points_crs"): EPSG:4326, WKT or PROJ' },
   { long: 'geometry', type: 'string', value: 'FILE', key: 'geometry', section: 'Window', complete: 'file',
     help: 'zonal statistics inside this GeoJSON Polygon or MultiPolygon (a FeatureCollection: all its polygons) for every record without "geometry"; the records get "zonal" and write no file' },

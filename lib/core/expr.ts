@@ -388,7 +388,8 @@ export function evaluateExpr (program: ExprProgram, bands: ReadonlyMap<string, n
       for (const v of reads) if (v[i] === 0) { result[i] = out.nodata; continue pixel }
       let v = f(i)
       if (!float) {
-        v = Math.round(v)
+        // Half away from zero, as GDAL converts a float to an integer type (Math.round takes -2.5 to -2).
+        v = v < 0 ? -Math.round(-v) : Math.round(v)
         if (!(v >= out.lo && v <= out.hi)) v = NaN
       }
       result[i] = v

@@ -52,7 +52,10 @@ export function createAgent ({ connections, timeoutMs, ca, proxies, resolve }: H
         ...settings,
         uri: url.href,
         connectTimeout: timeoutMs,
-        ...(ca !== undefined ? { requestTls: tls, proxyTls: tls } : {}),
+        // The connections to the proxy itself resolve its name through the cache; a tunnel's TLS to the
+        // host runs over the proxy's socket.
+        proxyTls: { ...tls, lookup: connect.lookup },
+        ...(ca !== undefined ? { requestTls: tls } : {}),
         factory: pool,
         clientFactory: (origin, o) => new u.Pool(origin, { headersTimeout: timeoutMs, ...o })
       })

@@ -56,7 +56,7 @@ export function resolveProxies (o: ProxyOptions, secrets: Secrets, env: NodeJS.P
   return { ...(http ? { http } : {}), ...(https ? { https } : {}), bypass: noProxyMatcher(list) }
 }
 
-/** A proxy URL as curl takes it: `[http[s]://][user[:password]@]host[:port]`; without a scheme, http. */
+/** A proxy URL as curl takes it: `[http[s]://][user[:password]@]host[:port]`; without a scheme, http; without a port, 1080. */
 function proxyUrl (value: string, name: Message, key: string | undefined, secrets: Secrets): URL {
   const fail = (why: string): never => {
     throw new UsageError(words`${name}: '${redactUrl(value.includes('://') ? value : `http://${value}`)}' ${why}`, key ? { option: key } : {})
@@ -69,6 +69,9 @@ function proxyUrl (value: string, name: Message, key: string | undefined, secret
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`is not an http:// or https:// proxy (${url.protocol.slice(0, -1)} proxies are not supported)`)
   if (url.hostname === '') fail('names no host')
+  // curl's default proxy port: 1080 for an http proxy given without one (an https proxy's is 443).
+  const port = /^(?:[a-zA-Z][a-zA-Z0-9+.-]*:\/\/)?(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*)(:\d*)?/.exec(value)?.[1]
+  if (url.protocol === 'http:' && (port === undefined || port === ':')) url.port = '1080'
   if (url.password !== '') {
     let password = url.password
     let user = url.username

@@ -36,6 +36,11 @@ export interface RequestAuth {
   refused?: (status: number, body: string) => RecordError | undefined
   /** The auth for a redirect's target on another origin (its own netrc entry); absent: none. */
   crossOrigin?: (target: string) => RequestAuth | undefined
+  /**
+   * Its signature is the request's Authorization (a store's SigV4, a shared key): the user's own
+   * (-H, GDAL_HTTP_USERPWD) is not sent beside it, which would replace the signature or go to the store.
+   */
+  ownsAuthorization?: boolean
 }
 
 /** What crossed the network for a record: body bytes over every attempt, and the requests made. */
@@ -59,7 +64,11 @@ export function header (headers: Headers, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v
 }
 
-export async function get (url: string, o: RequestOptions, headers: Record<string, string>): Promise<Response> {
+function withoutAuthorization (headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'))
+}
+
+export async function get (url: string, o: RequestOptions, headers: Record<string, string>, hopsLeft = MAX_REDIRECTS): Promise<Response> {
   const own = o.headers ?? {}
   const auth = o.auth
   if (!auth) {
@@ -77,7 +86,8 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
   let target = auth.target()
   const origin = new URL(target).origin
   for (let hop = 0; ; hop++) {
-    const h: Record<string, string> = { ...own, 'accept-encoding': 'identity', ...headers }
+    const given: Record<string, string> = { ...own, 'accept-encoding': 'identity', ...headers }
+    const h = auth.ownsAuthorization ? withoutAuthorization(given) : given
     const res = await undici().request(target, { ...requestInit(o, { ...h, ...await auth.sign('GET', target, h) }), ...({ maxRedirections: 0 } as object) })
     if (hop === 0 && auth.redirected?.(res.statusCode, res.headers as Headers)) {
       await res.body.dump().catch(() => undefined)
@@ -85,10 +95,16 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
       continue
     }
     const location = header(res.headers as Headers, 'location')
-    if (res.statusCode < 300 || res.statusCode >= 400 || !location || hop >= MAX_REDIRECTS) return res
+    if (res.statusCode < 300 || res.statusCode >= 400 || !location || hop >= hopsLeft) return res
     await res.body.dump().catch(() => undefined)
+    const from = target
     target = new URL(location, target).toString()
-    if (new URL(target).origin !== origin) return await get(target, { ...o, auth: auth.crossOrigin?.(target), headers: undefined }, headers)
+    // The hops left go on with it, so that two origins redirecting to each other end (TOO_MANY_REDIRECTS).
+    // No credentials follow a step down from https to http.
+    if (new URL(target).origin !== origin) {
+      const down = from.startsWith('https:') && target.startsWith('http:')
+      return await get(target, { ...o, auth: down ? undefined : auth.crossOrigin?.(target), headers: undefined }, headers, hopsLeft - hop - 1)
+    }
   }
 }
 

@@ -94,7 +94,9 @@ export async function exprDataset (gdal: Gdal, job: Job, from: Dataset): Promise
     const mask = maskBand ? await maskBand.pixels.readAsync(0, 0, size.x, size.y, new Uint8Array(size.x * size.y)) : null
     const scale = await band.scaleAsync
     const offset = await band.offsetAsync
-    inputs[index] = { data: data as ArrayLike<number>, nodata: await band.noDataValueAsync, mask, scale: scale ?? 1, offset: offset ?? 0 }
+    // GDAL compares a Float32 band's pixels with its nodata in Float32: -3.4e38 is stored as fround(-3.4e38).
+    const nodata = await band.noDataValueAsync
+    inputs[index] = { data: data as ArrayLike<number>, nodata: data instanceof Float32Array && typeof nodata === 'number' ? Math.fround(nodata) : nodata, mask, scale: scale ?? 1, offset: offset ?? 0 }
   }
   const result = evaluateExpr(program, bands, inputs, size.x * size.y, expr.type)
   const mem = await gdal.drivers.get('MEM').createAsync('', size.x, size.y, result.bands.length, expr.type)

@@ -48,8 +48,11 @@ export async function planZonal (gdal: Gdal, crs: CrsCatalog, opened: Opened & {
   const window = c1 > c0 && r1 > r0 ? { col: c0, row: r0, width: c1 - c0, height: r1 - r0 } : null
   if (window) checkPixels(window.width, window.height, maxPixels, 'open')
   const pixels = window ? window.width * window.height : 0
-  // Held at once: one band's pixels, its mask and the zone (a byte a pixel each).
-  const bytes = windowBytes(pixels, 1, 1, dtype) + 2 * pixels
+  // Held at once: one band's pixels, its mask and the zone (a byte a pixel each), the zone's values as
+  // doubles and their sorted copy (up to 20 bytes a pixel with an array's growth), and for majority or
+  // unique a map of the distinct values (up to some 80 bytes each, every pixel distinct at worst).
+  const counts = zone.stats.includes('majority') || zone.stats.includes('unique')
+  const bytes = windowBytes(pixels, 1, 1, dtype) + (2 + 20 + (counts ? 80 : 0)) * pixels
   const blockBands = bands && withAlpha(ds, bands)
   return { kind: 'zonal', window, geometry: geometry.toJSON(), ...(bands ? { bands: [...bands] } : {}), ...(blockBands ? { blockBands } : {}), bytes }
 }

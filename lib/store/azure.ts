@@ -179,6 +179,7 @@ function withSas (url: string, sas: string | undefined): string {
 function signer (uri: string, target: string, s: AzureSettings): RequestAuth {
   return {
     target: () => target,
+    ownsAuthorization: s.sharedKey !== undefined && !s.noSign,
     async sign (method, url, headers) {
       const extra: Record<string, string> = { 'x-ms-version': AZURE_VERSION }
       if (!s.sharedKey || s.noSign) return extra

@@ -198,6 +198,7 @@ export function s3Auth (uri: string, s: S3Settings, regions: Map<string, string>
   const target = (): string => s3Address(s, bucket, key, region())
   return {
     target,
+    ownsAuthorization: !s.noSign && s.credentials !== undefined,
     async sign (method, url, headers) {
       const extra: Record<string, string> = {}
       if (s.requesterPays) extra['x-amz-request-payer'] = 'requester'
