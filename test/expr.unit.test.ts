@@ -77,6 +77,10 @@ test('bands by number and by name, several expressions give several bands', () =
   // A name with '-' is one name when a band is so called, else a difference.
   assert.deepEqual(run('nir-08', cols, 'Float32', names)[0], [3, 2, 0])
   assert.deepEqual(run('b2-1', cols)[0], [2, 1, -1])
+  // A minus before a number with a fraction or an exponent ends the name.
+  assert.deepEqual(run('b2-0.5', cols)[0], [2.5, 1.5, -0.5])
+  assert.deepEqual(run('b2-1e-1', cols)[0].map((v) => Math.round(v * 10) / 10), [2.9, 1.9, -0.1])
+  assert.deepEqual(run('b2-1E1', cols)[0], [-7, -8, -10])
   assert.deepEqual(run('1;2;', cols).length, 2)
 })
 

@@ -55,12 +55,20 @@ function tokenize (text: string): Token[] {
       i += number[0].length
       continue
     }
-    const name = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(text.slice(i, i + 256))
-    if (name) {
+    const rest = text.slice(i, i + 256)
+    const head = /^[A-Za-z_][A-Za-z0-9_]*/.exec(rest)
+    if (head) {
       // A name may hold '-' as some asset keys do: `nir-red` is one name only when a band is so called
-      // (splitNames), else a difference.
-      tokens.push({ t: 'name', name: name[0], pos, text: name[0] })
-      i += name[0].length
+      // (splitNames), else a difference. A '-' before a number with a fraction or an exponent
+      // (`b1-0.5`, `b1-1e-3`) is a minus: the name ends there.
+      let end = head[0].length
+      for (let seg = /^-([A-Za-z0-9_]+)/.exec(rest.slice(end)); seg; seg = /^-([A-Za-z0-9_]+)/.exec(rest.slice(end))) {
+        if (/^\d+[eE]/.test(seg[1]) || (/^\d+$/.test(seg[1]) && rest[end + seg[0].length] === '.')) break
+        end += seg[0].length
+      }
+      const name = rest.slice(0, end)
+      tokens.push({ t: 'name', name, pos, text: name })
+      i += end
       continue
     }
     const op = OPERATORS.find((o) => text.startsWith(o, i))
