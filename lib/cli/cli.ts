@@ -4,7 +4,7 @@
 // failed, 2 usage.
 import { access, constants, stat } from 'node:fs/promises'
 import { UsageError } from '../core/errors.js'
-import { namedValue, optionValue, resolveOptions } from '../run/options.js'
+import { keyValue, namedValue, optionValue, resolveOptions } from '../run/options.js'
 import { beneath, optionsFromEnvironment, type EnvironmentOptions } from '../run/environment.js'
 import type { FetchMode, PipelineInput } from '../core/options.js'
 import { parseBands, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow } from '../core/request.js'
@@ -26,12 +26,7 @@ function numeric (text: string | undefined): number | undefined {
 
 /** --config's KEY=VALUE pairs that read as such (resolveOptions refuses the others, naming them). */
 function configPairs (list: string[] | undefined): Record<string, string> {
-  const pairs: Record<string, string> = {}
-  for (const item of list ?? []) {
-    const at = item.indexOf('=')
-    if (at > 0) pairs[item.slice(0, at)] = item.slice(at + 1)
-  }
-  return pairs
+  return Object.fromEntries((list ?? []).map(keyValue).filter((pair) => pair !== undefined))
 }
 
 export type Parsed = CliConfig | 'help' | 'version' | 'version-json'

@@ -210,15 +210,20 @@ function checkExprOptions (o: { expr?: unknown, exprType?: unknown }): void {
   }
 }
 
+/** 'KEY=VALUE' split at its first '=' (as --config takes it); undefined with no key before one. */
+export function keyValue (text: string): [string, string] | undefined {
+  const at = text.indexOf('=')
+  return at > 0 ? [text.slice(0, at), text.slice(at + 1)] : undefined
+}
+
 /** GDAL configuration options: an object of text values, or 'KEY=VALUE' strings. */
 function parseConfig (value: unknown): Record<string, string> {
   if (value === null || typeof value !== 'object') throw new InvalidValue('must be KEY=VALUE strings or an object')
   const entries: Array<[string, unknown]> = Array.isArray(value)
     ? value.map((item) => {
-      const text = String(item)
-      const at = text.indexOf('=')
-      if (at <= 0) throw new InvalidValue(`'${text}' is not KEY=VALUE`)
-      return [text.slice(0, at), text.slice(at + 1)]
+      const pair = keyValue(String(item))
+      if (!pair) throw new InvalidValue(`'${String(item)}' is not KEY=VALUE`)
+      return pair
     })
     : Object.entries(value)
   for (const [key, v] of entries) {
