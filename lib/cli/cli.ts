@@ -12,7 +12,7 @@ import { helpText } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
 import { usage, type CliConfig, type CliIo } from './io.js'
 import { flagNames } from './flags.js'
-import { messageOf, words, type Message } from '../core/words.js'
+import { messageOf, unreadable, words, type Message } from '../core/words.js'
 import { all, has, last, readArguments, spelledAs } from './arguments.js'
 
 /**
@@ -128,21 +128,11 @@ export function ignoredWarning (ignored: string[]): string | undefined {
   return ignored.length === 0 ? undefined : `rasterpipe: warning: ignoring ${ignored.join(', ')} (no equivalent in rasterpipe)\n`
 }
 
-const READ_ERRORS: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-  ENAMETOOLONG: 'name too long'
-}
-
 async function checkInputs (inputs: string[]): Promise<void> {
   for (const name of inputs) {
     if (name === '-') continue
     await access(name, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
-      const why = READ_ERRORS[err.code ?? ''] ?? err.message
-      throw new UsageError(`cannot read input file '${name}': ${why}${err.code ? ` (${err.code})` : ''}`)
+      throw new UsageError(`cannot read input file '${name}': ${unreadable(err)}${err.code ? ` (${err.code})` : ''}`)
     })
     // Pipes (`<(cmd)`) and devices are fine; a directory is not a list of records.
     if ((await stat(name)).isDirectory()) throw new UsageError(`input '${name}' is a directory`)

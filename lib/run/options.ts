@@ -4,7 +4,7 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { UsageError } from '../core/errors.js'
-import { messageOf, option, words, type Message } from '../core/words.js'
+import { messageOf, option, unreadable, words, type Message } from '../core/words.js'
 import { parseSize } from '../core/sizes.js'
 import { gdalShare } from '../core/slots.js'
 import { defaults, type PipelineInput, type PipelineOptions } from '../core/options.js'
@@ -191,7 +191,7 @@ function readOptionFile (key: string, path: string): string {
   try {
     return readFileSync(path, 'utf8')
   } catch (err) {
-    fail(key, `cannot read '${path}': ${(err as Error).message}`)
+    fail(key, `cannot read '${path}': ${unreadable(err)}`)
   }
 }
 
