@@ -8,6 +8,7 @@ import type { CacheUse, ChipStats, ZonalStats, FetchKind, Grid, SourceInfo, Stac
 import type { SparseSource } from './fetched.js'
 import type { PointSet, PointValue } from './points.js'
 import type { Zone } from './zones.js'
+import type { MosaicAsk } from './mosaic.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {
@@ -52,6 +53,8 @@ export interface Asked {
   readonly points?: PointSet
   /** `geometry` (or --geometry): statistics of the pixels inside it; no output file (lib/raster/zonal.ts). */
   readonly zone?: Zone
+  /** `mosaic`: the sources (items) combined per pixel into one output, or stacked as a time series (lib/raster/mosaic.ts). */
+  readonly mosaic?: MosaicAsk
 }
 
 /** The fetch stage's result: how the source came, and the local file once there is one. */

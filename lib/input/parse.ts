@@ -13,8 +13,9 @@ import { messageOf, option, words } from '../core/words.js'
 import { parsePoints, type PointSet } from '../core/points.js'
 import { DEFAULT_ZONAL_STATS, parseGeometry, type Zone } from '../core/zones.js'
 import { exprField } from './expr-field.js'
+import { mosaicField, mosaicKey } from './mosaic-field.js'
 
-const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched', 'expr'])
+const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched', 'expr', 'mosaic', 'items', 'group'])
 
 /** A request as parse fills it in, before the job is made of it (and its fields fixed). */
 type Draft = { -readonly [K in keyof Asked]: Asked[K] }
@@ -136,6 +137,10 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   // A stack's grid is its finest source's, known only once open, unless out_size gives it.
   const [w, h] = r.outSize ?? (r.bbox || isWarp(r) || sources ? [0, 0] : [r.window.width, r.window.height])
   checkPixels(w, h, options.maxPixels)
+  const mosaic = mosaicField(fields, sources, options.expr)
+  // A mosaic's grid reaches over all its items, past the first's edge (lib/raster/mosaic.ts).
+  if (mosaic) job.mosaic = mosaic
+  if (mosaic) job.request = { ...job.request, boundless: true }
   if (sources) {
     job.parts = sources.map((source, index) => {
       // The entry's own headers on top of the record's, for this source alone.
@@ -145,7 +150,7 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   }
   const expr = exprField(fields.expr, options, sources)
   if (expr) job.expr = expr
-  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id, job.expr)
+  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && mosaicKey(mosaic, requestedSources(sources)), job.id, job.expr)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path

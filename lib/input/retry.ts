@@ -5,6 +5,12 @@ import type { Job } from '../core/job.js'
 import type { InputRecord } from '../core/records.js'
 import { printableSources } from './sources.js'
 import type { StackSource } from '../core/records.js'
+import type { MosaicAsk } from '../core/mosaic.js'
+
+/** A mosaic's own fields, as its record gave them. */
+function mosaicRetry (ask: MosaicAsk): Pick<InputRecord, 'mosaic' | 'items' | 'group'> {
+  return { mosaic: ask.method, ...(ask.items.length > 0 ? { items: [...ask.items] } : {}), ...(ask.group !== undefined ? { group: ask.group } : {}) }
+}
 
 /**
  * Every request field explicitly (the command line's defaults applied), so the retry does the same
@@ -40,5 +46,6 @@ export function retryRecord (job: Job): InputRecord {
   if (r.resampling !== undefined) record.resampling = r.resampling
   if (r.tap) record.tap = true
   if (job.out !== undefined) record.out = job.out
+  if (job.mosaic) Object.assign(record, mosaicRetry(job.mosaic))
   return record
 }
