@@ -93,6 +93,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+/** The items as an input line holds them: hrefs absolute, on the server. */
+function inlineFeatures (): unknown[] {
+  const doc = JSON.parse(readFileSync(join(dir, 'collection.json'), 'utf8')) as { features: Array<{ assets: Record<string, { href: string }> }> }
+  for (const f of doc.features) for (const a of Object.values(f.assets)) a.href = server.url(`/${a.href}`)
+  return doc.features
+}
+
 /** The grid of whole items: the union of their B04 extents at 10 m. */
 function unionExtent (items: Item[]): number[] {
   const b04 = items.map((i) => i.assets[0])
@@ -293,7 +300,11 @@ test('mosaic: errors name the line and field; an item without the asset fails it
     { stac: collection, mosaic: 'max', group_by: '' },
     { stac: collection, mosaic: 'max', assets: 'B04,B99' },
     { stac: collection, mosaic: 'median' },
-    { stac: collection, mosaic: 'max' }
+    { stac: collection, mosaic: 'max' },
+    // A plain `urls` record: each source an item.
+    { urls: ITEMS.map((i) => server.url(`/${i.id}_B04.tif`)), mosaic: 'last', bbox: unionExtent(ITEMS) },
+    // An inline ItemCollection (absolute hrefs) with its own fields.
+    { type: 'FeatureCollection', mosaic: 'count', group_by: 'day', features: inlineFeatures() }
   ].map((r) => JSON.stringify(r)).join('\n') + '\n'
   // The grid is 55×40 pixels, two bands: a max holds 2200 × (2 × 9 + 19) bytes, a median of 3 items 2200 × (2 × 28 + 19).
   const run = await runCli(['-q', '-o', out, '--max-memory', '100000'], { stdin: input, env: ENV })
@@ -306,5 +317,14 @@ test('mosaic: errors name the line and field; an item without the asset fails it
   assert.equal(byLine(4).error?.code, 'OVER_MEMORY')
   assert.match(byLine(4).error?.message ?? '', /median mosaic's accumulators/)
   assert.equal(byLine(5).status, 'ok', JSON.stringify(byLine(5).error))
+  // The failed median's record runs it again: its sources, method and items.
+  const again = byLine(4).record as unknown as Record<string, unknown>
+  assert.deepEqual([again.mosaic, again.items, (again.urls as unknown[]).length], ['median', ['A', 'B', 'C'], 6])
+  const plain = byLine(6)
+  assert.equal(plain.status, 'ok', JSON.stringify(plain.error))
+  assert.equal((plain as { items?: string[] }).items, undefined, 'no item ids for plain sources')
+  assertPixels(readBand(plain.output as string, 1), readBand(warp(ITEMS.map((i) => fileOf(i, 'B04')), unionExtent(ITEMS)), 1), 'urls last')
+  const inline = run.records.filter((r) => r.line === 7)
+  assert.deepEqual(inline.map((r) => [r.status, (r as { group?: string }).group, (r as { items?: string[] }).items]).sort(), [['ok', '2024-01-01', ['A']], ['ok', '2024-01-02', ['B', 'C']]])
   assert.equal(run.code, 1)
 })
