@@ -3,7 +3,8 @@
 // nodata), made here. first/last equal gdalwarp of the group's files (in reverse order for first: gdalwarp
 // writes later sources over earlier ones); min/max/mean/median/count equal numpy's nan-aware combine over
 // gdalwarp's read of each item onto the same grid; solar_day groups by the local solar date. And the
-// errors: an unknown method or group_by, an item without the asset, a median over --max-memory.
+// errors: an unknown method or group_by, an item without the asset, a median over --max-memory. A time
+// series with points or a geometry: each item sampled against gdallocationinfo, its zonal counts.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -327,4 +328,56 @@ test('mosaic: errors name the line and field; an item without the asset fails it
   const inline = run.records.filter((r) => r.line === 7)
   assert.deepEqual(inline.map((r) => [r.status, (r as { group?: string }).group, (r as { items?: string[] }).items]).sort(), [['ok', '2024-01-01', ['A']], ['ok', '2024-01-02', ['B', 'C']]])
   assert.equal(run.code, 1)
+})
+
+/** gdallocationinfo's value of a file at a georeferenced point; null where it is outside or nodata (0). */
+function locationValue (file: string, x: number, y: number): number | null {
+  const out = execFileSync('gdallocationinfo', ['-valonly', '-geoloc', file, String(x), String(y)], { encoding: 'utf8' }).trim()
+  return out === '' || Number(out) === 0 ? null : Number(out)
+}
+
+test('time series with points: one series entry per date, each item sampled on its own grid, equal to gdallocationinfo; with a geometry, zonal counts per date', async () => {
+  const points: Array<[number, number]> = [[500105, 4199895], [500255, 4199805], [499955, 4199655], [500395, 4199605], [500065, 4199945], [600000, 4199000]]
+  const geometry = { type: 'Polygon', coordinates: [[[500050, 4199950], [500250, 4199950], [500250, 4199750], [500050, 4199750], [500050, 4199950]]] }
+  const input = [
+    { stac: collection, group_by: 'solar_day', points, points_crs: 'EPSG:32618' },
+    { stac: collection, group_by: 'solar_day', assets: 'B04', geometry, geometry_crs: 'EPSG:32618' }
+  ].map((r) => JSON.stringify(r)).join('\n') + '\n'
+  const run = await runCli(['-q', '-o', join(dir, 'series-values')], { stdin: input, env: ENV })
+  assert.equal(run.code, 0, run.stderr)
+  type Series = Array<{ item: string, datetime?: string, values?: Array<Array<number | null> | null>, zonal?: Array<{ band: number, count?: number }> }>
+  const groups: Array<[string, Item[]]> = [['2024-01-01', [ITEMS[0], ITEMS[1]]], ['2024-01-02', [ITEMS[2]]]]
+  let compared = 0
+  for (const [key, items] of groups) {
+    const record = recordOf(run.records, (r) => r.line === 1 && r.group === key, `points ${key}`)
+    assert.equal(record.status, 'ok', JSON.stringify(record.error))
+    assert.equal(record.output, undefined, 'a values record writes no file')
+    const series = (record as { series?: Series }).series ?? []
+    assert.deepEqual(series.map((e) => [e.item, e.datetime]), items.map((i) => [i.id, new Date(i.datetime).toISOString()]), `${key}: one entry per item, dated`)
+    for (const [k, item] of items.entries()) {
+      points.forEach(([x, y], p) => {
+        const want = KEYS.map((key) => locationValue(fileOf(item, key), x, y))
+        const got = series[k].values?.[p]
+        // Outside the item: null for the point; a hole of nodata: null for that band.
+        assert.deepEqual(got, want.every((v) => v === null) ? (got === null ? null : [null, null]) : want, `${key} ${item.id} point ${p}`)
+        if (want.some((v) => v !== null)) compared++
+      })
+    }
+    const zonal = recordOf(run.records, (r) => r.line === 2 && r.group === key, `zonal ${key}`)
+    assert.equal(zonal.status, 'ok', JSON.stringify(zonal.error))
+    const zseries = (zonal as { series?: Series }).series ?? []
+    for (const [k, item] of items.entries()) {
+      // The valid pixels under the rectangle (pixel edges at 10 m): GDAL's read of the item's window, counted.
+      const a = item.assets[0]
+      const c0 = Math.max(0, (500050 - a.x0) / 10)
+      const c1 = Math.min(a.width, (500250 - a.x0) / 10)
+      const r0 = Math.max(0, (a.y0 - 4199950) / 10)
+      const r1 = Math.min(a.height, (a.y0 - 4199750) / 10)
+      const ds = gdal.open(fileOf(item, 'B04'))
+      const px = ds.bands.get(1).pixels.read(c0, r0, c1 - c0, r1 - r0) as Uint8Array
+      ds.close()
+      assert.equal(zseries[k].zonal?.[0].count, px.filter((v) => v !== 0).length, `${key} ${item.id}: zonal count`)
+    }
+  }
+  assert.ok(compared >= 6, `values compared at ${compared} points`)
 })

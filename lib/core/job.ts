@@ -4,7 +4,7 @@
 import type { RecordError } from './errors.js'
 import type { Dataset } from 'gdal-async'
 import type { PixelWindow, WindowRequest } from './request.js'
-import type { CacheUse, ChipStats, ZonalStats, FetchKind, Grid, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
+import type { CacheUse, ChipStats, ZonalStats, FetchKind, Grid, SeriesEntry, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
 import type { SparseSource } from './fetched.js'
 import type { PointSet, PointValue } from './points.js'
 import type { Zone } from './zones.js'
@@ -172,6 +172,8 @@ export interface Written {
   values?: PointValue[]
   /** Zonal statistics per band (lib/raster/zonal.ts). */
   zonal?: ZonalStats[]
+  /** A time series' points or zone: one entry per item (lib/raster/series.ts). */
+  series?: SeriesEntry[]
 }
 
 export interface Job extends Asked {

@@ -17,6 +17,8 @@ export interface MosaicAsk {
   count: number
   per: number
   group?: string
+  /** A time series' items' dates (ISO 8601), one per item, for its `series` entries. */
+  dates?: readonly string[]
 }
 
 export function isMosaicMethod (value: unknown): value is MosaicMethod {

@@ -57,6 +57,16 @@ export interface RecordFields {
   items?: string[]
   /** The group's key (STAC grouping writes it). */
   group?: string
+  /** A time series' items' datetimes, one per item (STAC grouping writes it). */
+  dates?: string[]
+}
+
+/** One date of a time series' points or zone: the item, its datetime, and its bands' values or statistics (bands numbered across its assets). */
+export interface SeriesEntry {
+  item: string
+  datetime?: string
+  values?: Array<Array<number | null> | null>
+  zonal?: ZonalStats[]
 }
 
 /** One band's zonal statistics: `band`, then those asked (null where no pixel was valid). */
@@ -247,6 +257,8 @@ export interface ResultRecord {
   values?: Array<Array<number | null> | null>
   /** `geometry`: per band, the statistics of the pixels inside it (`--zonal-stats`). */
   zonal?: ZonalStats[]
+  /** A time series' `points` or `geometry`: one entry per item (date), in order, with its `values` or `zonal`. */
+  series?: SeriesEntry[]
   /** GDAL's warnings while writing this record's output (only when it gave some). */
   warnings?: string[]
   /** Why a record is `skipped` although it was read: `min-valid` (its valid fraction in `valid`). */

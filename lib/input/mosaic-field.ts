@@ -7,9 +7,10 @@ import { option, words } from '../core/words.js'
 
 /** The record's mosaic, or undefined; throws an InvalidValue naming the field. */
 export function mosaicField (fields: Record<string, unknown>, sources: readonly StackSource[] | undefined, exprOption?: string): MosaicAsk | undefined {
-  const { mosaic, items, group } = fields
+  const { mosaic, items, group, dates } = fields
   if (mosaic === undefined) {
-    if (items !== undefined || group !== undefined) throw new InvalidValue(`"${items !== undefined ? 'items' : 'group'}" goes with "mosaic"`)
+    const lone = ['items', 'group', 'dates'].find((k) => fields[k] !== undefined)
+    if (lone !== undefined) throw new InvalidValue(`"${lone}" goes with "mosaic"`)
     return undefined
   }
   if (!isMosaicMethod(mosaic)) throw new InvalidValue(`"mosaic": unknown method ${JSON.stringify(mosaic)} (known: ${MOSAIC_METHODS.join(', ')})`)
@@ -24,7 +25,8 @@ export function mosaicField (fields: Record<string, unknown>, sources: readonly 
   }
   if (group !== undefined && typeof group !== 'string') throw new InvalidValue('"group" must be a string')
   const count = ids.length > 0 ? ids.length : sources.length
-  return { method: mosaic, items: ids, count, per: sources.length / count, ...(group !== undefined ? { group } : {}) }
+  if (dates !== undefined && (!Array.isArray(dates) || dates.length !== count || !dates.every((d) => typeof d === 'string'))) throw new InvalidValue(`"dates" must be a list of ${count} datetimes, one per item`)
+  return { method: mosaic, items: ids, count, per: sources.length / count, ...(group !== undefined ? { group } : {}), ...(dates !== undefined ? { dates: dates as string[] } : {}) }
 }
 
 /** What a mosaic's output name hashes besides its sources: its method and group (the same items, combined otherwise, are another file). */

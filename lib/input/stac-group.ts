@@ -173,6 +173,7 @@ function groupRecord (group: Group, grouping: Grouping, context: ItemContext, na
   record.mosaic = grouping.mosaic
   record.items = group.ids
   if (grouping.groupBy !== 'none') record.group = group.key
+  if (grouping.mosaic === 'none') record.dates = group.dates
   if (context.wholeItem) Object.assign(record, unionExtent(group))
   return record
 }

@@ -17,6 +17,7 @@ import { overviewSizes, planWarp } from './warp.js'
 import type { Slots } from '../core/slots.js'
 import { openStack } from './stack.js'
 import { mosaicBytes, mosaicMemoryWhy } from './mosaic.js'
+import { openSeries } from './series.js'
 import { option, words } from '../core/words.js'
 import { driverByMagic, readHead } from './magic.js'
 import { planPoints } from './points.js'
@@ -50,6 +51,8 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
   // A multi-source record opens each of its sources and plans them onto one grid (lib/raster/stack.ts).
   return (job) => gdalCalls.run(async () => {
     if (!job.parts) return await openStage(job)
+    // A time series' points or zone: each source a values record of its own (lib/raster/series.ts).
+    if (job.points || job.zone) return await openSeries(job, openStage)
     const plan = await openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource)
     // A mosaic holds its accumulators, not every source's pixels (lib/raster/mosaic.ts).
     if (job.mosaic) plan.bytes = mosaicBytes(job, plan)

@@ -57,6 +57,7 @@ export function toResult (job: Job, secrets: Iterable<string> = [], names: Optio
   if (written?.stats) r.stats = written.stats
   if (written?.values) r.values = written.values
   if (written?.zonal) r.zonal = written.zonal
+  if (written?.series) r.series = written.series
   if (written && written.warnings.length > 0) r.warnings = written.warnings.map((w) => redactAbout(w, urls, secrets))
   if (written?.skipped) {
     r.reason = written.skipped.reason
