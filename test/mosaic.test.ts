@@ -381,3 +381,33 @@ test('time series with points: one series entry per date, each item sampled on i
   }
   assert.ok(compared >= 6, `values compared at ${compared} points`)
 })
+
+test('mosaic by ranges: only the blocks under the region move, and last equals gdalwarp of the files in order', async () => {
+  // Three 1024² tiled COGs of random bytes (no overviews), shifted by 300 and 600 m, served with ranges.
+  const big = ['P', 'Q', 'R'].map((id, i) => {
+    const a = asset('B04', 500000 + i * 300, 4200000 - i * 300, 1024, 1024, 10, [[400, 400, 100, 100]])
+    const tif = join(dir, `${id}_big.tif`)
+    makeRaster(tif, a, 99 + i)
+    const cog = join(dir, `${id}_big_cog.tif`)
+    execFileSync('gdal_translate', ['-q', '-of', 'COG', '-co', 'BLOCKSIZE=256', '-co', 'OVERVIEWS=NONE', '-co', 'COMPRESS=NONE', tif, cog])
+    return { id, cog, a }
+  })
+  const features = big.map(({ id }) => ({
+    type: 'Feature', stac_version: '1.0.0', id, bbox: [-75.01, 37.9, -74.99, 37.95], geometry: null,
+    properties: { datetime: '2024-02-01T15:00:00Z', 'proj:epsg': 32618 },
+    links: [],
+    assets: { B04: { href: `${id}_big_cog.tif`, type: 'image/tiff; application=geotiff', roles: ['data'] } }
+  }))
+  writeFileSync(join(dir, 'big.json'), JSON.stringify({ type: 'FeatureCollection', features }))
+  // A region across all three, 200 m inside the first's edge.
+  const bbox = [503500, 4193500, 505500, 4195500]
+  const run = await runCli(['-q', '-o', join(dir, 'ranges'), '--fetch', 'range'], { stdin: JSON.stringify({ stac: server.url('/big.json'), mosaic: 'last', bbox, bbox_crs: 'EPSG:32618' }) + '\n', env: ENV })
+  assert.equal(run.code, 0, run.stderr)
+  const record = run.records[0]
+  assert.equal(record.status, 'ok', JSON.stringify(record.error))
+  assert.equal(record.fetch, 'range')
+  const total = big.reduce((n, b) => n + (readFileSync(b.cog).length), 0)
+  assert.ok(record.bytes < total / 2, `${record.bytes} of ${total} bytes moved`)
+  const want = readBand(warp(big.map((b) => b.cog), bbox), 1)
+  assertPixels(readBand(record.output as string, 1), want, 'last by ranges')
+})
