@@ -91,6 +91,8 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
     zonalStats: v('zonal-stats'),
     expr: v('expr'),
     exprType: v('expr-type'),
+    mosaic: v('mosaic'),
+    groupBy: v('group-by'),
     minValid: numeric(v('min-valid')),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
     shard: has(a, 'shards') ? optionValue('shards', () => shardFromEnvironment(v('shards') as string, env)) : v('shard'),

@@ -110,6 +110,10 @@ export interface PipelineOptions extends WindowRequest {
   expr?: string
   /** The type band math is evaluated into and written as (--expr-type), a GDAL data type name; default Float32. */
   exprType?: string
+  /** STAC documents: items combined per pixel into one output per group (--mosaic; README "Mosaics and time series"). */
+  mosaic?: string
+  /** STAC documents: how items are grouped (--group-by): none, solar_day, day, month or a property's name. */
+  groupBy?: string
   /**
    * Whether `window` was given (else it is the default): STAC items without a window or bbox of their
    * own are read whole, unless the run gives one. Set by resolveOptions.

@@ -51,6 +51,22 @@ export interface RecordFields {
   all_touched?: boolean
   /** Band math written as the output, one band per `;`-separated expression (see README "Band math"). */
   expr?: string
+  /** `urls`, or a STAC document's items, combined per pixel (`none`: stacked as a time series); README "Mosaics and time series". */
+  mosaic?: 'first' | 'last' | 'min' | 'max' | 'mean' | 'median' | 'count' | 'none'
+  /** A mosaic's items' ids: each gives an equal share of `urls`, in turn (STAC grouping writes it). */
+  items?: string[]
+  /** The group's key (STAC grouping writes it). */
+  group?: string
+  /** A time series' items' datetimes, one per item (STAC grouping writes it). */
+  dates?: string[]
+}
+
+/** One date of a time series' points or zone: the item, its datetime, and its bands' values or statistics (bands numbered across its assets). */
+export interface SeriesEntry {
+  item: string
+  datetime?: string
+  values?: Array<Array<number | null> | null>
+  zonal?: ZonalStats[]
 }
 
 /** One band's zonal statistics: `band`, then those asked (null where no pixel was valid). */
@@ -99,6 +115,8 @@ export interface StacRecord extends RecordFields {
   assets?: string[] | string
   /** Request headers for the document and for the item's sources, each to its own origin only. */
   headers?: Record<string, string>
+  /** Items grouped (`none`, `solar_day`, `day`, `month`, or a property's name): one record per group. */
+  group_by?: string
 }
 
 /** One asset of a STAC Item: its href, and what rasterpipe reads of it (other fields are kept as they are). */
@@ -204,6 +222,8 @@ export interface SourceResult {
   cache?: CacheUse
   bytes: number
   attempts: number
+  /** A mosaic's or time series' source: the id of the item it is an asset of. */
+  item?: string
 }
 
 /** The NDJSON record printed for every input record (README, "Result records"). */
@@ -223,6 +243,9 @@ export interface ResultRecord {
   attempts: number
   /** A multi-source record's sources, in order; `bytes` and `attempts` above are their sums. */
   sources?: SourceResult[]
+  /** A mosaic's (or time series') items' ids, in the group's order; `group`: its group's key (with group_by). */
+  items?: string[]
+  group?: string
   window?: PixelWindow
   source?: SourceInfo
   georeferenced?: boolean
@@ -234,6 +257,8 @@ export interface ResultRecord {
   values?: Array<Array<number | null> | null>
   /** `geometry`: per band, the statistics of the pixels inside it (`--zonal-stats`). */
   zonal?: ZonalStats[]
+  /** A time series' `points` or `geometry`: one entry per item (date), in order, with its `values` or `zonal`. */
+  series?: SeriesEntry[]
   /** GDAL's warnings while writing this record's output (only when it gave some). */
   warnings?: string[]
   /** Why a record is `skipped` although it was read: `min-valid` (its valid fraction in `valid`). */

@@ -14,6 +14,7 @@ import { ALLOWED_SCHEMES } from './url.js'
 import { schemeOf } from '../core/url.js'
 import { itemRecord, itemsOf, originOf, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
 import { messageOf, reword, words } from '../core/words.js'
+import { groupedRecords, groupingOf } from './stac-group.js'
 
 export interface ExpandOptions {
   /** --assets: asset keys (or common names) for items whose record gives none. */
@@ -29,6 +30,9 @@ export interface ExpandOptions {
   onSecrets?: (values: string[]) => void
   /** Input lines whose records (and documents) may be in hand at once. */
   ahead?: number
+  /** --mosaic, --group-by: items grouped into one record per group (lib/input/stac-group.ts). */
+  mosaic?: string
+  groupBy?: string
 }
 
 type Output = RawLine | LineRecord
@@ -163,6 +167,18 @@ export class Expand extends Duplex {
       return [fail(err)]
     }
     context.many = stacKind(doc) === 'collection'
+    // Grouped (a mosaic or a time series): one record per group, made once the document's items are all seen.
+    let grouping
+    try {
+      grouping = groupingOf(v, this.o)
+    } catch (err) {
+      return [fail(err)]
+    }
+    if (grouping) {
+      const out: Output[] = []
+      for await (const g of groupedRecords(items, context, grouping)) out.push('record' in g ? new LineRecord(line, input, g.record) : fail(g.error, g.id))
+      return out
+    }
     return (function * () {
       for (const item of items) {
         try {

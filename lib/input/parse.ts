@@ -13,8 +13,9 @@ import { messageOf, option, words } from '../core/words.js'
 import { parsePoints, type PointSet } from '../core/points.js'
 import { DEFAULT_ZONAL_STATS, parseGeometry, type Zone } from '../core/zones.js'
 import { exprField } from './expr-field.js'
+import { mosaicField, mosaicKey } from './mosaic-field.js'
 
-const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched', 'expr'])
+const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched', 'expr', 'mosaic', 'items', 'group', 'dates'])
 
 /** A request as parse fills it in, before the job is made of it (and its fields fixed). */
 type Draft = { -readonly [K in keyof Asked]: Asked[K] }
@@ -119,8 +120,12 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     // A values record reads its points or zone only: no window, no file (a window as well is a record of its own).
     const field = points ? 'points' : 'geometry'
     if (points && zone) throw new InvalidValue('a record has "points" or "geometry", not both')
-    if (sources) throw new InvalidValue(`"${field}" on a multi-source record ("urls") is not supported yet`)
+    // A time series (STAC items grouped, "mosaic": "none") is sampled item by item: a `series` entry per date.
+    const series = sources && fields.mosaic === 'none' ? mosaicField(fields, sources, options.expr) : undefined
+    if (sources && !series) throw new InvalidValue(`"${field}" on a multi-source record ("urls") is not supported yet (but on a time series: "mosaic": "none")`)
     for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
+      // The grouping gives a time series of whole items their union's bbox, which points do not need.
+      if (series && key === 'bbox') continue
       if (fields[key] !== undefined) throw new InvalidValue(`"${field}" and "${key}" cannot be used together: a ${field} record writes no file (give the window a record of its own)`)
     }
     // Band math sampled at points or summarised by zones is issue 25's next step: refused, not ignored.
@@ -128,6 +133,10 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"${field}" cannot be used with a warp or ${option('outSize')}: a ${field} record writes no file`)
     if (points) job.points = points
     if (zone) job.zone = zone
+    if (series && sources) {
+      job.mosaic = series
+      job.parts = partsOf(job, sources)
+    }
     return
   }
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
@@ -136,19 +145,26 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   // A stack's grid is its finest source's, known only once open, unless out_size gives it.
   const [w, h] = r.outSize ?? (r.bbox || isWarp(r) || sources ? [0, 0] : [r.window.width, r.window.height])
   checkPixels(w, h, options.maxPixels)
-  if (sources) {
-    job.parts = sources.map((source, index) => {
-      // The entry's own headers on top of the record's, for this source alone.
-      const headers = source.headers ? { ...job.headers, ...source.headers } : job.headers
-      return makeJob({ line: job.line, url: source.url, request: { ...job.request }, headers, stackSource: { ...source, index } })
-    })
-  }
+  const mosaic = mosaicField(fields, sources, options.expr)
+  // A mosaic's grid reaches over all its items, past the first's edge (lib/raster/mosaic.ts).
+  if (mosaic) job.mosaic = mosaic
+  if (mosaic) job.request = { ...job.request, boundless: true }
+  if (sources) job.parts = partsOf(job, sources)
   const expr = exprField(fields.expr, options, sources)
   if (expr) job.expr = expr
-  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id, job.expr)
+  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && mosaicKey(mosaic, requestedSources(sources)), job.id, job.expr)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
+}
+
+/** A multi-source record's parts: one job per source, with the record's request (and points or zone). */
+function partsOf (job: Draft, sources: ReturnType<typeof parseSources>): Job[] {
+  return sources.map((source, index) => {
+    // The entry's own headers on top of the record's, for this source alone.
+    const headers = source.headers ? { ...job.headers, ...source.headers } : job.headers
+    return makeJob({ line: job.line, url: source.url, request: { ...job.request }, headers, stackSource: { ...source, index }, ...(job.points ? { points: job.points } : {}), ...(job.zone ? { zone: job.zone } : {}) })
+  })
 }
 
 /** The record's points (or --points for a record without), in `points_crs` (or --points-crs). */

@@ -7,6 +7,7 @@ import { releaseLease, type Job } from '../core/job.js'
 import { translateArgs } from './plan.js'
 import { readPoints } from './points.js'
 import { readZonal } from './zonal.js'
+import { readSeries } from './series.js'
 import type { Slots } from '../core/slots.js'
 import type { MemoryBudget } from '../core/budget.js'
 
@@ -27,6 +28,15 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
       job.lease = { bytes: plan.bytes, release: await ctx.budget.acquire(plan.bytes, ctx.cancelled) }
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
+    }
+    if ((plan.kind === 'points' || plan.kind === 'zonal') && job.parts) {
+      // A time series' points or zone, item by item (lib/raster/series.ts).
+      try {
+        job.written = { warnings: [], series: await ctx.gdalCalls.run(() => readSeries(ctx.gdal, job)) }
+      } finally {
+        releaseLease(job)
+      }
+      return
     }
     if (plan.kind === 'points' || plan.kind === 'zonal') {
       const source = job.opened?.dataset

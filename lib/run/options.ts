@@ -12,11 +12,12 @@ import { parseShard } from '../input/shard.js'
 import { parsePoints, pointsFromText } from '../core/points.js'
 import { geometryFromText, parseGeometry, parseZonalStats } from '../core/zones.js'
 import { EXPR_TYPES, parseExpr } from '../core/expr.js'
+import { isMosaicMethod, MOSAIC_METHODS } from '../core/mosaic.js'
 import { isStoreUri } from '../core/url.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow } from '../core/request.js'
 
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats', 'expr', 'exprType'])
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats', 'expr', 'exprType', 'mosaic', 'groupBy'])
 
 function fail (key: string, message: Message): never {
   throw new UsageError(words`${option(key)}: ${message}`, { option: key })
@@ -168,6 +169,8 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.tap !== undefined && typeof o.tap !== 'boolean') fail('tap', `must be true or false, got ${JSON.stringify(o.tap)}`)
   if (o.tap === false) delete o.tap
   if (o.assets !== undefined) o.assets = optionValue('assets', () => parseAssets(o.assets))
+  if (o.mosaic !== undefined && !isMosaicMethod(o.mosaic)) fail('mosaic', `must be one of ${MOSAIC_METHODS.join(', ')}, got ${JSON.stringify(o.mosaic)}`)
+  if (o.groupBy !== undefined && (typeof o.groupBy !== 'string' || o.groupBy.trim() === '')) fail('groupBy', `must be none, solar_day, day, month or a property's name, got ${JSON.stringify(o.groupBy)}`)
   if (o.points !== undefined) o.points = namedValue('points', (name) => typeof o.points === 'string' ? pointsFromText(readOptionFile('points', o.points), name) : parsePoints(o.points, name))
   if (o.pointsCrs !== undefined) o.pointsCrs = namedValue('pointsCrs', (name) => parseCrs(o.pointsCrs, name))
   if (o.geometry !== undefined) o.geometry = namedValue('geometry', (name) => typeof o.geometry === 'string' ? geometryFromText(readOptionFile('geometry', o.geometry), name) : parseGeometry(o.geometry, name))

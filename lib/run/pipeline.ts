@@ -209,6 +209,8 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const expand = new Expand({
     ...(options.assets ? { assets: options.assets } : {}),
     ...(options.expr !== undefined ? { expr: true } : {}),
+    ...(options.mosaic !== undefined ? { mosaic: options.mosaic } : {}),
+    ...(options.groupBy !== undefined ? { groupBy: options.groupBy } : {}),
     extentGiven: options.bbox !== undefined || options.windowGiven,
     headers: options.headers,
     readDocument: createDocumentReader(fetchContext),
