@@ -9,11 +9,12 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as turn } from 'node:timers/promises'
 import { startServer, type RasterServer } from './support/server.js'
-import { startStacApi, type StacApi } from './support/stac-api.js'
-import { FIXTURES, scratch } from './support/run.js'
+import { startStacApi, type SearchLog, type StacApi } from './support/stac-api.js'
+import { FIXTURES, runCli, scratch, type RunResult } from './support/run.js'
 import { rasterPipeline, type ResultRecord } from '../lib/index.js'
 
 const RASTER = 'float64-small.tif'
+const ENV = { RASTERPIPE_RETRY_BASE_MS: '1' }
 
 let rasters: RasterServer
 let dir: string
@@ -81,4 +82,92 @@ test('stac search: 2,500 items at limit 100 give 2,500 records, each item once, 
       assert.ok(a.printed >= i * 100 - SLACK, `page ${i + 1} requested after ${a.printed} records were read`)
     }
   })
+})
+
+/** A CLI run of one search line over `count` items of the generated catalogue, its records and the API's log. */
+async function search (count: number, record: Record<string, unknown>, setup: (api: StacApi) => void = () => undefined,
+  paging?: 'post-merge' | 'post-body', args: string[] = []): Promise<{ run: RunResult, log: SearchLog[], api: string }> {
+  return await withApi(count, async (api) => {
+    setup(api)
+    const line = JSON.stringify({ stac_search: api.search, window: WINDOW, ...record })
+    const run = await runCli(['--no-progress', '-o', join(dir, `run-${++runs}`), '--fetch', 'download', ...args], { stdin: line + '\n', env: ENV })
+    return { run, log: [...api.log], api: api.search }
+  }, paging)
+}
+let runs = 0
+
+// Records are printed as they finish: compared by id, sorted (the ids sort as the catalogue's order).
+const ids = (records: ResultRecord[]): string[] => records.filter((r) => r.status === 'ok').map((r) => r.id as string).sort()
+const first = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => item(from + i).id as string)
+
+test('stac search: POST paging with next bodies merged, or given whole, and GET paging by href: every item once', async () => {
+  for (const [paging, method] of [['post-merge', 'POST'], ['post-body', 'POST'], [undefined, 'GET']] as const) {
+    const { run, log } = await search(25, { limit: 10, collections: 'fixtures', method }, undefined, paging)
+    assert.equal(run.code, 0, run.stderr)
+    assert.deepEqual(ids(run.records), first(25), `${paging ?? method}`)
+    assert.deepEqual(log.map((e) => [e.method, e.offset]), [[method, 0], [method, 10], [method, 20]])
+    // Each page asks the same search: the merged body, the whole body, or the href's query keep its parameters.
+    for (const e of log) assert.deepEqual([e.params.collections, e.params.limit], [['fixtures'], 10], `${paging ?? method}: ${e.url}`)
+    if (method === 'GET') assert.match(log[1].url, /[?&]token=o10(&|$)/)
+    else assert.equal(log[1].params.token, 'o10')
+    assert.ok(run.records.every((r) => r.line === 1))
+  }
+})
+
+test('stac search: max_items stops the items and the pages; a GET-only API (405 to POST) is asked by GET', async () => {
+  const capped = await search(25, { limit: 10, max_items: 15 })
+  assert.equal(capped.run.code, 0, capped.run.stderr)
+  assert.deepEqual(ids(capped.run.records), first(15))
+  assert.deepEqual(capped.log.map((e) => e.offset), [0, 10], 'no third page')
+  const getOnly = await search(12, { limit: 10, collections: ['fixtures'] }, (api) => { api.getOnly = true })
+  assert.equal(getOnly.run.code, 0, getOnly.run.stderr)
+  assert.deepEqual(ids(getOnly.run.records), first(12))
+  assert.deepEqual(getOnly.log.map((e) => [e.method, e.status]), [['POST', 405], ['GET', 200], ['GET', 200]])
+})
+
+test('stac search: the record\'s headers go to the API\'s origin only, -H to every request', async () => {
+  const { run, log } = await search(12, { limit: 10, headers: { Authorization: 'Bearer api-secret' } }, undefined, undefined, ['-H', 'X-Run: everywhere'])
+  assert.equal(run.code, 0, run.stderr)
+  assert.equal(ids(run.records).length, 12)
+  assert.deepEqual(log.map((e) => e.headers.authorization), ['Bearer api-secret', 'Bearer api-secret'])
+  assert.deepEqual(log.map((e) => e.headers['x-run']), ['everywhere', 'everywhere'])
+  const assets = rasters.stats(`/${RASTER}`)
+  assert.ok(assets.requests >= 12)
+  assert.ok(assets.authorization.every((a) => a === undefined), 'no API token to the asset host')
+  assert.ok(!run.stdout.includes('api-secret') && !run.stderr.includes('api-secret'))
+})
+
+test('stac search: 500 then 200 is retried; a page that is not JSON fails the search\'s record naming the page, after the items before it', async () => {
+  const retried = await search(15, { limit: 10 }, (api) => { api.failNext.push(500) })
+  assert.equal(retried.run.code, 0, retried.run.stderr)
+  assert.deepEqual(ids(retried.run.records), first(15))
+  assert.deepEqual(retried.log.map((e) => [e.offset, e.status]), [[0, 500], [0, 200], [10, 200]])
+
+  const broken = await search(35, { limit: 10 }, (api) => { api.notJson.add(10) })
+  assert.notEqual(broken.run.code, 0)
+  assert.deepEqual(ids(broken.run.records), first(10), 'the first page\'s items stay')
+  const failed = broken.run.records.filter((r) => r.status === 'error')
+  assert.equal(failed.length, 1)
+  assert.equal(failed[0].line, 1)
+  assert.equal(failed[0].error?.code, 'NOT_STAC')
+  assert.match(failed[0].error?.message ?? '', new RegExp(`^STAC search page 2 \\(POST ${broken.api}\\): not JSON .*\\(after 10 items\\)$`))
+  assert.match(broken.run.stderr, /line 1: input NOT_STAC: STAC search page 2/)
+  assert.equal(broken.log.length, 2, 'no page after the broken one')
+})
+
+test('stac search: a next loop is stopped and named; a search with no results gives one record saying so', async () => {
+  const loop = await search(50, { limit: 10 }, (api) => { api.loopAt = 20 })
+  assert.deepEqual(ids(loop.run.records), first(30))
+  const failed = loop.run.records.filter((r) => r.status === 'error')
+  assert.equal(failed.length, 1)
+  assert.equal(failed[0].error?.code, 'SEARCH_LOOP')
+  assert.match(failed[0].error?.message ?? '', /^STAC search page 4 \(POST .*\): its request is page 2's again: a "next" loop, stopped after 30 items$/)
+  assert.deepEqual(loop.log.map((e) => e.offset), [0, 10, 20], 'the repeated page is not asked')
+
+  const none = await search(5, { limit: 10, collections: ['elsewhere'] })
+  assert.equal(none.run.records.length, 1)
+  assert.equal(none.run.records[0].status, 'error')
+  assert.equal(none.run.records[0].line, 1)
+  assert.equal(none.run.records[0].error?.code, 'NO_ITEMS')
+  assert.match(none.run.records[0].error?.message ?? '', /^STAC search http:\/\/127\.0\.0\.1:\d+\/search: no items matched$/)
 })

@@ -4,7 +4,7 @@
 // `next`: a GET href with a token, or for a POST a link with `method: POST` and a `body` holding the token,
 // `merge: true` (the client merges it into its last body) or the whole body (`paging: 'post-body'`). Logs
 // every request in order (`log`, and a 'request' event), and injects faults: a status before the real
-// answer, a page that is not JSON, a `next` that loops back, no results.
+// answer, a page that is not JSON, a `next` that loops back, no results, a GET-only API (405 to POST).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { EventEmitter } from 'node:events'
@@ -49,6 +49,8 @@ export interface StacApi extends EventEmitter {
   loopAt?: number
   /** Every search matches nothing. */
   empty: boolean
+  /** POST is refused with 405: a GET-only API. */
+  getOnly: boolean
   close: () => Promise<void>
 }
 
@@ -57,7 +59,7 @@ interface Indexed { collection?: unknown, bbox?: unknown, properties?: { datetim
 
 export async function startStacApi (o: StacApiOptions): Promise<StacApi> {
   const api = Object.assign(new EventEmitter(), {
-    search: '', base: '', log: [] as SearchLog[], failNext: [] as number[], notJson: new Set<number>(), empty: false,
+    search: '', base: '', log: [] as SearchLog[], failNext: [] as number[], notJson: new Set<number>(), empty: false, getOnly: false,
     close: async () => undefined
   }) as StacApi
   let seq = 0
@@ -78,7 +80,7 @@ export async function startStacApi (o: StacApiOptions): Promise<StacApi> {
     }
     if (u.pathname !== '/search') return send(404, '{"code":"NotFound"}', 'application/json')
     let params: Record<string, unknown>
-    if (req.method === 'POST') {
+    if (req.method === 'POST' && !api.getOnly) {
       try {
         params = JSON.parse(text) as Record<string, unknown>
       } catch {
