@@ -5,12 +5,14 @@
 // max_items; and the errors: 500 then 200 (retried), a page that is not JSON, a `next` loop, no results.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { rmSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as turn } from 'node:timers/promises'
 import { startServer, type RasterServer } from './support/server.js'
 import { startStacApi, type SearchLog, type StacApi } from './support/stac-api.js'
 import { FIXTURES, runCli, scratch, type RunResult } from './support/run.js'
+import { gdalTranslate } from './support/compare.js'
+import { loadGdal } from '../lib/raster/gdal.js'
 import { rasterPipeline, type ResultRecord } from '../lib/index.js'
 
 const RASTER = 'float64-small.tif'
@@ -27,6 +29,16 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+function pixels (path: string): number[] {
+  const ds = loadGdal().open(path)
+  try {
+    const { x, y } = ds.rasterSize
+    return [x, y, ...Array.from(ds.bands.get(1).pixels.read(0, 0, x, y) as ArrayLike<number>)]
+  } finally {
+    ds.close()
+  }
+}
+
 /** Item i of a generated catalogue: one data asset, the fixture raster on the loopback raster server. */
 function item (i: number): Record<string, unknown> {
   return {
@@ -34,8 +46,9 @@ function item (i: number): Record<string, unknown> {
     stac_version: '1.0.0',
     id: `item-${String(i).padStart(5, '0')}`,
     collection: 'fixtures',
-    bbox: [15, 0, 15.01, 0.01],
-    geometry: { type: 'Polygon', coordinates: [[[15, 0], [15.01, 0], [15.01, 0.01], [15, 0.01], [15, 0]]] },
+    // The raster's own extent (float64-small.tif: EPSG:4326, 0.01° pixels).
+    bbox: [10, 47.44, 12.56, 50],
+    geometry: { type: 'Polygon', coordinates: [[[10, 47.44], [12.56, 47.44], [12.56, 50], [10, 50], [10, 47.44]]] },
     properties: { datetime: new Date(Date.UTC(2024, 0, 1) + i * 3600_000).toISOString() },
     links: [],
     assets: { data: { href: rasters.url(`/${RASTER}?item=${i}`), type: 'image/tiff; application=geotiff', roles: ['data'] } }
@@ -170,4 +183,43 @@ test('stac search: a next loop is stopped and named; a search with no results gi
   assert.equal(none.run.records[0].line, 1)
   assert.equal(none.run.records[0].error?.code, 'NO_ITEMS')
   assert.match(none.run.records[0].error?.message ?? '', /^STAC search http:\/\/127\.0\.0\.1:\d+\/search: no items matched$/)
+})
+
+test('stac search: --stac-search with --collections, --datetime, --max-items and --bbox is the run\'s input (stdin not read); its options without it are refused', async () => {
+  await withApi(40, async (api) => {
+    // Items 5 to 12 fall in the hours asked; --bbox is the search's box and the read window, in longitude/latitude.
+    const args = ['--no-progress', '-o', join(dir, 'cli-search'), '--fetch', 'download', '--stac-search', api.search, '--collections', 'fixtures',
+      '--datetime', '2024-01-01T05:00:00Z/2024-01-01T12:00:00Z', '--max-items', '6', '--bbox', '10.5,48,10.6,48.1']
+    // stdin stays open: a run that read it would never end.
+    const run = await runCli(args, { stdin: '', stdinOpen: true, env: ENV })
+    assert.equal(run.code, 0, run.stderr)
+    assert.deepEqual(ids(run.records), first(6, 5))
+    assert.deepEqual(api.log.map((e) => e.params), [{ collections: ['fixtures'], datetime: '2024-01-01T05:00:00Z/2024-01-01T12:00:00Z', bbox: [10.5, 48, 10.6, 48.1] }])
+    // Each item read within the box: its 10×10 pixels of 0.01°, as gdal_translate -projwin would cut them.
+    const reference = gdalTranslate(join(FIXTURES, RASTER), ['-projwin', '10.5', '48.1', '10.6', '48'], dir, 'projwin.tif')
+    for (const r of run.records) {
+      assert.deepEqual(r.window, { col: 50, row: 190, width: 10, height: 10 }, JSON.stringify(r))
+      // The pixels GDAL's tool cuts (the band is named by its asset key, which the reference lacks).
+      assert.deepEqual(pixels(r.output as string), pixels(reference), r.id as string)
+    }
+
+    const intersects = join(dir, 'area.geojson')
+    writeFileSync(intersects, JSON.stringify({ type: 'Polygon', coordinates: [[[10.5, 48], [10.6, 48], [10.6, 48.1], [10.5, 48]]] }))
+    const geo = await runCli(['--no-progress', '-o', join(dir, 'cli-intersects'), '--stac-search', api.search, '--intersects', intersects, '--max-items', '2', '-w', '0,0,4,4'], { env: ENV })
+    assert.equal(geo.code, 0, geo.stderr)
+    assert.equal(geo.records.length, 2)
+    assert.equal((api.log.at(-1)?.params.intersects as { type: string }).type, 'Polygon')
+  })
+  for (const [args, message] of [
+    [['--collections', 'a'], /--collections: needs --stac-search/],
+    [['--stac-search', 'ftp://h/search'], /--stac-search: "stac_search" must be the http\(s\) URL/],
+    [['--stac-search', 'http://127.0.0.1:9/search', '--datetime', 'soon'], /--datetime: "datetime" must be an RFC 3339/],
+    [['--stac-search', 'http://127.0.0.1:9/search', 'input.ndjson'], /--stac-search is the run's input: give no input files/],
+    [['--stac-search', 'http://127.0.0.1:9/search', '--bbox', '1,2,3,4', '--bbox-crs', 'EPSG:32633'], /--bbox-crs: with --stac-search, --bbox is the search's longitude\/latitude box/],
+    [['--stac-search', 'http://127.0.0.1:9/search', '--intersects', join(dir, 'missing.geojson')], /--intersects: cannot read/]
+  ] as const) {
+    const run = await runCli(['--no-progress', '-o', join(dir, 'refused'), ...args], { env: ENV })
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`)
+    assert.match(run.stderr, message)
+  }
 })

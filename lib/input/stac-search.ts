@@ -356,3 +356,14 @@ function itemLocation (item: unknown, search: string): string {
 function asInputError (err: unknown): RecordError {
   return err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', messageOf(err))
 }
+
+/** The record of the run's own search (--stac-search and its options); --bbox is its box. */
+export function searchRecordOf (o: { stacSearch?: string, collections?: unknown, datetime?: unknown, intersects?: unknown, maxItems?: unknown, bbox?: unknown }): Record<string, unknown> {
+  const record: Record<string, unknown> = { stac_search: o.stacSearch }
+  if (o.collections !== undefined) record.collections = o.collections
+  if (o.datetime !== undefined) record.datetime = o.datetime
+  if (o.intersects !== undefined) record.intersects = o.intersects
+  if (o.maxItems !== undefined) record.max_items = o.maxItems
+  if (o.bbox !== undefined) record.bbox = o.bbox
+  return record
+}
