@@ -156,6 +156,16 @@ test('stac search: 500 then 200 is retried; a page that is not JSON fails the se
   assert.deepEqual(ids(retried.run.records), first(15))
   assert.deepEqual(retried.log.map((e) => [e.offset, e.status]), [[0, 500], [0, 200], [10, 200]])
 
+  // Still failing after --retries: the page's fetch error, after the items before it, with the search to run again.
+  const down = await search(35, { limit: 10, headers: { 'X-Key': 'k' } }, (api) => { api.failAt.set(10, [502, 502]) }, undefined, ['--retries', '1'])
+  assert.deepEqual(ids(down.run.records), first(10))
+  const lost = down.run.records.filter((r) => r.status === 'error')
+  assert.equal(lost.length, 1)
+  assert.deepEqual([lost[0].line, lost[0].error?.stage, lost[0].error?.code], [1, 'fetch', 'HTTP_502'])
+  assert.match(lost[0].error?.message ?? '', /^STAC search page 2 \(POST http:.*\/search\): .*502.*\(after 10 items\)$/)
+  assert.deepEqual(lost[0].record, { stac_search: down.api, window: WINDOW, limit: 10 })
+  assert.deepEqual(down.log.map((e) => [e.offset, e.status]), [[0, 200], [10, 502], [10, 502]])
+
   const broken = await search(35, { limit: 10 }, (api) => { api.notJson.add(10) })
   assert.notEqual(broken.run.code, 0)
   assert.deepEqual(ids(broken.run.records), first(10), 'the first page\'s items stay')

@@ -8,6 +8,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { EventEmitter } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startServer } from './server.js'
 
 export interface SearchLog {
   /** 1-based, in the order requests arrived. */
@@ -34,6 +38,8 @@ export interface StacApiOptions {
   limit?: number
   /** How a POST's next page is linked: a POST with the token merged into the body (default), or with the whole body. */
   paging?: 'post-merge' | 'post-body'
+  /** Default: any free port. */
+  port?: number
 }
 
 export interface StacApi extends EventEmitter {
@@ -43,6 +49,8 @@ export interface StacApi extends EventEmitter {
   log: SearchLog[]
   /** The next page requests answer these statuses first, one each (e.g. 500 once). */
   failNext: number[]
+  /** The page at an offset answers these statuses first, one a request. */
+  failAt: Map<number, number[]>
   /** Pages at these offsets answer text that is not JSON. */
   notJson: Set<number>
   /** The page at this offset links back to the page before it (a loop). */
@@ -59,7 +67,7 @@ interface Indexed { collection?: unknown, bbox?: unknown, properties?: { datetim
 
 export async function startStacApi (o: StacApiOptions): Promise<StacApi> {
   const api = Object.assign(new EventEmitter(), {
-    search: '', base: '', log: [] as SearchLog[], failNext: [] as number[], notJson: new Set<number>(), empty: false, getOnly: false,
+    search: '', base: '', log: [] as SearchLog[], failNext: [] as number[], failAt: new Map<number, number[]>(), notJson: new Set<number>(), empty: false, getOnly: false,
     close: async () => undefined
   }) as StacApi
   let seq = 0
@@ -94,7 +102,7 @@ export async function startStacApi (o: StacApiOptions): Promise<StacApi> {
     entry.params = params
     const offset = typeof params.token === 'string' ? Number(params.token.replace(/^o/, '')) : 0
     entry.offset = offset
-    const status = api.failNext.shift()
+    const status = api.failNext.shift() ?? api.failAt.get(offset)?.shift()
     if (status !== undefined) return send(status, '{"code":"ServerError"}', 'application/json')
     if (api.notJson.has(offset)) return send(200, '<html>Bad gateway</html>', 'text/html')
     const limit = typeof params.limit === 'number' ? params.limit : o.limit ?? 10
@@ -115,7 +123,7 @@ export async function startStacApi (o: StacApiOptions): Promise<StacApi> {
     }
     send(200, JSON.stringify({ type: 'FeatureCollection', features, links, numberMatched: matched.length, numberReturned: features.length }))
   }
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(o.port ?? 0, '127.0.0.1', resolve))
   api.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   api.search = `${api.base}/search`
   api.close = async () => {
@@ -159,4 +167,18 @@ function matching (o: StacApiOptions, p: Record<string, unknown>): number[] {
     out.push(i)
   }
   return out
+}
+
+// `node dist/test/support/stac-api.js [PORT]`: the shipped catalogue fixtures/stac/ as a STAC API (collection
+// "fixtures"), its COGs on a loopback raster server, until interrupted (README "STAC search").
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const root = fileURLToPath(new URL('../../../fixtures/stac/', import.meta.url))
+  const rasters = await startServer(root)
+  const collection = JSON.parse(readFileSync(join(root, 'collection.json'), 'utf8')) as { features: Array<{ assets: Record<string, { href: string }> }> }
+  const items = collection.features.map((f) => {
+    for (const a of Object.values(f.assets)) a.href = rasters.url(`/${a.href}`)
+    return { ...f, collection: 'fixtures' }
+  })
+  const api = await startStacApi({ count: items.length, item: (i) => items[i], port: Number(process.argv[2] ?? 0) })
+  console.log(`STAC API on ${api.search} (${items.length} items of fixtures/stac, collection "fixtures")`)
 }
