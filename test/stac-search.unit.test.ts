@@ -9,6 +9,7 @@ import { InvalidValue } from '../lib/core/request.js'
 import { firstPage, nextPage, pageKey, searchItems, searchRequest, withQuery, type PageRequest } from '../lib/input/stac-search.js'
 import { Expand } from '../lib/input/expand.js'
 import { LineRecord, type RawLine } from '../lib/input/lines.js'
+import { deferred } from './support/unit.js'
 
 const API = 'https://api.example/v1/search'
 
@@ -165,8 +166,8 @@ test('expand: a search line gives its items\' records with its line number, made
     headers: { 'X-Run': 'r' },
     readDocument: async (url, headers, _signal, post) => {
       asked.push({ url, post, headers })
-      const n = asked.length - 1
-      const links = n === 0 ? [{ rel: 'next', href: `${url}?page=2` }] : []
+      const n = url.endsWith('?page=2') ? 1 : 0
+      const links = url === API ? [{ rel: 'next', href: `${url}?page=2` }] : []
       return Buffer.from(JSON.stringify({ type: 'FeatureCollection', features: url.includes('empty') ? [] : pages[n], links }))
     }
   })
@@ -187,6 +188,38 @@ test('expand: a search line gives its items\' records with its line number, made
   assert.deepEqual(first.window, [0, 0, 4, 4])
   // An asset on another origin than the API gets none of the record's headers.
   assert.deepEqual(first.urls, [{ url: 'https://assets.example/1.tif', name: 'data' }])
-  assert.deepEqual(asked.map((a) => [a.url, a.post]), [[API, '{"limit":2}'], [`${API}?page=2`, undefined], [`${API}?empty`, '{}']])
-  assert.deepEqual([asked[0].headers.authorization, asked[0].headers['X-Run'], asked[2].headers.authorization], ['Bearer t', 'r', undefined])
+  // The third line's first page is asked while the first line's search drains (see the next test).
+  const byUrl = new Map(asked.map((a) => [a.url, a]))
+  assert.deepEqual([...byUrl.values()].map((a) => [a.url, a.post]).sort(), [[API, '{"limit":2}'], [`${API}?empty`, '{}'], [`${API}?page=2`, undefined]])
+  assert.equal(asked.length, 3)
+  const at = (url: string): Record<string, string> => byUrl.get(url)?.headers ?? {}
+  assert.deepEqual([at(API).authorization, at(API)['X-Run'], at(`${API}?empty`).authorization], ['Bearer t', 'r', undefined])
+})
+
+test('expand: a search line behind a document still being read has its first page asked at once, its second only as its records are taken', async () => {
+  const doc = deferred<Buffer>()
+  const asked: string[] = []
+  const expand = new Expand({
+    extentGiven: false,
+    headers: {},
+    readDocument: async (url) => {
+      asked.push(url)
+      if (url === API) firstPageAsked.resolve()
+      if (url.endsWith('.json')) return await doc.promise
+      const page = asked.filter((u) => !u.endsWith('.json')).length
+      const features = [item(page * 10 + 1), item(page * 10 + 2)]
+      return Buffer.from(JSON.stringify({ type: 'FeatureCollection', features, links: page === 1 ? [{ rel: 'next', href: `${API}?page=2` }] : [] }))
+    }
+  })
+  const firstPageAsked = deferred()
+  expand.write({ line: 1, text: JSON.stringify({ stac: 'https://h/c.json' }) })
+  expand.write({ line: 2, text: JSON.stringify({ stac_search: API }) })
+  expand.end()
+  await firstPageAsked.promise
+  assert.deepEqual(asked, ['https://h/c.json', API], 'the search\'s first page while the document is still on its way; no second page')
+  doc.resolve(Buffer.from(JSON.stringify(item(0))))
+  const out: LineRecord[] = []
+  for await (const o of expand) out.push(o as LineRecord)
+  assert.deepEqual(out.map((o) => [o.line, (o.value as { id: string }).id]), [[1, 'i0'], [2, 'i11'], [2, 'i12'], [2, 'i21'], [2, 'i22']])
+  assert.deepEqual(asked, ['https://h/c.json', API, `${API}?page=2`])
 })

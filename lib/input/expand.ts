@@ -167,7 +167,7 @@ export class Expand extends Duplex {
       }
     }
     const retry = { ...Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'headers')), stac_search: redactUrl(req.url) }
-    return recordsOf(searchItems(req, fetchPage), context, { line, input, location: req.url, url: redactUrl(req.url), retry })
+    return primed(recordsOf(searchItems(req, fetchPage), context, { line, input, location: req.url, url: redactUrl(req.url), retry }))
   }
 
   private async stac (value: unknown, line: number, input: string | undefined): Promise<Iterable<Output>> {
@@ -256,6 +256,19 @@ export class Expand extends Duplex {
     context.fields = Object.fromEntries(Object.entries(v).filter(([k]) => !STAC_FIELDS.includes(k) && k !== 'headers'))
     if (v.window !== undefined || v.bbox !== undefined) context.wholeItem = false
     return { location, headers }
+  }
+}
+
+/**
+ * A search's records with the first asked for at once: its first page is fetched while the lines before it
+ * drain, as `{"stac": …}` documents are read ahead; the pages after it only as its records are taken.
+ */
+function primed<T> (records: AsyncGenerator<T>): AsyncIterable<T> {
+  const first = records.next()
+  return {
+    async * [Symbol.asyncIterator] () {
+      for (let r = await first; r.done !== true; r = await records.next()) yield r.value
+    }
   }
 }
 
