@@ -68,8 +68,8 @@ const WINDOW: [number, number, number, number] = [0, 0, 4, 4]
 
 test('stac search: 2,500 items at limit 100 give 2,500 records, each item once, pages fetched only as records drain', async () => {
   await withApi(2500, async (api) => {
-    // One fetch and one GDAL call at a time: the pipeline's buffers hold at most SLACK records whatever the
-    // machine's speed (Expand's 16, parse's 2×16, 3 in each of the five stages, finalize's 2×16: 95).
+    // One fetch and one GDAL call at a time: the pipeline's buffers (Expand's, parse's, the stages' and
+    // finalize's) hold fewer than SLACK records whatever the machine's speed: 84 when the reader stops.
     const SLACK = 100
     const pipeline = rasterPipeline({ outDir: join(dir, 'paging'), concurrency: 1, gdalConcurrency: 1, fetch: 'download', retryBaseMs: 1 })
     let printed = 0

@@ -26,8 +26,10 @@ test('searchRequest: the record\'s search fields make the POST body; the rest ar
   assert.equal(req.maxItems, 120)
   assert.deepEqual(req.assets, ['red', 'nir'])
   // The searched box is the read window too, in longitude/latitude.
-  assert.deepEqual(req.fields, { window: [0, 0, 8, 8], dst_crs: 'EPSG:3857', bbox: [10, 40, 11, 41], bbox_crs: 'EPSG:4326' })
+  assert.deepEqual(req.fields, { res: 10, dst_crs: 'EPSG:3857', bbox: [10, 40, 11, 41], bbox_crs: 'EPSG:4326' })
   assert.deepEqual(firstPage(req), { url: API, method: 'POST', body: req.body, headers: {} })
+  // A pixel window of the record's own: the box is the search's only.
+  assert.deepEqual(searchRequest({ stac_search: API, bbox: [10, 40, 11, 41], window: [0, 0, 8, 8] }).fields, { window: [0, 0, 8, 8] })
   const json = searchRequest({ stac_search: API, filter: { op: '<', args: [{ property: 'eo:cloud_cover' }, 10] }, intersects: { type: 'Point', coordinates: [1, 2] }, method: 'get' })
   assert.equal(json.body['filter-lang'], 'cql2-json')
   assert.equal(json.method, 'GET')

@@ -105,8 +105,8 @@ export function searchRequest (v: Record<string, unknown>): SearchRequest {
     }
   }
   req.fields = Object.fromEntries(Object.entries(v).filter(([k]) => !SEARCH_FIELDS.includes(k) && k !== 'bbox_crs'))
-  // Items are read within the searched box (see README "STAC search").
-  if (body.bbox !== undefined) Object.assign(req.fields, { bbox: body.bbox, bbox_crs: 'EPSG:4326' })
+  // Items are read within the searched box, unless the record gives a pixel window (README "STAC search").
+  if (body.bbox !== undefined && v.window === undefined) Object.assign(req.fields, { bbox: body.bbox, bbox_crs: 'EPSG:4326' })
   return req
 }
 
