@@ -16,7 +16,7 @@ const API = 'https://api.example/v1/search'
 test('searchRequest: the record\'s search fields make the POST body; the rest are the items\' records\' fields', () => {
   const req = searchRequest({
     stac_search: API, collections: 'a, b', bbox: [10, 40, 11, 41], datetime: '2024-01-01/..', filter: "eo:cloud_cover < 10",
-    sortby: '-properties.datetime,+id', limit: 50, max_items: 120, assets: 'red,nir', window: [0, 0, 8, 8], dst_crs: 'EPSG:3857'
+    sortby: '-properties.datetime,+id', limit: 50, max_items: 120, assets: 'red,nir', res: 10, dst_crs: 'EPSG:3857'
   })
   assert.deepEqual(req.body, {
     collections: ['a', 'b'], bbox: [10, 40, 11, 41], datetime: '2024-01-01/..', filter: 'eo:cloud_cover < 10', 'filter-lang': 'cql2-text',
