@@ -226,7 +226,8 @@ test('stac search: --stac-search with --collections, --datetime, --max-items and
     [['--stac-search', 'http://127.0.0.1:9/search', '--datetime', 'soon'], /--datetime: "datetime" must be an RFC 3339/],
     [['--stac-search', 'http://127.0.0.1:9/search', 'input.ndjson'], /--stac-search is the run's input: give no input files/],
     [['--stac-search', 'http://127.0.0.1:9/search', '--bbox', '1,2,3,4', '--bbox-crs', 'EPSG:32633'], /--bbox-crs: with --stac-search, --bbox is the search's longitude\/latitude box/],
-    [['--stac-search', 'http://127.0.0.1:9/search', '--intersects', join(dir, 'missing.geojson')], /--intersects: cannot read/]
+    [['--stac-search', 'http://127.0.0.1:9/search', '--intersects', join(dir, 'missing.geojson')], /--intersects: cannot read/],
+    [['--stac-search', 'http://127.0.0.1:9/search', '--bbox', '500000,0,600000,10'], /--bbox: "bbox": longitude and latitude in degrees/]
   ] as const) {
     const run = await runCli(['--no-progress', '-o', join(dir, 'refused'), ...args], { env: ENV })
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`)

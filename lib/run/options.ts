@@ -224,7 +224,8 @@ function checkSearchOptions (o: PipelineOptions): void {
   if (o.bbox !== undefined && o.bboxCrs !== undefined && !/^(EPSG:4326|OGC:CRS84)$/i.test(o.bboxCrs)) {
     fail('bboxCrs', words`with ${option('stacSearch')}, ${option('bbox')} is the search's longitude/latitude box (EPSG:4326)`)
   }
-  const record = searchRequest(searchRecordOf(o))
+  // --bbox is the search's box: in longitude/latitude.
+  const record = optionValue('bbox', () => searchRequest(searchRecordOf(o)))
   if (record.body.collections !== undefined) o.collections = record.body.collections as string[]
   if (record.body.intersects !== undefined) o.intersects = record.body.intersects as Record<string, unknown>
 }
