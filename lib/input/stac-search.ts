@@ -2,6 +2,7 @@
 // API Item Search spec: POST JSON, or GET with query parameters), and the items of its pages in order,
 // following `next` links. Pages are fetched only as the consumer takes items: the one in hand, and at most
 // one more on its way, never a whole result. No I/O of its own: pages come through the caller's fetcher.
+import { createHash } from 'node:crypto'
 import { RecordError } from '../core/errors.js'
 import { InvalidValue, parseAssets, parseBbox } from '../core/request.js'
 import { redactUrl } from '../http/redact.js'
@@ -157,6 +158,11 @@ export function nextPage (page: unknown, from: PageRequest): PageRequest | undef
   return { url, method, body, headers }
 }
 
+/** A page's key as a short digest: a search of a million items remembers ten thousand pages or so. */
+function digest (p: PageRequest): string {
+  return createHash('sha256').update(pageKey(p)).digest('base64')
+}
+
 /** What identifies a page's request: the same again is a loop. */
 export function pageKey (p: PageRequest): string {
   return JSON.stringify([p.method, p.url, p.body === undefined ? null : sortedJson(p.body)])
@@ -176,7 +182,7 @@ export async function * searchItems (req: SearchRequest, fetchPage: PageFetcher)
   for (let n = 1; page !== undefined; n++) {
     const at = (p: PageRequest): string => `STAC search page ${n} (${p.method} ${redactUrl(p.url)})`
     let where = at(page)
-    const key = pageKey(page)
+    const key = digest(page)
     const before = seen.get(key)
     if (before !== undefined) {
       throw new RecordError('input', 'SEARCH_LOOP', `${where}: its request is page ${before}'s again: a "next" loop, stopped after ${given} items`)
@@ -190,7 +196,7 @@ export async function * searchItems (req: SearchRequest, fetchPage: PageFetcher)
       } catch (err) {
         if (!(n === 1 && page.method === 'POST' && err instanceof RecordError && err.code === 'HTTP_405')) throw err
         page = { url: withQuery(req.url, req.body), method: 'GET', headers: {} }
-        seen.set(pageKey(page), n)
+        seen.set(digest(page), n)
         where = at(page)
         bytes = await fetchPage(page, n)
       }
