@@ -41,6 +41,7 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
   if (has(a, 'bbox') && has(a, 'window')) throw new UsageError('--window and --bbox cannot be used together')
   if (has(a, 'shard') && has(a, 'shards')) throw new UsageError('--shard K/N and --shards N cannot be used together (--shards takes K from the environment)')
   if (has(a, 'overwrite') && has(a, 'skip-existing')) throw new UsageError('--overwrite and --skip-existing cannot be used together')
+  if (has(a, 'stac-search') && a.positionals.length > 0) throw new UsageError('--stac-search is the run\'s input: give no input files')
   // An option's text checked by its parser, which names the option in its complaints.
   const named = <T>(key: string, text: string | undefined, parse: (value: string, name: Message) => T): T | undefined =>
     text === undefined ? undefined : namedValue(key, (name) => parse(text, name))
@@ -82,6 +83,12 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
     skipExisting: has(a, 'skip-existing') || undefined,
     chipStats: has(a, 'chip-stats') || undefined,
     assets: v('assets'),
+    // The search's options are checked by resolveOptions (--intersects' file read there), for the library too.
+    stacSearch: v('stac-search'),
+    collections: v('collections'),
+    datetime: v('datetime'),
+    intersects: v('intersects'),
+    maxItems: numeric(v('max-items')),
     // A path: resolveOptions reads the file, for the library too.
     points: v('points'),
     pointsCrs: named('pointsCrs', v('points-crs'), parseCrs),

@@ -119,6 +119,33 @@ export interface StacRecord extends RecordFields {
   group_by?: string
 }
 
+/**
+ * A STAC API search (lib/input/stac-search.ts): one record per item it finds, with the other fields. `bbox`
+ * is longitude/latitude, searched and read within; `limit` is the API's page size, `max_items` the most items.
+ */
+export interface StacSearchRecord extends Omit<RecordFields, 'bbox'> {
+  /** The API's /search URL (http or https). */
+  stac_search: string
+  collections?: string[] | string
+  ids?: string[] | string
+  bbox?: [number, number, number, number] | string
+  /** A GeoJSON geometry. */
+  intersects?: object
+  /** RFC 3339, or an interval START/END with `..` for an open end. */
+  datetime?: string
+  filter?: object | string
+  'filter-lang'?: 'cql2-json' | 'cql2-text'
+  query?: object
+  sortby?: Array<{ field: string, direction?: 'asc' | 'desc' }> | string
+  limit?: number
+  max_items?: number
+  /** POST (default) or GET. */
+  method?: 'GET' | 'POST'
+  assets?: string[] | string
+  /** Sent to the API's origin only (its pages, and the items' sources there). */
+  headers?: Record<string, string>
+}
+
 /** One asset of a STAC Item: its href, and what rasterpipe reads of it (other fields are kept as they are). */
 export interface StacAsset {
   href: string
@@ -162,7 +189,7 @@ export interface StacItemCollection {
  * What the pipeline takes: a line of text (a URL, a path or a JSON record), a line from LineSplitter, a
  * record, or STAC: a record naming a document, an Item or an ItemCollection (one record per item).
  */
-export type InputItem = string | RawLine | InputRecord | StacRecord | StacItem | StacItemCollection
+export type InputItem = string | RawLine | InputRecord | StacRecord | StacItem | StacItemCollection | StacSearchRecord
 
 export type Status = 'ok' | 'error' | 'skipped'
 export type FetchKind = 'download' | 'range' | 'local'

@@ -94,7 +94,8 @@ interface Group {
   ids: string[]
   records: Array<Record<string, unknown>>
   dates: string[]
-  items: unknown[]
+  /** Each item's lon/lat bbox (or its label, to name it when it has none): a union across CRSs needs no more of it. */
+  boxes: Array<number[] | string>
   error?: RecordError
 }
 
@@ -103,7 +104,7 @@ interface Group {
  * `items` may be a document's features or a search's stream of items; all are taken before the first
  * group is given (a group may gain items to the end), holding each item's record, never pixels.
  */
-export async function * groupedRecords (items: Iterable<unknown> | AsyncIterable<unknown>, context: ItemContext, grouping: Grouping): AsyncGenerator<GroupOut> {
+export async function * groupedRecords (items: Iterable<unknown> | AsyncIterable<unknown>, context: ItemContext, grouping: Grouping, locationOf?: (item: unknown) => string): AsyncGenerator<GroupOut> {
   const { id, out, ...rest } = context.fields
   // One output per group: `id` and `out` may name it only when there is one group.
   if (grouping.groupBy !== 'none' && (id !== undefined || out !== undefined)) {
@@ -121,13 +122,14 @@ export async function * groupedRecords (items: Iterable<unknown> | AsyncIterable
       continue
     }
     let group = groups.get(key)
-    if (!group) groups.set(key, group = { key, ids: [], records: [], dates: [], items: [] })
+    if (!group) groups.set(key, group = { key, ids: [], records: [], dates: [], boxes: [] })
     const label = labelOf(item)
     group.ids.push(idOf(item).id ?? '')
-    group.items.push(item)
     if (group.error) continue
+    const b = isObject(item) && Array.isArray(item.bbox) ? item.bbox as number[] : []
+    group.boxes.push(b.length === 4 ? b : b.length === 6 ? [b[0], b[1], b[3], b[4]] : label)
     try {
-      group.records.push(itemRecord(item, itemContext))
+      group.records.push(itemRecord(item, locationOf ? { ...itemContext, location: locationOf(item) } : itemContext))
       group.dates.push(grouping.mosaic === 'none' ? itemDate(item).toISOString() : '')
     } catch (err) {
       const e = err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', (err as Error).message)
@@ -183,10 +185,9 @@ function unionExtent (group: Group): { bbox: number[], bbox_crs: string } {
   const crs = group.records[0].bbox_crs as string
   const boxes = group.records.every((r) => r.bbox_crs === crs)
     ? group.records.map((r) => r.bbox as number[])
-    : group.items.map((item) => {
-      const b = isObject(item) && Array.isArray(item.bbox) ? item.bbox as number[] : []
-      if (b.length !== 4 && b.length !== 6) throw new RecordError('input', 'BAD_RECORD', `${labelOf(item)}: its group's items are in several CRSs, and it has no "bbox" for the lon/lat union of their extents`)
-      return b.length === 4 ? b : [b[0], b[1], b[3], b[4]]
+    : group.boxes.map((b) => {
+      if (typeof b === 'string') throw new RecordError('input', 'BAD_RECORD', `${b}: its group's items are in several CRSs, and it has no "bbox" for the lon/lat union of their extents`)
+      return b
     })
   const union = boxes.reduce((u, b) => [Math.min(u[0], b[0]), Math.min(u[1], b[1]), Math.max(u[2], b[2]), Math.max(u[3], b[3])])
   return { bbox: union, bbox_crs: group.records.every((r) => r.bbox_crs === crs) ? crs : 'EPSG:4326' }

@@ -14,10 +14,12 @@ import { geometryFromText, parseGeometry, parseZonalStats } from '../core/zones.
 import { EXPR_TYPES, parseExpr } from '../core/expr.js'
 import { isMosaicMethod, MOSAIC_METHODS } from '../core/mosaic.js'
 import { isStoreUri } from '../core/url.js'
+import { searchRecordOf, searchRequest } from '../input/stac-search.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow } from '../core/request.js'
 
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats', 'expr', 'exprType', 'mosaic', 'groupBy'])
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats', 'expr', 'exprType',
+  'mosaic', 'groupBy', 'stacSearch', 'collections', 'datetime', 'intersects', 'maxItems'])
 
 function fail (key: string, message: Message): never {
   throw new UsageError(words`${option(key)}: ${message}`, { option: key })
@@ -178,6 +180,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.allTouched !== undefined && typeof o.allTouched !== 'boolean') fail('allTouched', `must be true or false, got ${JSON.stringify(o.allTouched)}`)
   if (o.zonalStats !== undefined) o.zonalStats = namedValue('zonalStats', (name) => parseZonalStats(o.zonalStats, name))
   checkExprOptions(o)
+  checkSearchOptions(o)
   try {
     checkWarp(o, { res: option('res'), outSize: option('outSize'), tap: option('tap') })
   } catch (err) {
@@ -195,6 +198,46 @@ function readOptionFile (key: string, path: string): string {
     return readFileSync(path, 'utf8')
   } catch (err) {
     fail(key, `cannot read '${path}': ${unreadable(err)}`)
+  }
+}
+
+/**
+ * --stac-search and the options of its search, checked as its record would be (lib/input/stac-search.ts);
+ * --intersects read from its file. The search's options without --stac-search are refused, not ignored.
+ */
+function checkSearchOptions (o: PipelineOptions): void {
+  if (o.stacSearch === undefined) {
+    for (const key of ['collections', 'datetime', 'intersects', 'maxItems'] as const) if (o[key] !== undefined) fail(key, words`needs ${option('stacSearch')}`)
+    return
+  }
+  if (typeof o.intersects === 'string') {
+    const path = o.intersects
+    o.intersects = optionValue('intersects', () => jsonOf(readOptionFile('intersects', path), path)) as Record<string, unknown>
+  }
+  const checked = (key: string, field: string, value: unknown): void => {
+    if (value !== undefined) optionValue(key, () => searchRequest({ stac_search: 'http://checked/', [field]: value }))
+  }
+  if (typeof o.stacSearch !== 'string') fail('stacSearch', 'must be a URL')
+  optionValue('stacSearch', () => searchRequest({ stac_search: o.stacSearch }))
+  checked('collections', 'collections', o.collections)
+  checked('datetime', 'datetime', o.datetime)
+  checked('intersects', 'intersects', o.intersects)
+  checked('maxItems', 'max_items', o.maxItems)
+  if (o.intersects !== undefined && o.bbox !== undefined) fail('intersects', words`cannot go with ${option('bbox')} (a search has one or the other)`)
+  if (o.bbox !== undefined && o.bboxCrs !== undefined && !/^(EPSG:4326|OGC:CRS84)$/i.test(o.bboxCrs)) {
+    fail('bboxCrs', words`with ${option('stacSearch')}, ${option('bbox')} is the search's longitude/latitude box (EPSG:4326)`)
+  }
+  // --bbox is the search's box: in longitude/latitude.
+  const record = optionValue('bbox', () => searchRequest(searchRecordOf(o)))
+  if (record.body.collections !== undefined) o.collections = record.body.collections as string[]
+  if (record.body.intersects !== undefined) o.intersects = record.body.intersects as Record<string, unknown>
+}
+
+function jsonOf (text: string, path: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new InvalidValue(`'${path}' is not JSON (${(err as Error).message})`)
   }
 }
 
