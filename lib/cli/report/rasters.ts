@@ -1,0 +1,137 @@
+// What the report asks of GDAL: an output's footprint in EPSG:4326 (from a warp's grid, the output's own
+// geotransform, or a failed record's bbox), and a thumbnail: a PNG of at most 256 px made by GDAL, each
+// band stretched between its 2nd and 98th percentiles of valid pixels, nodata (the band's mask) transparent.
+import type { Gdal, Dataset } from '../../raster/gdal.js'
+import { transformBbox } from '../../raster/window.js'
+import type { Bbox } from '../../core/request.js'
+import type { ResultRecord } from '../../core/records.js'
+
+export const THUMBNAIL_PX = 256
+export const STRETCH: [number, number] = [0.02, 0.98]
+
+type Srs = ReturnType<Gdal['SpatialReference']['fromUserInput']>
+
+/** Footprints in EPSG:4326, with the CRSs met kept by their text. */
+export class Footprints {
+  private readonly crs = new Map<string, Srs | null>()
+  private readonly wgs84: Srs
+
+  constructor (private readonly gdal: Gdal) {
+    this.wgs84 = gdal.SpatialReference.fromEPSG(4326)
+  }
+
+  private srs (text: string): Srs | null {
+    let s = this.crs.get(text)
+    if (s === undefined) {
+      try {
+        s = this.gdal.SpatialReference.fromUserInput(text)
+      } catch {
+        s = null
+      }
+      this.crs.set(text, s)
+    }
+    return s
+  }
+
+  /** Bounds in `crs` to EPSG:4326, or undefined when they do not go there. */
+  toWgs84 (bbox: Bbox, crs: string | Srs): Bbox | undefined {
+    const from = typeof crs === 'string' ? this.srs(crs) : crs
+    if (!from) return undefined
+    let b: Bbox
+    try {
+      b = from.isSame(this.wgs84) ? bbox : transformBbox(this.gdal, bbox, from, this.wgs84)
+    } catch {
+      return undefined
+    }
+    return b.every(Number.isFinite) && b[0] <= b[2] && b[1] <= b[3] ? b : undefined
+  }
+
+  /** A record's footprint without opening its output: a warp's grid, or the bbox a failed record asked. */
+  fromRecord (r: ResultRecord): Bbox | undefined {
+    if (r.grid && r.grid.crs && Array.isArray(r.grid.transform) && r.grid.transform.length === 6) {
+      return this.toWgs84(gridBounds(r.grid.transform, r.grid.width, r.grid.height), r.grid.crs)
+    }
+    const asked = r.record as { bbox?: unknown, bbox_crs?: unknown } | undefined
+    if (r.status === 'error' && Array.isArray(asked?.bbox) && asked.bbox.length === 4 && asked.bbox.every((v) => typeof v === 'number')) {
+      const crs = typeof asked.bbox_crs === 'string' ? asked.bbox_crs : r.source?.crs
+      if (crs) return this.toWgs84(asked.bbox as Bbox, crs)
+    }
+    return undefined
+  }
+
+  /** An opened output's footprint. */
+  fromDataset (ds: Dataset): Bbox | undefined {
+    const gt = ds.geoTransform
+    const srs = ds.srs
+    if (!gt || !srs) return undefined
+    const { x, y } = ds.rasterSize
+    return this.toWgs84(gridBounds(gt, x, y), srs)
+  }
+}
+
+export function gridBounds (t: number[], width: number, height: number): Bbox {
+  const xs = [t[0], t[0] + width * t[1], t[0] + height * t[2], t[0] + width * t[1] + height * t[2]]
+  const ys = [t[3], t[3] + width * t[4], t[3] + height * t[5], t[3] + width * t[4] + height * t[5]]
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]
+}
+
+/** The value at fraction p of sorted values (nearest rank). */
+export function quantile (sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))]
+}
+
+/** Values stretched onto 0–255 between the band's percentiles of its valid pixels. */
+export function stretch (values: Float64Array, valid: Uint8Array, out: Uint8Array, range = STRETCH): void {
+  const kept = new Float64Array(values.length)
+  let n = 0
+  for (let i = 0; i < values.length; i++) if (valid[i] !== 0) kept[n++] = values[i]
+  const sorted = kept.subarray(0, n).sort()
+  const lo = quantile(sorted, range[0])
+  const hi = quantile(sorted, range[1])
+  const span = hi > lo ? hi - lo : 1
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.round((values[i] - lo) / span * 255)
+    out[i] = v < 0 ? 0 : v > 255 ? 255 : v
+  }
+}
+
+let seq = 0
+
+/** The PNG thumbnail of an opened output. */
+export function thumbnail (gdal: Gdal, ds: Dataset, px = THUMBNAIL_PX): { png: Buffer, width: number, height: number } {
+  const { x, y } = ds.rasterSize
+  const scale = Math.min(1, px / Math.max(x, y))
+  const w = Math.max(1, Math.round(x * scale))
+  const h = Math.max(1, Math.round(y * scale))
+  const count = ds.bands.count()
+  // Three bands as red, green, blue; fewer as grey (the first). An alpha band is the mask, not a colour.
+  const colour = count >= 3 && ds.bands.get(3).colorInterpretation !== 'Alpha' ? [1, 2, 3] : [1]
+  const alpha = new Uint8Array(w * h).fill(255)
+  const channels: Uint8Array[] = []
+  const options = { buffer_width: w, buffer_height: h, resampling: scale < 1 ? 'Average' : 'NearestNeighbor' }
+  for (const b of colour) {
+    const band = ds.bands.get(b)
+    const values = band.pixels.read(0, 0, x, y, new Float64Array(w * h), options)
+    const mask = band.getMaskBand()
+    const valid = mask ? mask.pixels.read(0, 0, x, y, new Uint8Array(w * h), { buffer_width: w, buffer_height: h }) : new Uint8Array(w * h).fill(255)
+    for (let i = 0; i < valid.length; i++) {
+      if (Number.isNaN(values[i])) valid[i] = 0
+      if (valid[i] === 0) alpha[i] = 0
+    }
+    const out = new Uint8Array(w * h)
+    stretch(values, valid, out)
+    channels.push(out)
+  }
+  const mem = gdal.drivers.get('MEM').create('', w, h, 4, gdal.GDT_Byte)
+  const path = `/vsimem/rasterpipe-report-${process.pid}-${++seq}.png`
+  try {
+    for (let i = 0; i < 3; i++) mem.bands.get(i + 1).pixels.write(0, 0, w, h, channels[Math.min(i, channels.length - 1)])
+    mem.bands.get(4).pixels.write(0, 0, w, h, alpha)
+    mem.bands.get(4).colorInterpretation = 'Alpha'
+    gdal.drivers.get('PNG').createCopy(path, mem).close()
+    return { png: gdal.vsimem.release(path), width: w, height: h }
+  } finally {
+    mem.close()
+  }
+}
