@@ -55,8 +55,8 @@ Options:
   -h, --help              this help
 
 Outputs in s3://, gs://, az:// or at http(s) URLs are read with the credentials
-of the environment, as the run reads its sources. Exit status: 0 written; 2 usage
-error, or a line that is not a result record (named by file and line).
+of the environment, as the run reads its sources. Exit status: 0 written;
+2 usage error, or a line that is not a result record (named by file and line).
 
 Example:
   rasterpipe -o chips --stats run.json inputs.ndjson > records.ndjson
