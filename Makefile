@@ -39,7 +39,7 @@ endif
 STAMP := node_modules/.rasterpipe-setup-node-$(NODE_ID)
 SOURCES := $(shell find lib test fixtures bench -name '*.ts' 2>/dev/null) tsconfig.json
 
-.PHONY: setup build check test demo bench lint clean fixtures
+.PHONY: setup build check test demo bench bench-report lint clean fixtures
 
 setup: $(STAMP)
 
@@ -111,6 +111,11 @@ bench: build
 	  echo "  (sudo apt-get install -y $(BENCH_PY_PACKAGES) to include it)" >&2; \
 	fi
 	node dist/bench/run.js
+
+# `rasterpipe report` over 10,000 records (bench/report.ts): its build time and page size, into bench/RESULTS.md's
+# "Report" section.
+bench-report: build
+	node dist/bench/report.js
 
 lint: $(STAMP)
 	npx tsc -p tsconfig.json --noEmit

@@ -3,7 +3,7 @@
 // (GDAL in this process), where relative outputs are found, and the subcommand's arguments and help.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { esc, scriptJson } from '../lib/cli/report/escape.js'
@@ -14,6 +14,8 @@ import { tilesFor } from '../lib/cli/report/map.js'
 import { locateOutput } from '../lib/cli/report/outputs.js'
 import { INLINE_THUMBNAILS_BUDGET, parseReportArgs, reportHelp, thumbnailPicks } from '../lib/cli/report/command.js'
 import { loadGdal } from '../lib/raster/gdal.js'
+import { tiffGrid } from '../lib/cli/report/geotiff.js'
+import { ROOT } from './support/run.js'
 import type { ResultRecord } from '../lib/core/records.js'
 
 const HOSTILE = '</script><script>alert(1)</script><!-- \u2028 " \' &amp;'
@@ -235,4 +237,26 @@ test('report\'s arguments and help', () => {
   assert.throws(() => parseReportArgs(['--thumbnail', '3']), /did you mean --thumbnails/)
   assert.equal(parseReportArgs(['-h']), 'help')
   for (const line of reportHelp().split('\n')) assert.ok(line.length <= 80, `over 80 columns: ${line}`)
+})
+
+test('an output\'s grid from its GeoTIFF tags is GDAL\'s: every fixture, and undefined where GDAL must read it', () => {
+  const gdal = loadGdal()
+  const dir = join(ROOT, 'fixtures', 'rasters')
+  let read = 0
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name)
+    const ours = tiffGrid(path)
+    const ds = gdal.open(path)
+    const gt = ds.geoTransform
+    const code = ds.srs?.getAuthorityCode(null)
+    const size = ds.rasterSize
+    ds.close()
+    if (!name.endsWith('.tif')) { assert.equal(ours, undefined, name); continue }
+    if (!ours) continue
+    read++
+    assert.deepEqual([ours.width, ours.height], [size.x, size.y], name)
+    assert.equal(ours.crs, `EPSG:${code}`, name)
+    for (let i = 0; i < 6; i++) assert.ok(Math.abs(ours.transform[i] - (gt as number[])[i]) < 1e-9, `${name}: ${ours.transform.join(',')} vs ${(gt as number[]).join(',')}`)
+  }
+  assert.ok(read >= 5, `${read} fixtures read from their tags`)
 })

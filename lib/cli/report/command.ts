@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { UsageError } from '../../core/errors.js'
 import { formatBytes } from '../../core/sizes.js'
 import { printable } from '../../http/redact.js'
-import { loadGdal, type Dataset, type Gdal } from '../../raster/gdal.js'
+import { GdalMissingError, loadGdal, type Dataset, type Gdal } from '../../raster/gdal.js'
 import { keyValue } from '../../run/options.js'
 import { unknownOption } from '../arguments.js'
 import type { CliIo } from '../io.js'
@@ -19,6 +19,7 @@ import type { Footprint } from './map.js'
 import { locateOutput, RemoteOutputs } from './outputs.js'
 import { reportHtml, type HostRow, type PageRecord, type ReportModel, type Thumbnail } from './page.js'
 import { Footprints, thumbnail } from './rasters.js'
+import { tiffGrid } from './geotiff.js'
 
 /** Records the map shows at most; beyond, a sample of them (said on the page). */
 export const MAX_FOOTPRINTS = 10_000
@@ -196,12 +197,18 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
       if (output === undefined || (known && !picks.has(i))) continue
       const place = locateOutput(output, kept[i].from, args.bases)
       if (!place) { notFound++; continue }
-      // A store's output is read (whole) only for a thumbnail; a local one is opened for its footprint too.
-      if (place.remote && !picks.has(i)) continue
+      // A local GeoTIFF's footprint from its tags; GDAL opens the others, and the outputs drawn.
+      if (!place.remote && !bbox.has(i)) {
+        const grid = tiffGrid(place.path)
+        const b = grid && footprints.fromGrid(grid.transform, grid.width, grid.height, grid.crs)
+        if (b) bbox.set(i, b)
+      }
+      // A store's output is read (whole) only for a thumbnail.
+      if (!picks.has(i) && (place.remote || bbox.has(i))) continue
       const opened = await openOutput(gdal, place, remote).catch(() => undefined)
       if (!opened) { notFound++; continue }
       try {
-        if (!known) {
+        if (!bbox.has(i)) {
           const b = footprints.fromDataset(opened.ds)
           if (b) bbox.set(i, b)
         }
@@ -306,6 +313,10 @@ export async function report (argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`rasterpipe: ${printable(err.message)}\nTry 'rasterpipe report --help'.\n`)
+      return 2
+    }
+    if (err instanceof GdalMissingError) {
+      io.stderr.write(`rasterpipe: ${err.message.split('\n').map((line) => printable(line)).join('\n')}\n`)
       return 2
     }
     throw err

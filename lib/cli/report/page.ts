@@ -96,11 +96,11 @@ export function cutRecord (text: string, cap: number, where: string): string {
   return JSON.stringify({ ...kept, ...note })
 }
 
-/** The records' texts for the page, each within its share of RECORDS_BUDGET (at least 240 characters). */
+/** The records' texts for the page, each within its share of RECORDS_BUDGET (at least 200 characters). */
 export function pageRecordTexts (records: PageRecord[], budget = RECORDS_BUDGET): { texts: string[], cut: number } {
   const total = records.reduce((n, r) => n + r.text.length, 0)
   if (total <= budget) return { texts: records.map((r) => r.text), cut: 0 }
-  const cap = Math.max(240, Math.floor(budget / Math.max(1, records.length)))
+  const cap = Math.max(200, Math.floor(budget / Math.max(1, records.length)))
   let cut = 0
   const texts = records.map((r) => {
     if (r.text.length > cap) cut++
@@ -119,6 +119,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 #map{display:flex;gap:12px;align-items:flex-start;flex-wrap:wrap}#map svg{border:1px solid #ccc;background:#f7f9fb;max-width:100%;height:auto}
 .fp{stroke-width:1;fill-opacity:.35;cursor:pointer}.fp:hover,.fp.sel{fill-opacity:.8;stroke:#000;stroke-width:2}
 .s-ok{fill:#2a9d50;stroke:#1b6b35}.s-error{fill:#d62828;stroke:#8a1010}.s-skipped{fill:#e0a800;stroke:#8a6700}
+span.s-ok{color:#2a9d50}span.s-error{color:#d62828}span.s-skipped{color:#e0a800}
 .grat{stroke:#d5dde5;stroke-width:1}.l{font-size:10px;fill:#555}.t{font-size:12px;font-weight:600;fill:#222}
 .tile{opacity:.8}
 #record{flex:1;min-width:320px;max-height:600px;overflow:auto;background:#f4f4f4;border:1px solid #ddd;padding:8px;margin:0;white-space:pre-wrap;word-break:break-all;font-size:12px}
