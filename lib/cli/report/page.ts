@@ -117,7 +117,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;border-radius:6px;padding:6px 12px;min-width:110px}
 .card b{display:block;font-size:20px}.note{color:#666;font-size:13px}
 #map{display:flex;gap:12px;align-items:flex-start;flex-wrap:wrap}#map svg{border:1px solid #ccc;background:#f7f9fb;max-width:100%;height:auto}
-.fp{stroke-width:1;fill-opacity:.35;cursor:pointer}.fp:hover,.fp.sel{fill-opacity:.8;stroke:#000;stroke-width:2}
+.fp{stroke-width:1;fill-opacity:.35;cursor:pointer;vector-effect:non-scaling-stroke}.fp:hover,.fp.sel{fill-opacity:.8;stroke:#000;stroke-width:2}
 .s-ok{fill:#2a9d50;stroke:#1b6b35}.s-error{fill:#d62828;stroke:#8a1010}.s-skipped{fill:#e0a800;stroke:#8a6700}
 span.s-ok{color:#2a9d50}span.s-error{color:#d62828}span.s-skipped{color:#e0a800}
 .grat{stroke:#d5dde5;stroke-width:1}.l{font-size:10px;fill:#555}.t{font-size:12px;font-weight:600;fill:#222}
@@ -146,7 +146,27 @@ const SCRIPT = `
     selected = el && el.classList.contains('fp') ? el : document.querySelector('.fp[data-i="' + i + '"]');
     if (selected) selected.classList.add('sel');
   }
+  // The map: the wheel zooms about the pointer, a drag pans, a double click shows it all again.
+  var svg = document.getElementById('map-svg');
+  var full = svg.getAttribute('viewBox').split(' ').map(Number), vb = full.slice(), drag = null, moved = false;
+  function set(){ svg.setAttribute('viewBox', vb.join(' ')); }
+  function at(ev){ var r = svg.getBoundingClientRect(); return [vb[0] + (ev.clientX - r.left) / r.width * vb[2], vb[1] + (ev.clientY - r.top) / r.height * vb[3]]; }
+  svg.addEventListener('wheel', function(ev){
+    ev.preventDefault();
+    var p = at(ev), k = ev.deltaY < 0 ? 0.8 : 1.25;
+    vb = [p[0] - (p[0] - vb[0]) * k, p[1] - (p[1] - vb[1]) * k, vb[2] * k, vb[3] * k]; set();
+  }, { passive: false });
+  svg.addEventListener('mousedown', function(ev){ drag = [ev.clientX, ev.clientY, vb[0], vb[1]]; moved = false; });
+  window.addEventListener('mousemove', function(ev){
+    if (!drag) return;
+    var r = svg.getBoundingClientRect(), dx = ev.clientX - drag[0], dy = ev.clientY - drag[1];
+    if (Math.abs(dx) + Math.abs(dy) > 3) moved = true;
+    vb[0] = drag[2] - dx / r.width * vb[2]; vb[1] = drag[3] - dy / r.height * vb[3]; set();
+  });
+  window.addEventListener('mouseup', function(){ drag = null; });
+  svg.addEventListener('dblclick', function(){ vb = full.slice(); set(); });
   document.addEventListener('click', function(ev){
+    if (moved) { moved = false; return; }
     var el = ev.target.closest('[data-i]');
     if (!el) return;
     show(Number(el.getAttribute('data-i')), el);
@@ -224,7 +244,7 @@ export function reportHtml (m: ReportModel): string {
     `<h1>${esc(m.title)}</h1><p class="note">Made by rasterpipe report at ${esc(m.generated)}.</p>` +
     summaryHtml(m) +
     `<section><h2>Map of footprints</h2><p class="note">Each output's bounds in EPSG:4326 (longitude, latitude), coloured by status: ` +
-    '<span class="s-ok">■</span> ok, <span class="s-skipped">■</span> skipped, <span class="s-error">■</span> failed. Click one to see its record.</p>' +
+    '<span class="s-ok">■</span> ok, <span class="s-skipped">■</span> skipped, <span class="s-error">■</span> failed. Click one to see its record; the wheel zooms, a drag pans, a double click shows all.</p>' +
     mapNotes.map((n) => `<p class="note">${esc(n)}</p>`).join('') +
     `<div id="map">${mapSvg(m.footprints, m.basemap)}<pre id="record">Click a footprint or a thumbnail.</pre></div></section>` +
     galleryHtml(m) + errorsHtml(m.errors) + chartsHtml(m) +
