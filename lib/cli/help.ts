@@ -15,6 +15,7 @@ const COLUMN = 26
 export const SYNOPSIS = [
   'rasterpipe [options] [input ...]',
   'rasterpipe summarize [--retry-list] [--stats] [records.ndjson ...]',
+  'rasterpipe report [records.ndjson ...] [--stats run.json ...] -o FILE',
   'rasterpipe completion bash|zsh'
 ]
 
@@ -63,6 +64,8 @@ export const EXAMPLES: ReadonlyArray<[string, string]> = [
 export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ['summarize',
     'one summary over many runs\' (shards\') records, or the failed inputs to run again; see rasterpipe summarize --help'],
+  ['report',
+    'an HTML page of runs\' records: footprints on a map, thumbnails, errors, timings; see rasterpipe report --help'],
   ['completion bash|zsh',
     'a completion script made from these options: eval "$(rasterpipe completion bash)" in ~/.bashrc']
 ]
