@@ -13,6 +13,7 @@ import { startServer, type RasterServer } from './support/server.js'
 import { FIXTURES, ROOT, runCli, scratch } from './support/run.js'
 import { makeStacCatalogue, type StacCatalogue } from './support/stac.js'
 import { Chromium, CHROMIUM } from './support/chromium.js'
+import { awsEnv, withS3 } from './support/s3.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 import { Footprints } from '../lib/cli/report/rasters.js'
 import { tiffGrid } from '../lib/cli/report/geotiff.js'
@@ -169,4 +170,34 @@ test('report: a run\'s records and --stats as a page that Chromium draws: footpr
   writeFileSync(join(artifacts, 'report.png'), Buffer.from(shot.data, 'base64'))
   assert.ok(statSync(join(artifacts, 'report.png')).size > 10_000)
   assert.deepEqual(tab.errors, [], 'no console error or exception')
+})
+
+test('report: outputs in s3:// are read with the environment\'s credentials for their thumbnails; without them, none', async () => {
+  await withS3({ buckets: ['results'] }, async (s3) => {
+    const env = awsEnv(s3, ENV)
+    const input = [
+      { url: rasters.url('/rgb-byte-tiled.tif'), window: [0, 0, 256, 256] },
+      { url: rasters.url('/uint16-striped.tif'), window: [0, 0, 128, 128] },
+      { url: rasters.url('/rgb-byte-tiled.tif'), window: [256, 256, 256, 256], dst_crs: 'EPSG:4326' }
+    ].map((l) => JSON.stringify(l)).join('\n') + '\n'
+    const run = await runCli(['--no-progress', '-o', 's3://results/chips'], { stdin: input, env })
+    assert.equal(run.code, 0, run.stderr)
+    for (const r of run.records) assert.match(r.output ?? '', /^s3:\/\/results\/chips\//)
+    const recordsPath = join(dir, 's3-records.ndjson')
+    writeFileSync(recordsPath, run.stdout)
+    const page = join(dir, 's3-report.html')
+    const signed = await runCli(['report', recordsPath, '-o', page], { env })
+    assert.equal(signed.code, 0, signed.stderr)
+    // Each object read once (a GET), for its thumbnail; its footprint from the same bytes.
+    assert.match(signed.stderr, /3 records, 3 footprints, 3 thumbnails\./)
+    for (const r of run.records) assert.equal(s3.stats(`results/${(r.output as string).slice('s3://results/'.length)}`).methods.GET, 1, r.output)
+    const html = readFileSync(page, 'utf8')
+    assert.equal(html.match(/<img src="data:image\/png;base64,/g)?.length, 3)
+    assert.ok(!html.includes(s3.credentials.secretAccessKey) && !html.includes(s3.credentials.accessKeyId), 'no credential on the page')
+    // Without credentials the store refuses: no thumbnail, the warp's footprint from its record alone.
+    const unsigned = await runCli(['report', recordsPath, '-o', page], { env: { ...env, AWS_ACCESS_KEY_ID: 'nobody', AWS_SECRET_ACCESS_KEY: 'wrong' } })
+    assert.equal(unsigned.code, 0, unsigned.stderr)
+    assert.match(unsigned.stderr, /3 records, 1 footprint, 0 thumbnails; 3 outputs not found or not readable \(the first: s3:\/\/results\/chips\/.*403.*\)\./)
+    assert.ok(!unsigned.stderr.includes('wrong'), 'no secret in the message')
+  })
 })

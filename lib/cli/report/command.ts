@@ -167,6 +167,8 @@ export interface ReportResult {
   thumbnails: number
   besideFiles: number
   notFound: number
+  /** Why the first output that could not be read was not. */
+  firstProblem?: string
 }
 
 export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportResult> {
@@ -187,6 +189,7 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
   let inlined = 0
   let beside = 0
   let notFound = 0
+  let firstProblem: string | undefined
   await rm(filesDir, { recursive: true, force: true })
   try {
     for (let i = 0; i < kept.length; i++) {
@@ -196,7 +199,7 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
       const output = typeof r.output === 'string' && r.status !== 'error' ? r.output : undefined
       if (output === undefined || (known && !picks.has(i))) continue
       const place = locateOutput(output, kept[i].from, args.bases)
-      if (!place) { notFound++; continue }
+      if (!place) { notFound++; firstProblem ??= `${output}: not found`; continue }
       // A local GeoTIFF's footprint from its tags; GDAL opens the others, and the outputs drawn.
       if (!place.remote && !bbox.has(i)) {
         const grid = tiffGrid(place.path)
@@ -205,7 +208,7 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
       }
       // A store's output is read (whole) only for a thumbnail.
       if (!picks.has(i) && (place.remote || bbox.has(i))) continue
-      const opened = await openOutput(gdal, place, remote).catch(() => undefined)
+      const opened = await openOutput(gdal, place, remote).catch((err: Error) => { firstProblem ??= `${output}: ${err.message}` })
       if (!opened) { notFound++; continue }
       try {
         if (!bbox.has(i)) {
@@ -239,7 +242,7 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
   const mapNotes: string[] = []
   if (collector.records > kept.length) mapNotes.push(`A sample of ${kept.length} of the ${collector.records} records is shown (drawn at random, the same each time).`)
   const without = kept.length - footprintList.length
-  if (without > 0) mapNotes.push(`${without} of the ${kept.length} records shown have no footprint: failed before an output (without a bbox), output not found${notFound > 0 ? ` (${notFound})` : ''}, or in a store (read only for the thumbnails).`)
+  if (without > 0) mapNotes.push(`${without} of the ${kept.length} records shown have no footprint: failed before an output (without a bbox), output not found or not readable${notFound > 0 ? ` (${notFound})` : ''}, or in a store (read only for the thumbnails).`)
   const galleryNotes = [`${thumbs.length} thumbnail${thumbs.length === 1 ? '' : 's'} of ${kept.filter((k) => k.record.status === 'ok' && k.record.output).length} ok outputs${collector.records > kept.length ? ' in the sample' : ''} (--thumbnails ${args.thumbnails}), spread over the records; each band stretched between its 2nd and 98th percentiles, nodata transparent.`]
   if (beside > 0) galleryNotes.push(`${beside} of them are in ${basename(filesDir)}/ beside the page (past ${formatBytes(INLINE_THUMBNAILS_BUDGET)} inlined): keep that folder with it.`)
   const merged = runs.length > 0 ? mergeStats(runs.map((r) => r.stats)) : undefined
@@ -279,7 +282,7 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
   }
   const html = reportHtml(model)
   await writeFile(args.output, html)
-  return { path: args.output, bytes: Buffer.byteLength(html), records: t.records, footprints: footprintList.length, thumbnails: thumbs.length, besideFiles: beside, notFound }
+  return { path: args.output, bytes: Buffer.byteLength(html), records: t.records, footprints: footprintList.length, thumbnails: thumbs.length, besideFiles: beside, notFound, ...(firstProblem !== undefined ? { firstProblem } : {}) }
 }
 
 let vsiSeq = 0
@@ -308,7 +311,7 @@ export async function report (argv: string[], io: CliIo): Promise<number> {
     const r = await buildReport(args, io)
     io.stderr.write(printable(`rasterpipe report: ${r.path} (${formatBytes(r.bytes)}): ${r.records} record${r.records === 1 ? '' : 's'}, ` +
       `${r.footprints} footprint${r.footprints === 1 ? '' : 's'}, ${r.thumbnails} thumbnail${r.thumbnails === 1 ? '' : 's'}` +
-      (r.besideFiles > 0 ? ` (${r.besideFiles} in its _files/ folder)` : '') + (r.notFound > 0 ? `; ${r.notFound} output${r.notFound === 1 ? '' : 's'} not found` : '') + '.') + '\n')
+      (r.besideFiles > 0 ? ` (${r.besideFiles} in its _files/ folder)` : '') + (r.notFound > 0 ? `; ${r.notFound} output${r.notFound === 1 ? '' : 's'} not found or not readable (the first: ${r.firstProblem ?? '?'})` : '') + '.') + '\n')
     return 0
   } catch (err) {
     if (err instanceof UsageError) {
