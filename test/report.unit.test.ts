@@ -169,9 +169,14 @@ test('stretch: each band between its 2nd and 98th percentiles of valid pixels; i
   assert.equal(out[97], 255)
   assert.equal(out[99], 255)
   assert.equal(out[50], Math.round((50 - 2) / 95 * 255))
+  // Values with fractions (sorted, not counted): the same ranks.
+  const fractions = values.map((v) => v + 0.25)
+  const out2 = new Uint8Array(101)
+  stretch(fractions, valid, out2)
+  assert.deepEqual([...out2.subarray(0, 100)], [...out.subarray(0, 100)])
 })
 
-test('thumbnail: a PNG made by GDAL, nodata transparent, at most 256 px', () => {
+test('thumbnail: a PNG made by GDAL, nodata transparent, at most 256 px', async () => {
   const gdal = loadGdal()
   const dir = mkdtempSync(join(tmpdir(), 'rp-report-unit-'))
   try {
@@ -181,7 +186,7 @@ test('thumbnail: a PNG made by GDAL, nodata transparent, at most 256 px', () => 
     const px = Float32Array.from({ length: 64 * 32 }, (_, i) => (i % 64 < 8 ? -9999 : i % 64))
     band.pixels.write(0, 0, 64, 32, px)
     ds.flush()
-    const t = thumbnail(gdal, ds)
+    const t = await thumbnail(gdal, ds)
     ds.close()
     assert.deepEqual([t.width, t.height], [64, 32])
     gdal.vsimem.set(t.png, '/vsimem/report-unit.png')
@@ -195,7 +200,7 @@ test('thumbnail: a PNG made by GDAL, nodata transparent, at most 256 px', () => 
     assert.equal(grey[63], 255)
     assert.equal(grey[8], 0)
     const big = gdal.drivers.get('MEM').create('', 1000, 500, 3, gdal.GDT_Byte)
-    const b = thumbnail(gdal, big)
+    const b = await thumbnail(gdal, big)
     assert.deepEqual([b.width, b.height], [256, 128])
     big.close()
   } finally {

@@ -25,6 +25,8 @@ import { tiffGrid } from './geotiff.js'
 export const MAX_FOOTPRINTS = 10_000
 /** Base64 bytes of thumbnails inlined into the page; the others go beside it, in NAME_files/. */
 export const INLINE_THUMBNAILS_BUDGET = 1_500_000
+/** Thumbnails made at once: GDAL's reads and PNG encoding on libuv's pool. */
+const THUMBNAIL_JOBS = 4
 
 export function reportHelp (): string {
   return `Usage: rasterpipe report [records.ndjson ...] [--stats run.json ...] -o FILE
@@ -191,52 +193,77 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
   let notFound = 0
   let firstProblem: string | undefined
   await rm(filesDir, { recursive: true, force: true })
-  try {
-    for (let i = 0; i < kept.length; i++) {
-      const r = kept[i].record
-      const known = footprints.fromRecord(r)
-      if (known) bbox.set(i, known)
-      const output = typeof r.output === 'string' && r.status !== 'error' ? r.output : undefined
-      if (output === undefined || (known && !picks.has(i))) continue
-      const place = locateOutput(output, kept[i].from, args.bases)
-      if (!place) { notFound++; firstProblem ??= `${output}: not found`; continue }
-      // A local GeoTIFF's footprint from its tags; GDAL opens the others, and the outputs drawn.
-      if (!place.remote && !bbox.has(i)) {
-        const grid = tiffGrid(place.path)
-        const b = grid && footprints.fromGrid(grid.transform, grid.width, grid.height, grid.crs)
+  // Footprints first (from records, GeoTIFF tags, else GDAL), then the thumbnails, THUMBNAIL_JOBS at once.
+  const unreadable = (output: string, err: Error): undefined => { notFound++; firstProblem ??= `${output}: ${err.message}`; return undefined }
+  const todo: Array<{ i: number, output: string, place: { path: string, remote: boolean } }> = []
+  for (let i = 0; i < kept.length; i++) {
+    const r = kept[i].record
+    const known = footprints.fromRecord(r)
+    if (known) bbox.set(i, known)
+    const output = typeof r.output === 'string' && r.status !== 'error' ? r.output : undefined
+    if (output === undefined || (known && !picks.has(i))) continue
+    const place = locateOutput(output, kept[i].from, args.bases)
+    if (!place) { unreadable(output, new Error('not found')); continue }
+    if (!place.remote && !bbox.has(i)) {
+      const grid = tiffGrid(place.path)
+      const b = grid && footprints.fromGrid(grid.transform, grid.width, grid.height, grid.crs)
+      if (b) bbox.set(i, b)
+    }
+    if (picks.has(i)) todo.push({ i, output, place })
+    else if (!place.remote && !bbox.has(i)) {
+      // Not a GeoTIFF GDAL's tags tell: GDAL opens it for its footprint. A store's output is read only for a thumbnail.
+      const opened = await openOutput(gdal, place, remote).catch((err: Error) => unreadable(output, err))
+      if (!opened) continue
+      try {
+        const b = footprints.fromDataset(opened.ds)
         if (b) bbox.set(i, b)
+      } finally {
+        opened.close()
       }
-      // A store's output is read (whole) only for a thumbnail.
-      if (!picks.has(i) && (place.remote || bbox.has(i))) continue
-      const opened = await openOutput(gdal, place, remote).catch((err: Error) => { firstProblem ??= `${output}: ${err.message}` })
-      if (!opened) { notFound++; continue }
+    }
+  }
+  const made = new Map<number, { png: Buffer, width: number, height: number }>()
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < todo.length) {
+      const { i, output, place } = todo[next++]
+      const opened = await openOutput(gdal, place, remote).catch((err: Error) => unreadable(output, err))
+      if (!opened) continue
       try {
         if (!bbox.has(i)) {
           const b = footprints.fromDataset(opened.ds)
           if (b) bbox.set(i, b)
         }
-        if (picks.has(i)) {
-          const t = thumbnail(gdal, opened.ds)
-          const b64 = t.png.toString('base64')
-          let src: string
-          if (inlined + b64.length <= INLINE_THUMBNAILS_BUDGET) {
-            src = `data:image/png;base64,${b64}`
-            inlined += b64.length
-          } else {
-            await mkdir(filesDir, { recursive: true })
-            const name = `${String(i).padStart(5, '0')}.png`
-            await writeFile(join(filesDir, name), t.png)
-            src = `${basename(filesDir)}/${name}`
-            beside++
-          }
-          thumbs.push({ i, src, width: t.width, height: t.height, caption: basename(output) })
-        }
+        made.set(i, await thumbnail(gdal, opened.ds))
+      } catch (err) {
+        unreadable(output, err as Error)
       } finally {
         opened.close()
       }
     }
+  }
+  try {
+    await Promise.all(Array.from({ length: THUMBNAIL_JOBS }, worker))
   } finally {
     await remote.destroy()
+  }
+  // Inlined in the records' order until the budget is spent, whichever finished first.
+  for (const { i, output } of todo) {
+    const t = made.get(i)
+    if (!t) continue
+    const b64 = t.png.toString('base64')
+    let src: string
+    if (inlined + b64.length <= INLINE_THUMBNAILS_BUDGET) {
+      src = `data:image/png;base64,${b64}`
+      inlined += b64.length
+    } else {
+      await mkdir(filesDir, { recursive: true })
+      const name = `${String(i).padStart(5, '0')}.png`
+      await writeFile(join(filesDir, name), t.png)
+      src = `${basename(filesDir)}/${name}`
+      beside++
+    }
+    thumbs.push({ i, src, width: t.width, height: t.height, caption: basename(output) })
   }
   const footprintList: Footprint[] = [...bbox].map(([i, b]) => ({ i, bbox: b, status: kept[i].record.status }))
   const mapNotes: string[] = []
@@ -289,14 +316,14 @@ let vsiSeq = 0
 
 async function openOutput (gdal: Gdal, place: { path: string, remote: boolean }, remote: RemoteOutputs): Promise<{ ds: Dataset, close: () => void }> {
   if (!place.remote) {
-    const ds = gdal.open(place.path)
+    const ds = await gdal.openAsync(place.path)
     return { ds, close: () => ds.close() }
   }
   const bytes = await remote.read(place.path)
   const path = `/vsimem/rasterpipe-report-in-${process.pid}-${++vsiSeq}${/\.[a-z0-9]+$/i.exec(place.path)?.[0] ?? '.tif'}`
   gdal.vsimem.set(bytes, path)
   try {
-    const ds = gdal.open(path)
+    const ds = await gdal.openAsync(path)
     return { ds, close: () => { ds.close(); try { gdal.vsimem.release(path) } catch { /* released */ } } }
   } catch (err) {
     try { gdal.vsimem.release(path) } catch { /* released */ }

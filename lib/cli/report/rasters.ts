@@ -131,21 +131,54 @@ export function stretch (values: Float64Array, valid: Uint8Array, out: Uint8Arra
   const kept = new Float64Array(Math.ceil(all / every))
   let n = 0
   let seen = 0
-  for (let i = 0; i < values.length; i++) if (valid[i] !== 0 && seen++ % every === 0) kept[n++] = values[i]
-  const sorted = kept.subarray(0, n).sort()
-  const lo = quantile(sorted, range[0])
-  const hi = quantile(sorted, range[1])
-  const span = hi > lo ? hi - lo : 1
+  let integers = true
+  let min = Infinity
+  let max = -Infinity
   for (let i = 0; i < values.length; i++) {
-    const v = Math.round((values[i] - lo) / span * 255)
-    out[i] = v < 0 ? 0 : v > 255 ? 255 : v
+    if (valid[i] === 0 || seen++ % every !== 0) continue
+    const v = values[i]
+    kept[n++] = v
+    if (v < min) min = v
+    if (v > max) max = v
+    if (integers && !Number.isInteger(v)) integers = false
   }
+  const [lo, hi] = integers && max - min < 1 << 20 ? integerQuantiles(kept.subarray(0, n), min, max, range) : sortedQuantiles(kept.subarray(0, n), range)
+  const k = 255 / (hi > lo ? hi - lo : 1)
+  for (let i = 0; i < values.length; i++) {
+    const v = (values[i] - lo) * k + 0.5
+    out[i] = v <= 0 ? 0 : v >= 255 ? 255 : v
+  }
+}
+
+function sortedQuantiles (values: Float64Array, range: [number, number]): [number, number] {
+  const sorted = values.sort()
+  return [quantile(sorted, range[0]), quantile(sorted, range[1])]
+}
+
+/** The same ranks as sortedQuantiles, by counting: whole numbers (8- to 16-bit bands) need no sort. */
+function integerQuantiles (values: Float64Array, min: number, max: number, range: [number, number]): [number, number] {
+  if (values.length === 0) return [NaN, NaN]
+  const counts = new Uint32Array(max - min + 1)
+  for (let i = 0; i < values.length; i++) counts[values[i] - min]++
+  const rank = (p: number): number => Math.min(values.length - 1, Math.max(0, Math.round(p * (values.length - 1))))
+  const at = (r: number): number => {
+    let seen = 0
+    for (let v = 0; v < counts.length; v++) {
+      seen += counts[v]
+      if (seen > r) return v + min
+    }
+    return max
+  }
+  return [at(rank(range[0])), at(rank(range[1]))]
 }
 
 let seq = 0
 
-/** The PNG thumbnail of an opened output. */
-export function thumbnail (gdal: Gdal, ds: Dataset, px = THUMBNAIL_PX): { png: Buffer, width: number, height: number } {
+/**
+ * The PNG thumbnail of an opened output. GDAL's work (reads, PNG encoding) runs on libuv's pool: several
+ * thumbnails at once use the cores the stretch in JavaScript leaves.
+ */
+export async function thumbnail (gdal: Gdal, ds: Dataset, px = THUMBNAIL_PX): Promise<{ png: Buffer, width: number, height: number }> {
   const { x, y } = ds.rasterSize
   const scale = Math.min(1, px / Math.max(x, y))
   const w = Math.max(1, Math.round(x * scale))
@@ -158,9 +191,9 @@ export function thumbnail (gdal: Gdal, ds: Dataset, px = THUMBNAIL_PX): { png: B
   const options = { buffer_width: w, buffer_height: h, resampling: scale < 1 ? 'Average' : 'NearestNeighbor' }
   for (const b of colour) {
     const band = ds.bands.get(b)
-    const values = band.pixels.read(0, 0, x, y, new Float64Array(w * h), options)
+    const values = await band.pixels.readAsync(0, 0, x, y, new Float64Array(w * h), options)
     const mask = band.getMaskBand()
-    const valid = mask ? mask.pixels.read(0, 0, x, y, new Uint8Array(w * h), { buffer_width: w, buffer_height: h }) : new Uint8Array(w * h).fill(255)
+    const valid = mask ? await mask.pixels.readAsync(0, 0, x, y, new Uint8Array(w * h), { buffer_width: w, buffer_height: h }) : new Uint8Array(w * h).fill(255)
     for (let i = 0; i < valid.length; i++) {
       if (Number.isNaN(values[i])) valid[i] = 0
       if (valid[i] === 0) alpha[i] = 0
@@ -176,7 +209,8 @@ export function thumbnail (gdal: Gdal, ds: Dataset, px = THUMBNAIL_PX): { png: B
     mem.bands.get(4).pixels.write(0, 0, w, h, alpha)
     mem.bands.get(4).colorInterpretation = 'Alpha'
     // zlib level 4: a quarter of the default 6's time for 10% more bytes (bench/RESULTS.md, "Report").
-    gdal.drivers.get('PNG').createCopy(path, mem, ['ZLEVEL=4']).close()
+    const png = await gdal.drivers.get('PNG').createCopyAsync(path, mem, ['ZLEVEL=4'])
+    png.close()
     return { png: gdal.vsimem.release(path), width: w, height: h }
   } finally {
     mem.close()
