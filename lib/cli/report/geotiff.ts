@@ -13,7 +13,10 @@ export interface TiffGrid {
   crs: string
 }
 
-const HEAD = 16 * 1024
+/** Bytes read first: a GeoTIFF's first directory and its geo tags lie within them, as GDAL writes it. */
+const HEAD = 4096
+/** One buffer for every file's head (the report reads them one at a time). */
+const head = Buffer.allocUnsafe(HEAD)
 const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 }
 
 export function tiffGrid (path: string): TiffGrid | undefined {
@@ -22,7 +25,7 @@ export function tiffGrid (path: string): TiffGrid | undefined {
     fd = openSync(path, 'r')
     const file = fd
     const read = (offset: number, length: number): Buffer => {
-      const b = Buffer.alloc(length)
+      const b = offset === 0 && length === HEAD ? head : Buffer.allocUnsafe(length)
       const n = readSync(file, b, 0, length, offset)
       return b.subarray(0, n)
     }
@@ -36,19 +39,19 @@ export function tiffGrid (path: string): TiffGrid | undefined {
 
 /** The grid from a reader of the file's bytes. */
 export function parse (read: (offset: number, length: number) => Buffer): TiffGrid | undefined {
-  const head = read(0, HEAD)
-  if (head.length < 16) return undefined
-  const le = head.toString('latin1', 0, 2) === 'II'
-  if (!le && head.toString('latin1', 0, 2) !== 'MM') return undefined
+  const first = read(0, HEAD)
+  if (first.length < 16) return undefined
+  const le = first.toString('latin1', 0, 2) === 'II'
+  if (!le && first.toString('latin1', 0, 2) !== 'MM') return undefined
   const u16 = (b: Buffer, o: number): number => le ? b.readUInt16LE(o) : b.readUInt16BE(o)
   const u32 = (b: Buffer, o: number): number => le ? b.readUInt32LE(o) : b.readUInt32BE(o)
   const u64 = (b: Buffer, o: number): number => Number(le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o))
   const f64 = (b: Buffer, o: number): number => le ? b.readDoubleLE(o) : b.readDoubleBE(o)
-  const magic = u16(head, 2)
+  const magic = u16(first, 2)
   const big = magic === 43
   if (magic !== 42 && !big) return undefined
-  const ifd = big ? u64(head, 8) : u32(head, 4)
-  const at = (offset: number, length: number): Buffer => offset + length <= head.length ? head.subarray(offset, offset + length) : read(offset, length)
+  const ifd = big ? u64(first, 8) : u32(first, 4)
+  const at = (offset: number, length: number): Buffer => offset + length <= first.length ? first.subarray(offset, offset + length) : read(offset, length)
   const countSize = big ? 8 : 2
   const entrySize = big ? 20 : 12
   const count = big ? u64(at(ifd, 8), 0) : u16(at(ifd, 2), 0)
