@@ -158,17 +158,17 @@ test('report: a run\'s records and --stats as a page that Chromium draws: footpr
   assert.equal(parsed.status, clicked.status)
   assert.equal(parsed.output, clicked.output)
 
-  // The wheel zooms the map about the pointer.
-  const before = await tab.evaluate<string>("document.getElementById('map-svg').getAttribute('viewBox')")
-  await tab.send('Input.dispatchMouseEvent', { type: 'mouseWheel', x: target.x, y: target.y, deltaX: 0, deltaY: -100 })
-  const zoomed = await tab.evaluate<string>("document.getElementById('map-svg').getAttribute('viewBox')")
-  assert.ok(Number(zoomed.split(' ')[2]) < Number(before.split(' ')[2]), `${before} → ${zoomed}`)
-
   const shot = await tab.send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true }) as { data: string }
   const artifacts = join(ROOT, 'test', 'artifacts')
   mkdirSync(artifacts, { recursive: true })
   writeFileSync(join(artifacts, 'report.png'), Buffer.from(shot.data, 'base64'))
   assert.ok(statSync(join(artifacts, 'report.png')).size > 10_000)
+
+  // The wheel zooms the map about the pointer.
+  const before = await tab.evaluate<string>("document.getElementById('map-svg').getAttribute('viewBox')")
+  await tab.send('Input.dispatchMouseEvent', { type: 'mouseWheel', x: target.x, y: target.y, deltaX: 0, deltaY: -100 })
+  const zoomed = await tab.evaluate<string>("document.getElementById('map-svg').getAttribute('viewBox')")
+  assert.ok(Number(zoomed.split(' ')[2]) < Number(before.split(' ')[2]), `${before} → ${zoomed}`)
   assert.deepEqual(tab.errors, [], 'no console error or exception')
 })
 

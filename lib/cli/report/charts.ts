@@ -44,7 +44,11 @@ export function bins (values: ArrayLike<number>, count = 30): { lo: number, hi: 
 function fmt (v: number): string {
   if (!Number.isFinite(v)) return '–'
   const a = Math.abs(v)
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(2)
+  // Short enough for an axis label: 1.5M, 12k, 0.004, 2.1e-5.
+  for (const [unit, size] of [['T', 1e12], ['G', 1e9], ['M', 1e6], ['k', 1e4]] as const) {
+    if (a >= size) return `${Math.round(v / (size === 1e4 ? 1e3 : size) * 10) / 10}${unit}`
+  }
+  if (a !== 0 && a < 1e-3) return v.toExponential(1)
   return String(Math.round(v * 1000) / 1000)
 }
 
