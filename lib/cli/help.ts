@@ -65,7 +65,7 @@ export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ['summarize',
     'one summary over many runs\' (shards\') records, or the failed inputs to run again; see rasterpipe summarize --help'],
   ['report',
-    'an HTML page of runs\' records: footprints on a map, thumbnails, errors, timings; see rasterpipe report --help'],
+    'an HTML page of runs\' records (a map of footprints, thumbnails, errors, timings): rasterpipe report --help'],
   ['completion bash|zsh',
     'a completion script made from these options: eval "$(rasterpipe completion bash)" in ~/.bashrc']
 ]
