@@ -32,6 +32,12 @@ export class Chromium {
     const child = spawn(CHROMIUM, ['--headless', '--remote-debugging-port=0', `--user-data-dir=${profile}`, '--no-sandbox',
       '--disable-gpu', '--no-first-run', '--no-default-browser-check', '--disable-extensions', '--hide-scrollbars', 'about:blank'],
     { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+    // A browser that started but could not be reached is killed here: no test holds it to close.
+    const kill = (err: unknown): never => {
+      try { process.kill(-(child.pid as number), 'SIGKILL') } catch { child.kill('SIGKILL') }
+      rmSync(profile, { recursive: true, force: true })
+      throw err
+    }
     const url = await new Promise<string>((resolve, reject) => {
       let text = ''
       child.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -41,12 +47,12 @@ export class Chromium {
       })
       child.once('exit', (code) => reject(new Error(`chromium exited (${code}) before it listened: ${text.slice(-2000)}`)))
       child.once('error', reject)
-    })
+    }).catch(kill)
     const ws = new WebSocket(url)
     await new Promise<void>((resolve, reject) => {
       ws.addEventListener('open', () => resolve(), { once: true })
       ws.addEventListener('error', () => reject(new Error(`cannot connect to ${url}`)), { once: true })
-    })
+    }).catch(kill)
     const c = new Chromium(child, profile, ws)
     ws.addEventListener('message', (ev) => c.onMessage(String(ev.data)))
     return c
