@@ -39,7 +39,7 @@ endif
 STAMP := node_modules/.rasterpipe-setup-node-$(NODE_ID)
 SOURCES := $(shell find lib test fixtures bench -name '*.ts' 2>/dev/null) tsconfig.json
 
-.PHONY: setup build check test demo bench lint clean fixtures
+.PHONY: setup build check test demo bench bench-report lint clean fixtures
 
 setup: $(STAMP)
 
@@ -80,7 +80,17 @@ check: build
 
 # Every test file, several at a time (TEST_JOBS of them; the cores + 1 by default), the longest first:
 # test/support/suite.ts. `make test TEST_JOBS=1` runs them one by one.
+# The report's test opens its page in Debian's chromium: installed here as root when missing (as GDAL is by
+# setup); elsewhere that test is skipped, saying why (under CI=true it fails instead).
 test: build
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "test: installing chromium from Debian packages (test/report.test.ts opens a page in it)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || echo "test: apt-get could not install chromium: test/report.test.ts will be skipped" >&2; \
+	  else \
+	    echo "test: chromium is missing: test/report.test.ts will be skipped (sudo apt-get install -y chromium)" >&2; \
+	  fi; }
 	node dist/test/support/suite.js
 
 demo: build
@@ -101,6 +111,11 @@ bench: build
 	  echo "  (sudo apt-get install -y $(BENCH_PY_PACKAGES) to include it)" >&2; \
 	fi
 	node dist/bench/run.js
+
+# `rasterpipe report` over 10,000 records (bench/report.ts): its build time and page size, into bench/RESULTS.md's
+# "Report" section.
+bench-report: build
+	node dist/bench/report.js
 
 lint: $(STAMP)
 	npx tsc -p tsconfig.json --noEmit

@@ -1,5 +1,5 @@
 // The rasterpipe command's front: the arguments, --help, --version, usage errors (exit 2), and the
-// subcommands (summarize, completion). It loads only what they need; the run (lib/cli/run.ts, with the
+// subcommands (summarize, report, completion). It loads only what they need; the run (lib/cli/run.ts, with the
 // pipeline, undici and GDAL) is imported once the arguments are known good. Exit 0 all ok, 1 any
 // failed, 2 usage.
 import { access, constants, stat } from 'node:fs/promises'
@@ -153,6 +153,10 @@ export async function main (argv: string[], io: CliIo = process as unknown as Cl
   if (argv[0] === 'summarize') {
     const { summarize } = await import('./summarize.js')
     return await summarize(argv.slice(1), io)
+  }
+  if (argv[0] === 'report') {
+    const { report } = await import('./report/command.js')
+    return await report(argv.slice(1), io)
   }
   if (argv[0] === 'completion') {
     const { completion } = await import('./completion.js')

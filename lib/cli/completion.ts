@@ -5,8 +5,9 @@ import { UsageError } from '../core/errors.js'
 import { OPTIONS, namesOf, type OptionSpec } from './option-table.js'
 import type { CliIo } from './io.js'
 
-const SUBCOMMANDS = ['summarize', 'completion']
+const SUBCOMMANDS = ['summarize', 'report', 'completion']
 const SUMMARIZE_OPTIONS = ['--retry-list', '--stats', '--help']
+const REPORT_OPTIONS = ['--output', '--stats', '--thumbnails', '--basemap', '--base', '--title', '--config', '--help']
 
 function shellWords (list: readonly string[]): string {
   return list.join(' ')
@@ -43,6 +44,10 @@ _rasterpipe() {
   if [[ "$prev" == "=" && $COMP_CWORD -ge 2 ]]; then prev="\${COMP_WORDS[COMP_CWORD-2]}"; fi
   if [[ "\${COMP_WORDS[1]}" == completion && $COMP_CWORD -eq 2 ]]; then
     COMPREPLY=($(compgen -W "bash zsh" -- "$cur"))
+    return
+  fi
+  if [[ "\${COMP_WORDS[1]}" == report ]]; then
+    if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${shellWords(REPORT_OPTIONS)}" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
     return
   fi
   if [[ "\${COMP_WORDS[1]}" == summarize ]]; then
@@ -91,6 +96,10 @@ export function zshCompletion (): string {
 _rasterpipe() {
   if [[ \${words[2]} == completion ]]; then
     _arguments '2:shell:(bash zsh)'
+    return
+  fi
+  if [[ \${words[2]} == report ]]; then
+    _arguments '(-o --output)'{-o,--output}'[the page to write]:page:_files' '*--stats[a --stats JSON of a run]:stats:_files' '--thumbnails[thumbnails of N outputs]:count' '--basemap[XYZ tiles behind the map]:template' '*--base[where relative outputs are]:dir:_files -/' '--title[the title of the page]:title' '*--config[KEY=VALUE]:pair' '*:records:_files'
     return
   fi
   if [[ \${words[2]} == summarize ]]; then

@@ -19,6 +19,7 @@ const COLUMN = 26
 export const SYNOPSIS = [
   'rasterpipe [options] [input ...]',
   'rasterpipe summarize [--retry-list] [--stats] [records.ndjson ...]',
+  'rasterpipe report [records.ndjson ...] [--stats run.json ...] -o FILE',
   'rasterpipe completion bash|zsh'
 ]
 
@@ -67,6 +68,8 @@ export const EXAMPLES: ReadonlyArray<[string, string]> = [
 export const SUBCOMMANDS: ReadonlyArray<[string, string]> = [
   ['summarize',
     'one summary over many runs\' (shards\') records, or the failed inputs to run again; see rasterpipe summarize --help'],
+  ['report',
+    'an HTML page of runs\' records (a map of footprints, thumbnails, errors, timings): rasterpipe report --help'],
   ['completion bash|zsh',
     'a completion script made from these options: eval "$(rasterpipe completion bash)" in ~/.bashrc']
 ]

@@ -11,6 +11,7 @@ import { LineSplitter } from '../input/lines.js'
 import { rasterPipeline, type RasterPipeline } from '../run/pipeline.js'
 import { isGuardedFault } from '../http/guard.js'
 import { Progress } from './progress.js'
+import { countLines } from './count-lines.js'
 import { Summary } from './summary.js'
 import { removeNow } from '../core/tempdir.js'
 import { printable, printableJson } from '../http/redact.js'
@@ -88,6 +89,9 @@ export async function runCommand (config: CliConfig, io: CliIo): Promise<number>
 }
 
 async function run (config: CliConfig, io: CliIo): Promise<number> {
+  // Input files' lines counted first, on their bytes, before the run holds anything: the total for
+  // --progress's ETA (stdin has none).
+  const lines = config.progress ? await countLines(config.inputs) : undefined
   let pipeline: RasterPipeline
   try {
     pipeline = rasterPipeline(config.options)
@@ -106,6 +110,8 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
 
   const summary = new Summary()
   const progress = config.progress ? new Progress(io.stderr) : undefined
+  // Under --shard K/N, this run's share of the input's lines.
+  if (progress && lines !== undefined) progress.expect(Math.ceil(lines / (pipeline.options.shard?.count ?? 1)))
   const log = (text: string): void => {
     // -q: per-record errors, warnings and notes are the records' business; only a failed run speaks.
     if (config.quiet) return

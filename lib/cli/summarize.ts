@@ -58,16 +58,17 @@ async function * linesOf (name: string, io: CliIo): AsyncGenerator<string> {
   yield * createInterface({ input: stream, crlfDelay: Infinity })
 }
 
-function asRecord (text: string, where: string): ResultRecord {
+/** A line of result records as a record, or refused naming where it is (report.ts reads them too). */
+export function asRecord (text: string, where: string, refuse: (message: string) => never = fail): ResultRecord {
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch (err) {
-    fail(`${where}: not a result record (invalid JSON: ${(err as Error).message})`)
+    refuse(`${where}: not a result record (invalid JSON: ${(err as Error).message})`)
   }
   const r = value as ResultRecord
   if (r === null || typeof r !== 'object' || typeof r.line !== 'number' || !['ok', 'error', 'skipped'].includes(r.status)) {
-    fail(`${where}: not a result record (one has "line" and "status"): ${text.slice(0, 80)}`)
+    refuse(`${where}: not a result record (one has "line" and "status"): ${text.slice(0, 80)}`)
   }
   r.bytes ??= 0
   r.ms ??= {}
@@ -208,17 +209,18 @@ function shardProblems (all: StatsJson[]): string[] {
   return problems
 }
 
-async function readStats (names: string[]): Promise<StatsJson[]> {
-  if (names.length === 0 || names.includes('-')) fail('--stats reads files: name the --stats JSON files of the runs')
+/** --stats files read and checked (report.ts reads them too). */
+export async function readStats (names: string[], refuse: (message: string) => never = fail): Promise<StatsJson[]> {
+  if (names.length === 0 || names.includes('-')) refuse('--stats reads files: name the --stats JSON files of the runs')
   return await Promise.all(names.map(async (name) => {
     let value: StatsJson
     try {
       value = JSON.parse(await readFile(name, 'utf8')) as StatsJson
     } catch (err) {
-      fail(`--stats: cannot read '${name}': ${unreadable(err)}`)
+      refuse(`--stats: cannot read '${name}': ${unreadable(err)}`)
     }
     if (value === null || typeof value !== 'object' || typeof value.records !== 'number' || typeof value.errors !== 'object') {
-      fail(`--stats: '${name}' is not a --stats file (one has "records" and "errors")`)
+      refuse(`--stats: '${name}' is not a --stats file (one has "records" and "errors")`)
     }
     return value
   }))
