@@ -192,6 +192,22 @@ export async function pointsBench (s: Section): Promise<string[]> {
   const blocksUnder = under.reduce((n, u) => n + u.blocks, 0)
   const bytesUnder = under.reduce((n, u) => n + u.bytes, 0)
 
+  /**
+   * The server's requests and body bytes for the COGs. It counts a HEAD as if it sent the file (Node sends
+   * no body; test/support/server.ts adds the length all the same), and GDAL's /vsicurl/ opens with one HEAD
+   * (for the size; seen with CPL_CURL_VERBOSE=YES): so each contender's requests without a Range are
+   * checked to be the `heads` expected per COG, and that many files' sizes taken out of the bytes.
+   */
+  const counted = (heads: number): { requests: number, sent: number } => {
+    let sent = server.totalBytes()
+    cogs.forEach((c, i) => {
+      const st = server.stats(`/points-${i}.tif`)
+      const unranged = st.requests - st.ranges.length
+      if (unranged !== heads) throw new Error(`points: ${unranged} request(s) without a single Range to ${c.url}, ${heads} expected: the bytes cannot be told apart`)
+      sent -= heads * sizes[i]
+    })
+    return { requests: server.totalRequests(), sent }
+  }
   const concurrency = s.concurrency
   const rasterpipe = (c: number) => async (): Promise<Measure> => {
     const stats = join(dir, 'stats.json')
@@ -203,7 +219,7 @@ export async function pointsBench (s: Section): Promise<string[]> {
     try {
       t = await timed(process.execPath, [join(ROOT, 'bin', 'rasterpipe'), '-c', String(c), '--stats', stats, '--no-progress'], input, {}, fd)
     } finally { closeSync(fd) }
-    const m = { ...t, requests: server.totalRequests(), sent: server.totalBytes() }
+    const m = { ...t, ...counted(0) }
     const json = JSON.parse(readFileSync(stats, 'utf8')) as StatsJson
     if (json.failed > 0) throw new Error(`rasterpipe: ${json.failed} records failed: ${JSON.stringify(json.errors)}`)
     const records = new Map<string, Values>()
@@ -222,7 +238,7 @@ export async function pointsBench (s: Section): Promise<string[]> {
     server.reset()
     // One process per COG, its points on stdin; `exec`: the shell is gone before GDAL starts.
     const t = await timed('xargs', ['-P', String(p), '-L', '1', 'sh', '-c', 'exec gdallocationinfo -valonly -geoloc "/vsicurl/$0" < "$1" > "$2"'], input, VSICURL_ENV)
-    const m = { ...t, requests: server.totalRequests(), sent: server.totalBytes() }
+    const m = { ...t, ...counted(1) }
     cogs.forEach((cog, i) => {
       const got = parseLocationInfo(readFileSync(outs[i], 'utf8'), cog.points.length, cog.kind.bands)
       const values: Values = got.map((g) => g && g.map((v) => cog.kind.nodata !== null && Number(v) === cog.kind.nodata ? null : cog.kind.dtype === 'Float32' ? Math.fround(Number(v)) : Number(v)))
@@ -254,7 +270,8 @@ export async function pointsBench (s: Section): Promise<string[]> {
     `one process per COG with all its points on stdin, with \`${Object.entries(VSICURL_ENV).map(([k, v]) => `${k}=${v}`).join('`, `')}\`.`, '',
     `Every run's values (all ${nPoints.toLocaleString('en')}) are checked against gdallocationinfo's on the local files; a mismatch stops the ` +
     `section. ${s.runs} run(s) per contender, in turns rotated each repetition; medians. CPU: user + system of the contender and its ` +
-    'children (GNU time); the server\'s is not in it. "blocks under the points": each COG\'s head (header and directories, as ' +
+    'children (GNU time); the server\'s is not in it. Requests include gdallocationinfo\'s HEAD (one a process: /vsicurl/ asks ' +
+    'the size); MB sent are the bodies\' bytes (the loopback server counts a HEAD as the whole file: taken out here). "blocks under the points": each COG\'s head (header and directories, as ' +
     `laid out in the file) and the distinct blocks holding its points, ${blocksUnder} in all, one request each: what range reads ` +
     'cannot go under (requests can, where one request carries adjacent blocks).', '']
   for (const net of conditions) {
