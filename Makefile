@@ -96,9 +96,15 @@ test: build
 demo: build
 	node dist/fixtures/demo.js
 
+# The bench's "10,000 points across 100 COGs" section alone (against gdallocationinfo /vsicurl/), into
+# bench/RESULTS-points.md.
+.PHONY: bench-points
+bench-points: build
+	node dist/bench/run.js --only points --out bench/RESULTS-points.md
+
 # The bench's Python peer (the seed article's pipeline) needs rasterio, aiohttp, tqdm and click: from Debian's
 # packages, for /usr/bin/python3, installed here as root (as GDAL is by setup); otherwise that peer is skipped.
-# BENCH_QUICK=1 make bench: one run of fewer records, the peers only, into bench/RESULTS-quick.md.
+# BENCH_QUICK=1 make bench: one run of fewer records, the peers and the points only, into bench/RESULTS-quick.md.
 BENCH_PY_PACKAGES := python3-rasterio python3-aiohttp python3-tqdm python3-click
 bench: build
 	@for py in /usr/bin/python3 python3; do $$py -c 'import rasterio, aiohttp, tqdm, click' 2>/dev/null && exit 0; done; \

@@ -23,14 +23,14 @@ export interface Run { wall: number, cpu: number | null, outDir: string, stats?:
 
 export interface Contender { name: string, run: (work: string, jobs: Job[], concurrency: number, co: string[]) => Promise<Run> }
 
-/** Runs `cmd` with `input` on stdin; wall seconds, and CPU seconds when GNU time can count them. */
-export async function timed (cmd: string, args: string[], input: string, env: Record<string, string> = {}): Promise<{ wall: number, cpu: number | null }> {
+/** Runs `cmd` with `input` on stdin (its stdout into `stdout`, a file descriptor, if given); wall seconds, and CPU seconds when GNU time can count them. */
+export async function timed (cmd: string, args: string[], input: string, env: Record<string, string> = {}, stdout?: number): Promise<{ wall: number, cpu: number | null }> {
   const [file, argv] = TIME ? [TIME, ['-f', '@cpu %U %S', cmd, ...args]] : [cmd, args]
   const t0 = performance.now()
-  const child = spawn(file, argv, { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, ...env } })
+  const child = spawn(file, argv, { stdio: ['pipe', stdout ?? 'ignore', 'pipe'], env: { ...process.env, ...env } })
   let stderr = ''
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  child.stdin.end(input)
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  child.stdin?.end(input)
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   const wall = (performance.now() - t0) / 1000
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`)

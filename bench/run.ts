@@ -5,8 +5,9 @@
 //
 //   node dist/bench/run.js [--runs N] [--quick] [--only NAME,...] [--out FILE]
 //
-// NAME: peers, cpu (CPU per record and fixed cost), seed (the seed article's batch), latency, cog, memory,
-// encoding. --quick (or BENCH_QUICK=1): one run, fewer records, the peer comparison only (unless --only
+// NAME: peers, cpu (CPU per record and fixed cost), seed (the seed article's batch), points (10,000 points
+// across 100 COGs against gdallocationinfo), latency, cog, memory, encoding. --quick (or BENCH_QUICK=1):
+// one run, fewer records, the peer comparison and the points (2,000 across 20 COGs) only (unless --only
 // says otherwise), for trying; its report goes to bench/RESULTS-quick.md unless --out says otherwise.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -21,6 +22,7 @@ import { makeBatchFiles, makeNoisyTiff, servedFiles } from './data.js'
 import { article, baseline, checkOutputs, pythonForArticle, rasterpipe, timed, vsicurl, xargs, type Contender, type Job, type Run } from './contenders.js'
 import { floorOf, gdalCpu, sourceBytes, type SourceBytes } from './floor.js'
 import { perRecord } from './per-record.js'
+import { pointsBench } from './points.js'
 import { seedBatch } from './seed.js'
 import { median } from './stats.js'
 import { load, rotated as rotatedRuns } from './turns.js'
@@ -38,7 +40,7 @@ const { values } = parseArgs({
 const QUICK = values.quick === true
 const RUNS = Number(values.runs ?? (QUICK ? 1 : 3))
 const OUT = values.out ?? join(ROOT, 'bench', QUICK ? 'RESULTS-quick.md' : 'RESULTS.md')
-const only = values.only ? new Set(values.only.split(',')) : QUICK ? new Set(['peers']) : null
+const only = values.only ? new Set(values.only.split(',')) : QUICK ? new Set(['peers', 'points']) : null
 const want = (name: string): boolean => !only || only.has(name)
 const CONCURRENCY = 16
 /** The creation options every contender writes with: rasterpipe's defaults for GTiff. */
@@ -179,6 +181,7 @@ async function main (): Promise<void> {
     const section = { work, server, runs: RUNS, quick: QUICK, concurrency: CONCURRENCY, co: CO }
     if (want('cpu')) report.push(...await perRecord(section))
     if (want('seed')) report.push(...await seedBatch(section))
+    if (want('points')) report.push(...await pointsBench(section))
     if (want('encoding')) {
       const encoding = join(work, 'encoding.md')
       execFileSync(process.execPath, [fileURLToPath(new URL('./encoding.js', import.meta.url)), '--out', encoding], { stdio: ['ignore', 'ignore', 'inherit'] })
