@@ -46,3 +46,23 @@ export function storeOf (text: string): StoreScheme | undefined {
 export function localPath (text: string): string {
   return classifyUrl(text).kind === 'file' ? fileURLToPath(text) : resolve(text)
 }
+
+/**
+ * A proxy address as curl takes it: `[http[s]://][user[:password]@]host[:port]`; without a scheme,
+ * http; an http proxy without a port, 1080 (curl's default; an https proxy's is 443). Throws an Error
+ * saying why the text is not one (its message never holds the text itself).
+ */
+export function proxyAddress (value: string): URL {
+  const text = value.trim()
+  let url: URL
+  try {
+    url = new URL(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(text) ? text : `http://${text}`)
+  } catch {
+    throw new Error('not a proxy address (host[:port], or http://[user:password@]host[:port])')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`a ${url.protocol.slice(0, -1)} proxy is not supported (http:// and https:// only)`)
+  if (url.hostname === '') throw new Error('not a proxy address (host[:port], or http://[user:password@]host[:port])')
+  const port = /^(?:[a-zA-Z][a-zA-Z0-9+.-]*:\/\/)?(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*)(:\d*)?/.exec(text)?.[1]
+  if (url.protocol === 'http:' && (port === undefined || port === ':')) url.port = '1080'
+  return url
+}

@@ -7,6 +7,7 @@ import { BlockList, isIP } from 'node:net'
 import type { Dispatcher } from 'undici'
 import { UsageError } from '../core/errors.js'
 import { option, words, type Message } from '../core/words.js'
+import { proxyAddress } from '../core/url.js'
 import { redactUrl, type Secrets } from './redact.js'
 import { Dispatcher as DispatcherBase } from './undici.js'
 
@@ -54,26 +55,6 @@ export function resolveProxies (o: ProxyOptions, secrets: Secrets, env: NodeJS.P
   if (!http && !https) return undefined
   const list = o.noProxy ?? fromEnv(env, ['no_proxy', 'NO_PROXY'])?.value ?? ''
   return { ...(http ? { http } : {}), ...(https ? { https } : {}), bypass: noProxyMatcher(list) }
-}
-
-/**
- * A proxy address as curl takes it: `[http[s]://][user[:password]@]host[:port]`; without a scheme,
- * http; an http proxy without a port, 1080 (curl's default; an https proxy's is 443). Throws an Error
- * saying why the text is not one (its message never holds the text itself).
- */
-export function proxyAddress (value: string): URL {
-  const text = value.trim()
-  let url: URL
-  try {
-    url = new URL(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(text) ? text : `http://${text}`)
-  } catch {
-    throw new Error('not a proxy address (host[:port], or http://[user:password@]host[:port])')
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`a ${url.protocol.slice(0, -1)} proxy is not supported (http:// and https:// only)`)
-  if (url.hostname === '') throw new Error('not a proxy address (host[:port], or http://[user:password@]host[:port])')
-  const port = /^(?:[a-zA-Z][a-zA-Z0-9+.-]*:\/\/)?(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*)(:\d*)?/.exec(text)?.[1]
-  if (url.protocol === 'http:' && (port === undefined || port === ':')) url.port = '1080'
-  return url
 }
 
 /** A proxy option's or variable's URL; its password (and the Proxy-Authorization made of it) joins `secrets`. */

@@ -6,7 +6,7 @@ import type { PipelineInput } from '../core/options.js'
 import { RecordError, UsageError } from '../core/errors.js'
 import { InvalidValue, parseHeaders } from '../core/request.js'
 import { s3Endpoint } from '../store/s3.js'
-import { proxyAddress } from '../http/proxy.js'
+import { proxyAddress } from '../core/url.js'
 import { unreadable } from '../core/words.js'
 import { OWN_CONFIG } from '../raster/gdal.js'
 
@@ -124,7 +124,7 @@ function readable (path: string, name: string): string {
 }
 
 /**
- * A proxy as libcurl takes it (http/proxy.ts's proxyAddress: no port means 1080). Credentials from
+ * A proxy as libcurl takes it (core/url.ts's proxyAddress: no port means 1080). Credentials from
  * GDAL_HTTP_PROXYUSERPWD go into the URL (the net part keeps them secret).
  */
 function proxyUrl (value: string, name: string, userpwd: string | undefined): string {
