@@ -193,20 +193,17 @@ export async function pointsBench (s: Section): Promise<string[]> {
   const bytesUnder = under.reduce((n, u) => n + u.bytes, 0)
 
   /**
-   * The server's requests and body bytes for the COGs. It counts a HEAD as if it sent the file (Node sends
-   * no body; test/support/server.ts adds the length all the same), and GDAL's /vsicurl/ opens with one HEAD
-   * (for the size; seen with CPL_CURL_VERBOSE=YES): so each contender's requests without a Range are
-   * checked to be the `heads` expected per COG, and that many files' sizes taken out of the bytes.
+   * The server's requests and body bytes for the COGs. GDAL's /vsicurl/ opens with one HEAD (for the size;
+   * seen with CPL_CURL_VERBOSE=YES), which sends no body: each contender's requests without a Range are
+   * checked to be the `heads` expected per COG, so that no whole-file GET hides among them.
    */
   const counted = (heads: number): { requests: number, sent: number } => {
-    let sent = server.totalBytes()
     cogs.forEach((c, i) => {
       const st = server.stats(`/points-${i}.tif`)
       const unranged = st.requests - st.ranges.length
-      if (unranged !== heads) throw new Error(`points: ${unranged} request(s) without a single Range to ${c.url}, ${heads} expected: the bytes cannot be told apart`)
-      sent -= heads * sizes[i]
+      if (unranged !== heads) throw new Error(`points: ${unranged} request(s) without a single Range to ${c.url}, ${heads} expected`)
     })
-    return { requests: server.totalRequests(), sent }
+    return { requests: server.totalRequests(), sent: server.totalBytes() }
   }
   const concurrency = s.concurrency
   const rasterpipe = (c: number) => async (): Promise<Measure> => {
@@ -271,7 +268,7 @@ export async function pointsBench (s: Section): Promise<string[]> {
     `Every run's values (all ${nPoints.toLocaleString('en')}) are checked against gdallocationinfo's on the local files; a mismatch stops the ` +
     `section. ${s.runs} run(s) per contender, in turns rotated each repetition; medians. CPU: user + system of the contender and its ` +
     'children (GNU time); the server\'s is not in it. Requests include gdallocationinfo\'s HEAD (one a process: /vsicurl/ asks ' +
-    'the size); MB sent are the bodies\' bytes (the loopback server counts a HEAD as the whole file: taken out here). "blocks under the points": each COG\'s head (header and directories, as ' +
+    'the size); MB sent are the bodies\' bytes (a HEAD sends none). "blocks under the points": each COG\'s head (header and directories, as ' +
     `laid out in the file) and the distinct blocks holding its points, ${blocksUnder} in all, one request each: what range reads ` +
     'cannot go under (requests can, where one request carries adjacent blocks).', '']
   for (const net of conditions) {

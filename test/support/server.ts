@@ -205,6 +205,11 @@ export async function startServer (root?: string): Promise<RasterServer> {
 
   /** Sends bytes `start` to `end - 1` of a body, counting each byte as it is handed to the response. */
   function send (res: ServerResponse, s: PathStats, body: Body, start = 0, end = body.size): void {
+    // A HEAD's answer has no body (Node would drop one): nothing sent, nothing counted.
+    if (res.req.method === 'HEAD') {
+      res.end()
+      return
+    }
     if (api.bandwidth <= 0 && body.stream && end > start) {
       // The client may have gone already (a run killed by a test's signal): nothing to send, no file to open.
       if (res.destroyed) return
