@@ -134,6 +134,8 @@ export interface PointsPlan {
   blockBands?: readonly number[]
   /** The largest read's pixel bytes (all bands, and the mask): what is held at once. */
   bytes: number
+  /** A stack's warped part: the level its warp is pinned to (the reads are its footprints at full resolution). */
+  overview?: Overview
 }
 
 /** Zonal statistics: the window the geometry's bounds cover (null: none of the raster), read whole. */
@@ -146,6 +148,8 @@ export interface ZonalPlan {
   blockBands?: readonly number[]
   /** One band's pixel bytes of the window, its mask's and the zone's. */
   bytes: number
+  /** A stack's warped part: the level its warp is pinned to (the window is its footprint at full resolution). */
+  overview?: Overview
 }
 
 /** What open decided: how GDAL will make the record's pixels (lib/raster/plan.ts gives the arguments). */

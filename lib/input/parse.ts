@@ -2,6 +2,7 @@
 // command-line defaults. Anything wrong becomes an error record (stage `input`) naming the line.
 import { RecordError } from '../core/errors.js'
 import { makeJob, type Asked, type Job } from '../core/job.js'
+import type { StackSource } from '../core/records.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import type { PipelineOptions } from '../core/options.js'
 import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow, type WindowRequest } from '../core/request.js'
@@ -119,15 +120,18 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     // A values record reads its points or zone only: no window, no file (a window as well is a record of its own).
     const field = points ? 'points' : 'geometry'
     if (points && zone) throw new InvalidValue('a record has "points" or "geometry", not both')
-    if (sources) throw new InvalidValue(`"${field}" on a multi-source record ("urls") is not supported yet`)
     for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
+      // A stack's window or bbox says its grid's extent, as for a stack's output (lib/raster/stack-values.ts).
+      if (sources && (key === 'window' || key === 'bbox')) continue
       if (fields[key] !== undefined) throw new InvalidValue(`"${field}" and "${key}" cannot be used together: a ${field} record writes no file (give the window a record of its own)`)
     }
-    // Band math sampled at points or summarised by zones is issue 25's next step: refused, not ignored.
-    if (fields.expr !== undefined || options.expr !== undefined) throw new InvalidValue(words`"${field}" with band math ("expr" or ${option('expr')}) is not supported yet`)
     if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"${field}" cannot be used with a warp or ${option('outSize')}: a ${field} record writes no file`)
     if (points) job.points = points
     if (zone) job.zone = zone
+    if (sources) job.parts = partsOf(job, sources)
+    // Band math at the points or in the zone: one value (or statistics) per expression (lib/raster/expr-values.ts).
+    const values = exprField(fields.expr, options, sources)
+    if (values) job.expr = values
     return
   }
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.
@@ -136,19 +140,22 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   // A stack's grid is its finest source's, known only once open, unless out_size gives it.
   const [w, h] = r.outSize ?? (r.bbox || isWarp(r) || sources ? [0, 0] : [r.window.width, r.window.height])
   checkPixels(w, h, options.maxPixels)
-  if (sources) {
-    job.parts = sources.map((source, index) => {
-      // The entry's own headers on top of the record's, for this source alone.
-      const headers = source.headers ? { ...job.headers, ...source.headers } : job.headers
-      return makeJob({ line: job.line, url: source.url, request: { ...job.request }, headers, stackSource: { ...source, index } })
-    })
-  }
+  if (sources) job.parts = partsOf(job, sources)
   const expr = exprField(fields.expr, options, sources)
   if (expr) job.expr = expr
   const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id, job.expr)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
+}
+
+/** A multi-source record's jobs, one per source. */
+function partsOf (job: Draft, sources: readonly StackSource[]): Job[] {
+  return sources.map((source, index) => {
+    // The entry's own headers on top of the record's, for this source alone.
+    const headers = source.headers ? { ...job.headers, ...source.headers } : job.headers
+    return makeJob({ line: job.line, url: source.url, request: { ...job.request }, headers, stackSource: { ...source, index } })
+  })
 }
 
 /** The record's points (or --points for a record without), in `points_crs` (or --points-crs). */

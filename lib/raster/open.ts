@@ -20,6 +20,7 @@ import { option, words } from '../core/words.js'
 import { driverByMagic, readHead } from './magic.js'
 import { planPoints } from './points.js'
 import { planZonal } from './zonal.js'
+import { planStackValues } from './stack-values.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -49,7 +50,10 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
   // A multi-source record opens each of its sources and plans them onto one grid (lib/raster/stack.ts).
   return (job) => gdalCalls.run(async () => {
     if (!job.parts) return await openStage(job)
-    checkMemory(job, await openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource))
+    const stack = await openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource)
+    // Points or a zone on the stack's grid: each source planned to read only what they need.
+    if (job.points || job.zone) job.plan = await planStackValues({ gdal, crs, maxPixels }, job, stack)
+    checkMemory(job, job.plan ?? stack)
   })
 
   /** Opens a record's local copy and learns its shape. */

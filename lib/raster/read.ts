@@ -5,8 +5,7 @@ import { RecordError } from '../core/errors.js'
 import type { Gdal } from './gdal.js'
 import { releaseLease, type Job } from '../core/job.js'
 import { translateArgs } from './plan.js'
-import { readPoints } from './points.js'
-import { readZonal } from './zonal.js'
+import { readValues } from './read-values.js'
 import type { Slots } from '../core/slots.js'
 import type { MemoryBudget } from '../core/budget.js'
 
@@ -29,15 +28,13 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
     }
     if (plan.kind === 'points' || plan.kind === 'zonal') {
-      const source = job.opened?.dataset
-      const zone = job.zone
-      if (!source) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
+      if (!job.parts && !job.opened?.dataset) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
       try {
-        // Straight from the source (points read by read, each within one block; a zone's window): no VRT, no output file.
-        job.written = plan.kind === 'points'
-          ? { warnings: [], values: await ctx.gdalCalls.run(() => readPoints(source, plan)) }
-          : { warnings: [], zonal: await ctx.gdalCalls.run(() => readZonal(ctx.gdal, source, plan, zone as NonNullable<typeof zone>)) }
+        // Straight from the source (points read by read, each within one block; a zone's window), a
+        // stack's from each of its sources: no VRT, no output file (lib/raster/read-values.ts).
+        job.written = { warnings: [], ...await ctx.gdalCalls.run(() => readValues(ctx.gdal, job)) }
       } catch (err) {
+        if (err instanceof RecordError) throw err
         throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
       } finally {
         releaseLease(job)

@@ -114,7 +114,8 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
     grid = { crs: finest.opened.source.crs, transform: [g[0] + window.col * g[1], g[1], 0, g[3] + window.row * g[5], 0, g[5]], width: window.width, height: window.height }
     gridSrs = finest.srs
   }
-  if (grid.width * grid.height > ctx.maxPixels) throw tooManyPixels(grid.width, grid.height, ctx.maxPixels, 'open')
+  // Points and zones read only their pixels of the grid (lib/raster/stack-values.ts judges the zone's window).
+  if (!job.points && !job.zone && grid.width * grid.height > ctx.maxPixels) throw tooManyPixels(grid.width, grid.height, ctx.maxPixels, 'open')
   const plan: StackPlan = { kind: 'stack', grid, bytes: 0 }
   job.plan = plan
 
@@ -123,7 +124,7 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
     await planSource(ctx, p, grid, gridSrs, r)
   })
   // Band math writes bands of its own, with one nodata: the sources' may differ then.
-  if (ctx.oneNodata && !job.expr) await checkOneNodata(placed.map((p) => p.part), parts.length)
+  if (ctx.oneNodata && !job.expr && !job.points && !job.zone) await checkOneNodata(placed.map((p) => p.part), parts.length)
   plan.bytes = placed.reduce((sum, p) => sum + (p.part.plan?.bytes ?? 0), 0)
   return plan
 }

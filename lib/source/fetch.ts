@@ -319,10 +319,10 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
     try {
       if (plan.kind === 'points') {
         // Point samples read only the blocks under them (lib/raster/points.ts), each once.
-        wanted = planPointBlocks(sparse.info, plan.reads, plan.blockBands ?? plan.bands)
+        wanted = planPointBlocks(sparse.info, plan.reads, plan.blockBands ?? plan.bands, plan.overview)
       } else if (plan.kind === 'zonal') {
         // A zone reads its window at full resolution (lib/raster/zonal.ts).
-        wanted = plan.window ? planBlocks(sparse.info, plan.window, plan.blockBands ?? plan.bands) : []
+        wanted = plan.window ? planBlocks(sparse.info, plan.window, plan.blockBands ?? plan.bands, plan.overview) : []
       } else {
         // A warp reads the source under its output's footprint (lib/raster/warp.ts), not the window.
         const footprint = plan.kind === 'warp' ? plan.footprint : undefined
