@@ -11,6 +11,7 @@ import { useServer } from './support/context.js'
 import { FIXTURES, runCli } from './support/run.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 import { makeNoisyTiff } from '../bench/data.js'
+import { locationInfo } from './support/gdal-values.js'
 
 const gdal = loadGdal()
 const ctx = useServer()
@@ -21,24 +22,6 @@ const FIXTURE_NAMES = ['rgb-byte-tiled.tif', 'uint16-striped.tif', 'float32-band
 
 
 type Value = Array<number | null> | null
-
-/** gdallocationinfo -valonly over stdin (one process for all points): per point its bands' text, or null off the file. */
-function locationInfo (path: string, args: string[], points: number[][], count: number): Array<string[] | null> {
-  const out = execFileSync('gdallocationinfo', ['-valonly', ...args, path], { input: points.map((p) => `${p[0]} ${p[1]}`).join('\n') + '\n' }).toString()
-  const lines = out.split('\n')
-  const values: Array<string[] | null> = []
-  let i = 0
-  for (let k = 0; k < points.length; k++) {
-    if (lines[i] === '') {
-      values.push(null)
-      i++
-    } else {
-      values.push(lines.slice(i, i + count))
-      i += count
-    }
-  }
-  return values
-}
 
 interface BandInfo { band: number, noDataValue?: number, mask?: { flags: string[] } }
 

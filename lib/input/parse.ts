@@ -128,6 +128,8 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"${field}" cannot be used with a warp or ${option('outSize')}: a ${field} record writes no file`)
     if (points) job.points = points
     if (zone) job.zone = zone
+    // A stack's grid without a window or bbox covers its first source whole (not the default window).
+    if (sources && fields.window === undefined && fields.bbox === undefined && !options.windowGiven && !options.bbox) job.request = { ...job.request, window: { col: 0, row: 0, width: 2 ** 31 - 1, height: 2 ** 31 - 1 } }
     if (sources) job.parts = partsOf(job, sources)
     // Band math at the points or in the zone: one value (or statistics) per expression (lib/raster/expr-values.ts).
     const values = exprField(fields.expr, options, sources)
