@@ -236,7 +236,7 @@ test('--points FILE (GeoJSON, CSV with and without a header) applies to records 
     [{ points: [[1, 2]], points_crs: 'EPSG:99999' }, 'BAD_CRS', /points_crs/],
     [{ points: [[1, 2]], points_crs: 4326 }, 'BAD_RECORD', /"points_crs"/],
     [{ points_crs: 'EPSG:4326' }, 'BAD_RECORD', /"points_crs" needs "points"/],
-    [{ points: [[1, 2]], out: 'a.tif' }, 'BAD_RECORD', /"points" and "out"/]
+    [{ points: [[1, 2]], window: [0, 0, 4, 4] }, 'BAD_RECORD', /"points" and "window"/]
   ]
   const run = await runCli(['-o', join(ctx.dir, 'bad-out')], { stdin: bad.map(([r]) => JSON.stringify({ url: ctx.server.url(name), ...r })).join('\n') })
   assert.equal(run.code, 1)

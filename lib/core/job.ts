@@ -85,6 +85,8 @@ export interface WindowPlan {
   overview?: Overview
   /** A stack part's -a_nodata: its entry's nodata where the file has none, to fill past the file's edge. */
   nodata?: string
+  /** The bands whose blocks are read, when not `bands` alone: a values record's, with the alpha band that masks them. */
+  blockBands?: readonly number[]
   /** The output's pixel bytes, for the memory budget. */
   bytes: number
 }

@@ -120,9 +120,12 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     // A values record reads its points or zone only: no window, no file (a window as well is a record of its own).
     const field = points ? 'points' : 'geometry'
     if (points && zone) throw new InvalidValue('a record has "points" or "geometry", not both')
+    // `out` or --write: the window is written too (lib/raster/values-window.ts).
+    const write = fields.out !== undefined || options.write === true
     for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
       // A stack's window or bbox says its grid's extent, as for a stack's output (lib/raster/stack-values.ts).
       if (sources && (key === 'window' || key === 'bbox')) continue
+      if (key === 'out' && write) continue
       if (fields[key] !== undefined) throw new InvalidValue(`"${field}" and "${key}" cannot be used together: a ${field} record writes no file (give the window a record of its own)`)
     }
     if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"${field}" cannot be used with a warp or ${option('outSize')}: a ${field} record writes no file`)
@@ -134,6 +137,13 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     // Band math at the points or in the zone: one value (or statistics) per expression (lib/raster/expr-values.ts).
     const values = exprField(fields.expr, options, sources)
     if (values) job.expr = values
+    if (write) {
+      if (sources) throw new InvalidValue(words`"${field}" on a multi-source record with "out" or ${option('write')} is not supported yet: a stack's values are given, its window is not written`)
+      const named = outputFor(job.url, job.request, fields.out, options, ext, undefined, job.id, job.expr, points ?? zone)
+      job.output = named.display
+      if (fields.out !== undefined) job.out = fields.out as string
+      job.outputPath = named.path
+    }
     return
   }
   // A pixel window can be judged before a byte is fetched; a bbox is judged once the source is open.

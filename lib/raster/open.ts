@@ -21,6 +21,7 @@ import { driverByMagic, readHead } from './magic.js'
 import { planPoints } from './points.js'
 import { planZonal } from './zonal.js'
 import { planStackValues } from './stack-values.js'
+import { valuesWindowPlan } from './values-window.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -96,11 +97,14 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
     const opened = await openSource(job)
     if (job.points || job.zone) {
       // Point samples (their pixels and the block-sized reads under them) or a zone (the window of its bounds).
-      const plan = job.points
+      const values = job.points
         ? await planPoints(gdal, crs, opened, job.points, job.request.bands)
         : await planZonal(gdal, crs, opened, job.zone as NonNullable<typeof job.zone>, job.request.bands, maxPixels)
+      // `out` or --write: the window is written too, planned as a plain window's (lib/raster/values-window.ts).
+      const plan = job.output !== undefined ? valuesWindowPlan(job, values, opened.source) : values
       job.plan = plan
       // A zone's window is the record's, as a window's is.
+      if (plan.kind === 'window') opened.window = plan.window
       if (plan.kind === 'zonal' && plan.window) opened.window = plan.window
       checkMemory(job, plan)
       return

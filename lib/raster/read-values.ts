@@ -22,9 +22,8 @@ async function scaleOffset (ds: Dataset, b: number): Promise<{ scale: number, of
   return { scale: (await band.scaleAsync) ?? 1, offset: (await band.offsetAsync) ?? 0 }
 }
 
-export async function readValues (gdal: Gdal, job: Job): Promise<{ values: PointValue[] } | { zonal: ZonalStats[] }> {
+export async function readValues (gdal: Gdal, job: Job, plan: PointsPlan | ZonalPlan): Promise<{ values: PointValue[] } | { zonal: ZonalStats[] }> {
   if (job.parts) return await readStackValues(gdal, job)
-  const plan = job.plan as PointsPlan | ZonalPlan
   const ds = job.opened?.dataset
   if (!ds) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
   const zone = job.zone

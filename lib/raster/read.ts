@@ -6,6 +6,7 @@ import type { Gdal } from './gdal.js'
 import { releaseLease, type Job } from '../core/job.js'
 import { translateArgs } from './plan.js'
 import { readValues } from './read-values.js'
+import { valuesPlanOf } from './values-window.js'
 import type { Slots } from '../core/slots.js'
 import type { MemoryBudget } from '../core/budget.js'
 
@@ -27,19 +28,20 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
     }
-    if (plan.kind === 'points' || plan.kind === 'zonal') {
+    // A values record's plan, or the values of one that writes its window too (lib/raster/values-window.ts).
+    const values = plan.kind === 'points' || plan.kind === 'zonal' ? plan : valuesPlanOf(job)
+    if (values) {
       if (!job.parts && !job.opened?.dataset) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
       try {
         // Straight from the source (points read by read, each within one block; a zone's window), a
         // stack's from each of its sources: no VRT, no output file (lib/raster/read-values.ts).
-        job.written = { warnings: [], ...await ctx.gdalCalls.run(() => readValues(ctx.gdal, job)) }
+        job.written = { warnings: [], ...await ctx.gdalCalls.run(() => readValues(ctx.gdal, job, values)) }
       } catch (err) {
+        if (values === plan) releaseLease(job)
         if (err instanceof RecordError) throw err
         throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
-      } finally {
-        releaseLease(job)
       }
-      return
+      if (values === plan) return releaseLease(job)
     }
     // A warp's VRT was made at open (its grid decides what range mode fetches); a stack's sources are read
     // by the write stage into temp files (lib/raster/stack-write.ts): nothing more to make here.

@@ -228,7 +228,7 @@ async function scaleOffset (part: Job, b: number): Promise<{ scale: number, offs
 export async function readStackValues (gdal: Gdal, job: Job): Promise<{ values: PointValue[] } | { zonal: ZonalStats[] }> {
   const parts = job.parts ?? []
   const planned = grids.get(job)
-  if (!planned) throw new RecordError('read', 'NOT_PLANNED', 'the stack\'s grid was not planned')
+  if (!planned) throw new RecordError('read', 'NO_WINDOW', 'the stack\'s grid was not planned')
   const grid = planned.grid
   const plan = job.plan as PointsPlan | ZonalPlan
   const reads: BandRead[] = []
@@ -264,7 +264,7 @@ async function partPointValues (gdal: Gdal, part: Job, grid: Grid): Promise<Poin
   const plan = part.plan as PointsPlan
   const way = ways.get(part)
   const bands = partBands(part)
-  if (!way) throw new RecordError('read', 'NOT_PLANNED', `${part.url}: the source was not planned`)
+  if (!way) throw new RecordError('read', 'NO_WINDOW', `${part.url}: the source was not planned`)
   if ('offset' in way) return await readPoints(openDataset(part), plan, async (b) => await outputNodata(part, b))
   // A warped part: each grid pixel under a point warped alone, as the whole grid's warp would make it.
   const done = new Map<number, PointValue>()
@@ -291,7 +291,7 @@ async function partPointValues (gdal: Gdal, part: Job, grid: Grid): Promise<Poin
 async function partWindow (gdal: Gdal, part: Job, grid: Grid, window: PixelWindow): Promise<BandRead[]> {
   const way = ways.get(part)
   const plan = part.plan as ZonalPlan
-  if (!way) throw new RecordError('read', 'NOT_PLANNED', `${part.url}: the source was not planned`)
+  if (!way) throw new RecordError('read', 'NO_WINDOW', `${part.url}: the source was not planned`)
   const bands = partBands(part)
   const n = window.width * window.height
   const out: BandRead[] = []

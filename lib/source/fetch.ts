@@ -330,7 +330,7 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
         // A window copied as it is (no warp, no --out-size, whose read is pinned to one level and exposes
         // no overviews) carries the source's overviews into an output that copies them.
         const overviews = copied && plan.kind === 'window' && !plan.outSize
-        wanted = planBlocks(sparse.info, footprint ? footprint.window : plan.window, plan.bands, plan.overview, overviews)
+        wanted = planBlocks(sparse.info, footprint ? footprint.window : plan.window, (plan.kind === 'window' ? plan.blockBands : undefined) ?? plan.bands, plan.overview, overviews)
       }
     } catch (err) {
       if (!(err instanceof UncertainPlan)) throw err
