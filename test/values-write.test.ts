@@ -11,6 +11,9 @@ import { FIXTURES, runCli } from './support/run.js'
 import { assertSameRaster, gdalTranslate } from './support/compare.js'
 import { locationInfo } from './support/gdal-values.js'
 import type { ResultRecord } from '../lib/core/records.js'
+import { loadGdal } from '../lib/raster/gdal.js'
+
+const gdal = loadGdal()
 
 const ctx = useServer()
 
@@ -71,11 +74,50 @@ for (const mode of ['range', 'download']) {
   })
 }
 
-test('--write: a points record with no point on the raster, or on a stack, is an error record; the batch goes on', async () => {
+/** A band's pixels as GDAL reads them. */
+function bandPixels (path: string, b: number): number[] {
+  const ds = gdal.open(path)
+  try {
+    const { x, y } = ds.rasterSize
+    return Array.from(ds.bands.get(b).pixels.read(0, 0, x, y) as ArrayLike<number>)
+  } finally {
+    ds.close()
+  }
+}
+
+test('--write on a urls stack: the points\' box of the stack\'s grid is written as a stack, its bands gdal_translate -srcwin\'s of each source; the values as without', async () => {
+  const rgb = join(FIXTURES, 'rgb-byte-tiled.tif')
+  const u32 = join(FIXTURES, 'uint32-small.tif')
+  const gt = [500000, 10, 0, 4200000, 0, -10]
+  const at = (c: number, r: number): number[] => [gt[0] + c * gt[1], gt[3] + r * gt[5]]
+  const points = [at(200.5, 100.5), at(300.2, 250.7), at(240, 180)]
+  const record = { urls: [{ url: ctx.server.url('rgb-byte-tiled.tif'), name: 'rgb' }, { url: ctx.server.url('uint32-small.tif'), name: 'u32' }], points, points_crs: 'EPSG:32618' }
+  for (const mode of ['range', 'download']) {
+    const out = join(ctx.dir, `stack-${mode}`)
+    const run = await runCli(['-q', '-o', out, '--fetch', mode, '--write'], { stdin: JSON.stringify(record) + '\n' })
+    assert.equal(run.code, 0, run.stderr + run.stdout)
+    const rec = run.records[0]
+    assert.equal(rec.status, 'ok', JSON.stringify(rec))
+    const ref = points.map((p) => [...(locationInfo(rgb, ['-geoloc'], [p], 3)[0] ?? []), ...(locationInfo(u32, ['-geoloc'], [p], 1)[0] ?? [null])]
+      .map((x) => x === null ? null : Number(x)))
+    // The second point lies past uint32-small.tif's 256² extent: its band is null there.
+    assert.equal(ref[1][3], null)
+    assert.deepEqual(rec.values, ref)
+    assert.deepEqual(rec.grid, { crs: 'EPSG:32618', transform: [gt[0] + 200 * 10, 10, 0, gt[3] - 100 * 10, 0, -10], width: 101, height: 151 })
+    const win = ['-srcwin', '200', '100', '101', '151']
+    const rgbWin = gdalTranslate(rgb, win, ctx.dir, `rgb-${mode}.tif`)
+    const u32Win = gdalTranslate(u32, win, ctx.dir, `u32-${mode}.tif`)
+    const output = rec.output as string
+    for (let b = 1; b <= 3; b++) assert.deepEqual(bandPixels(output, b), bandPixels(rgbWin, b), `band ${b} (${mode})`)
+    assert.deepEqual(bandPixels(output, 4), bandPixels(u32Win, 1), `band 4 (${mode})`)
+  }
+})
+
+test('--write: a points record with no point on the raster is an error record; the batch goes on', async () => {
   const url = ctx.server.url('rgb-byte-tiled.tif')
   const input = [
     { url, points: [[0, 0]], points_crs: 'EPSG:32618' },
-    { urls: [{ url }], points: [[500005, 4199995]] },
+    { urls: [{ url }], points: [[0, 0]], points_crs: 'EPSG:32618' },
     { url, points: [[500005, 4199995]] }
   ]
   const run = await runCli(['-q', '-o', join(ctx.dir, 'errs'), '--write'], { stdin: input.map((r) => JSON.stringify(r)).join('\n') + '\n' })
@@ -83,8 +125,8 @@ test('--write: a points record with no point on the raster, or on a stack, is an
   const byLine = (n: number): ResultRecord => run.records.find((r) => r.line === n) as ResultRecord
   assert.equal(byLine(1).error?.code, 'OUTSIDE', JSON.stringify(byLine(1)))
   assert.match(byLine(1).error?.message ?? '', /no point lies on the raster/)
-  assert.equal(byLine(2).error?.code, 'BAD_RECORD')
-  assert.match(byLine(2).error?.message ?? '', /--write is not supported yet/)
+  assert.equal(byLine(2).error?.code, 'OUTSIDE', JSON.stringify(byLine(2)))
+  assert.match(byLine(2).error?.message ?? '', /no point lies on the stack's grid/)
   assert.equal(byLine(3).status, 'ok')
   assert.ok(byLine(3).output)
 })

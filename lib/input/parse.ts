@@ -138,8 +138,7 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     const values = exprField(fields.expr, options, sources)
     if (values) job.expr = values
     if (write) {
-      if (sources) throw new InvalidValue(words`"${field}" on a multi-source record with "out" or ${option('write')} is not supported yet: a stack's values are given, its window is not written`)
-      const named = outputFor(job.url, job.request, fields.out, options, ext, undefined, job.id, job.expr, points ?? zone)
+      const named = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id, job.expr, points ?? zone)
       job.output = named.display
       if (fields.out !== undefined) job.out = fields.out as string
       job.outputPath = named.path

@@ -5,7 +5,7 @@
 // cannot make GDAL read local files or other hosts (no VRT, WMS, WCS, MBTiles and the like).
 import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
-import type { Job, Opened, Overview, Plan } from '../core/job.js'
+import type { Job, Opened, Overview, Plan, PointsPlan, ZonalPlan } from '../core/job.js'
 import type { PixelWindow } from '../core/request.js'
 import type { SourceInfo } from '../core/records.js'
 import { crsName, resolveWindow, tooManyPixels, type CrsCatalog } from './window.js'
@@ -20,8 +20,8 @@ import { option, words } from '../core/words.js'
 import { driverByMagic, readHead } from './magic.js'
 import { planPoints } from './points.js'
 import { planZonal } from './zonal.js'
-import { planStackValues } from './stack-values.js'
-import { valuesWindowPlan } from './values-window.js'
+import { planStackValues, planStackWindow } from './stack-values.js'
+import { keepValuesPlan, valuesWindowPlan } from './values-window.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -54,6 +54,12 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
     const stack = await openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource)
     // Points or a zone on the stack's grid: each source planned to read only what they need.
     if (job.points || job.zone) job.plan = await planStackValues({ gdal, crs, maxPixels }, job, stack)
+    // `out` or --write: the window is written too, as a stack of its own (lib/raster/stack-values.ts).
+    if ((job.points || job.zone) && job.output !== undefined) {
+      const values = job.plan as PointsPlan | ZonalPlan
+      job.plan = await planStackWindow({ gdal, crs, maxPixels, oneNodata }, job, values)
+      keepValuesPlan(job, values)
+    }
     checkMemory(job, job.plan ?? stack)
   })
 

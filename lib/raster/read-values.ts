@@ -23,7 +23,7 @@ async function scaleOffset (ds: Dataset, b: number): Promise<{ scale: number, of
 }
 
 export async function readValues (gdal: Gdal, job: Job, plan: PointsPlan | ZonalPlan): Promise<{ values: PointValue[] } | { zonal: ZonalStats[] }> {
-  if (job.parts) return await readStackValues(gdal, job)
+  if (job.parts) return await readStackValues(gdal, job, plan)
   const ds = job.opened?.dataset
   if (!ds) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
   const zone = job.zone

@@ -6,16 +6,17 @@
 // needed (1×1 per point, the zone's window), so range mode fetches only the blocks under their footprints.
 import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
-import type { Job, PointsPlan, StackPlan, WarpPlan, WindowPlan, ZonalPlan } from '../core/job.js'
-import type { PixelWindow } from '../core/request.js'
+import type { Job, Opened, PointsPlan, StackPlan, WarpPlan, WindowPlan, ZonalPlan } from '../core/job.js'
+import type { Bbox, PixelWindow } from '../core/request.js'
 import type { Grid, ZonalStats } from '../core/records.js'
 import type { PointValue } from '../core/points.js'
-import { clipWindow, checkPixels, type CrsCatalog } from './window.js'
+import { bboxToWindow, clipWindow, checkPixels, transformBbox, type CrsCatalog } from './window.js'
 import { clusterPlan, pixelsOf, readPoints, withAlpha } from './points.js'
 import { rasterizeZone, readBandWindow, zonalBytes, zoneGeometry, zoneWindow } from './zonal.js'
 import { sourceFootprint, widened } from './warp.js'
 import { bandSelectArgs, warpArgs } from './plan.js'
-import { openDataset, outputNodata } from './stack.js'
+import { openDataset, outputNodata, planSource, type StackContext } from './stack.js'
+import { pointsWindow } from './values-window.js'
 import { sourceError } from '../core/each-source.js'
 import { windowBytes } from '../core/budget.js'
 import { fromPointValues, pointValues, zonalValues, type BandRead } from './expr-values.js'
@@ -29,7 +30,10 @@ type PartWay = { offset: { col: number, row: number } } | { args: string[] }
 const ways = new WeakMap<Job, PartWay>()
 
 /** The record's grid, and its zone on the grid, from open to read. */
-const grids = new WeakMap<Job, { grid: Grid, zone?: { window: PixelWindow | null, geometry: string, srs: Srs } }>()
+const grids = new WeakMap<Job, { grid: Grid, srs: Srs, zone?: { window: PixelWindow | null, geometry: string, srs: Srs } }>()
+
+/** A part's values plan when its plan is the write's (a record that writes its window: `out`, --write). */
+const partValues = new WeakMap<Job, PointsPlan | ZonalPlan>()
 
 export interface StackValuesContext {
   gdal: Gdal
@@ -84,7 +88,7 @@ export async function planStackValues (ctx: StackValuesContext, job: Job, stack:
   const gridSrs = await gridSrsOf(ctx, job, grid)
   const parts = job.parts ?? []
   const bandCount = parts.reduce((n, p) => n + partBands(p).length, 0)
-  grids.set(job, { grid })
+  grids.set(job, { grid, srs: gridSrs })
   if (job.points) {
     const points = job.points
     const pixels = pixelsOf(ctx.gdal, points.crs !== undefined ? ctx.crs.get(points.crs) : null, gridSrs, points, grid.transform, grid.width, grid.height)
@@ -106,7 +110,7 @@ export async function planStackValues (ctx: StackValuesContext, job: Job, stack:
   const window = zoneWindow(grid.transform, geometry.getEnvelope(), grid.width, grid.height)
   if (window) checkPixels(window.width, window.height, ctx.maxPixels, 'open')
   const json = geometry.toJSON()
-  grids.set(job, { grid, zone: { window, geometry: json, srs: gridSrs } })
+  grids.set(job, { grid, srs: gridSrs, zone: { window, geometry: json, srs: gridSrs } })
   for (const part of parts) {
     try {
       part.plan = await partZone(ctx, part, grid, gridSrs, window)
@@ -225,12 +229,11 @@ async function scaleOffset (part: Job, b: number): Promise<{ scale: number, offs
 }
 
 /** The read stage of a stack's values record: the points' values, or the zone's statistics, of every stacked band. */
-export async function readStackValues (gdal: Gdal, job: Job): Promise<{ values: PointValue[] } | { zonal: ZonalStats[] }> {
+export async function readStackValues (gdal: Gdal, job: Job, plan: PointsPlan | ZonalPlan): Promise<{ values: PointValue[] } | { zonal: ZonalStats[] }> {
   const parts = job.parts ?? []
   const planned = grids.get(job)
   if (!planned) throw new RecordError('read', 'NO_WINDOW', 'the stack\'s grid was not planned')
   const grid = planned.grid
-  const plan = job.plan as PointsPlan | ZonalPlan
   const reads: BandRead[] = []
   const bandNumbers: number[] = []
   if (plan.kind === 'points') {
@@ -261,7 +264,7 @@ export async function readStackValues (gdal: Gdal, job: Job): Promise<{ values: 
 
 /** One part's values at the points (per point, its bands read; null where its file or grid has none). */
 async function partPointValues (gdal: Gdal, part: Job, grid: Grid): Promise<PointValue[]> {
-  const plan = part.plan as PointsPlan
+  const plan = (partValues.get(part) ?? part.plan) as PointsPlan
   const way = ways.get(part)
   const bands = partBands(part)
   if (!way) throw new RecordError('read', 'NO_WINDOW', `${part.url}: the source was not planned`)
@@ -290,7 +293,7 @@ async function partPointValues (gdal: Gdal, part: Job, grid: Grid): Promise<Poin
 /** One part's bands over the zone's window of the grid: values and validity per pixel (invalid past its file's edge). */
 async function partWindow (gdal: Gdal, part: Job, grid: Grid, window: PixelWindow): Promise<BandRead[]> {
   const way = ways.get(part)
-  const plan = part.plan as ZonalPlan
+  const plan = (partValues.get(part) ?? part.plan) as ZonalPlan
   if (!way) throw new RecordError('read', 'NO_WINDOW', `${part.url}: the source was not planned`)
   const bands = partBands(part)
   const n = window.width * window.height
@@ -331,4 +334,38 @@ async function partWindow (gdal: Gdal, part: Job, grid: Grid, window: PixelWindo
     closeDataset(mem)
   }
   return out
+}
+
+/**
+ * A stack's values record that writes its window too (`out`, --write): the window (the points' bounding
+ * box on the grid, the zone's window) as a stack of its own, each source planned onto that sub-grid as a
+ * plain stack record's (lib/raster/stack.ts planSource; boundless, so a source the window misses is
+ * nodata there, not an error). Each part's values plan is kept for the read; range mode fetches by the
+ * write's plans, whose blocks hold the values' (the window holds every point and the zone).
+ */
+export async function planStackWindow (ctx: StackContext, job: Job, values: PointsPlan | ZonalPlan): Promise<StackPlan> {
+  const planned = grids.get(job)
+  if (!planned) throw new RecordError('open', 'NO_WINDOW', 'the stack\'s grid was not planned')
+  const window = values.kind === 'points' ? pointsWindow(values) : values.window
+  if (!window) throw new RecordError('open', 'OUTSIDE', `no ${values.kind === 'points' ? 'point' : 'part of the geometry'} lies on the stack's grid: there is no window to write`)
+  checkPixels(window.width, window.height, ctx.maxPixels, 'open')
+  const grid = subGrid(planned.grid, window)
+  const g = grid.transform
+  const bounds: Bbox = [g[0], g[3] + grid.height * g[5], g[0] + grid.width * g[1], g[3]]
+  const parts = job.parts ?? []
+  let bytes = values.bytes
+  for (const part of parts) {
+    partValues.set(part, part.plan as PointsPlan | ZonalPlan)
+    const opened = part.opened as Opened & { dataset: Dataset }
+    const gt = opened.dataset.geoTransform as number[]
+    const srs = await opened.dataset.srsAsync as Srs
+    const box = planned.srs.isSame(srs) ? bounds : transformBbox(ctx.gdal, bounds, planned.srs, srs)
+    try {
+      await planSource(ctx, { part, opened, gt, srs, region: bboxToWindow(box, gt) }, grid, planned.srs, { ...part.request, boundless: true })
+    } catch (err) {
+      throw sourceError(part, parts.length, err, 'open')
+    }
+    bytes += part.plan?.bytes ?? 0
+  }
+  return { kind: 'stack', grid, bytes }
 }

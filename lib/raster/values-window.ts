@@ -12,11 +12,16 @@ const kept = new WeakMap<Job, PointsPlan | ZonalPlan>()
 
 /** The values plan of a record that writes its window (none: the record's plan is the values plan itself, or no values). */
 export function valuesPlanOf (job: Job): PointsPlan | ZonalPlan | undefined {
-  return job.plan?.kind === 'window' ? kept.get(job) : undefined
+  return job.plan?.kind === 'window' || job.plan?.kind === 'stack' ? kept.get(job) : undefined
+}
+
+/** Keeps a values record's values plan for the read, its plan being the window's it writes. */
+export function keepValuesPlan (job: Job, values: PointsPlan | ZonalPlan): void {
+  kept.set(job, values)
 }
 
 /** The points' bounding box in pixels (null: no point on the raster). */
-function pointsWindow (plan: PointsPlan): PixelWindow | null {
+export function pointsWindow (plan: PointsPlan): PixelWindow | null {
   const on = plan.pixels.filter((p) => p !== null)
   if (on.length === 0) return null
   const c0 = Math.min(...on.map((p) => p.col))
@@ -28,7 +33,7 @@ function pointsWindow (plan: PointsPlan): PixelWindow | null {
 export function valuesWindowPlan (job: Job, values: PointsPlan | ZonalPlan, source: SourceInfo): WindowPlan {
   const window = values.kind === 'points' ? pointsWindow(values) : values.window
   if (!window) throw new RecordError('open', 'OUTSIDE', `no ${values.kind === 'points' ? 'point' : 'part of the geometry'} lies on the raster: there is no window to write`)
-  kept.set(job, values)
+  keepValuesPlan(job, values)
   const bands = values.bands
   return {
     kind: 'window',
