@@ -45,14 +45,12 @@ async function proxy (credentials?: string): Promise<LoggingProxy> {
 }
 
 const args = (out: string): string[] => ['-o', join(dir, out), '-w', '0,0,20,20', '--no-progress', '--retries', '0']
-/** The variables a run starts from: none of the machine's proxy settings, only the test's. */
-const clean = { http_proxy: '', HTTP_PROXY: '', https_proxy: '', HTTPS_PROXY: '', all_proxy: '', ALL_PROXY: '', no_proxy: '', NO_PROXY: '' }
 
 for (const variable of ['http_proxy', 'HTTP_PROXY']) {
   test(`${variable}: every request goes through the proxy, in absolute form; a name only the proxy knows is fetched`, async () => {
     const p = await proxy()
     server.reset()
-    const run = await runCli([...args(variable), '--fetch', 'range'], { stdin: `http://${HOST}:${port}/${FILE}\n`, env: { ...clean, [variable]: p.url } })
+    const run = await runCli([...args(variable), '--fetch', 'range'], { stdin: `http://${HOST}:${port}/${FILE}\n`, env: { [variable]: p.url } })
     assert.equal(run.code, 0, run.stderr)
     assert.equal(run.records[0].status, 'ok')
     assert.ok(p.log.length > 0)
@@ -67,14 +65,14 @@ for (const variable of ['http_proxy', 'HTTP_PROXY']) {
 test('proxy credentials are sent as Proxy-Authorization and never printed; refused ones are PROXY_AUTH', async () => {
   const p = await proxy(`pu:${PROXY_PASSWORD}`)
   const url = `http://${HOST}:${port}/${FILE}`
-  const good = await runCli(args('cred-good'), { stdin: `${url}\n`, env: { ...clean, HTTP_PROXY: `http://pu:${PROXY_PASSWORD}@127.0.0.1:${p.port}` } })
+  const good = await runCli(args('cred-good'), { stdin: `${url}\n`, env: { HTTP_PROXY: `http://pu:${PROXY_PASSWORD}@127.0.0.1:${p.port}` } })
   assert.equal(good.code, 0, good.stderr)
   assert.equal(good.records[0].status, 'ok')
   assert.equal(p.log[0].headers['proxy-authorization'], `Basic ${Buffer.from(`pu:${PROXY_PASSWORD}`).toString('base64')}`)
-  const bad = await runCli(args('cred-bad'), { stdin: `${url}\n`, env: { ...clean, HTTP_PROXY: `http://pu:not-${PROXY_PASSWORD}@127.0.0.1:${p.port}` } })
+  const bad = await runCli(args('cred-bad'), { stdin: `${url}\n`, env: { HTTP_PROXY: `http://pu:not-${PROXY_PASSWORD}@127.0.0.1:${p.port}` } })
   assert.equal(bad.code, 1)
   assert.equal(bad.records[0].error?.code, 'PROXY_AUTH', bad.stdout)
-  const malformed = await runCli(args('cred-malformed'), { stdin: `${url}\n`, env: { ...clean, HTTP_PROXY: `http://pu:${PROXY_PASSWORD}@[bad:${p.port}` } })
+  const malformed = await runCli(args('cred-malformed'), { stdin: `${url}\n`, env: { HTTP_PROXY: `http://pu:${PROXY_PASSWORD}@[bad:${p.port}` } })
   assert.equal(malformed.code, 2)
   assert.match(malformed.stderr, /HTTP_PROXY: 'http:\/\/REDACTED@\[bad/)
   for (const run of [good, bad, malformed]) {
@@ -97,13 +95,13 @@ test('NO_PROXY by host name, by IP and \'*\' sends those hosts direct; a suffix 
   ]
   for (const [noProxy, proxied] of cases) {
     p.log.length = 0
-    const run = await runCli([...args(`np-${noProxy}`), '--fetch', 'download'], { stdin: records, env: { ...clean, HTTP_PROXY: p.url, NO_PROXY: noProxy } })
+    const run = await runCli([...args(`np-${noProxy}`), '--fetch', 'download'], { stdin: records, env: { HTTP_PROXY: p.url, NO_PROXY: noProxy } })
     assert.equal(run.code, 0, run.stderr)
     assert.deepEqual([...new Set(p.log.map((r) => r.target))].sort(), proxied.sort(), `NO_PROXY=${noProxy}`)
   }
   // '*': nothing through the proxy.
   p.log.length = 0
-  const all = await runCli([...args('np-all'), '--fetch', 'download'], { stdin: [`http://localhost:${port}/${FILE}`, `http://127.0.0.1:${port}/${FILE}`].join('\n') + '\n', env: { ...clean, http_proxy: p.url, no_proxy: '*' } })
+  const all = await runCli([...args('np-all'), '--fetch', 'download'], { stdin: [`http://localhost:${port}/${FILE}`, `http://127.0.0.1:${port}/${FILE}`].join('\n') + '\n', env: { http_proxy: p.url, no_proxy: '*' } })
   assert.equal(all.code, 0, all.stderr)
   assert.deepEqual(p.log, [])
 })
@@ -144,7 +142,7 @@ test('a store\'s requests go through the proxy too: the HEAD of --skip-existing 
   after(async () => { await s3.close() })
   const run = await runCli(['-o', 's3://results/proxied', '-w', '0,0,20,20', '--no-progress', '--retries', '0', '--skip-existing'], {
     stdin: `http://${HOST}:${port}/${FILE}\n`,
-    env: { ...clean, ...awsEnv(s3), HTTP_PROXY: p.url }
+    env: { ...awsEnv(s3), HTTP_PROXY: p.url }
   })
   assert.equal(run.code, 0, run.stderr)
   assert.equal(run.records[0].status, 'ok')
@@ -201,7 +199,7 @@ test('https through the proxy by CONNECT, the server checked against caBundle (-
   const [direct] = await collect({ ...base, outDir: join(dir, 'https-direct'), caBundle: origin.ca }, `https://localhost:${origin.port}/${FILE}`)
   assert.equal(direct.status, 'ok', JSON.stringify(direct.error))
   p.log.length = 0
-  const cli = await runCli([...args('https-cli'), '--fetch', 'download', '--cacert', origin.ca], { stdin: `${url}\n`, env: { ...clean, HTTPS_PROXY: p.url } })
+  const cli = await runCli([...args('https-cli'), '--fetch', 'download', '--cacert', origin.ca], { stdin: `${url}\n`, env: { HTTPS_PROXY: p.url } })
   assert.equal(cli.code, 0, cli.stderr)
   assert.deepEqual(p.log.map((r) => r.method), ['CONNECT'])
 })
@@ -213,14 +211,14 @@ test('HTTPS_PROXY alone leaves http direct, HTTP_PROXY alone leaves https direct
   writeFileSync(pem, readFileSync(origin.ca))
   const run = await runCli([...args('split'), '--fetch', 'download'], {
     stdin: [`http://localhost:${port}/${FILE}`, JSON.stringify({ url: `https://localhost:${origin.port}/${FILE}`, out: 's.tif' })].join('\n') + '\n',
-    env: { ...clean, HTTPS_PROXY: p.url, NODE_EXTRA_CA_CERTS: pem }
+    env: { HTTPS_PROXY: p.url, NODE_EXTRA_CA_CERTS: pem }
   })
   assert.equal(run.code, 0, run.stderr)
   assert.deepEqual(p.log.map((r) => [r.method, r.target]), [['CONNECT', `localhost:${origin.port}`]])
   p.log.length = 0
   const other = await runCli([...args('split2'), '--fetch', 'download'], {
     stdin: [`http://localhost:${port}/${FILE}`, JSON.stringify({ url: `https://localhost:${origin.port}/${FILE}`, out: 's.tif' })].join('\n') + '\n',
-    env: { ...clean, HTTP_PROXY: p.url, NODE_EXTRA_CA_CERTS: pem }
+    env: { HTTP_PROXY: p.url, NODE_EXTRA_CA_CERTS: pem }
   })
   assert.equal(other.code, 0, other.stderr)
   assert.deepEqual(p.log.map((r) => [r.method, r.target]), [['GET', `http://localhost:${port}/${FILE}`]])

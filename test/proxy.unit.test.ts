@@ -45,7 +45,7 @@ test('the environment: lower case first, https never through an http-only proxy,
 test('a proxy that is not one is a usage error naming its source, its password redacted and kept secret', () => {
   const s = new Secrets()
   assert.throws(() => resolveProxies({}, s, { https_proxy: 'socks5://u:s3cret-pw@h:1080' }), (err: Error) =>
-    err.name === 'UsageError' && err.message.startsWith('https_proxy: \'socks5://REDACTED@h:1080\' is not an http:// or https:// proxy') && !err.message.includes('s3cret'))
+    err.name === 'UsageError' && err.message.startsWith('https_proxy: \'socks5://REDACTED@h:1080\': a socks5 proxy is not supported') && !err.message.includes('s3cret'))
   assert.throws(() => resolveProxies({ proxy: 'http://u:s3cret-pw@[::1' }, s), (err: Error) => err.message.startsWith('proxy: \'http://REDACTED@[::1\'') && !err.message.includes('s3cret'))
   resolveProxies({ proxy: 'http://user:p%40ss-word@h:1' }, s)
   assert.ok([...s].includes('p@ss-word') && [...s].includes('p%40ss-word'))

@@ -12,7 +12,7 @@ import { helpText } from './help.js'
 import { shardFromEnvironment } from '../input/shard.js'
 import { usage, type CliConfig, type CliIo } from './io.js'
 import { flagNames } from './flags.js'
-import { messageOf, words, type Message } from '../core/words.js'
+import { messageOf, unreadable, words, type Message } from '../core/words.js'
 import { all, has, last, readArguments, spelledAs } from './arguments.js'
 
 /**
@@ -41,6 +41,7 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
   if (has(a, 'bbox') && has(a, 'window')) throw new UsageError('--window and --bbox cannot be used together')
   if (has(a, 'shard') && has(a, 'shards')) throw new UsageError('--shard K/N and --shards N cannot be used together (--shards takes K from the environment)')
   if (has(a, 'overwrite') && has(a, 'skip-existing')) throw new UsageError('--overwrite and --skip-existing cannot be used together')
+  if (has(a, 'stac-search') && a.positionals.length > 0) throw new UsageError('--stac-search is the run\'s input: give no input files')
   // An option's text checked by its parser, which names the option in its complaints.
   const named = <T>(key: string, text: string | undefined, parse: (value: string, name: Message) => T): T | undefined =>
     text === undefined ? undefined : namedValue(key, (name) => parse(text, name))
@@ -82,6 +83,12 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
     skipExisting: has(a, 'skip-existing') || undefined,
     chipStats: has(a, 'chip-stats') || undefined,
     assets: v('assets'),
+    // The search's options are checked by resolveOptions (--intersects' file read there), for the library too.
+    stacSearch: v('stac-search'),
+    collections: v('collections'),
+    datetime: v('datetime'),
+    intersects: v('intersects'),
+    maxItems: numeric(v('max-items')),
     // A path: resolveOptions reads the file, for the library too.
     points: v('points'),
     pointsCrs: named('pointsCrs', v('points-crs'), parseCrs),
@@ -92,6 +99,8 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
     zonalStats: v('zonal-stats'),
     expr: v('expr'),
     exprType: v('expr-type'),
+    mosaic: v('mosaic'),
+    groupBy: v('group-by'),
     minValid: numeric(v('min-valid')),
     // Text, checked by resolveOptions as the library's is; --shards N takes K from the orchestrator.
     shard: has(a, 'shards') ? optionValue('shards', () => shardFromEnvironment(v('shards') as string, env)) : v('shard'),
@@ -129,21 +138,11 @@ export function ignoredWarning (ignored: string[]): string | undefined {
   return ignored.length === 0 ? undefined : `rasterpipe: warning: ignoring ${ignored.join(', ')} (no equivalent in rasterpipe)\n`
 }
 
-const READ_ERRORS: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-  ENAMETOOLONG: 'name too long'
-}
-
 async function checkInputs (inputs: string[]): Promise<void> {
   for (const name of inputs) {
     if (name === '-') continue
     await access(name, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
-      const why = READ_ERRORS[err.code ?? ''] ?? err.message
-      throw new UsageError(`cannot read input file '${name}': ${why}${err.code ? ` (${err.code})` : ''}`)
+      throw new UsageError(`cannot read input file '${name}': ${unreadable(err)}${err.code ? ` (${err.code})` : ''}`)
     })
     // Pipes (`<(cmd)`) and devices are fine; a directory is not a list of records.
     if ((await stat(name)).isDirectory()) throw new UsageError(`input '${name}' is a directory`)

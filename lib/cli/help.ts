@@ -3,9 +3,13 @@
 import { readFileSync } from 'node:fs'
 import { OPTIONS, SECTIONS, type OptionSpec } from './option-table.js'
 
+/** A package's version, from its package.json. */
+export function packageVersion (path: string | URL): string {
+  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version
+}
+
 export function version (): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
+  return packageVersion(new URL('../../../package.json', import.meta.url))
 }
 
 export const WIDTH = 80

@@ -180,7 +180,8 @@ async function run (config: CliConfig, io: CliIo): Promise<number> {
   io.stdout.on('error', onStdoutError)
 
   try {
-    await Promise.all([feed(pipeline, config.inputs, io, control), done])
+    // --stac-search is the input: the pipeline has it already, and stdin is not read.
+    await Promise.all([pipeline.options.stacSearch === undefined ? feed(pipeline, config.inputs, io, control) : undefined, done])
     await pipeline.released
   } finally {
     process.off('SIGINT', onSignal)

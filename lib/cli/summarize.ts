@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { unknownOption } from './arguments.js'
 import { UsageError } from '../core/errors.js'
 import type { ResultRecord } from '../core/records.js'
+import { unreadable } from '../core/words.js'
 import { formatBytes } from '../core/sizes.js'
 import { Tally, type HostStats, type RecordsStats, type StatsJson } from './summary.js'
 import type { CliIo } from './io.js'
@@ -52,7 +53,7 @@ function fail (message: string): never {
 
 async function * linesOf (name: string, io: CliIo): AsyncGenerator<string> {
   // Opened first, so that a missing file is a usage error naming it rather than a stream error later.
-  if (name !== '-') await access(name, constants.R_OK).catch((err: Error) => fail(`cannot read '${name}': ${err.message}`))
+  if (name !== '-') await access(name, constants.R_OK).catch((err: Error) => fail(`cannot read '${name}': ${unreadable(err)}`))
   const stream = (name === '-' ? io.stdin : createReadStream(name)) as NodeJS.ReadableStream
   yield * createInterface({ input: stream, crlfDelay: Infinity })
 }
@@ -214,7 +215,7 @@ async function readStats (names: string[]): Promise<StatsJson[]> {
     try {
       value = JSON.parse(await readFile(name, 'utf8')) as StatsJson
     } catch (err) {
-      fail(`--stats: cannot read '${name}': ${(err as Error).message}`)
+      fail(`--stats: cannot read '${name}': ${unreadable(err)}`)
     }
     if (value === null || typeof value !== 'object' || typeof value.records !== 'number' || typeof value.errors !== 'object') {
       fail(`--stats: '${name}' is not a --stats file (one has "records" and "errors")`)

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import { GdalMissingError, loadGdal, type Gdal } from '../raster/gdal.js'
 import { printable } from '../http/redact.js'
 import type { CliIo } from './io.js'
-import { version } from './help.js'
+import { packageVersion, version } from './help.js'
 
 const require = createRequire(import.meta.url)
 
@@ -16,10 +16,6 @@ export interface Versions {
   gdal?: string
   proj?: string
   libtiff?: string
-}
-
-function packageVersion (path: string): string {
-  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version
 }
 
 /** What needs no GDAL: read from package files, not loaded (undici is not needed to say its version). */

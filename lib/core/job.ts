@@ -4,10 +4,11 @@
 import type { RecordError } from './errors.js'
 import type { Dataset } from 'gdal-async'
 import type { PixelWindow, WindowRequest } from './request.js'
-import type { CacheUse, ChipStats, ZonalStats, FetchKind, Grid, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
+import type { CacheUse, ChipStats, ZonalStats, FetchKind, Grid, SeriesEntry, SourceInfo, StackSource, StacRecord, Status, Timings } from './records.js'
 import type { SparseSource } from './fetched.js'
 import type { PointSet, PointValue } from './points.js'
 import type { Zone } from './zones.js'
+import type { MosaicAsk } from './mosaic.js'
 
 /** A local file a record reads from; `release` is called exactly once when the record is done. */
 export interface LocalSource {
@@ -52,6 +53,8 @@ export interface Asked {
   readonly points?: PointSet
   /** `geometry` (or --geometry): statistics of the pixels inside it; no output file (lib/raster/zonal.ts). */
   readonly zone?: Zone
+  /** `mosaic`: the sources (items) combined per pixel into one output, or stacked as a time series (lib/raster/mosaic.ts). */
+  readonly mosaic?: MosaicAsk
 }
 
 /** The fetch stage's result: how the source came, and the local file once there is one. */
@@ -175,6 +178,8 @@ export interface Written {
   values?: PointValue[]
   /** Zonal statistics per band (lib/raster/zonal.ts). */
   zonal?: ZonalStats[]
+  /** A time series' points or zone: one entry per item (lib/raster/series.ts). */
+  series?: SeriesEntry[]
 }
 
 export interface Job extends Asked {

@@ -108,10 +108,24 @@ export interface PipelineOptions extends WindowRequest {
   cacheMax: number
   /** STAC items: the assets to read, by key or eo:bands common name (--assets); default every GeoTIFF data asset. */
   assets?: string[]
+  /** A STAC API search as the run's input (--stac-search): its /search URL; the pipeline writes its record and ends its input. */
+  stacSearch?: string
+  /** --stac-search's collections (--collections). */
+  collections?: string[]
+  /** --stac-search's datetime (--datetime): RFC 3339, or an interval START/END. */
+  datetime?: string
+  /** --stac-search's GeoJSON geometry (--intersects FILE). */
+  intersects?: Record<string, unknown>
+  /** --stac-search's most items (--max-items). */
+  maxItems?: number
   /** Band math (--expr): `;`-separated expressions over the bands, written as the output's bands (lib/core/expr.ts). */
   expr?: string
   /** The type band math is evaluated into and written as (--expr-type), a GDAL data type name; default Float32. */
   exprType?: string
+  /** STAC documents: items combined per pixel into one output per group (--mosaic; README "Mosaics and time series"). */
+  mosaic?: string
+  /** STAC documents: how items are grouped (--group-by): none, solar_day, day, month or a property's name. */
+  groupBy?: string
   /**
    * Whether `window` was given (else it is the default): STAC items without a window or bbox of their
    * own are read whole, unless the run gives one. Set by resolveOptions.
@@ -125,7 +139,11 @@ export interface PipelineOptions extends WindowRequest {
 }
 
 /** What rasterPipeline() and resolveOptions() take: any option left out has its default; sizes may be text. */
-export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'gdalConfig' | 'shard' | 'assets' | 'windowGiven' | 'points' | 'geometry' | 'zonalStats'>> & {
+export type PipelineInput = Partial<Omit<PipelineOptions, 'maxBytes' | 'maxMemory' | 'cacheMax' | 'headers' | 'gdalConfig' | 'shard' | 'assets' | 'windowGiven' | 'points' | 'geometry' | 'zonalStats' | 'collections' | 'intersects'>> & {
+  /** A list, or 'a,b' as --collections takes it. */
+  collections?: string[] | string
+  /** A GeoJSON geometry, or a file's path as --intersects takes it. */
+  intersects?: object | string
   /** A GeoJSON Polygon or MultiPolygon, or a file's path as --geometry takes it. */
   geometry?: object | string
   /** A list, or as --zonal-stats takes it ('count,mean,p90'). */

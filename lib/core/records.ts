@@ -51,6 +51,22 @@ export interface RecordFields {
   all_touched?: boolean
   /** Band math written as the output, one band per `;`-separated expression (see README "Band math"). */
   expr?: string
+  /** `urls`, or a STAC document's items, combined per pixel (`none`: stacked as a time series); README "Mosaics and time series". */
+  mosaic?: 'first' | 'last' | 'min' | 'max' | 'mean' | 'median' | 'count' | 'none'
+  /** A mosaic's items' ids: each gives an equal share of `urls`, in turn (STAC grouping writes it). */
+  items?: string[]
+  /** The group's key (STAC grouping writes it). */
+  group?: string
+  /** A time series' items' datetimes, one per item (STAC grouping writes it). */
+  dates?: string[]
+}
+
+/** One date of a time series' points or zone: the item, its datetime, and its bands' values or statistics (bands numbered across its assets). */
+export interface SeriesEntry {
+  item: string
+  datetime?: string
+  values?: Array<Array<number | null> | null>
+  zonal?: ZonalStats[]
 }
 
 /** One band's zonal statistics: `band`, then those asked (null where no pixel was valid). */
@@ -99,6 +115,35 @@ export interface StacRecord extends RecordFields {
   assets?: string[] | string
   /** Request headers for the document and for the item's sources, each to its own origin only. */
   headers?: Record<string, string>
+  /** Items grouped (`none`, `solar_day`, `day`, `month`, or a property's name): one record per group. */
+  group_by?: string
+}
+
+/**
+ * A STAC API search (lib/input/stac-search.ts): one record per item it finds, with the other fields. `bbox`
+ * is longitude/latitude, searched and read within; `limit` is the API's page size, `max_items` the most items.
+ */
+export interface StacSearchRecord extends Omit<RecordFields, 'bbox'> {
+  /** The API's /search URL (http or https). */
+  stac_search: string
+  collections?: string[] | string
+  ids?: string[] | string
+  bbox?: [number, number, number, number] | string
+  /** A GeoJSON geometry. */
+  intersects?: object
+  /** RFC 3339, or an interval START/END with `..` for an open end. */
+  datetime?: string
+  filter?: object | string
+  'filter-lang'?: 'cql2-json' | 'cql2-text'
+  query?: object
+  sortby?: Array<{ field: string, direction?: 'asc' | 'desc' }> | string
+  limit?: number
+  max_items?: number
+  /** POST (default) or GET. */
+  method?: 'GET' | 'POST'
+  assets?: string[] | string
+  /** Sent to the API's origin only (its pages, and the items' sources there). */
+  headers?: Record<string, string>
 }
 
 /** One asset of a STAC Item: its href, and what rasterpipe reads of it (other fields are kept as they are). */
@@ -144,7 +189,7 @@ export interface StacItemCollection {
  * What the pipeline takes: a line of text (a URL, a path or a JSON record), a line from LineSplitter, a
  * record, or STAC: a record naming a document, an Item or an ItemCollection (one record per item).
  */
-export type InputItem = string | RawLine | InputRecord | StacRecord | StacItem | StacItemCollection
+export type InputItem = string | RawLine | InputRecord | StacRecord | StacItem | StacItemCollection | StacSearchRecord
 
 export type Status = 'ok' | 'error' | 'skipped'
 export type FetchKind = 'download' | 'range' | 'local'
@@ -204,6 +249,8 @@ export interface SourceResult {
   cache?: CacheUse
   bytes: number
   attempts: number
+  /** A mosaic's or time series' source: the id of the item it is an asset of. */
+  item?: string
 }
 
 /** The NDJSON record printed for every input record (README, "Result records"). */
@@ -223,6 +270,9 @@ export interface ResultRecord {
   attempts: number
   /** A multi-source record's sources, in order; `bytes` and `attempts` above are their sums. */
   sources?: SourceResult[]
+  /** A mosaic's (or time series') items' ids, in the group's order; `group`: its group's key (with group_by). */
+  items?: string[]
+  group?: string
   window?: PixelWindow
   source?: SourceInfo
   georeferenced?: boolean
@@ -234,6 +284,8 @@ export interface ResultRecord {
   values?: Array<Array<number | null> | null>
   /** `geometry`: per band, the statistics of the pixels inside it (`--zonal-stats`). */
   zonal?: ZonalStats[]
+  /** A time series' `points` or `geometry`: one entry per item (date), in order, with its `values` or `zonal`. */
+  series?: SeriesEntry[]
   /** GDAL's warnings while writing this record's output (only when it gave some). */
   warnings?: string[]
   /** Why a record is `skipped` although it was read: `min-valid` (its valid fraction in `valid`). */

@@ -93,3 +93,19 @@ export function reword (err: Error, edit: (text: string) => string): void {
   if (err instanceof WordsError) err.reword(edit)
   else err.message = edit(err.message)
 }
+
+const UNREADABLE: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'name too long'
+}
+
+/** Why a file could not be read, in a few words (`cannot read 'F': …`), from a file system error. */
+export function unreadable (err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  return (code !== undefined ? UNREADABLE[code] : undefined) ?? (err instanceof Error ? err.message : String(err))
+}

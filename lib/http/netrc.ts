@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { UsageError } from '../core/errors.js'
-import { option, words } from '../core/words.js'
+import { option, unreadable, words } from '../core/words.js'
 
 export interface NetrcEntry {
   /** The host name; undefined for `default`. */
@@ -91,9 +91,7 @@ export function readNetrc (path: string, key: 'netrc' | 'netrcFile'): Netrc {
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    const e = err as NodeJS.ErrnoException
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message
-    throw new UsageError(words`${option(key)}: cannot read the netrc file '${path}': ${why}`, { option: key })
+    throw new UsageError(words`${option(key)}: cannot read the netrc file '${path}': ${unreadable(err)}`, { option: key })
   }
   return parseNetrc(text)
 }

@@ -3,7 +3,7 @@
 // be read, or a proxy URL that is not one, is a usage error naming its option or variable (redacted).
 import { readFileSync } from 'node:fs'
 import { UsageError } from '../core/errors.js'
-import { option, words } from '../core/words.js'
+import { option, unreadable, words } from '../core/words.js'
 import type { HttpOptions } from './agent.js'
 import { Credentials } from './credentials.js'
 import { defaultNetrcPath, readNetrc, type Netrc } from './netrc.js'
@@ -52,8 +52,7 @@ function readCaBundle (path: string): string {
   try {
     pem = readFileSync(path, 'utf8')
   } catch (err) {
-    const e = err as NodeJS.ErrnoException
-    throw new UsageError(words`${option('caBundle')}: cannot read '${path}': ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { option: 'caBundle' })
+    throw new UsageError(words`${option('caBundle')}: cannot read '${path}': ${unreadable(err)}`, { option: 'caBundle' })
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
     throw new UsageError(words`${option('caBundle')}: '${path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, { option: 'caBundle' })

@@ -56,22 +56,34 @@ export function resolveProxies (o: ProxyOptions, secrets: Secrets, env: NodeJS.P
   return { ...(http ? { http } : {}), ...(https ? { https } : {}), bypass: noProxyMatcher(list) }
 }
 
-/** A proxy URL as curl takes it: `[http[s]://][user[:password]@]host[:port]`; without a scheme, http; without a port, 1080. */
-function proxyUrl (value: string, name: Message, key: string | undefined, secrets: Secrets): URL {
-  const fail = (why: string): never => {
-    throw new UsageError(words`${name}: '${redactUrl(value.includes('://') ? value : `http://${value}`)}' ${why}`, key ? { option: key } : {})
-  }
+/**
+ * A proxy address as curl takes it: `[http[s]://][user[:password]@]host[:port]`; without a scheme,
+ * http; an http proxy without a port, 1080 (curl's default; an https proxy's is 443). Throws an Error
+ * saying why the text is not one (its message never holds the text itself).
+ */
+export function proxyAddress (value: string): URL {
+  const text = value.trim()
   let url: URL
   try {
-    url = new URL(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(value) ? value : `http://${value}`)
+    url = new URL(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(text) ? text : `http://${text}`)
   } catch {
-    return fail('is not a proxy URL (http://[user:password@]host[:port])')
+    throw new Error('not a proxy address (host[:port], or http://[user:password@]host[:port])')
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`is not an http:// or https:// proxy (${url.protocol.slice(0, -1)} proxies are not supported)`)
-  if (url.hostname === '') fail('names no host')
-  // curl's default proxy port: 1080 for an http proxy given without one (an https proxy's is 443).
-  const port = /^(?:[a-zA-Z][a-zA-Z0-9+.-]*:\/\/)?(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*)(:\d*)?/.exec(value)?.[1]
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`a ${url.protocol.slice(0, -1)} proxy is not supported (http:// and https:// only)`)
+  if (url.hostname === '') throw new Error('not a proxy address (host[:port], or http://[user:password@]host[:port])')
+  const port = /^(?:[a-zA-Z][a-zA-Z0-9+.-]*:\/\/)?(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*)(:\d*)?/.exec(text)?.[1]
   if (url.protocol === 'http:' && (port === undefined || port === ':')) url.port = '1080'
+  return url
+}
+
+/** A proxy option's or variable's URL; its password (and the Proxy-Authorization made of it) joins `secrets`. */
+function proxyUrl (value: string, name: Message, key: string | undefined, secrets: Secrets): URL {
+  let url: URL
+  try {
+    url = proxyAddress(value)
+  } catch (err) {
+    throw new UsageError(words`${name}: '${redactUrl(value.includes('://') ? value : `http://${value}`)}': ${(err as Error).message}`, key ? { option: key } : {})
+  }
   if (url.password !== '') {
     let password = url.password
     let user = url.username

@@ -68,12 +68,21 @@ function withoutAuthorization (headers: Record<string, string>): Record<string, 
   return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'))
 }
 
-export async function get (url: string, o: RequestOptions, headers: Record<string, string>, hopsLeft = MAX_REDIRECTS): Promise<Response> {
+/** A POST of a small JSON body (a STAC API search's page), as get() makes a GET: the same headers, signing and redirects. */
+export async function post (url: string, o: RequestOptions, headers: Record<string, string>, body: string): Promise<Response> {
+  return await get(url, o, { 'content-type': 'application/json', ...headers }, MAX_REDIRECTS, body)
+}
+
+export async function get (url: string, o: RequestOptions, headers: Record<string, string>, hopsLeft = MAX_REDIRECTS, body?: string): Promise<Response> {
   const own = o.headers ?? {}
   const auth = o.auth
+  // A body makes it a POST (post() above); redirects with 307 and 308 keep it, the others become GETs.
+  let method: 'GET' | 'POST' = body === undefined ? 'GET' : 'POST'
+  let sent: { body?: string } = body === undefined ? {} : { body }
   if (!auth) {
     return await undici().request(url, {
-      ...requestInit(o, { ...own, 'accept-encoding': 'identity', ...headers }),
+      ...requestInit(o, { ...own, 'accept-encoding': 'identity', ...headers }, method),
+      ...sent,
       // An option of undici's redirect interceptor, passed through by request() (its types do not list
       // it). The interceptor drops Authorization and cookies when a redirect leaves the origin; the user's
       // own headers may be credentials too (an API key), so they go the same way.
@@ -88,7 +97,7 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
   for (let hop = 0; ; hop++) {
     const given: Record<string, string> = { ...own, 'accept-encoding': 'identity', ...headers }
     const h = auth.ownsAuthorization ? withoutAuthorization(given) : given
-    const res = await undici().request(target, { ...requestInit(o, { ...h, ...await auth.sign('GET', target, h) }), ...({ maxRedirections: 0 } as object) })
+    const res = await undici().request(target, { ...requestInit(o, { ...h, ...await auth.sign(method, target, h) }, method), ...sent, ...({ maxRedirections: 0 } as object) })
     if (hop === 0 && auth.redirected?.(res.statusCode, res.headers as Headers)) {
       await res.body.dump().catch(() => undefined)
       target = auth.target()
@@ -103,7 +112,12 @@ export async function get (url: string, o: RequestOptions, headers: Record<strin
     // No credentials follow a step down from https to http.
     if (new URL(target).origin !== origin) {
       const down = from.startsWith('https:') && target.startsWith('http:')
-      return await get(target, { ...o, auth: down ? undefined : auth.crossOrigin?.(target), headers: undefined }, headers, hopsLeft - hop - 1)
+      const keep = res.statusCode === 307 || res.statusCode === 308 ? sent.body : undefined
+      return await get(target, { ...o, auth: down ? undefined : auth.crossOrigin?.(target), headers: undefined }, headers, hopsLeft - hop - 1, keep)
+    }
+    if (res.statusCode !== 307 && res.statusCode !== 308) {
+      method = 'GET'
+      sent = {}
     }
   }
 }

@@ -14,6 +14,8 @@ import { ALLOWED_SCHEMES } from './url.js'
 import { schemeOf } from '../core/url.js'
 import { itemRecord, itemsOf, originOf, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
 import { messageOf, reword, words } from '../core/words.js'
+import { groupedRecords, groupingOf } from './stac-group.js'
+import { isSearchRecord, recordsOf, searchItems, searchRequest, type PageFetcher } from './stac-search.js'
 
 export interface ExpandOptions {
   /** --assets: asset keys (or common names) for items whose record gives none. */
@@ -29,19 +31,22 @@ export interface ExpandOptions {
   onSecrets?: (values: string[]) => void
   /** Input lines whose records (and documents) may be in hand at once. */
   ahead?: number
+  /** --mosaic, --group-by: items grouped into one record per group (lib/input/stac-group.ts). */
+  mosaic?: string
+  groupBy?: string
 }
 
 type Output = RawLine | LineRecord
 
 /** Only these lines are parsed here to be looked at; the rest (most of them, in a plain run) go by untouched. */
-const MAYBE_STAC = /"(stac|stac_version|type)"\s*:/
+const MAYBE_STAC = /"(stac|stac_version|type|stac_search)"\s*:/
 
 export class Expand extends Duplex {
   private count = 0
   private readonly o: ExpandOptions
   private readonly ahead: number
-  /** Each input item's records, in input order; a document being read is a promise of them. */
-  private readonly queue: Array<Promise<Iterable<Output>>> = []
+  /** Each input item's records, in input order; a document being read is a promise of them, a search's are made as taken. */
+  private readonly queue: Array<Promise<Iterable<Output> | AsyncIterable<Output>>> = []
   private heldWrite: (() => void) | undefined
   private wantMore: (() => void) | undefined
   private ended: (() => void) | undefined
@@ -84,7 +89,7 @@ export class Expand extends Duplex {
     this.pumping = true
     try {
       while (this.queue.length > 0) {
-        for (const out of await this.queue[0]) {
+        for await (const out of await this.queue[0]) {
           if (this.destroyed) return
           if (!this.push(out)) await new Promise<void>((resolve) => { this.wantMore = resolve })
         }
@@ -104,11 +109,14 @@ export class Expand extends Duplex {
   }
 
   /** One input item's records. Never rejects: what goes wrong is an error record of its line. */
-  private async expand (item: unknown): Promise<Iterable<Output>> {
+  private async expand (item: unknown): Promise<Iterable<Output> | AsyncIterable<Output>> {
     const n = ++this.count
     if (item instanceof LineRecord) return [item]
     if (typeof item === 'string') item = { line: n, text: item } satisfies RawLine
-    else if (!isRawLine(item)) return stacKind(item) ? await this.stac(item, n, undefined) : [new LineRecord(n, undefined, item)]
+    else if (!isRawLine(item)) {
+      if (isSearchRecord(item)) return this.search(item, n, undefined)
+      return stacKind(item) ? await this.stac(item, n, undefined) : [new LineRecord(n, undefined, item)]
+    }
     const raw = item as RawLine
     const text = raw.text?.trim()
     if (text === undefined || !text.startsWith('{') || !MAYBE_STAC.test(text)) return [raw]
@@ -119,7 +127,56 @@ export class Expand extends Duplex {
       // Parse says why, for STAC lines as for any other.
       return [raw]
     }
+    if (isSearchRecord(value)) return this.search(value, raw.line, raw.input)
     return stacKind(value) ? await this.stac(value, raw.line, raw.input) : [raw]
+  }
+
+  /**
+   * A `{"stac_search": …}` line: one record per item of the search, made as parse takes them, pages
+   * fetched as they are needed (lib/input/stac-search.ts). The record's own headers go to the API's origin
+   * only (its pages, and its sources there); -H to every request.
+   */
+  private search (v: Record<string, unknown>, line: number, input: string | undefined): Iterable<Output> | AsyncIterable<Output> {
+    let req
+    let grouping
+    try {
+      req = searchRequest(v)
+      grouping = groupingOf(v, this.o)
+      // Grouping's fields are the search's, not its items' records'.
+      delete req.fields.mosaic
+      delete req.fields.group_by
+      if (v.headers !== undefined) {
+        try {
+          req.headers = parseHeaders(v.headers)
+        } catch (err) {
+          throw new InvalidValue(`headers: ${(err as Error).message}`)
+        }
+        this.o.onSecrets?.(Object.values(req.headers))
+      }
+    } catch (err) {
+      return [new LineRecord(line, input, undefined, asInputError(err))]
+    }
+    const origin = originOf(req.url)
+    const context: ItemContext = { fields: req.fields, wholeItem: !this.o.extentGiven && req.fields.window === undefined && req.fields.bbox === undefined, many: true }
+    const assets = req.assets ?? this.o.assets
+    if (assets) context.assets = assets
+    if (this.o.expr) context.expr = true
+    if (req.headers && origin !== undefined) {
+      context.headers = req.headers
+      context.origin = origin
+    }
+    const own = req.headers
+    const fetchPage: PageFetcher = async (page) => {
+      const headers = { accept: 'application/geo+json, application/json', ...this.o.headers, ...(own && originOf(page.url) === origin ? own : {}), ...page.headers }
+      try {
+        return await this.o.readDocument(page.url, headers, this.stopped.signal, page.method === 'POST' ? JSON.stringify(page.body) : undefined)
+      } catch (err) {
+        if (err instanceof Error) reword(err, (message) => redactAbout(message, [page.url]))
+        throw err
+      }
+    }
+    const retry = { ...Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'headers')), stac_search: redactUrl(req.url) }
+    return primed(recordsOf(searchItems(req, fetchPage), context, { line, input, location: req.url, url: redactUrl(req.url), retry }, grouping))
   }
 
   private async stac (value: unknown, line: number, input: string | undefined): Promise<Iterable<Output>> {
@@ -163,6 +220,18 @@ export class Expand extends Duplex {
       return [fail(err)]
     }
     context.many = stacKind(doc) === 'collection'
+    // Grouped (a mosaic or a time series): one record per group, made once the document's items are all seen.
+    let grouping
+    try {
+      grouping = groupingOf(v, this.o)
+    } catch (err) {
+      return [fail(err)]
+    }
+    if (grouping) {
+      const out: Output[] = []
+      for await (const g of groupedRecords(items, context, grouping)) out.push('record' in g ? new LineRecord(line, input, g.record) : fail(g.error, g.id))
+      return out
+    }
     return (function * () {
       for (const item of items) {
         try {
@@ -208,6 +277,19 @@ export class Expand extends Duplex {
     context.fields = Object.fromEntries(Object.entries(v).filter(([k]) => !STAC_FIELDS.includes(k) && k !== 'headers'))
     if (v.window !== undefined || v.bbox !== undefined) context.wholeItem = false
     return { location, headers }
+  }
+}
+
+/**
+ * A search's records with the first asked for at once: its first page is fetched while the lines before it
+ * drain, as `{"stac": …}` documents are read ahead; the pages after it only as its records are taken.
+ */
+function primed<T> (records: AsyncGenerator<T>): AsyncIterable<T> {
+  const first = records.next()
+  return {
+    async * [Symbol.asyncIterator] () {
+      for (let r = await first; r.done !== true; r = await records.next()) yield r.value
+    }
   }
 }
 

@@ -2,7 +2,6 @@
 // command-line defaults. Anything wrong becomes an error record (stage `input`) naming the line.
 import { RecordError } from '../core/errors.js'
 import { makeJob, type Asked, type Job } from '../core/job.js'
-import type { StackSource } from '../core/records.js'
 import { isRawLine, LineRecord, type RawLine } from './lines.js'
 import type { PipelineOptions } from '../core/options.js'
 import { checkWarp, isWarp, InvalidValue, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, parseWindow, type WindowRequest } from '../core/request.js'
@@ -14,8 +13,9 @@ import { messageOf, option, words } from '../core/words.js'
 import { parsePoints, type PointSet } from '../core/points.js'
 import { DEFAULT_ZONAL_STATS, parseGeometry, type Zone } from '../core/zones.js'
 import { exprField } from './expr-field.js'
+import { mosaicField, mosaicKey } from './mosaic-field.js'
 
-const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched', 'expr'])
+const KNOWN_FIELDS = new Set(['url', 'urls', 'id', 'window', 'bbox', 'bbox_crs', 'bands', 'boundless', 'out_size', 'out', 'headers', 'dst_crs', 'res', 'resampling', 'tap', 'points', 'points_crs', 'geometry', 'geometry_crs', 'all_touched', 'expr', 'mosaic', 'items', 'group', 'dates'])
 
 /** A request as parse fills it in, before the job is made of it (and its fields fixed). */
 type Draft = { -readonly [K in keyof Asked]: Asked[K] }
@@ -120,17 +120,27 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     // A values record reads its points or zone only: no window, no file (a window as well is a record of its own).
     const field = points ? 'points' : 'geometry'
     if (points && zone) throw new InvalidValue('a record has "points" or "geometry", not both')
+    // A time series (STAC items grouped, "mosaic": "none") is sampled item by item: a `series` entry per date.
+    const series = sources && fields.mosaic === 'none' ? mosaicField(fields, sources, options.expr) : undefined
+    if (fields.mosaic !== undefined && !series) throw new InvalidValue(`"${field}" with "mosaic" is not supported yet (but on a time series: "mosaic": "none")`)
     // `out` or --write: the window is written too (lib/raster/values-window.ts).
     const write = fields.out !== undefined || options.write === true
     for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
+      // The grouping gives a time series of whole items their union's bbox, which points do not need.
+      if (series && key === 'bbox') continue
       // A stack's window or bbox says its grid's extent, as for a stack's output (lib/raster/stack-values.ts).
-      if (sources && (key === 'window' || key === 'bbox')) continue
-      if (key === 'out' && write) continue
+      if (sources && !series && (key === 'window' || key === 'bbox')) continue
+      if (key === 'out' && write && !series) continue
       if (fields[key] !== undefined) throw new InvalidValue(`"${field}" and "${key}" cannot be used together: a ${field} record writes no file (give the window a record of its own)`)
     }
     if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"${field}" cannot be used with a warp or ${option('outSize')}: a ${field} record writes no file`)
     if (points) job.points = points
     if (zone) job.zone = zone
+    if (series && sources) {
+      job.mosaic = series
+      job.parts = partsOf(job, sources)
+      return
+    }
     // A stack's grid without a window or bbox covers its first source whole (not the default window).
     if (sources && fields.window === undefined && fields.bbox === undefined && !options.windowGiven && !options.bbox) job.request = { ...job.request, window: { col: 0, row: 0, width: 2 ** 31 - 1, height: 2 ** 31 - 1 } }
     if (sources) job.parts = partsOf(job, sources)
@@ -151,21 +161,25 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
   // A stack's grid is its finest source's, known only once open, unless out_size gives it.
   const [w, h] = r.outSize ?? (r.bbox || isWarp(r) || sources ? [0, 0] : [r.window.width, r.window.height])
   checkPixels(w, h, options.maxPixels)
+  const mosaic = mosaicField(fields, sources, options.expr)
+  // A mosaic's grid reaches over all its items, past the first's edge (lib/raster/mosaic.ts).
+  if (mosaic) job.mosaic = mosaic
+  if (mosaic) job.request = { ...job.request, boundless: true }
   if (sources) job.parts = partsOf(job, sources)
   const expr = exprField(fields.expr, options, sources)
   if (expr) job.expr = expr
-  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id, job.expr)
+  const out = outputFor(job.url, job.request, fields.out, options, ext, sources && mosaicKey(mosaic, requestedSources(sources)), job.id, job.expr)
   job.output = out.display
   if (fields.out !== undefined) job.out = fields.out as string
   job.outputPath = out.path
 }
 
-/** A multi-source record's jobs, one per source. */
-function partsOf (job: Draft, sources: readonly StackSource[]): Job[] {
+/** A multi-source record's parts: one job per source, with the record's request (and points or zone). */
+function partsOf (job: Draft, sources: ReturnType<typeof parseSources>): Job[] {
   return sources.map((source, index) => {
     // The entry's own headers on top of the record's, for this source alone.
     const headers = source.headers ? { ...job.headers, ...source.headers } : job.headers
-    return makeJob({ line: job.line, url: source.url, request: { ...job.request }, headers, stackSource: { ...source, index } })
+    return makeJob({ line: job.line, url: source.url, request: { ...job.request }, headers, stackSource: { ...source, index }, ...(job.points ? { points: job.points } : {}), ...(job.zone ? { zone: job.zone } : {}) })
   })
 }
 

@@ -5,6 +5,12 @@ import type { Job } from '../core/job.js'
 import type { InputRecord } from '../core/records.js'
 import { printableSources } from './sources.js'
 import type { StackSource } from '../core/records.js'
+import type { MosaicAsk } from '../core/mosaic.js'
+
+/** A mosaic's own fields, as its record gave them. */
+function mosaicRetry (ask: MosaicAsk): Pick<InputRecord, 'mosaic' | 'items' | 'group' | 'dates'> {
+  return { mosaic: ask.method, ...(ask.items.length > 0 ? { items: [...ask.items] } : {}), ...(ask.group !== undefined ? { group: ask.group } : {}), ...(ask.dates ? { dates: [...ask.dates] } : {}) }
+}
 
 /**
  * Every request field explicitly (the command line's defaults applied), so the retry does the same
@@ -23,6 +29,7 @@ export function retryRecord (job: Job): InputRecord {
     if (job.points?.crs !== undefined) record.points_crs = job.points.crs
     if (job.zone) Object.assign(record, { geometry: job.zone.geometry, geometry_crs: job.zone.crs, all_touched: job.zone.allTouched })
     if (r.bands) record.bands = r.bands
+    if (job.mosaic) Object.assign(record, mosaicRetry(job.mosaic))
     return record
   }
   if (r.bbox) {
@@ -40,5 +47,6 @@ export function retryRecord (job: Job): InputRecord {
   if (r.resampling !== undefined) record.resampling = r.resampling
   if (r.tap) record.tap = true
   if (job.out !== undefined) record.out = job.out
+  if (job.mosaic) Object.assign(record, mosaicRetry(job.mosaic))
   return record
 }

@@ -13,7 +13,7 @@ import { option, words } from '../core/words.js'
 export type StacKind = 'item' | 'collection' | 'reference'
 
 /** The fields a `{"stac": …}` record may have besides those of a plain record. */
-export const STAC_FIELDS = ['stac', 'assets']
+export const STAC_FIELDS = ['stac', 'assets', 'mosaic', 'group_by']
 
 /** Fields of a `{"stac": …}` record that name one record, and so cannot go with an ItemCollection. */
 const ONE_RECORD_FIELDS = ['id', 'out']

@@ -16,6 +16,8 @@ import { isWarp } from '../core/request.js'
 import { overviewSizes, planWarp } from './warp.js'
 import type { Slots } from '../core/slots.js'
 import { openStack } from './stack.js'
+import { mosaicBytes, mosaicMemoryWhy } from './mosaic.js'
+import { openSeries } from './series.js'
 import { option, words } from '../core/words.js'
 import { driverByMagic, readHead } from './magic.js'
 import { planPoints } from './points.js'
@@ -51,7 +53,11 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
   // A multi-source record opens each of its sources and plans them onto one grid (lib/raster/stack.ts).
   return (job) => gdalCalls.run(async () => {
     if (!job.parts) return await openStage(job)
+    // A time series' points or zone: each source a values record of its own (lib/raster/series.ts).
+    if ((job.points || job.zone) && job.mosaic) return await openSeries(job, openStage)
     const stack = await openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource)
+    // A mosaic holds its accumulators, not every source's pixels (lib/raster/mosaic.ts).
+    if (job.mosaic) stack.bytes = mosaicBytes(job, stack)
     // Points or a zone on the stack's grid: each source planned to read only what they need.
     if (job.points || job.zone) job.plan = await planStackValues({ gdal, crs, maxPixels }, job, stack)
     // `out` or --write: the window is written too, as a stack of its own (lib/raster/stack-values.ts).
@@ -95,7 +101,7 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
   function checkMemory (job: Job, plan: Plan): void {
     planExpr(job, plan)
     if (plan.bytes > maxMemory) {
-      throw new RecordError('open', 'OVER_MEMORY', words`window of ${plan.bytes} bytes (pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.opened?.source.dtype}) is over ${option('maxMemory')} ${maxMemory} bytes`)
+      throw new RecordError('open', 'OVER_MEMORY', words`window of ${plan.bytes} bytes (${job.mosaic && job.mosaic.method !== 'none' ? mosaicMemoryWhy(job) : `pixels × bands × ${job.parts ? 'each source\'s data type, summed over the sources' : job.opened?.source.dtype}`}) is over ${option('maxMemory')} ${maxMemory} bytes`)
     }
   }
 

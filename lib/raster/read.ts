@@ -7,6 +7,7 @@ import { releaseLease, type Job } from '../core/job.js'
 import { translateArgs } from './plan.js'
 import { readValues } from './read-values.js'
 import { valuesPlanOf } from './values-window.js'
+import { readSeries } from './series.js'
 import type { Slots } from '../core/slots.js'
 import type { MemoryBudget } from '../core/budget.js'
 
@@ -27,6 +28,15 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
       job.lease = { bytes: plan.bytes, release: await ctx.budget.acquire(plan.bytes, ctx.cancelled) }
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
+    }
+    if ((plan.kind === 'points' || plan.kind === 'zonal') && job.parts && job.mosaic) {
+      // A time series' points or zone, item by item (lib/raster/series.ts).
+      try {
+        job.written = { warnings: [], series: await ctx.gdalCalls.run(() => readSeries(ctx.gdal, job)) }
+      } finally {
+        releaseLease(job)
+      }
+      return
     }
     // A values record's plan, or the values of one that writes its window too (lib/raster/values-window.ts).
     const values = plan.kind === 'points' || plan.kind === 'zonal' ? plan : valuesPlanOf(job)

@@ -119,9 +119,10 @@ export async function planStackValues (ctx: StackValuesContext, job: Job, stack:
     }
   }
   // Held: every stacked band over the window as doubles with a validity byte (band math reads them
-  // together), and what one band's statistics hold.
+  // together), one source's read or warp of it in its own type (at most 8 bytes a band), and what one
+  // band's statistics hold.
   const pixels = window ? window.width * window.height : 0
-  return { kind: 'zonal', window, geometry: json, bytes: zonalBytes(window, zone, 'Float64') + pixels * bandCount * 9 }
+  return { kind: 'zonal', window, geometry: json, bytes: zonalBytes(window, zone, 'Float64') + pixels * bandCount * (9 + 8) }
 }
 
 /** A part's plan for the points: its file's pixels under them (a plain window), or the footprints of their grid pixels (a warp). */

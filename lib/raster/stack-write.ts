@@ -20,7 +20,7 @@ import { windowBytes } from '../core/budget.js'
 
 let seq = 0
 
-interface OutBand {
+export interface OutBand {
   file: string
   band: number
   dtype: string
@@ -37,22 +37,30 @@ export interface StackPixels {
   release: () => void
 }
 
-export async function stackPixels (gdal: Gdal, job: Job, plan: StackPlan, temp: TempDir): Promise<StackPixels> {
-  const parts = job.parts ?? []
-  const files: string[] = []
-  let dataset: Dataset | undefined
+/** Temp files of a record's pixels, each removed by `drop`, or all that are left by `dropAll` (and at exit). */
+export function tempFiles (temp: TempDir, prefix: string): { file: (ext: string) => string, drop: (path: string) => void, dropAll: () => void } {
+  const files = new Set<string>()
   const file = (ext: string): string => {
-    const path = temp.file(`stack-${++seq}${ext}`)
-    files.push(path)
+    const path = temp.file(`${prefix}-${++seq}${ext}`)
+    files.add(path)
     removeOnExit.add(path)
     return path
   }
+  const drop = (path: string): void => {
+    rmSync(path, { force: true })
+    removeOnExit.forget(path)
+    files.delete(path)
+  }
+  return { file, drop, dropAll: () => { for (const f of [...files]) drop(f) } }
+}
+
+export async function stackPixels (gdal: Gdal, job: Job, plan: StackPlan, temp: TempDir): Promise<StackPixels> {
+  const parts = job.parts ?? []
+  let dataset: Dataset | undefined
+  const { file, dropAll } = tempFiles(temp, 'stack')
   const release = (): void => {
     closeDataset(dataset)
-    for (const f of files) {
-      rmSync(f, { force: true })
-      removeOnExit.forget(f)
-    }
+    dropAll()
   }
   try {
     const bands: OutBand[] = []
@@ -65,18 +73,22 @@ export async function stackPixels (gdal: Gdal, job: Job, plan: StackPlan, temp: 
         throw sourceError(part, parts.length, failed, 'write')
       }
     }
-    const vrt = file('.vrt')
-    try {
-      writeFileSync(vrt, stackVrt(plan.grid, gridWkt(gdal, plan.grid), bands))
-    } catch (err) {
-      throw diskError(`${job.output as string}: the stack's VRT in the temp directory`, err)
-    }
-    dataset = await gdal.openAsync(vrt)
+    dataset = await openBands(gdal, job, plan.grid, bands, file('.vrt'), 'stack')
     return { dataset, release }
   } catch (err) {
     release()
     throw err
   }
+}
+
+/** `bands` stacked by a VRT written at `path` (a stack's or a mosaic's, `what`), opened. */
+export async function openBands (gdal: Gdal, job: Job, grid: Grid, bands: OutBand[], path: string, what: string): Promise<Dataset> {
+  try {
+    writeFileSync(path, stackVrt(grid, gridWkt(gdal, grid), bands))
+  } catch (err) {
+    throw diskError(`${job.output as string}: the ${what}'s VRT in the temp directory`, err)
+  }
+  return await gdal.openAsync(path)
 }
 
 /** One source's bands on the grid, written to `file`; what each output band of it says. */
@@ -122,13 +134,13 @@ async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBa
  * A source's file in the temp directory, written by GDAL on a pool thread (its write errors unseen):
  * uncompressed, so it holds at least its pixels' bytes, or the disk refused some of them.
  */
-async function checkPart (file: string, pixelBytes: number): Promise<void> {
+export async function checkPart (file: string, pixelBytes: number): Promise<void> {
   const { size } = await stat(file)
   if (size >= pixelBytes) return
   throw await spaceOr(dirname(file), pixelBytes - size, new RecordError('write', 'WRITE_FAILED', `the source's pixels in the temp directory hold ${size} of at least ${pixelBytes} bytes`))
 }
 
-function gridWkt (gdal: Gdal, grid: Grid): string {
+export function gridWkt (gdal: Gdal, grid: Grid): string {
   return grid.crs === null ? '' : gdal.SpatialReference.fromUserInput(grid.crs).toWKT()
 }
 

@@ -17,6 +17,7 @@ import { diskError, spaceOr } from './disk-errors.js'
 import { checkedStep, closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
 import { warpPixels } from './warp.js'
 import { stackPixels } from './stack-write.js'
+import { mosaicPixels } from './mosaic.js'
 import { exprDataset } from './band-math.js'
 import { releaseLease, type Job, type StackPlan, type WarpPlan, type WindowPlan, type Written } from '../core/job.js'
 import { removeOnExit } from '../core/tempdir.js'
@@ -267,7 +268,7 @@ export function createWriter (ctx: WriteContext): (job: Job) => Promise<void> {
 
   /** A stack's sources on the grid, stacked (lib/raster/stack-write.ts) and copied into the output. */
   async function writeStack (job: Job, plan: StackPlan, temp: string): Promise<void> {
-    const stack = await stackPixels(gdal, job, plan, ctx.temp)
+    const stack = job.mosaic && job.mosaic.method !== 'none' ? await mosaicPixels(gdal, job, plan, ctx.temp) : await stackPixels(gdal, job, plan, ctx.temp)
     let copied = stack.dataset
     try {
       copied = await withExpr(job, stack.dataset, stack.dataset)

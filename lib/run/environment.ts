@@ -6,6 +6,8 @@ import type { PipelineInput } from '../core/options.js'
 import { RecordError, UsageError } from '../core/errors.js'
 import { InvalidValue, parseHeaders } from '../core/request.js'
 import { s3Endpoint } from '../store/s3.js'
+import { proxyAddress } from '../http/proxy.js'
+import { unreadable } from '../core/words.js'
 import { OWN_CONFIG } from '../raster/gdal.js'
 
 export interface EnvironmentOptions {
@@ -115,30 +117,23 @@ function readable (path: string, name: string): string {
   try {
     isFile = statSync(path).isFile()
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    fail(name, `cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message}`)
+    fail(name, `cannot read '${path}': ${unreadable(err)}`)
   }
   if (!isFile) fail(name, `'${path}' is not a file`)
   return path
 }
 
 /**
- * A proxy as libcurl takes it: host[:port] or a URL; no port means 1080, as libcurl's default for a
- * proxy. Credentials from GDAL_HTTP_PROXYUSERPWD go into the URL (the net part keeps them secret).
+ * A proxy as libcurl takes it (http/proxy.ts's proxyAddress: no port means 1080). Credentials from
+ * GDAL_HTTP_PROXYUSERPWD go into the URL (the net part keeps them secret).
  */
 function proxyUrl (value: string, name: string, userpwd: string | undefined): string {
-  const text = value.trim()
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`
   let u: URL
   try {
-    u = new URL(withScheme)
-  } catch {
-    fail(name, 'is not a proxy address (host[:port], or http://host[:port])')
+    u = proxyAddress(value)
+  } catch (err) {
+    fail(name, (err as Error).message)
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(name, `a ${u.protocol.slice(0, -1)} proxy is not supported (http:// and https:// only)`)
-  if (u.hostname === '') fail(name, 'is not a proxy address (host[:port], or http://host[:port])')
-  const explicitPort = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/?#]*):\d+/i.test(withScheme)
-  if (!explicitPort && u.protocol === 'http:') u.port = '1080'
   if (userpwd !== undefined) {
     const at = userpwd.indexOf(':')
     u.username = encodeURIComponent(at < 0 ? userpwd : userpwd.slice(0, at))
@@ -186,7 +181,7 @@ export function optionsFromEnvironment (env: Env = process.env): EnvironmentOpti
       text = readFileSync(readable(headerFile, 'GDAL_HTTP_HEADER_FILE'), 'utf8')
     } catch (err) {
       if (err instanceof UsageError) throw err
-      fail('GDAL_HTTP_HEADER_FILE', `cannot read '${headerFile}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      fail('GDAL_HTTP_HEADER_FILE', `cannot read '${headerFile}': ${unreadable(err)}`)
     }
     Object.assign(headers, headersFrom('GDAL_HTTP_HEADER_FILE', text.split(/\r?\n/).filter((line) => line.trim() !== '')))
   }

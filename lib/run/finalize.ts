@@ -38,8 +38,11 @@ export function toResult (job: Job, secrets: Iterable<string> = [], names: Optio
       ...(p.fetched !== undefined ? { fetch: p.fetched.kind } : {}),
       ...(p.fetched?.cache !== undefined ? { cache: p.fetched.cache } : {}),
       bytes: p.bytes,
-      attempts: p.attempts
+      attempts: p.attempts,
+      ...mosaicItem(job, p)
     }))
+    if (job.mosaic && job.mosaic.items.length > 0) r.items = [...job.mosaic.items]
+    if (job.mosaic?.group !== undefined) r.group = job.mosaic.group
   } else {
     if (job.fetched?.cache !== undefined) r.cache = job.fetched.cache
     r.bytes = job.bytes
@@ -54,6 +57,7 @@ export function toResult (job: Job, secrets: Iterable<string> = [], names: Optio
   if (written?.stats) r.stats = written.stats
   if (written?.values) r.values = written.values
   if (written?.zonal) r.zonal = written.zonal
+  if (written?.series) r.series = written.series
   if (written && written.warnings.length > 0) r.warnings = written.warnings.map((w) => redactAbout(w, urls, secrets))
   if (written?.skipped) {
     r.reason = written.skipped.reason
@@ -63,6 +67,14 @@ export function toResult (job: Job, secrets: Iterable<string> = [], names: Optio
   if (job.error) r.error = { ...job.error.toJSON(), message: redactAbout(job.error.say(names), urls, secrets) }
   if (job.error && job.error.stage !== 'input' && (job.url || job.retryInput)) r.record = job.retryInput ?? retryRecord(job)
   return r
+}
+
+/** A mosaic's source: the id of its item. */
+function mosaicItem (job: Job, part: Job): { item?: string } {
+  const ask = job.mosaic
+  const index = part.stackSource?.index
+  if (!ask || ask.items.length === 0 || index === undefined) return {}
+  return { item: ask.items[Math.floor(index / ask.per)] }
 }
 
 /** Lets go of whatever a job still holds. Datasets are idle here: no stage works on the job any more. */

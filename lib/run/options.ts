@@ -4,7 +4,7 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { UsageError } from '../core/errors.js'
-import { messageOf, option, words, type Message } from '../core/words.js'
+import { messageOf, option, unreadable, words, type Message } from '../core/words.js'
 import { parseSize } from '../core/sizes.js'
 import { gdalShare } from '../core/slots.js'
 import { defaults, type PipelineInput, type PipelineOptions } from '../core/options.js'
@@ -12,11 +12,14 @@ import { parseShard } from '../input/shard.js'
 import { parsePoints, pointsFromText } from '../core/points.js'
 import { geometryFromText, parseGeometry, parseZonalStats } from '../core/zones.js'
 import { EXPR_TYPES, parseExpr } from '../core/expr.js'
+import { isMosaicMethod, MOSAIC_METHODS } from '../core/mosaic.js'
 import { isStoreUri } from '../core/url.js'
+import { searchRecordOf, searchRequest } from '../input/stac-search.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow } from '../core/request.js'
 
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats', 'expr', 'exprType', 'write'])
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats', 'expr', 'exprType', 'write',
+  'mosaic', 'groupBy', 'stacSearch', 'collections', 'datetime', 'intersects', 'maxItems'])
 
 function fail (key: string, message: Message): never {
   throw new UsageError(words`${option(key)}: ${message}`, { option: key })
@@ -168,6 +171,8 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.tap !== undefined && typeof o.tap !== 'boolean') fail('tap', `must be true or false, got ${JSON.stringify(o.tap)}`)
   if (o.tap === false) delete o.tap
   if (o.assets !== undefined) o.assets = optionValue('assets', () => parseAssets(o.assets))
+  if (o.mosaic !== undefined && !isMosaicMethod(o.mosaic)) fail('mosaic', `must be one of ${MOSAIC_METHODS.join(', ')}, got ${JSON.stringify(o.mosaic)}`)
+  if (o.groupBy !== undefined && (typeof o.groupBy !== 'string' || o.groupBy.trim() === '')) fail('groupBy', `must be none, solar_day, day, month or a property's name, got ${JSON.stringify(o.groupBy)}`)
   if (o.points !== undefined) o.points = namedValue('points', (name) => typeof o.points === 'string' ? pointsFromText(readOptionFile('points', o.points), name) : parsePoints(o.points, name))
   if (o.pointsCrs !== undefined) o.pointsCrs = namedValue('pointsCrs', (name) => parseCrs(o.pointsCrs, name))
   if (o.geometry !== undefined) o.geometry = namedValue('geometry', (name) => typeof o.geometry === 'string' ? geometryFromText(readOptionFile('geometry', o.geometry), name) : parseGeometry(o.geometry, name))
@@ -176,6 +181,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.write !== undefined && typeof o.write !== 'boolean') fail('write', `must be true or false, got ${JSON.stringify(o.write)}`)
   if (o.zonalStats !== undefined) o.zonalStats = namedValue('zonalStats', (name) => parseZonalStats(o.zonalStats, name))
   checkExprOptions(o)
+  checkSearchOptions(o)
   try {
     checkWarp(o, { res: option('res'), outSize: option('outSize'), tap: option('tap') })
   } catch (err) {
@@ -192,7 +198,47 @@ function readOptionFile (key: string, path: string): string {
   try {
     return readFileSync(path, 'utf8')
   } catch (err) {
-    fail(key, `cannot read '${path}': ${(err as Error).message}`)
+    fail(key, `cannot read '${path}': ${unreadable(err)}`)
+  }
+}
+
+/**
+ * --stac-search and the options of its search, checked as its record would be (lib/input/stac-search.ts);
+ * --intersects read from its file. The search's options without --stac-search are refused, not ignored.
+ */
+function checkSearchOptions (o: PipelineOptions): void {
+  if (o.stacSearch === undefined) {
+    for (const key of ['collections', 'datetime', 'intersects', 'maxItems'] as const) if (o[key] !== undefined) fail(key, words`needs ${option('stacSearch')}`)
+    return
+  }
+  if (typeof o.intersects === 'string') {
+    const path = o.intersects
+    o.intersects = optionValue('intersects', () => jsonOf(readOptionFile('intersects', path), path)) as Record<string, unknown>
+  }
+  const checked = (key: string, field: string, value: unknown): void => {
+    if (value !== undefined) optionValue(key, () => searchRequest({ stac_search: 'http://checked/', [field]: value }))
+  }
+  if (typeof o.stacSearch !== 'string') fail('stacSearch', 'must be a URL')
+  optionValue('stacSearch', () => searchRequest({ stac_search: o.stacSearch }))
+  checked('collections', 'collections', o.collections)
+  checked('datetime', 'datetime', o.datetime)
+  checked('intersects', 'intersects', o.intersects)
+  checked('maxItems', 'max_items', o.maxItems)
+  if (o.intersects !== undefined && o.bbox !== undefined) fail('intersects', words`cannot go with ${option('bbox')} (a search has one or the other)`)
+  if (o.bbox !== undefined && o.bboxCrs !== undefined && !/^(EPSG:4326|OGC:CRS84)$/i.test(o.bboxCrs)) {
+    fail('bboxCrs', words`with ${option('stacSearch')}, ${option('bbox')} is the search's longitude/latitude box (EPSG:4326)`)
+  }
+  // --bbox is the search's box: in longitude/latitude.
+  const record = optionValue('bbox', () => searchRequest(searchRecordOf(o)))
+  if (record.body.collections !== undefined) o.collections = record.body.collections as string[]
+  if (record.body.intersects !== undefined) o.intersects = record.body.intersects as Record<string, unknown>
+}
+
+function jsonOf (text: string, path: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new InvalidValue(`'${path}' is not JSON (${(err as Error).message})`)
   }
 }
 

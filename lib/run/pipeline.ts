@@ -24,6 +24,7 @@ import { resolveOptions } from './options.js'
 import type { PipelineInput, PipelineOptions } from '../core/options.js'
 import { parseItem, type CrsCheck } from '../input/parse.js'
 import { Expand } from '../input/expand.js'
+import { searchRecordOf } from '../input/stac-search.js'
 import { createDocumentReader } from '../source/document.js'
 import { jobKey, shardOf } from '../input/shard.js'
 import { requestKey } from '../output/names.js'
@@ -209,6 +210,8 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
   const expand = new Expand({
     ...(options.assets ? { assets: options.assets } : {}),
     ...(options.expr !== undefined ? { expr: true } : {}),
+    ...(options.mosaic !== undefined ? { mosaic: options.mosaic } : {}),
+    ...(options.groupBy !== undefined ? { groupBy: options.groupBy } : {}),
     extentGiven: options.bbox !== undefined || options.windowGiven,
     headers: options.headers,
     readDocument: createDocumentReader(fetchContext),
@@ -292,6 +295,8 @@ export function rasterPipeline (given: PipelineInput = {}): RasterPipeline {
     },
     released: releasedAfterClose
   })
+  // The run's own search is its one input (lib/input/stac-search.ts): written now, and the input ended.
+  if (options.stacSearch !== undefined) duplex.end(searchRecordOf(options))
   if (UNGEOREFERENCED.has(options.format)) {
     process.nextTick(() => warn(words`${option('format', options.format)} keeps no georeferencing inside the file; outputs are plain images`))
   }

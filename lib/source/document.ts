@@ -3,7 +3,7 @@
 // gs:// and az://, the record's headers to their own origin), or from a local path; never more than a cap.
 import { open } from 'node:fs/promises'
 import { RecordError } from '../core/errors.js'
-import type { RequestOptions } from '../http/response.js'
+import { post, type RequestOptions } from '../http/response.js'
 import { httpTransport, RemoteFile } from './remote-file.js'
 import { httpOptions, type FetchContext } from './fetch.js'
 import { isRemote, localPath } from '../core/url.js'
@@ -12,11 +12,15 @@ import { option, words } from '../core/words.js'
 /** The most bytes of one document: STAC items are tens of KB; an ItemCollection of a few thousand is a few MB. */
 export const DOCUMENT_MAX_BYTES = 16 * 1024 * 1024
 
-export type DocumentReader = (location: string, headers: Record<string, string>, signal?: AbortSignal) => Promise<Buffer>
+/** `post`: a JSON body to POST instead of a GET (a STAC API search's page); remote locations only. */
+export type DocumentReader = (location: string, headers: Record<string, string>, signal?: AbortSignal, post?: string) => Promise<Buffer>
 
 export function createDocumentReader (ctx: Pick<FetchContext, 'options' | 'dispatcher' | 'signal' | 'stores'>, maxBytes = DOCUMENT_MAX_BYTES): DocumentReader {
-  return async (location, headers, signal) => {
-    if (!isRemote(location)) return await readLocalDocument(location, maxBytes)
+  return async (location, headers, signal, post) => {
+    if (!isRemote(location)) {
+      if (post !== undefined) throw new RecordError('fetch', 'BAD_URL', `${location}: a POST needs an http(s) URL`)
+      return await readLocalDocument(location, maxBytes)
+    }
     const deadline = AbortSignal.timeout((ctx.options.maxTime ?? 10 * ctx.options.timeout) * 1000)
     const http: RequestOptions = {
       ...httpOptions(ctx),
@@ -26,7 +30,7 @@ export function createDocumentReader (ctx: Pick<FetchContext, 'options' | 'dispa
     const auth = ctx.stores.authFor(location)
     if (auth) http.auth = auth
     try {
-      return await readRemote(location, http, maxBytes)
+      return await readRemote(location, http, maxBytes, post)
     } catch (err) {
       if (deadline.aborted && !ctx.signal.aborted) throw new RecordError('fetch', 'MAX_TIME', words`${location}: not fetched within ${option('maxTime')} ${ctx.options.maxTime} s`, true)
       throw err
@@ -34,8 +38,10 @@ export function createDocumentReader (ctx: Pick<FetchContext, 'options' | 'dispa
   }
 }
 
-async function readRemote (url: string, http: RequestOptions, maxBytes: number): Promise<Buffer> {
-  return await new RemoteFile(httpTransport(url, http), { bytes: 0, attempts: 0 }).bytes(maxBytes, () => tooBig(url, maxBytes))
+async function readRemote (url: string, http: RequestOptions, maxBytes: number, body?: string): Promise<Buffer> {
+  const transport = httpTransport(url, http)
+  if (body !== undefined) transport.get = async (headers) => await post(url, http, headers, body)
+  return await new RemoteFile(transport, { bytes: 0, attempts: 0 }).bytes(maxBytes, () => tooBig(url, maxBytes))
 }
 
 /** A document from a local path or file:// URL. */
