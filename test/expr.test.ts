@@ -272,3 +272,63 @@ test('a Float32 band whose nodata is no Float32 number (-3.4e38) is nodata where
   assert.deepEqual(Array.from(out.bands.get(2).pixels.read(0, 0, 4, 1) as Int16Array), [nodata, 2, -4, 7], 'b1: 1.5 → 2, -3.5 → -4')
   out.close()
 })
+
+test('expr at points and in a zone of one raster: per point one value per expression, per expression the zone\'s statistics, equal numpy\'s over GDAL\'s reads', async () => {
+  // Points on the grid (pixel centres and edges) and one off it; a triangle in the raster's CRS.
+  const at = (c: number, r: number): number[] => [300000 + c * 10, 5000000 - r * 10]
+  const points = [...Array.from({ length: 40 }, (_, i) => at((i * 37) % 256 + 0.5, (i * 53) % 256 + 0.25)), at(3, 3), at(255.99, 0), at(256, 4)]
+  const zone = { type: 'Polygon', coordinates: [[at(10.5, 20.5), at(200.2, 30.7), at(120.4, 230.1), at(10.5, 20.5)]] }
+  const exprs = 'b1 * 2 - 3; 100 / (b1 - 8)'
+  const input = [
+    { url: server.url('/nir.tif'), id: 'pts', points, points_crs: 'EPSG:32633', expr: exprs },
+    { url: server.url('/nir.tif'), id: 'zone', geometry: zone, geometry_crs: 'EPSG:32633', expr: exprs }
+  ].map((r) => JSON.stringify(r)).join('\n') + '\n'
+  const res = await runCli(['-q', '--fetch', 'range', '-o', join(dir, 'values'), '--zonal-stats', 'count,nodata_count,min,max,mean,std,sum,median'], { stdin: input, env: ENV })
+  assert.equal(res.code, 0, res.stderr)
+  const rec = (id: string): ResultRecord => res.records.find((r) => r.id === id) as ResultRecord
+  const src = join(data, 'nir.tif')
+  // GDAL's raw values at the points, then numpy: scale 0.5, nodata, division by zero (b1 × 0.5 = 8), Float32.
+  const raw = spawnSync('gdallocationinfo', ['-valonly', '-geoloc', src], { input: points.map((p) => p.join(' ')).join('\n') + '\n', encoding: 'utf8' }).stdout.split('\n').slice(0, points.length)
+  const work = join(dir, 'expr-values')
+  mkdirSync(work, { recursive: true })
+  writeFileSync(join(work, 'zone.geojson'), JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: zone }] }))
+  const te = [300000 + 10 * 10, 5000000 - 231 * 10, 300000 + 201 * 10, 5000000 - 20 * 10].map(String)
+  assert.equal(spawnSync('gdal_rasterize', ['-q', '-burn', '1', '-te', ...te, '-ts', '191', '211', '-ot', 'Byte', '-init', '0', '-of', 'ENVI', join(work, 'zone.geojson'), join(work, 'zone.raw')]).status, 0)
+  assert.equal(spawnSync('gdal_translate', ['-q', '-of', 'ENVI', '-srcwin', '10', '20', '191', '211', src, join(work, 'nir.raw')]).status, 0)
+  const script = `
+import json, sys, numpy as np
+raw, work = json.loads(sys.argv[1]), sys.argv[2]
+def ex(v):
+    x = v * 0.5
+    with np.errstate(divide='ignore', invalid='ignore'):
+        out = [(x * 2 - 3).astype(np.float32), (100 / (x - 8)).astype(np.float32)]
+    return [(o, (v != ${NODATA}) & np.isfinite(o)) for o in out]
+pts = np.array([0 if r == '' else float(r) for r in raw])
+cols = ex(pts)
+values = [None if raw[i] == '' else [float(o[i]) if ok[i] else None for o, ok in cols] for i in range(len(raw))]
+v = np.fromfile(work + '/nir.raw', dtype='<i2', count=191 * 211).astype(np.float64)
+zone = np.fromfile(work + '/zone.raw', dtype='u1', count=191 * 211) == 1
+stats = []
+for k, (o, ok) in enumerate(ex(v)):
+    vals = o[zone & ok].astype(np.float64)
+    stats.append({'band': k + 1, 'count': int(vals.size), 'nodata_count': int((zone & ~ok).sum()), 'min': float(vals.min()), 'max': float(vals.max()),
+                  'mean': float(vals.mean()), 'std': float(vals.std()), 'sum': float(vals.sum()), 'median': float(np.median(vals))})
+print(json.dumps({'values': values, 'zonal': stats}))
+`
+  const py = spawnSync('python3', ['-c', script, JSON.stringify(raw), work], { encoding: 'utf8' })
+  assert.equal(py.status, 0, py.stderr)
+  const want = JSON.parse(py.stdout) as { values: unknown[], zonal: Array<Record<string, number>> }
+  assert.equal(rec('pts').status, 'ok', JSON.stringify(rec('pts')))
+  assert.deepEqual(rec('pts').values, want.values)
+  // Nodata, a division by zero and a point off the raster were met.
+  const got = rec('pts').values as Array<Array<number | null> | null>
+  assert.ok(got.includes(null) && got.some((v) => v?.[0] === null), JSON.stringify(got))
+  const zonal = rec('zone').zonal as Array<Record<string, number>>
+  assert.equal(zonal.length, 2)
+  want.zonal.forEach((w, k) => {
+    for (const [key, v] of Object.entries(w)) {
+      assert.ok(key === 'count' || key === 'nodata_count' || key === 'band' ? zonal[k][key] === v : Math.abs(zonal[k][key] - v) <= 1e-9 * Math.max(1, Math.abs(v)), `expression ${k + 1} ${key}: ${zonal[k][key]}, numpy ${v}`)
+    }
+  })
+  assert.ok(want.zonal[1].nodata_count > want.zonal[0].nodata_count, 'the zone holds a division by zero')
+})

@@ -11,6 +11,7 @@ import { useServer } from './support/context.js'
 import { FIXTURES, runCli } from './support/run.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 import { makeNoisyTiff } from '../bench/data.js'
+import { locationInfo } from './support/gdal-values.js'
 
 const gdal = loadGdal()
 const ctx = useServer()
@@ -21,24 +22,6 @@ const FIXTURE_NAMES = ['rgb-byte-tiled.tif', 'uint16-striped.tif', 'float32-band
 
 
 type Value = Array<number | null> | null
-
-/** gdallocationinfo -valonly over stdin (one process for all points): per point its bands' text, or null off the file. */
-function locationInfo (path: string, args: string[], points: number[][], count: number): Array<string[] | null> {
-  const out = execFileSync('gdallocationinfo', ['-valonly', ...args, path], { input: points.map((p) => `${p[0]} ${p[1]}`).join('\n') + '\n' }).toString()
-  const lines = out.split('\n')
-  const values: Array<string[] | null> = []
-  let i = 0
-  for (let k = 0; k < points.length; k++) {
-    if (lines[i] === '') {
-      values.push(null)
-      i++
-    } else {
-      values.push(lines.slice(i, i + count))
-      i += count
-    }
-  }
-  return values
-}
 
 interface BandInfo { band: number, noDataValue?: number, mask?: { flags: string[] } }
 
@@ -253,8 +236,7 @@ test('--points FILE (GeoJSON, CSV with and without a header) applies to records 
     [{ points: [[1, 2]], points_crs: 'EPSG:99999' }, 'BAD_CRS', /points_crs/],
     [{ points: [[1, 2]], points_crs: 4326 }, 'BAD_RECORD', /"points_crs"/],
     [{ points_crs: 'EPSG:4326' }, 'BAD_RECORD', /"points_crs" needs "points"/],
-    [{ points: [[1, 2]], out: 'a.tif' }, 'BAD_RECORD', /"points" and "out"/],
-    [{ points: [[1, 2]], expr: 'b1 * 2' }, 'BAD_RECORD', /"points" with band math .* not supported yet/]
+    [{ points: [[1, 2]], window: [0, 0, 4, 4] }, 'BAD_RECORD', /"points" and "window"/]
   ]
   const run = await runCli(['-o', join(ctx.dir, 'bad-out')], { stdin: bad.map(([r]) => JSON.stringify({ url: ctx.server.url(name), ...r })).join('\n') })
   assert.equal(run.code, 1)

@@ -95,6 +95,7 @@ export function parseCommandLine (argv: string[], stderrIsTTY: boolean, env: Nod
     geometry: v('geometry'),
     geometryCrs: named('geometryCrs', v('geometry-crs'), parseCrs),
     allTouched: has(a, 'all-touched') || undefined,
+    write: has(a, 'write') || undefined,
     zonalStats: v('zonal-stats'),
     expr: v('expr'),
     exprType: v('expr-type'),

@@ -97,6 +97,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { long: 'geometry-crs', type: 'string', value: 'CRS', key: 'geometryCrs', default: 'EPSG:4326', section: 'Window',
     help: 'CRS of the geometry (--geometry, and records\' "geometry" without "geometry_crs")' },
   { long: 'all-touched', type: 'boolean', key: 'allTouched', default: 'off', section: 'Window', help: 'zones take every pixel they touch, not only those whose centre lies inside (gdal_rasterize -at)' },
+  { long: 'write', type: 'boolean', key: 'write', default: 'off', section: 'Window',
+    help: 'points and zones also write their window (the points\' bounding box on the grid, the zone\'s window) as an output, as "out" asks' },
   { long: 'zonal-stats', type: 'string', value: 'LIST', key: 'zonalStats', section: 'Window',
     help: `the zonal statistics, in order: ${DEFAULT_ZONAL_STATS.join(', ')} (the default), p0…p100, majority, unique` },
   { long: 'expr', type: 'string', value: 'EXPR', key: 'expr', section: 'Output',

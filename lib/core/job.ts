@@ -88,6 +88,8 @@ export interface WindowPlan {
   overview?: Overview
   /** A stack part's -a_nodata: its entry's nodata where the file has none, to fill past the file's edge. */
   nodata?: string
+  /** The bands whose blocks are read, when not `bands` alone: a values record's, with the alpha band that masks them. */
+  blockBands?: readonly number[]
   /** The output's pixel bytes, for the memory budget. */
   bytes: number
 }
@@ -137,6 +139,8 @@ export interface PointsPlan {
   blockBands?: readonly number[]
   /** The largest read's pixel bytes (all bands, and the mask): what is held at once. */
   bytes: number
+  /** A stack's warped part: the level its warp is pinned to (the reads are its footprints at full resolution). */
+  overview?: Overview
 }
 
 /** Zonal statistics: the window the geometry's bounds cover (null: none of the raster), read whole. */
@@ -149,6 +153,8 @@ export interface ZonalPlan {
   blockBands?: readonly number[]
   /** One band's pixel bytes of the window, its mask's and the zone's. */
   bytes: number
+  /** A stack's warped part: the level its warp is pinned to (the window is its footprint at full resolution). */
+  overview?: Overview
 }
 
 /** What open decided: how GDAL will make the record's pixels (lib/raster/plan.ts gives the arguments). */

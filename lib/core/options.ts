@@ -64,6 +64,8 @@ export interface PipelineOptions extends WindowRequest {
   allTouched?: boolean
   /** The zonal statistics given, in order (--zonal-stats): default count, nodata_count, min, max, mean, std, sum, median. */
   zonalStats?: string[]
+  /** Points and zones write their window as an output too (records' `out` asks the same). */
+  write?: boolean
   /** Longest input line, in bytes. */
   maxLineLength: number
   /** Parent of the run's private temp directory. */

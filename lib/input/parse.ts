@@ -122,20 +122,36 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     if (points && zone) throw new InvalidValue('a record has "points" or "geometry", not both')
     // A time series (STAC items grouped, "mosaic": "none") is sampled item by item: a `series` entry per date.
     const series = sources && fields.mosaic === 'none' ? mosaicField(fields, sources, options.expr) : undefined
-    if (sources && !series) throw new InvalidValue(`"${field}" on a multi-source record ("urls") is not supported yet (but on a time series: "mosaic": "none")`)
+    if (fields.mosaic !== undefined && !series) throw new InvalidValue(`"${field}" with "mosaic" is not supported yet (but on a time series: "mosaic": "none")`)
+    // `out` or --write: the window is written too (lib/raster/values-window.ts).
+    const write = fields.out !== undefined || options.write === true
     for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
       // The grouping gives a time series of whole items their union's bbox, which points do not need.
       if (series && key === 'bbox') continue
+      // A stack's window or bbox says its grid's extent, as for a stack's output (lib/raster/stack-values.ts).
+      if (sources && !series && (key === 'window' || key === 'bbox')) continue
+      if (key === 'out' && write && !series) continue
       if (fields[key] !== undefined) throw new InvalidValue(`"${field}" and "${key}" cannot be used together: a ${field} record writes no file (give the window a record of its own)`)
     }
-    // Band math sampled at points or summarised by zones is issue 25's next step: refused, not ignored.
-    if (fields.expr !== undefined || options.expr !== undefined) throw new InvalidValue(words`"${field}" with band math ("expr" or ${option('expr')}) is not supported yet`)
     if (isWarp(job.request) || job.request.outSize) throw new InvalidValue(words`"${field}" cannot be used with a warp or ${option('outSize')}: a ${field} record writes no file`)
     if (points) job.points = points
     if (zone) job.zone = zone
     if (series && sources) {
       job.mosaic = series
       job.parts = partsOf(job, sources)
+      return
+    }
+    // A stack's grid without a window or bbox covers its first source whole (not the default window).
+    if (sources && fields.window === undefined && fields.bbox === undefined && !options.windowGiven && !options.bbox) job.request = { ...job.request, window: { col: 0, row: 0, width: 2 ** 31 - 1, height: 2 ** 31 - 1 } }
+    if (sources) job.parts = partsOf(job, sources)
+    // Band math at the points or in the zone: one value (or statistics) per expression (lib/raster/expr-values.ts).
+    const values = exprField(fields.expr, options, sources)
+    if (values) job.expr = values
+    if (write) {
+      const named = outputFor(job.url, job.request, fields.out, options, ext, sources && requestedSources(sources), job.id, job.expr, points ?? zone)
+      job.output = named.display
+      if (fields.out !== undefined) job.out = fields.out as string
+      job.outputPath = named.path
     }
     return
   }

@@ -17,7 +17,7 @@ export interface OutputName { display: string, path: string }
  * record's default name starts with its `id` when it has one (a STAC item's id): its first source's file
  * name (B04 of every item) would say nothing.
  */
-export function outputFor (url: string, request: WindowRequest, out: unknown, o: PipelineOptions, ext: string, sources?: unknown[], id?: string, expr?: ExprAsk): OutputName {
+export function outputFor (url: string, request: WindowRequest, out: unknown, o: PipelineOptions, ext: string, sources?: unknown[], id?: string, expr?: ExprAsk, values?: unknown): OutputName {
   const root = resolve(o.outDir)
   let name: string
   if (out !== undefined) {
@@ -26,7 +26,7 @@ export function outputFor (url: string, request: WindowRequest, out: unknown, o:
     checkFileName(out, !isStoreUri(o.outDir))
     name = out
   } else {
-    name = defaultName(url, request, o, ext, sources, sources && id, expr)
+    name = defaultName(url, request, o, ext, sources, sources && id, expr, values)
   }
   if (isStoreUri(o.outDir)) return storeOutput(o.outDir, name, out)
   const path = resolve(root, name)
@@ -66,19 +66,21 @@ function storeOutput (outDir: string, name: string, out: unknown): OutputName {
  * parameter, so a redacted URL could name two rasters alike), the window or bbox, bands, grid, output
  * format, and a multi-source record's entries. Equal keys ask for the same pixels.
  */
-export function requestKey (url: string, request: WindowRequest, o: PipelineOptions, sources?: unknown[], expr?: ExprAsk): string {
+export function requestKey (url: string, request: WindowRequest, o: PipelineOptions, sources?: unknown[], expr?: ExprAsk, values?: unknown): string {
   return JSON.stringify([url, request.window, request.bbox ?? null, request.bboxCrs ?? null, request.bands ?? null,
     request.boundless, request.outSize ?? null, o.format, o.creationOptions,
     // Only warps add their fields, so that the names of plain windows stay as they were.
     ...(isWarp(request) ? [[request.dstCrs ?? null, request.res ?? null, request.resampling ?? null, request.tap ?? false]] : []),
     ...(sources ? [sources] : []),
     // Band math writes other pixels: its own name (and no name changes without it).
-    ...(expr ? [['expr', expr.text, expr.type]] : [])])
+    ...(expr ? [['expr', expr.text, expr.type]] : []),
+    // A values record's window (--write) is its points' or zone's: they name it.
+    ...(values !== undefined ? [['values', values]] : [])])
 }
 
-function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string, sources?: unknown[], id?: string, expr?: ExprAsk): string {
+function defaultName (url: string, request: WindowRequest, o: PipelineOptions, ext: string, sources?: unknown[], id?: string, expr?: ExprAsk, values?: unknown): string {
   // A hash, so that no secret of the URL shows in the name.
-  const hash = createHash('sha256').update(requestKey(url, request, o, sources, expr)).digest('hex').slice(0, 12)
+  const hash = createHash('sha256').update(requestKey(url, request, o, sources, expr, values)).digest('hex').slice(0, 12)
   // From the URL as printed: a URL without a path would otherwise give its user-info as the name.
   let base = redactUrl(url).replace(/[?#].*$/, '').replace(/\/+$/, '')
   base = id ?? base.slice(base.lastIndexOf('/') + 1).replace(/\.[A-Za-z0-9]{1,5}$/, '')

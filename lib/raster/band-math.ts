@@ -38,7 +38,7 @@ function bandCount (job: Job): number {
   return job.request.bands?.length ?? job.opened?.source.count ?? 0
 }
 
-function resolved (job: Job, expr: ExprAsk): { program: ExprProgram, bands: Map<string, number> } {
+export function resolved (job: Job, expr: ExprAsk): { program: ExprProgram, bands: Map<string, number> } {
   const names = job.parts ? stackNames(job) : new Map<string, number>()
   const program = parseExpr(expr.text, (n) => names.has(n))
   return { program, bands: resolveBands(program, bandCount(job), names) }
@@ -59,8 +59,13 @@ export function planExpr (job: Job, plan: Plan): void {
   } catch (err) {
     throw new RecordError('open', 'BAD_EXPR', err instanceof ExprError ? err.message : String(err))
   }
-  // Parse refuses these already (lib/input/parse.ts); said again where the plan's kind is known.
-  if (plan.kind === 'points' || plan.kind === 'zonal') throw new RecordError('open', 'BAD_EXPR', 'band math at points or in zones is not supported yet')
+  // At points or in a zone (lib/raster/expr-values.ts): the bands read there (as doubles, with a validity
+  // byte) are held already; each expression's results as doubles and their validity besides.
+  if (plan.kind === 'points' || plan.kind === 'zonal') {
+    const n = plan.kind === 'points' ? plan.pixels.length : plan.window ? plan.window.width * plan.window.height : 0
+    plan.bytes += n * (9 * bandCount(job) + 9 * program.exprs.length)
+    return
+  }
   const pixels = plan.kind === 'window'
     ? (plan.outSize ? plan.outSize[0] * plan.outSize[1] : plan.window.width * plan.window.height)
     : plan.grid.width * plan.grid.height

@@ -11,6 +11,7 @@ import { option, words } from '../core/words.js'
 
 export type Gdal = typeof GdalModule
 export type Dataset = GdalModule.Dataset
+export type Band = GdalModule.RasterBand
 
 const require = createRequire(import.meta.url)
 

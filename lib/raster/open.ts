@@ -5,7 +5,7 @@
 // cannot make GDAL read local files or other hosts (no VRT, WMS, WCS, MBTiles and the like).
 import { RecordError } from '../core/errors.js'
 import { closeDataset, type Dataset, type Gdal } from './gdal.js'
-import type { Job, Opened, Overview, Plan } from '../core/job.js'
+import type { Job, Opened, Overview, Plan, PointsPlan, ZonalPlan } from '../core/job.js'
 import type { PixelWindow } from '../core/request.js'
 import type { SourceInfo } from '../core/records.js'
 import { crsName, resolveWindow, tooManyPixels, type CrsCatalog } from './window.js'
@@ -22,6 +22,8 @@ import { option, words } from '../core/words.js'
 import { driverByMagic, readHead } from './magic.js'
 import { planPoints } from './points.js'
 import { planZonal } from './zonal.js'
+import { planStackValues, planStackWindow } from './stack-values.js'
+import { keepValuesPlan, valuesWindowPlan } from './values-window.js'
 
 export const RASTER_DRIVERS = ['GTiff', 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP', 'JP2OpenJPEG', 'HFA']
 
@@ -52,11 +54,19 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
   return (job) => gdalCalls.run(async () => {
     if (!job.parts) return await openStage(job)
     // A time series' points or zone: each source a values record of its own (lib/raster/series.ts).
-    if (job.points || job.zone) return await openSeries(job, openStage)
-    const plan = await openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource)
+    if ((job.points || job.zone) && job.mosaic) return await openSeries(job, openStage)
+    const stack = await openStack({ gdal, crs, maxPixels, oneNodata }, job, openSource)
     // A mosaic holds its accumulators, not every source's pixels (lib/raster/mosaic.ts).
-    if (job.mosaic) plan.bytes = mosaicBytes(job, plan)
-    checkMemory(job, plan)
+    if (job.mosaic) stack.bytes = mosaicBytes(job, stack)
+    // Points or a zone on the stack's grid: each source planned to read only what they need.
+    if (job.points || job.zone) job.plan = await planStackValues({ gdal, crs, maxPixels }, job, stack)
+    // `out` or --write: the window is written too, as a stack of its own (lib/raster/stack-values.ts).
+    if ((job.points || job.zone) && job.output !== undefined) {
+      const values = job.plan as PointsPlan | ZonalPlan
+      job.plan = await planStackWindow({ gdal, crs, maxPixels, oneNodata }, job, values)
+      keepValuesPlan(job, values)
+    }
+    checkMemory(job, job.plan ?? stack)
   })
 
   /** Opens a record's local copy and learns its shape. */
@@ -99,11 +109,14 @@ export function createOpener ({ gdal, crs, maxPixels, maxMemory, gdalCalls, oneN
     const opened = await openSource(job)
     if (job.points || job.zone) {
       // Point samples (their pixels and the block-sized reads under them) or a zone (the window of its bounds).
-      const plan = job.points
+      const values = job.points
         ? await planPoints(gdal, crs, opened, job.points, job.request.bands)
         : await planZonal(gdal, crs, opened, job.zone as NonNullable<typeof job.zone>, job.request.bands, maxPixels)
+      // `out` or --write: the window is written too, planned as a plain window's (lib/raster/values-window.ts).
+      const plan = job.output !== undefined ? valuesWindowPlan(job, values, opened.source) : values
       job.plan = plan
       // A zone's window is the record's, as a window's is.
+      if (plan.kind === 'window') opened.window = plan.window
       if (plan.kind === 'zonal' && plan.window) opened.window = plan.window
       checkMemory(job, plan)
       return

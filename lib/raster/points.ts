@@ -12,6 +12,8 @@ import type { CrsCatalog } from './window.js'
 import { windowBytes } from '../core/budget.js'
 import { option, words } from '../core/words.js'
 
+type Srs = InstanceType<Gdal['SpatialReference']>
+
 /** GDAL's mask flags (gdal-async does not export them): every pixel valid; the mask is the nodata value. */
 const GMF_ALL_VALID = 0x01
 const GMF_NODATA = 0x08
@@ -49,12 +51,21 @@ export async function planPoints (gdal: Gdal, crs: CrsCatalog, opened: Opened & 
     if (b > count) throw new RecordError('open', 'BAD_BANDS', `band ${b} requested, but the source has ${count} band${count === 1 ? '' : 's'}`)
   }
   const gt = ds.geoTransform
+  if (points.crs !== undefined && (!opened.georeferenced || !gt)) throw new RecordError('open', 'NOT_GEOREFERENCED', words`${option('pointsCrs')} given, but the source has no geotransform`)
+  // No geotransform: GDAL's default one, pixel coordinates (as gdallocationinfo without -geoloc).
+  const at = opened.georeferenced && gt ? gt : [0, 1, 0, 0, 0, 1]
+  const pixels = pixelsOf(gdal, points.crs !== undefined ? crs.get(points.crs) : null, await ds.srsAsync, points, at, width, height)
+  return clusterPlan(ds, pixels, bands, count, dtype)
+}
+
+/**
+ * Each point's pixel on a grid of `width`×`height` at geotransform `gt` in CRS `to` (null outside), the
+ * points carried there from `from` (null: they are in the grid's CRS already).
+ */
+export function pixelsOf (gdal: Gdal, from: Srs | null, to: Srs | null, points: PointSet, gt: readonly number[], width: number, height: number): Array<{ col: number, row: number } | null> {
   let xy = points.xy
-  if (points.crs !== undefined) {
-    if (!opened.georeferenced || !gt) throw new RecordError('open', 'NOT_GEOREFERENCED', words`${option('pointsCrs')} given, but the source has no geotransform`)
-    const from = crs.get(points.crs)
-    const to = await ds.srsAsync
-    if (!to) throw new RecordError('open', 'NO_CRS', words`${option('pointsCrs')} ${points.crs} given, but the source has no CRS to carry the points into`)
+  if (from) {
+    if (!to) throw new RecordError('open', 'NO_CRS', words`${option('pointsCrs')} ${points.crs ?? ''} given, but the source has no CRS to carry the points into`)
     if (!from.isSame(to)) {
       const ct = new gdal.CoordinateTransformation(from, to)
       xy = xy.map(([x, y]) => {
@@ -68,15 +79,22 @@ export async function planPoints (gdal: Gdal, crs: CrsCatalog, opened: Opened & 
       })
     }
   }
-  // No geotransform: GDAL's default one, pixel coordinates (as gdallocationinfo without -geoloc).
-  const inv = invertGeoTransform(opened.georeferenced && gt ? gt : [0, 1, 0, 0, 0, 1])
+  const inv = invertGeoTransform(gt)
   if (!inv) throw new RecordError('open', 'ROTATED', 'the geotransform cannot be inverted')
+  return xy.map(([x, y]) => pixelOf(inv, x, y, width, height))
+}
+
+/**
+ * The reads that fetch the points' pixels of `ds`: one window per block that holds points (the bounding
+ * box of its points), in the order of the blocks.
+ */
+export function clusterPlan (ds: Dataset, at: ReadonlyArray<{ col: number, row: number } | null>, bands: readonly number[] | undefined, count: number, dtype: string): PointsPlan {
+  const width = ds.rasterSize.x
   const [bw, bh] = blockSize(ds)
   const across = Math.ceil(width / bw)
   const keys = new Map<number, number>()
   const reads: PixelWindow[] = []
-  const pixels = xy.map(([x, y]) => {
-    const p = pixelOf(inv, x, y, width, height)
+  const pixels = at.map((p) => {
     if (!p) return null
     const key = Math.floor(p.row / bh) * across + Math.floor(p.col / bw)
     let read = keys.get(key)
@@ -125,7 +143,7 @@ function blockSize (ds: Dataset): [number, number] {
  * Each point's band values, read cluster by cluster (each read lies within one block). A band's value is
  * null where it is the band's nodata, or where its mask (per-dataset, alpha) says 0.
  */
-export async function readPoints (ds: Dataset, plan: PointsPlan): Promise<PointValue[]> {
+export async function readPoints (ds: Dataset, plan: PointsPlan, nodataOf?: (band: number) => Promise<number | null>): Promise<PointValue[]> {
   const bandNumbers = plan.bands ?? Array.from({ length: ds.bands.count() }, (_, i) => i + 1)
   const values: PointValue[] = plan.pixels.map((p) => (p ? new Array<number | null>(bandNumbers.length).fill(null) : null))
   // Which points each read covers.
@@ -134,7 +152,8 @@ export async function readPoints (ds: Dataset, plan: PointsPlan): Promise<PointV
   for (const [k, band] of bandNumbers.entries()) {
     const b = ds.bands.get(band)
     const flags = b.getMaskFlags()
-    const nodata = b.noDataValue
+    // A stack's part: the nodata its output band has (its entry's where the file has none).
+    const nodata = nodataOf ? await nodataOf(band) : b.noDataValue
     const masked = (flags & GMF_ALL_VALID) === 0 && (flags & GMF_NODATA) === 0 ? b.getMaskBand() : null
     for (const [r, w] of plan.reads.entries()) {
       const data = await b.pixels.readAsync(w.col, w.row, w.width, w.height)

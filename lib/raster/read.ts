@@ -5,8 +5,8 @@ import { RecordError } from '../core/errors.js'
 import type { Gdal } from './gdal.js'
 import { releaseLease, type Job } from '../core/job.js'
 import { translateArgs } from './plan.js'
-import { readPoints } from './points.js'
-import { readZonal } from './zonal.js'
+import { readValues } from './read-values.js'
+import { valuesPlanOf } from './values-window.js'
 import { readSeries } from './series.js'
 import type { Slots } from '../core/slots.js'
 import type { MemoryBudget } from '../core/budget.js'
@@ -29,7 +29,7 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
     } catch {
       throw new RecordError('read', 'CANCELLED', 'the run was cancelled before this record was done')
     }
-    if ((plan.kind === 'points' || plan.kind === 'zonal') && job.parts) {
+    if ((plan.kind === 'points' || plan.kind === 'zonal') && job.parts && job.mosaic) {
       // A time series' points or zone, item by item (lib/raster/series.ts).
       try {
         job.written = { warnings: [], series: await ctx.gdalCalls.run(() => readSeries(ctx.gdal, job)) }
@@ -38,21 +38,20 @@ export function createReader (ctx: ReadContext): (job: Job) => Promise<void> {
       }
       return
     }
-    if (plan.kind === 'points' || plan.kind === 'zonal') {
-      const source = job.opened?.dataset
-      const zone = job.zone
-      if (!source) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
+    // A values record's plan, or the values of one that writes its window too (lib/raster/values-window.ts).
+    const values = plan.kind === 'points' || plan.kind === 'zonal' ? plan : valuesPlanOf(job)
+    if (values) {
+      if (!job.parts && !job.opened?.dataset) throw new RecordError('read', 'NOT_OPEN', 'the source is not open')
       try {
-        // Straight from the source (points read by read, each within one block; a zone's window): no VRT, no output file.
-        job.written = plan.kind === 'points'
-          ? { warnings: [], values: await ctx.gdalCalls.run(() => readPoints(source, plan)) }
-          : { warnings: [], zonal: await ctx.gdalCalls.run(() => readZonal(ctx.gdal, source, plan, zone as NonNullable<typeof zone>)) }
+        // Straight from the source (points read by read, each within one block; a zone's window), a
+        // stack's from each of its sources: no VRT, no output file (lib/raster/read-values.ts).
+        job.written = { warnings: [], ...await ctx.gdalCalls.run(() => readValues(ctx.gdal, job, values)) }
       } catch (err) {
+        if (values === plan) releaseLease(job)
+        if (err instanceof RecordError) throw err
         throw new RecordError('read', 'READ_FAILED', `${job.url}: ${(err as Error).message}`)
-      } finally {
-        releaseLease(job)
       }
-      return
+      if (values === plan) return releaseLease(job)
     }
     // A warp's VRT was made at open (its grid decides what range mode fetches); a stack's sources are read
     // by the write stage into temp files (lib/raster/stack-write.ts): nothing more to make here.

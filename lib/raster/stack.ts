@@ -28,7 +28,7 @@ export interface StackContext {
   oneNodata: boolean
 }
 
-interface Placed { part: Job, opened: Opened & { dataset: Dataset }, gt: number[], srs: Srs, region: PixelWindow }
+export interface Placed { part: Job, opened: Opened & { dataset: Dataset }, gt: number[], srs: Srs, region: PixelWindow }
 
 /** Whether a record asks for a target grid (a stack's resampling alone only says how to resample). */
 export function asksGrid (r: Readonly<WindowRequest>): boolean {
@@ -114,7 +114,8 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
     grid = { crs: finest.opened.source.crs, transform: [g[0] + window.col * g[1], g[1], 0, g[3] + window.row * g[5], 0, g[5]], width: window.width, height: window.height }
     gridSrs = finest.srs
   }
-  if (grid.width * grid.height > ctx.maxPixels) throw tooManyPixels(grid.width, grid.height, ctx.maxPixels, 'open')
+  // Points and zones read only their pixels of the grid (lib/raster/stack-values.ts judges the zone's window).
+  if (!job.points && !job.zone && grid.width * grid.height > ctx.maxPixels) throw tooManyPixels(grid.width, grid.height, ctx.maxPixels, 'open')
   const plan: StackPlan = { kind: 'stack', grid, bytes: 0 }
   job.plan = plan
 
@@ -123,13 +124,14 @@ export async function openStack (ctx: StackContext, job: Job, openSource: (part:
     await planSource(ctx, p, grid, gridSrs, r)
   })
   // Band math writes bands of its own, with one nodata: the sources' may differ then.
-  if (ctx.oneNodata && !job.expr) await checkOneNodata(placed.map((p) => p.part), parts.length)
+  // A values record writes no file unless it writes its window (`out`, --write).
+  if (ctx.oneNodata && !job.expr && (job.output !== undefined || (!job.points && !job.zone))) await checkOneNodata(placed.map((p) => p.part), parts.length)
   plan.bytes = placed.reduce((sum, p) => sum + (p.part.plan?.bytes ?? 0), 0)
   return plan
 }
 
 /** A source onto the output grid: a plain window where its grid is the output's, else a warp. */
-async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Srs, r: Readonly<WindowRequest>): Promise<void> {
+export async function planSource (ctx: StackContext, p: Placed, grid: Grid, gridSrs: Srs, r: Readonly<WindowRequest>): Promise<void> {
   const { part, gt, srs } = p
   const source = p.opened.source
   const g = grid.transform

@@ -233,7 +233,7 @@ export async function planWarp (ctx: WarpContext, job: Job, opened: Opened, r: R
  * A footprint widened by the kernel's reach at the level read (`factor`: its reduction, as GDAL scales the
  * kernel when downsampling), doubled, plus two pixels for GDAL's own rounding of its source window.
  */
-function widened (fp: { x0: number, y0: number, x1: number, y1: number }, factor: number, grid: Grid, resampling: string | undefined): PixelWindow {
+export function widened (fp: { x0: number, y0: number, x1: number, y1: number }, factor: number, grid: Grid, resampling: string | undefined): PixelWindow {
   const scale = Math.max(1, (fp.x1 - fp.x0) / factor / grid.width, (fp.y1 - fp.y0) / factor / grid.height)
   const margin = (2 * Math.ceil((KERNEL_RADIUS[resampling ?? 'nearest'] ?? 1) * scale) + 2) * factor
   const col = Math.floor(fp.x0 - margin)

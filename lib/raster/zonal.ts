@@ -3,7 +3,8 @@
 // rasterize onto that window's grid (pixel centres inside, or every pixel touched), and each band's
 // statistics over the zone's pixels that are neither nodata nor masked. No VRT, no file.
 import { RecordError } from '../core/errors.js'
-import type { Dataset, Gdal } from './gdal.js'
+import type { Band, Dataset, Gdal } from './gdal.js'
+import type { PixelWindow } from '../core/request.js'
 import type { Opened, ZonalPlan } from '../core/job.js'
 import type { Zone } from '../core/zones.js'
 import type { ZonalStats } from '../core/records.js'
@@ -11,6 +12,8 @@ import type { CrsCatalog } from './window.js'
 import { checkPixels } from './window.js'
 import { windowBytes } from '../core/budget.js'
 import { invertGeoTransform, withAlpha } from './points.js'
+
+type Srs = InstanceType<Gdal['SpatialReference']>
 
 /** GDAL's mask flags: every pixel valid; the mask is the nodata value. */
 const GMF_ALL_VALID = 0x01
@@ -28,15 +31,27 @@ export async function planZonal (gdal: Gdal, crs: CrsCatalog, opened: Opened & {
   if (gt[2] !== 0 || gt[4] !== 0) throw new RecordError('open', 'ROTATED', 'a geometry cannot be used on a rotated geotransform')
   const to = await ds.srsAsync
   if (!to) throw new RecordError('open', 'NO_CRS', `geometry_crs ${zone.crs}: the source has no CRS to carry the geometry into`)
+  const geometry = zoneGeometry(gdal, crs, zone, to)
+  const window = zoneWindow(gt, geometry.getEnvelope(), width, height)
+  if (window) checkPixels(window.width, window.height, maxPixels, 'open')
+  const blockBands = bands && withAlpha(ds, bands)
+  return { kind: 'zonal', window, geometry: geometry.toJSON(), ...(bands ? { bands: [...bands] } : {}), ...(blockBands ? { blockBands } : {}), bytes: zonalBytes(window, zone, dtype) }
+}
+
+/** The zone's geometry carried into `to` (OGR, vertex by vertex). */
+export function zoneGeometry (gdal: Gdal, crs: CrsCatalog, zone: Zone, to: Srs): InstanceType<Gdal['Geometry']> {
   const from = crs.get(zone.crs)
-  let geometry
   try {
-    geometry = gdal.Geometry.fromGeoJson(zone.geometry)
+    const geometry = gdal.Geometry.fromGeoJson(zone.geometry)
     if (!from.isSame(to)) geometry.transform(new gdal.CoordinateTransformation(from, to))
+    return geometry
   } catch (err) {
     throw new RecordError('open', 'BAD_GEOMETRY', `the geometry cannot be carried into the raster's CRS: ${(err as Error).message}`)
   }
-  const env = geometry.getEnvelope()
+}
+
+/** The pixels of a `width`×`height` north-up grid the envelope reaches, whole (null: none). */
+export function zoneWindow (gt: readonly number[], env: { minX: number, maxX: number, minY: number, maxY: number }, width: number, height: number): PixelWindow | null {
   const inv = invertGeoTransform(gt) as number[]
   const xs = [inv[0] + env.minX * inv[1], inv[0] + env.maxX * inv[1]]
   const ys = [inv[3] + env.minY * inv[5], inv[3] + env.maxY * inv[5]]
@@ -45,23 +60,22 @@ export async function planZonal (gdal: Gdal, crs: CrsCatalog, opened: Opened & {
   const r0 = Math.max(0, Math.floor(Math.min(...ys)))
   const c1 = Math.min(width, Math.max(Math.ceil(Math.max(...xs)), Math.floor(Math.min(...xs)) + 1))
   const r1 = Math.min(height, Math.max(Math.ceil(Math.max(...ys)), Math.floor(Math.min(...ys)) + 1))
-  const window = c1 > c0 && r1 > r0 ? { col: c0, row: r0, width: c1 - c0, height: r1 - r0 } : null
-  if (window) checkPixels(window.width, window.height, maxPixels, 'open')
-  const pixels = window ? window.width * window.height : 0
-  // Held at once: one band's pixels, its mask and the zone (a byte a pixel each), the zone's values as
-  // doubles and their sorted copy (up to 20 bytes a pixel with an array's growth), and for majority or
-  // unique a map of the distinct values (up to some 80 bytes each, every pixel distinct at worst).
-  const counts = zone.stats.includes('majority') || zone.stats.includes('unique')
-  const bytes = windowBytes(pixels, 1, 1, dtype) + (2 + 20 + (counts ? 80 : 0)) * pixels
-  const blockBands = bands && withAlpha(ds, bands)
-  return { kind: 'zonal', window, geometry: geometry.toJSON(), ...(bands ? { bands: [...bands] } : {}), ...(blockBands ? { blockBands } : {}), bytes }
+  return c1 > c0 && r1 > r0 ? { col: c0, row: r0, width: c1 - c0, height: r1 - r0 } : null
 }
 
-/** The zone on the window's grid, by GDAL's rasterize: 1 inside (centres, or all touched), 0 outside. */
-async function rasterizeZone (gdal: Gdal, ds: Dataset, plan: ZonalPlan & { window: NonNullable<ZonalPlan['window']> }, allTouched: boolean): Promise<Uint8Array> {
-  const w = plan.window
-  const gt = ds.geoTransform as number[]
-  const srs = ds.srs
+/**
+ * Held at once: one band's pixels, its mask and the zone (a byte a pixel each), the zone's values as
+ * doubles and their sorted copy (up to 20 bytes a pixel with an array's growth), and for majority or
+ * unique a map of the distinct values (up to some 80 bytes each, every pixel distinct at worst).
+ */
+export function zonalBytes (window: PixelWindow | null, zone: Zone, dtype: string): number {
+  const pixels = window ? window.width * window.height : 0
+  const counts = zone.stats.includes('majority') || zone.stats.includes('unique')
+  return windowBytes(pixels, 1, 1, dtype) + (2 + 20 + (counts ? 80 : 0)) * pixels
+}
+
+/** The zone on the window's grid (of `gt`, in `srs`), by GDAL's rasterize: 1 inside (centres, or all touched), 0 outside. */
+export async function rasterizeZone (gdal: Gdal, gt: readonly number[], srs: Srs | null, w: PixelWindow, geometry: string, allTouched: boolean): Promise<Uint8Array> {
   const target = gdal.drivers.get('MEM').create('', w.width, w.height, 1, 'Byte')
   const vector = gdal.drivers.get('Memory').create('')
   try {
@@ -69,7 +83,7 @@ async function rasterizeZone (gdal: Gdal, ds: Dataset, plan: ZonalPlan & { windo
     if (srs) target.srs = srs
     const layer = vector.layers.create('zone', srs ?? null, gdal.wkbUnknown)
     const feature = new gdal.Feature(layer)
-    feature.setGeometry(gdal.Geometry.fromGeoJson(JSON.parse(plan.geometry) as object))
+    feature.setGeometry(gdal.Geometry.fromGeoJson(JSON.parse(geometry) as object))
     layer.features.add(feature)
     await gdal.rasterizeAsync(target, vector, ['-burn', '1', ...(allTouched ? ['-at'] : [])])
     return await target.bands.get(1).pixels.readAsync(0, 0, w.width, w.height) as Uint8Array
@@ -79,33 +93,45 @@ async function rasterizeZone (gdal: Gdal, ds: Dataset, plan: ZonalPlan & { windo
   }
 }
 
+/** A band's pixels in a window, and which are valid: not `nodata` (the band's own unless given), not masked, not NaN. */
+export async function readBandWindow (b: Band, w: PixelWindow, nodata: number | null = b.noDataValue): Promise<{ data: ArrayLike<number>, valid: Uint8Array }> {
+  const flags = b.getMaskFlags()
+  const masked = (flags & GMF_ALL_VALID) === 0 && (flags & GMF_NODATA) === 0 ? b.getMaskBand() : null
+  const data = await b.pixels.readAsync(w.col, w.row, w.width, w.height) as ArrayLike<number>
+  const mask = masked ? await masked.pixels.readAsync(w.col, w.row, w.width, w.height) : null
+  // GDAL compares in the band's type: a Float32 band's nodata as a float.
+  const nd = nodata === null || nodata === undefined ? undefined : data instanceof Float32Array ? Math.fround(nodata) : nodata
+  const valid = new Uint8Array(w.width * w.height)
+  for (let i = 0; i < valid.length; i++) {
+    const v = Number(data[i])
+    valid[i] = (nd !== undefined && (v === nd || (Number.isNaN(nd) && Number.isNaN(v)))) || (mask !== null && mask[i] === 0) || Number.isNaN(v) ? 0 : 1
+  }
+  return { data, valid }
+}
+
 /** Each band's statistics over the zone's valid pixels (the names in `stats`, in that order, after `band`). */
 export async function readZonal (gdal: Gdal, ds: Dataset, plan: ZonalPlan, { allTouched, stats }: Pick<Zone, 'allTouched' | 'stats'>): Promise<ZonalStats[]> {
   const bandNumbers = plan.bands ?? Array.from({ length: ds.bands.count() }, (_, i) => i + 1)
   const window = plan.window
-  const zone = window ? await rasterizeZone(gdal, ds, { ...plan, window }, allTouched) : new Uint8Array(0)
+  const zone = window ? await rasterizeZone(gdal, ds.geoTransform as number[], ds.srs, window, plan.geometry, allTouched) : new Uint8Array(0)
   const out: ZonalStats[] = []
   for (const band of bandNumbers) {
-    const b = ds.bands.get(band)
-    const values: number[] = []
-    let nodataCount = 0
-    if (window) {
-      const flags = b.getMaskFlags()
-      const nodata = b.noDataValue
-      const masked = (flags & GMF_ALL_VALID) === 0 && (flags & GMF_NODATA) === 0 ? b.getMaskBand() : null
-      const data = await b.pixels.readAsync(window.col, window.row, window.width, window.height)
-      const mask = masked ? await masked.pixels.readAsync(window.col, window.row, window.width, window.height) : null
-      const nd = nodata === null || nodata === undefined ? undefined : data instanceof Float32Array ? Math.fround(nodata) : nodata
-      for (let i = 0; i < zone.length; i++) {
-        if (zone[i] === 0) continue
-        const v = Number(data[i])
-        if ((nd !== undefined && (v === nd || (Number.isNaN(nd) && Number.isNaN(v)))) || (mask !== null && mask[i] === 0) || Number.isNaN(v)) nodataCount++
-        else values.push(v)
-      }
-    }
-    out.push(summarise(band, values, nodataCount, stats))
+    const read = window ? await readBandWindow(ds.bands.get(band), window) : { data: [], valid: new Uint8Array(0) }
+    out.push(zoneStats(band, zone, read, stats))
   }
   return out
+}
+
+/** One band's statistics over the zone's pixels (`zone` 1), the valid ones counted, the others as nodata. */
+export function zoneStats (band: number, zone: Uint8Array, { data, valid }: { data: ArrayLike<number>, valid: Uint8Array }, stats: readonly string[]): ZonalStats {
+  const values: number[] = []
+  let nodataCount = 0
+  for (let i = 0; i < zone.length; i++) {
+    if (zone[i] === 0) continue
+    if (valid[i] === 0) nodataCount++
+    else values.push(Number(data[i]))
+  }
+  return summarise(band, values, nodataCount, stats)
 }
 
 /** numpy's percentile (linear interpolation between the closest ranks) of sorted values. */

@@ -18,7 +18,7 @@ import { searchRecordOf, searchRequest } from '../input/stac-search.js'
 import { checkWarp, InvalidValue, parseAssets, parseBands, parseHeaders, parseBbox, parseCrs, parseOutSize, parseRes, parseResampling, type PixelWindow } from '../core/request.js'
 
 const KNOWN = new Set([...Object.keys(defaults), 'bbox', 'bboxCrs', 'bands', 'outSize', 'dispatcher', 'maxTime', 'shard', 'minValid',
-  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats', 'expr', 'exprType',
+  'dstCrs', 'res', 'resampling', 'tap', 'cacheDir', 'assets', 'optionNames', 'proxy', 'noProxy', 'netrcFile', 'caBundle', 'points', 'pointsCrs', 'geometry', 'geometryCrs', 'allTouched', 'zonalStats', 'expr', 'exprType', 'write',
   'mosaic', 'groupBy', 'stacSearch', 'collections', 'datetime', 'intersects', 'maxItems'])
 
 function fail (key: string, message: Message): never {
@@ -178,6 +178,7 @@ export function resolveOptions (given: PipelineInput = {}): PipelineOptions {
   if (o.geometry !== undefined) o.geometry = namedValue('geometry', (name) => typeof o.geometry === 'string' ? geometryFromText(readOptionFile('geometry', o.geometry), name) : parseGeometry(o.geometry, name))
   if (o.geometryCrs !== undefined) o.geometryCrs = namedValue('geometryCrs', (name) => parseCrs(o.geometryCrs, name))
   if (o.allTouched !== undefined && typeof o.allTouched !== 'boolean') fail('allTouched', `must be true or false, got ${JSON.stringify(o.allTouched)}`)
+  if (o.write !== undefined && typeof o.write !== 'boolean') fail('write', `must be true or false, got ${JSON.stringify(o.write)}`)
   if (o.zonalStats !== undefined) o.zonalStats = namedValue('zonalStats', (name) => parseZonalStats(o.zonalStats, name))
   checkExprOptions(o)
   checkSearchOptions(o)

@@ -121,7 +121,7 @@ class Parse extends Transform {
   private checkOutput (job: Job): void {
     if (job.error || job.outputPath === undefined) return
     const sources = job.parts && requestedSources(job.parts.map((p) => p.stackSource as StackSource))
-    const first = this.claims.claim(job.outputPath, requestKey(job.url, job.request, this.options, sources, job.expr), job.line, job.input, headersKey(job))
+    const first = this.claims.claim(job.outputPath, requestKey(job.url, job.request, this.options, sources, job.expr, job.points ?? job.zone), job.line, job.input, headersKey(job))
     if (!first) return
     const where = `line ${first.line}${first.input !== job.input ? ` of ${first.input ?? 'stdin'}` : ''}`
     // Headers are never printed: only that they differ.

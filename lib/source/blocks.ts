@@ -92,11 +92,11 @@ function levelBlocks (info: TiffInfo, full: TiffIfd, level: TiffIfd, [c0, r0, c1
  * Byte ranges a point sample reads (lib/raster/points.ts): the blocks under each of its reads (one block
  * each, at full resolution, with the mask's), every block once however many points it holds.
  */
-export function planPointBlocks (info: TiffInfo, reads: readonly PixelWindow[], bands: readonly number[] | undefined): Range[] {
+export function planPointBlocks (info: TiffInfo, reads: readonly PixelWindow[], bands: readonly number[] | undefined, overview?: { width: number, height: number }): Range[] {
   const seen = new Set<string>()
   const out: Range[] = []
   for (const w of reads) {
-    for (const r of planBlocks(info, w, bands)) {
+    for (const r of planBlocks(info, w, bands, overview)) {
       const key = `${r[0]}-${r[1]}`
       if (seen.has(key)) continue
       seen.add(key)

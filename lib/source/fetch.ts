@@ -319,10 +319,10 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
     try {
       if (plan.kind === 'points') {
         // Point samples read only the blocks under them (lib/raster/points.ts), each once.
-        wanted = planPointBlocks(sparse.info, plan.reads, plan.blockBands ?? plan.bands)
+        wanted = planPointBlocks(sparse.info, plan.reads, plan.blockBands ?? plan.bands, plan.overview)
       } else if (plan.kind === 'zonal') {
         // A zone reads its window at full resolution (lib/raster/zonal.ts).
-        wanted = plan.window ? planBlocks(sparse.info, plan.window, plan.blockBands ?? plan.bands) : []
+        wanted = plan.window ? planBlocks(sparse.info, plan.window, plan.blockBands ?? plan.bands, plan.overview) : []
       } else {
         // A warp reads the source under its output's footprint (lib/raster/warp.ts), not the window.
         const footprint = plan.kind === 'warp' ? plan.footprint : undefined
@@ -330,7 +330,7 @@ export function createBlockFetcher (ctx: FetchContext, restart: (job: Job) => Pr
         // A window copied as it is (no warp, no --out-size, whose read is pinned to one level and exposes
         // no overviews) carries the source's overviews into an output that copies them.
         const overviews = copied && plan.kind === 'window' && !plan.outSize
-        wanted = planBlocks(sparse.info, footprint ? footprint.window : plan.window, plan.bands, plan.overview, overviews)
+        wanted = planBlocks(sparse.info, footprint ? footprint.window : plan.window, (plan.kind === 'window' ? plan.blockBands : undefined) ?? plan.bands, plan.overview, overviews)
       }
     } catch (err) {
       if (!(err instanceof UncertainPlan)) throw err
