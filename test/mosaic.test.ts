@@ -380,6 +380,9 @@ test('time series with points: one series entry per date, each item sampled on i
     }
   }
   assert.ok(compared >= 6, `values compared at ${compared} points`)
+  // --write cannot write a time series' points (no one grid): refused, not silently ignored.
+  const written = await runCli(['-q', '--write', '-o', join(dir, 'series-write')], { stdin: input.split('\n')[0] + '\n', env: ENV })
+  assert.ok(written.records.length > 0 && written.records.every((r) => r.status === 'error' && r.error?.code === 'BAD_RECORD' && /time series.*--write/.test(r.error.message)), JSON.stringify(written.records))
 })
 
 test('mosaic by ranges: only the blocks under the region move, and last equals gdalwarp of the files in order', async () => {

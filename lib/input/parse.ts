@@ -125,6 +125,7 @@ function fill (job: Draft, fields: Record<string, unknown>, options: PipelineOpt
     if (fields.mosaic !== undefined && !series) throw new InvalidValue(`"${field}" with "mosaic" is not supported yet (but on a time series: "mosaic": "none")`)
     // `out` or --write: the window is written too (lib/raster/values-window.ts).
     const write = fields.out !== undefined || options.write === true
+    if (series && options.write === true) throw new InvalidValue(words`a time series with "${field}" writes no file (each item is sampled on its own grid): run it without ${option('write')}`)
     for (const key of ['out', 'window', 'bbox', 'out_size', 'dst_crs', 'res', 'resampling', 'tap']) {
       // The grouping gives a time series of whole items their union's bbox, which points do not need.
       if (series && key === 'bbox') continue
