@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServer, type RasterServer } from './support/server.js'
-import { runCli, scratch } from './support/run.js'
+import { FIXTURES, runCli, scratch } from './support/run.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 import type { ResultRecord } from '../lib/core/records.js'
 
@@ -413,4 +413,50 @@ test('mosaic by ranges: only the blocks under the region move, and last equals g
   assert.ok(record.bytes < total / 2, `${record.bytes} of ${total} bytes moved`)
   const want = readBand(warp(big.map((b) => b.cog), bbox), 1)
   assertPixels(readBand(record.output as string, 1), want, 'last by ranges')
+})
+
+test('mosaic: a source\'s mask or alpha band says which pixels count, on the grid and warped, as gdalwarp honours them', async () => {
+  // mask-byte.tif has an internal per-dataset mask; a copy of its grid filled with 200 and no mask under it.
+  const masked = join(FIXTURES, 'mask-byte.tif')
+  const full = join(dir, 'full-200.tif')
+  execFileSync('gdal_translate', ['-q', '-mask', 'none', '-scale', '0', '255', '200', '200', masked, full])
+  const rgba = join(FIXTURES, 'rgba-alpha.tif')
+  const input = [
+    { urls: [masked, full], mosaic: 'first', window: [40, 100, 64, 64], id: 'mask' },
+    { urls: [rgba, rgba], mosaic: 'last', dst_crs: 'EPSG:4326', id: 'alpha' }
+  ].map((r) => JSON.stringify(r)).join('\n') + '\n'
+  const run = await runCli(['-q', '-o', join(dir, 'masks')], { stdin: input, env: ENV })
+  assert.equal(run.code, 0, run.stderr)
+  for (const r of run.records) assert.equal(r.status, 'ok', `${String(r.id)}: ${JSON.stringify(r.error)}`)
+  const [mask, alpha] = ['mask', 'alpha'].map((id) => recordOf(run.records, (r) => r.id === id, id))
+  // first = gdalwarp of the files reversed: where the mask says invalid, the 200s beneath show.
+  const grid = (r: ResultRecord): { te: string[], ts: string[] } => {
+    const g = (r as { grid?: { transform: number[], width: number, height: number } }).grid
+    assert.ok(g, 'the record names its grid')
+    const [x0, dx, , y0, , dy] = g.transform
+    return { te: [x0, y0 + g.height * dy, x0 + g.width * dx, y0].map(String), ts: [String(g.width), String(g.height)] }
+  }
+  const m = grid(mask)
+  const refMask = join(dir, 'ref-mask.tif')
+  execFileSync('gdalwarp', ['-q', '-te', ...m.te, '-ts', ...m.ts, '-r', 'near', full, masked, refMask])
+  const ours = readBand(mask.output as string, 1)
+  const want = readBand(refMask, 1)
+  assertPixels(ours, want, 'masked source, first')
+  assert.ok(ours.some((v) => v === 200) && ours.some((v) => v !== 200), 'both the masked source and the one beneath show')
+  // An RGBA source warped: its alpha is gdalwarp's; the colour bands equal gdalwarp's where alpha is set.
+  const a = grid(alpha)
+  const refAlpha = join(dir, 'ref-alpha.tif')
+  execFileSync('gdalwarp', ['-q', '-t_srs', 'EPSG:4326', '-te', ...a.te, '-ts', ...a.ts, '-r', 'near', '-et', '0', rgba, rgba, refAlpha])
+  const refA = readBand(refAlpha, 4)
+  for (const b of [1, 2, 3]) {
+    const got = readBand(alpha.output as string, b)
+    const ref = readBand(refAlpha, b)
+    let compared = 0
+    for (let p = 0; p < ref.length; p++) {
+      if (refA[p] === 0) continue
+      compared++
+      if (got[p] !== ref[p]) assert.fail(`rgba band ${b} pixel ${p}: ${got[p]} != ${ref[p]}`)
+    }
+    assert.ok(compared > ref.length / 4, `rgba band ${b}: ${compared} pixels compared`)
+  }
 })

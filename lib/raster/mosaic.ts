@@ -16,6 +16,11 @@ import type { TempDir } from '../core/tempdir.js'
 import { spaceOr } from './disk-errors.js'
 import { windowBytes } from '../core/budget.js'
 
+/** GDAL's mask flags (gdal-async does not export them). */
+const GMF_ALL_VALID = 0x01
+const GMF_ALPHA = 0x04
+const GMF_NODATA = 0x08
+
 /** Bytes per pixel a mosaic holds besides its accumulators: one band read (Float64), its validity and alpha, and one band's result. */
 const WORKING_BYTES_PER_PIXEL = 8 + 1 + 1 + 8 + 1
 
@@ -143,8 +148,9 @@ export async function mosaicPixels (gdal: Gdal, job: Job, plan: StackPlan, temp:
 
 /**
  * One source on the grid, into `path` (let go once read), each of its bands added to its accumulator. A
- * value counts inside the source only (a window's part within the file; a warp's where its alpha says),
- * and where it is not the source's nodata (nor NaN).
+ * value counts inside the source only (a window's part within the file, where the band's mask — per
+ * dataset, alpha — says valid; a warp's where gdalwarp's alpha says, which honours those masks), and
+ * where it is not the source's nodata (nor NaN).
  */
 async function addPart (gdal: Gdal, part: Job, read: number[], accumulators: Accumulator[], width: number, height: number, path: string, drop: (path: string) => void): Promise<void> {
   const src = openDataset(part)
@@ -156,17 +162,41 @@ async function addPart (gdal: Gdal, part: Job, read: number[], accumulators: Acc
   try {
     const pixels = width * height
     const inside = new Uint8Array(pixels)
+    // A window's part: the band's own mask over the file's pixels in the window (null: all valid there).
+    let bandMask: ((b: number) => Promise<Uint8Array | null>) | undefined
     if (plan.kind === 'window') {
       // The file's own pixels within the window; past its edge, nothing (gdal_translate filled it).
       const { col, row } = plan.window
       const source = part.opened?.source
       const x0 = Math.max(0, -col)
-      const x1 = Math.min(width, (source?.width ?? 0) - col)
+      const x1 = Math.max(x0, Math.min(width, (source?.width ?? 0) - col))
       const y0 = Math.max(0, -row)
-      const y1 = Math.min(height, (source?.height ?? 0) - row)
-      for (let y = y0; y < y1; y++) inside.fill(1, y * width + x0, y * width + Math.max(x0, x1))
+      const y1 = Math.max(y0, Math.min(height, (source?.height ?? 0) - row))
+      for (let y = y0; y < y1; y++) inside.fill(1, y * width + x0, y * width + x1)
+      bandMask = async (b) => {
+        const band = await src.bands.getAsync(b)
+        const flags = band.getMaskFlags()
+        if ((flags & GMF_ALL_VALID) !== 0 || flags === GMF_NODATA || x1 === x0 || y1 === y0) return null
+        // Range mode fetched the bands read and the mask's own blocks; an alpha band not read, in a file
+        // whose bands are stored apart, was not fetched: it would read as zeros (all masked).
+        if ((flags & GMF_ALPHA) !== 0 && part.fetched?.local?.sparse && !read.includes(src.bands.count()) && src.getMetadata('IMAGE_STRUCTURE').INTERLEAVE === 'BAND') {
+          throw new RecordError('write', 'READ_FAILED', `${part.url}: its alpha band masks the bands read, and range mode did not fetch it (the file stores its bands apart); read it with --fetch download, or with its alpha band in "bands"`)
+        }
+        const w = x1 - x0
+        const h = y1 - y0
+        const maskBand = band.getMaskBand()
+        if (!maskBand) return null
+        const m = await maskBand.pixels.readAsync(col + x0, row + y0, w, h, new Uint8Array(w * h))
+        const out = new Uint8Array(pixels)
+        for (let y = 0; y < h; y++) out.set(m.subarray(y * w, (y + 1) * w), (y0 + y) * width + x0)
+        return out
+      }
     } else {
-      const alpha = await (await ds.bands.getAsync(read.length + 1)).pixels.readAsync(0, 0, width, height, new Uint8Array(pixels))
+      // gdalwarp's alpha (-dstalpha), the mask of every band: where the source gave a value, its masks,
+      // alpha and nodata honoured. A source alpha band becomes it, so it is asked by mask, not by number.
+      const alphaBand = (await ds.bands.getAsync(1)).getMaskBand()
+      if (!alphaBand) throw new RecordError('write', 'READ_FAILED', `${part.url}: the warped source has no alpha to tell its pixels from the grid's`)
+      const alpha = await alphaBand.pixels.readAsync(0, 0, width, height, new Uint8Array(pixels))
       for (let p = 0; p < pixels; p++) inside[p] = alpha[p] > 0 ? 1 : 0
     }
     const valid = new Uint8Array(pixels)
@@ -174,7 +204,8 @@ async function addPart (gdal: Gdal, part: Job, read: number[], accumulators: Acc
     for (const [j, b] of read.entries()) {
       await (await ds.bands.getAsync(j + 1)).pixels.readAsync(0, 0, width, height, values)
       const nodata = await outputNodata(part, b)
-      for (let p = 0; p < pixels; p++) valid[p] = inside[p] === 1 && values[p] !== nodata ? 1 : 0
+      const mask = bandMask ? await bandMask(b) : null
+      for (let p = 0; p < pixels; p++) valid[p] = inside[p] === 1 && (mask === null || mask[p] > 0) && values[p] !== nodata ? 1 : 0
       accumulators[j].add(values, valid)
     }
   } finally {
