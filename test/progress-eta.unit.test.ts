@@ -9,15 +9,16 @@ import { Writable } from 'node:stream'
 import { countLines } from '../lib/cli/count-lines.js'
 import { Progress } from '../lib/cli/progress.js'
 
-test('countLines: newlines of every file, a last line without one, nothing for stdin', async () => {
+test('countLines: lines with something on them in every file, a last line without its newline, nothing for stdin', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rp-count-'))
   try {
-    writeFileSync(join(dir, 'a'), 'x\ny\n\nz\n')
+    // The blank line and the one of spaces make no record: not counted.
+    writeFileSync(join(dir, 'a'), 'x\ny\n\n \t\r\nz\n')
     writeFileSync(join(dir, 'b'), 'x\ny')
     writeFileSync(join(dir, 'c'), '')
     writeFileSync(join(dir, 'big'), 'r\n'.repeat(3_000_000))
-    assert.equal(await countLines([join(dir, 'a')]), 4)
-    assert.equal(await countLines([join(dir, 'a'), join(dir, 'b'), join(dir, 'c')]), 6)
+    assert.equal(await countLines([join(dir, 'a')]), 3)
+    assert.equal(await countLines([join(dir, 'a'), join(dir, 'b'), join(dir, 'c')]), 5)
     assert.equal(await countLines([join(dir, 'big')]), 3_000_000)
     assert.equal(await countLines([]), undefined)
     assert.equal(await countLines([join(dir, 'a'), '-']), undefined)

@@ -3,7 +3,7 @@
 // (GDAL in this process), where relative outputs are found, and the subcommand's arguments and help.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { esc, scriptJson } from '../lib/cli/report/escape.js'
@@ -12,7 +12,8 @@ import { cutRecord, pageRecordTexts, reportHtml, RECORDS_BUDGET, type ReportMode
 import { stretch, thumbnail } from '../lib/cli/report/rasters.js'
 import { tilesFor } from '../lib/cli/report/map.js'
 import { locateOutput } from '../lib/cli/report/outputs.js'
-import { INLINE_THUMBNAILS_BUDGET, parseReportArgs, reportHelp, thumbnailPicks } from '../lib/cli/report/command.js'
+import { buildReport, INLINE_THUMBNAILS_BUDGET, parseReportArgs, reportHelp, thumbnailPicks, type ReportArgs } from '../lib/cli/report/command.js'
+import type { CliIo } from '../lib/cli/io.js'
 import { loadGdal } from '../lib/raster/gdal.js'
 import { tiffGrid } from '../lib/cli/report/geotiff.js'
 import { ROOT } from './support/run.js'
@@ -264,4 +265,32 @@ test('an output\'s grid from its GeoTIFF tags is GDAL\'s: every fixture, and und
     for (let i = 0; i < 6; i++) assert.ok(Math.abs(ours.transform[i] - (gt as number[])[i]) < 1e-9, `${name}: ${ours.transform.join(',')} vs ${(gt as number[]).join(',')}`)
   }
   assert.ok(read >= 5, `${read} fixtures read from their tags`)
+})
+
+test('report: -o in a missing folder is a usage error before any work; NAME_files keeps what is not the report\'s; --stats figures that are not numbers are not written into the page', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rp-report-'))
+  try {
+    const records = join(dir, 'records.ndjson')
+    writeFileSync(records, JSON.stringify({ line: 1, id: 'a', status: 'error', error: { stage: 'fetch', code: 'HTTP_404', message: 'gone', retryable: false } }) + '\n')
+    const stats = join(dir, 'run.json')
+    const hostile = '<img src=x onerror=alert(1)>'
+    writeFileSync(stats, JSON.stringify({ records: 1, errors: {}, wall_s: hostile, hosts: { 'http://h': { limit_min: hostile, limit_max: 2, limit_final: 1, throttled: 0, retry_after_holds: 0 } } }))
+    const io = process as unknown as CliIo
+    const args = (output: string): ReportArgs => {
+      const a = parseReportArgs([records, '--stats', stats, '-o', output, '--thumbnails', '0'])
+      assert.notEqual(a, 'help')
+      return a as ReportArgs
+    }
+    await assert.rejects(buildReport(args(join(dir, 'no-such-folder', 'r.html')), io), (err: Error) => err.name === 'UsageError' && /no directory/.test(err.message))
+    // A browser's saved page's folder of the same name: its files stay; only an earlier report's thumbnails go.
+    mkdirSync(join(dir, 'r_files'))
+    writeFileSync(join(dir, 'r_files', 'precious.txt'), 'mine')
+    writeFileSync(join(dir, 'r_files', 'rasterpipe-thumb-00001.png'), 'stale')
+    const made = await buildReport(args(join(dir, 'r.html')), io)
+    assert.deepEqual(readdirSync(join(dir, 'r_files')), ['precious.txt'])
+    const html = readFileSync(made.path, 'utf8')
+    assert.ok(!html.includes(hostile) && !html.includes('<img src=x'), 'no text of the stats file as HTML')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -1,5 +1,5 @@
-// How many lines the input files hold, counted on their bytes (newlines, without parsing a line), so
-// that --progress can show an ETA. Unknown (undefined) for stdin, a pipe, or a file that cannot be read.
+// How many lines the input files hold, counted on their bytes (newlines, without parsing a line; blank
+// lines, which make no record, not counted), so that --progress can show an ETA. Unknown (undefined) for stdin, a pipe, or a file that cannot be read.
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 
@@ -11,14 +11,26 @@ export async function countLines (inputs: string[]): Promise<number | undefined>
       const info = await stat(name)
       // A pipe (`<(cmd)`) would be read here and lost to the run.
       if (!info.isFile()) return undefined
-      let last = 0x0a
+      // Lines with something on them: a blank line makes no record.
+      let content = false
       for await (const chunk of createReadStream(name, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-        let at = chunk.indexOf(0x0a)
-        while (at !== -1) { lines++; at = chunk.indexOf(0x0a, at + 1) }
-        if (chunk.length > 0) last = chunk[chunk.length - 1]
+        let start = 0
+        for (;;) {
+          const at = chunk.indexOf(0x0a, start)
+          const end = at === -1 ? chunk.length : at
+          // Stops at a line's first character that is not white space: most lines cost a byte or two.
+          for (let k = start; !content && k < end; k++) {
+            const c = chunk[k]
+            if (c !== 0x20 && c !== 0x09 && c !== 0x0d) content = true
+          }
+          if (at === -1) break
+          if (content) lines++
+          content = false
+          start = at + 1
+        }
       }
       // A last line without its newline.
-      if (last !== 0x0a) lines++
+      if (content) lines++
     }
   } catch {
     return undefined

@@ -2,7 +2,7 @@
 // --stats files: counts, a map of the outputs' footprints, thumbnails of a sample of them, errors by code,
 // and charts of the stage times, the run and its hosts. It reads what runs wrote, and the outputs.
 import { createReadStream } from 'node:fs'
-import { access, constants, mkdir, rm, stat, writeFile } from 'node:fs/promises'
+import { access, constants, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { basename, dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -173,7 +173,14 @@ export interface ReportResult {
   firstProblem?: string
 }
 
+/** Thumbnails written beside the page: only files by this name are ever removed from its folder. */
+const BESIDE_NAME = /^rasterpipe-thumb-\d+\.png$/
+
 export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportResult> {
+  // The page's folder must be there before any work is done for it.
+  const folder = dirname(args.output)
+  const place = await stat(folder).catch(() => undefined)
+  if (!place?.isDirectory()) fail(`-o ${args.output}: no directory '${folder}' to write the page in`)
   const collector = new Collector(MAX_FOOTPRINTS)
   const lineOf = new Map<number, string>()
   await collect(args.inputs, io, collector, lineOf)
@@ -192,7 +199,10 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
   let beside = 0
   let notFound = 0
   let firstProblem: string | undefined
-  await rm(filesDir, { recursive: true, force: true })
+  // A previous report's thumbnails by this name go; anything else in that folder (a browser's saved page's) stays.
+  for (const name of await readdir(filesDir).catch(() => [] as string[])) {
+    if (BESIDE_NAME.test(name)) await rm(join(filesDir, name), { force: true })
+  }
   // Footprints first (from records, GeoTIFF tags, else GDAL), then the thumbnails, THUMBNAIL_JOBS at once.
   const unreadable = (output: string, err: Error): undefined => { notFound++; firstProblem ??= `${output}: ${err.message}`; return undefined }
   const todo: Array<{ i: number, output: string, place: { path: string, remote: boolean } }> = []
@@ -258,7 +268,7 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
       inlined += b64.length
     } else {
       await mkdir(filesDir, { recursive: true })
-      const name = `${String(i).padStart(5, '0')}.png`
+      const name = `rasterpipe-thumb-${String(i).padStart(5, '0')}.png`
       await writeFile(join(filesDir, name), t.png)
       src = `${basename(filesDir)}/${name}`
       beside++
@@ -274,8 +284,18 @@ export async function buildReport (args: ReportArgs, io: CliIo): Promise<ReportR
   if (beside > 0) galleryNotes.push(`${beside} of them are in ${basename(filesDir)}/ beside the page (past ${formatBytes(INLINE_THUMBNAILS_BUDGET)} inlined): keep that folder with it.`)
   const merged = runs.length > 0 ? mergeStats(runs.map((r) => r.stats)) : undefined
   // Shards run side by side: the job's wall time is the longest run's.
-  const wall = runs.length > 0 ? Math.max(...runs.map((r) => r.stats.wall_s ?? 0)) : undefined
-  const hosts: HostRow[] = runs.flatMap((r) => Object.entries(r.stats.hosts ?? {}).map(([origin, h]) => ({ run: r.name, origin, ...h })))
+  const wall = runs.length > 0 ? Math.max(...runs.map((r) => typeof r.stats.wall_s === 'number' && Number.isFinite(r.stats.wall_s) ? r.stats.wall_s : 0)) : undefined
+  // A --stats file is the user's: its figures are taken as numbers only (text in them would reach the page).
+  const num = (v: unknown): number => typeof v === 'number' && Number.isFinite(v) ? v : 0
+  const hosts: HostRow[] = runs.flatMap((r) => Object.entries(r.stats.hosts ?? {}).map(([origin, h]) => ({
+    run: r.name,
+    origin,
+    limit_min: num(h.limit_min),
+    limit_max: num(h.limit_max),
+    limit_final: num(h.limit_final),
+    throttled: num(h.throttled),
+    retry_after_holds: num(h.retry_after_holds)
+  })))
   const t = collector.tally.counts()
   const toObject = (m: Map<number, number[]>): Record<string, number[]> => Object.fromEntries([...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]))
   const model: ReportModel = {

@@ -217,7 +217,7 @@ function chartsHtml (m: ReportModel): string {
   const hosts = m.hosts.length > 0
     ? rangeBars('hosts: adaptive limit on requests in flight (range, and | at the end)', m.hosts.map((h) => ({ label: h.origin, min: h.limit_min, max: h.limit_max, mark: h.limit_final }))) +
       `<table><thead><tr><th>run</th><th>host</th><th>limit min</th><th>max</th><th>at the end</th><th>throttled (429/503)</th><th>Retry-After holds</th></tr></thead><tbody>${m.hosts.map((h) =>
-        `<tr><td>${esc(h.run)}</td><td>${esc(h.origin)}</td><td class="n">${h.limit_min}</td><td class="n">${h.limit_max}</td><td class="n">${h.limit_final}</td><td class="n">${h.throttled}</td><td class="n">${h.retry_after_holds}</td></tr>`).join('')}</tbody></table>`
+        `<tr><td>${esc(h.run)}</td><td>${esc(h.origin)}</td><td class="n">${esc(String(h.limit_min))}</td><td class="n">${esc(String(h.limit_max))}</td><td class="n">${esc(String(h.limit_final))}</td><td class="n">${esc(String(h.throttled))}</td><td class="n">${esc(String(h.retry_after_holds))}</td></tr>`).join('')}</tbody></table>`
     : `<p class="note">${m.statsFiles.length > 0 ? 'The runs reached no host over HTTP.' : 'Hosts\' limits and throttling come from --stats files: none given.'}</p>`
   const chip = Object.keys(m.chipMean).length > 0
     ? `<h3>Per-chip statistics (--chip-stats)</h3><div class="charts">${Object.keys(m.chipMean).map((b) =>
