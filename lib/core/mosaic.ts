@@ -2,6 +2,7 @@
 // items one at a time (pure math, no GDAL: lib/raster/mosaic.ts feeds it each item's pixels on the grid).
 // A value counts where it is valid (inside the item, not its nodata, not NaN); a pixel no item gives a
 // valid value to has none in the result.
+import { InvalidValue } from './request.js'
 
 /** `none`: no combining, the group's items' bands stacked in order (a time series). */
 export const MOSAIC_METHODS = ['first', 'last', 'min', 'max', 'mean', 'median', 'count', 'none'] as const
@@ -23,6 +24,12 @@ export interface MosaicAsk {
 
 export function isMosaicMethod (value: unknown): value is MosaicMethod {
   return typeof value === 'string' && (MOSAIC_METHODS as readonly string[]).includes(value)
+}
+
+/** A record's `mosaic` (or --mosaic's) value checked; the error names the methods. */
+export function mosaicMethod (value: unknown): MosaicMethod {
+  if (!isMosaicMethod(value)) throw new InvalidValue(`"mosaic": unknown method ${JSON.stringify(value)} (known: ${MOSAIC_METHODS.join(', ')})`)
+  return value
 }
 
 /** Bytes per output pixel an accumulator holds for `items` items (median keeps every valid value). */

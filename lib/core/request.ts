@@ -175,3 +175,8 @@ export function parseAssets (value: unknown): string[] {
 export function sortedHeaders (h: Readonly<Record<string, string>>): Array<[string, string]> {
   return Object.entries(h).sort(([a], [b]) => a.localeCompare(b))
 }
+
+/** A JSON object (not null, not an array): what a record, an item or a field of them must be. */
+export function isObject (v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}

@@ -13,9 +13,9 @@ import { InvalidValue, parseAssets, parseHeaders } from '../core/request.js'
 import { ALLOWED_SCHEMES } from './url.js'
 import { schemeOf } from '../core/url.js'
 import { itemRecord, itemsOf, originOf, stacKind, STAC_FIELDS, type ItemContext } from './stac.js'
-import { messageOf, reword, words } from '../core/words.js'
+import { reword, words } from '../core/words.js'
 import { groupedRecords, groupingOf } from './stac-group.js'
-import { isSearchRecord, recordsOf, searchItems, searchRequest, type PageFetcher } from './stac-search.js'
+import { asInputError, isSearchRecord, recordsOf, searchItems, searchRequest, type PageFetcher } from './stac-search.js'
 
 export interface ExpandOptions {
   /** --assets: asset keys (or common names) for items whose record gives none. */
@@ -291,8 +291,4 @@ function primed<T> (records: AsyncGenerator<T>): AsyncIterable<T> {
       for (let r = await first; r.done !== true; r = await records.next()) yield r.value
     }
   }
-}
-
-function asInputError (err: unknown): RecordError {
-  return err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', messageOf(err))
 }

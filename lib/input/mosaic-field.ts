@@ -1,7 +1,7 @@
 // A record's `mosaic` (with the `items` and `group` STAC grouping gives it, lib/input/stac-group.ts): its
 // sources combined per pixel into one output (or, `none`, stacked as a time series), checked at input.
 import { InvalidValue } from '../core/request.js'
-import { isMosaicMethod, MOSAIC_METHODS, type MosaicAsk } from '../core/mosaic.js'
+import { mosaicMethod, type MosaicAsk } from '../core/mosaic.js'
 import type { StackSource } from '../core/records.js'
 import { option, words } from '../core/words.js'
 
@@ -13,7 +13,7 @@ export function mosaicField (fields: Record<string, unknown>, sources: readonly 
     if (lone !== undefined) throw new InvalidValue(`"${lone}" goes with "mosaic"`)
     return undefined
   }
-  if (!isMosaicMethod(mosaic)) throw new InvalidValue(`"mosaic": unknown method ${JSON.stringify(mosaic)} (known: ${MOSAIC_METHODS.join(', ')})`)
+  const method = mosaicMethod(mosaic)
   if (!sources) throw new InvalidValue('"mosaic" combines several sources: give "urls", or STAC items')
   if (fields.expr !== undefined || exprOption !== undefined) throw new InvalidValue(words`"mosaic" with band math ("expr" or ${option('expr')}) is not supported yet`)
   // Without `items`, each source is an item of its own.
@@ -26,7 +26,7 @@ export function mosaicField (fields: Record<string, unknown>, sources: readonly 
   if (group !== undefined && typeof group !== 'string') throw new InvalidValue('"group" must be a string')
   const count = ids.length > 0 ? ids.length : sources.length
   if (dates !== undefined && (!Array.isArray(dates) || dates.length !== count || !dates.every((d) => typeof d === 'string'))) throw new InvalidValue(`"dates" must be a list of ${count} datetimes, one per item`)
-  return { method: mosaic, items: ids, count, per: sources.length / count, ...(group !== undefined ? { group } : {}), ...(dates !== undefined ? { dates: dates as string[] } : {}) }
+  return { method, items: ids, count, per: sources.length / count, ...(group !== undefined ? { group } : {}), ...(dates !== undefined ? { dates: dates as string[] } : {}) }
 }
 
 /** What a mosaic's output name hashes besides its sources: its method and group (the same items, combined otherwise, are another file). */

@@ -4,6 +4,7 @@
 // rounding can turn into a pixel more or less at an edge.
 import { RecordError } from '../core/errors.js'
 import { option, words } from '../core/words.js'
+import { isObject } from '../core/request.js'
 
 export interface Extent { bbox: number[], crs: string }
 
@@ -45,6 +46,3 @@ function numbers (v: unknown, count: number): number[] | undefined {
   return Array.isArray(v) && v.length === count && v.every((n) => typeof n === 'number' && Number.isFinite(n)) ? v as number[] : undefined
 }
 
-function isObject (v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}

@@ -4,8 +4,8 @@
 // the same order), with `mosaic` (the method), `items` (their ids) and `group` (the key). Groups come in
 // the order of their first item, items in the document's order. Pure: the documents are read elsewhere.
 import { RecordError } from '../core/errors.js'
-import { InvalidValue } from '../core/request.js'
-import { isMosaicMethod, MOSAIC_METHODS, type MosaicMethod } from '../core/mosaic.js'
+import { InvalidValue, isObject } from '../core/request.js'
+import { mosaicMethod, type MosaicMethod } from '../core/mosaic.js'
 import type { SourceEntry } from '../core/records.js'
 import { itemRecord, type ItemContext } from './stac.js'
 
@@ -20,12 +20,10 @@ const GROUP_WORDS = ['none', 'solar_day', 'day', 'month']
 
 /** A record or a collection that asks for grouping, or whose run does (--mosaic, --group-by); undefined: one record per item. */
 export function groupingOf (fields: Record<string, unknown>, defaults: { mosaic?: string, groupBy?: string }): Grouping | undefined {
-  const mosaic = fields.mosaic ?? defaults.mosaic
+  const asked = fields.mosaic ?? defaults.mosaic
   const groupBy = fields.group_by ?? defaults.groupBy
-  if (mosaic === undefined && groupBy === undefined) return undefined
-  if (mosaic !== undefined && !isMosaicMethod(mosaic)) {
-    throw new InvalidValue(`"mosaic": unknown method ${JSON.stringify(mosaic)} (known: ${MOSAIC_METHODS.join(', ')})`)
-  }
+  if (asked === undefined && groupBy === undefined) return undefined
+  const mosaic = asked === undefined ? undefined : mosaicMethod(asked)
   if (groupBy !== undefined && (typeof groupBy !== 'string' || groupBy.trim() === '')) {
     throw new InvalidValue(`"group_by" must be ${GROUP_WORDS.join(', ')} or a property's name, got ${JSON.stringify(groupBy)}`)
   }
@@ -40,9 +38,6 @@ export function solarDay (utc: Date, longitude: number): string {
   return new Date(utc.getTime() + longitude * 240_000).toISOString().slice(0, 10)
 }
 
-function isObject (v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
 
 function labelOf (item: unknown): string {
   const id = isObject(item) ? item.id : undefined

@@ -4,7 +4,7 @@
 // one more on its way, never a whole result. No I/O of its own: pages come through the caller's fetcher.
 import { createHash } from 'node:crypto'
 import { RecordError } from '../core/errors.js'
-import { InvalidValue, parseAssets, parseBbox } from '../core/request.js'
+import { InvalidValue, isObject, parseAssets, parseBbox } from '../core/request.js'
 import { redactUrl } from '../http/redact.js'
 import { messageOf, reword } from '../core/words.js'
 import type { StacRecord } from '../core/records.js'
@@ -309,9 +309,6 @@ function sortedJson (v: unknown): unknown {
   return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortedJson(v[k])]))
 }
 
-function isObject (v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
 
 /** The records a search's line gives: one per item, a failure (naming the page) after those given, or NO_ITEMS. */
 export interface SearchLine {
@@ -372,7 +369,8 @@ function itemLocation (item: unknown, search: string): string {
   return typeof self?.href === 'string' && /^https?:\/\//i.test(self.href) ? self.href : search
 }
 
-function asInputError (err: unknown): RecordError {
+/** An error as an input record's: a RecordError as it is, anything else BAD_RECORD. */
+export function asInputError (err: unknown): RecordError {
   return err instanceof RecordError ? err : new RecordError('input', 'BAD_RECORD', messageOf(err))
 }
 

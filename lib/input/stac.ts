@@ -8,6 +8,7 @@ import { classifyUrl, isRemote, localPath, schemeOf } from '../core/url.js'
 import type { BandMetadata, SourceEntry } from '../core/records.js'
 import { itemExtent } from './stac-extent.js'
 import { option, words } from '../core/words.js'
+import { isObject } from '../core/request.js'
 
 /** What kind of STAC value a line or document holds; null for anything else (a plain record). */
 export type StacKind = 'item' | 'collection' | 'reference'
@@ -237,9 +238,6 @@ function hasScheme (text: string): boolean {
   return schemeOf(text) !== undefined
 }
 
-function isObject (v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
 
 function describe (v: unknown): string {
   if (Array.isArray(v)) return 'an array'
