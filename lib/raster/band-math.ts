@@ -5,11 +5,8 @@
 import { RecordError } from '../core/errors.js'
 import { evaluateExpr, EXPR_TYPES, ExprError, exprBytesPerPixel, exprNames, parseExpr, resolveBands, type ExprBand, type ExprProgram } from '../core/expr.js'
 import type { ExprAsk, Job, Plan } from '../core/job.js'
-import type { Dataset, Gdal } from './gdal.js'
+import { maskBeyondNodata, type Dataset, type Gdal } from './gdal.js'
 
-/** GDAL's mask flags (gdal-async does not export them): every pixel valid, and a mask made of nodata alone. */
-const GMF_ALL_VALID = 0x01
-const GMF_NODATA = 0x08
 
 /** Types a band is read in as its own typed array; any other (64-bit, complex) is read as Float64. */
 const NATIVE = new Set(['Byte', 'UInt16', 'Int16', 'UInt32', 'Int32', 'Float32', 'Float64'])
@@ -93,9 +90,8 @@ export async function exprDataset (gdal: Gdal, job: Job, from: Dataset): Promise
     const band = await from.bands.getAsync(index + 1)
     const type = (await band.dataTypeAsync) ?? 'Float64'
     const data = NATIVE.has(type) ? await band.pixels.readAsync(0, 0, size.x, size.y) : await band.pixels.readAsync(0, 0, size.x, size.y, new Float64Array(size.x * size.y))
-    const flags = band.getMaskFlags()
     // A mask of nodata alone says nothing the nodata value does not; any other (a mask band, alpha) is read.
-    const maskBand = (flags & GMF_ALL_VALID) === 0 && flags !== GMF_NODATA ? band.getMaskBand() : null
+    const maskBand = maskBeyondNodata(band)
     const mask = maskBand ? await maskBand.pixels.readAsync(0, 0, size.x, size.y, new Uint8Array(size.x * size.y)) : null
     const scale = await band.scaleAsync
     const offset = await band.offsetAsync

@@ -13,6 +13,20 @@ export type Gdal = typeof GdalModule
 export type Dataset = GdalModule.Dataset
 export type Band = GdalModule.RasterBand
 
+/** GDAL's mask flags (gdal-async does not export them). */
+export const GMF_ALL_VALID = 0x01
+export const GMF_ALPHA = 0x04
+export const GMF_NODATA = 0x08
+
+/**
+ * The band's mask when it says more than its nodata value does (a per-dataset mask, an alpha band): null
+ * when every pixel is valid or the mask is the nodata value alone, which a value comparison covers.
+ */
+export function maskBeyondNodata (band: Band): Band | null {
+  const flags = band.getMaskFlags()
+  return (flags & GMF_ALL_VALID) !== 0 || (flags & GMF_NODATA) !== 0 ? null : band.getMaskBand()
+}
+
 const require = createRequire(import.meta.url)
 
 let loaded: Gdal | undefined

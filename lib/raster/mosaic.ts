@@ -4,7 +4,7 @@
 // (lib/core/mosaic.ts), then let go: the memory held is the accumulators and one band. The combined bands
 // go into one temp GTiff, and a VRT (lib/raster/stack-write.ts) names them, as a stack's are.
 import { RecordError } from '../core/errors.js'
-import { closeDataset, type Dataset, type Gdal } from './gdal.js'
+import { closeDataset, GMF_ALPHA, maskBeyondNodata, type Dataset, type Gdal } from './gdal.js'
 import type { Job, StackPlan } from '../core/job.js'
 import { Accumulator, accumulatorBytesPerPixel, type Combine } from '../core/mosaic.js'
 import { sourceError } from '../core/each-source.js'
@@ -16,10 +16,6 @@ import type { TempDir } from '../core/tempdir.js'
 import { spaceOr } from './disk-errors.js'
 import { windowBytes } from '../core/budget.js'
 
-/** GDAL's mask flags (gdal-async does not export them). */
-const GMF_ALL_VALID = 0x01
-const GMF_ALPHA = 0x04
-const GMF_NODATA = 0x08
 
 /** Bytes per pixel a mosaic holds besides its accumulators: one band read (Float64), its validity and alpha, and one band's result. */
 const WORKING_BYTES_PER_PIXEL = 8 + 1 + 1 + 8 + 1
@@ -175,17 +171,15 @@ async function addPart (gdal: Gdal, part: Job, read: number[], accumulators: Acc
       for (let y = y0; y < y1; y++) inside.fill(1, y * width + x0, y * width + x1)
       bandMask = async (b) => {
         const band = await src.bands.getAsync(b)
-        const flags = band.getMaskFlags()
-        if ((flags & GMF_ALL_VALID) !== 0 || flags === GMF_NODATA || x1 === x0 || y1 === y0) return null
+        const maskBand = maskBeyondNodata(band)
+        if (!maskBand || x1 === x0 || y1 === y0) return null
         // Range mode fetched the bands read and the mask's own blocks; an alpha band not read, in a file
         // whose bands are stored apart, was not fetched: it would read as zeros (all masked).
-        if ((flags & GMF_ALPHA) !== 0 && part.fetched?.local?.sparse && !read.includes(src.bands.count()) && src.getMetadata('IMAGE_STRUCTURE').INTERLEAVE === 'BAND') {
+        if ((band.getMaskFlags() & GMF_ALPHA) !== 0 && part.fetched?.local?.sparse && !read.includes(src.bands.count()) && src.getMetadata('IMAGE_STRUCTURE').INTERLEAVE === 'BAND') {
           throw new RecordError('write', 'READ_FAILED', `${part.url}: its alpha band masks the bands read, and range mode did not fetch it (the file stores its bands apart); read it with --fetch download, or with its alpha band in "bands"`)
         }
         const w = x1 - x0
         const h = y1 - y0
-        const maskBand = band.getMaskBand()
-        if (!maskBand) return null
         const m = await maskBand.pixels.readAsync(col + x0, row + y0, w, h, new Uint8Array(w * h))
         const out = new Uint8Array(pixels)
         for (let y = 0; y < h; y++) out.set(m.subarray(y * w, (y + 1) * w), (y0 + y) * width + x0)

@@ -4,7 +4,7 @@
 // block each: the read of a cluster's bounding box lies within that block, so range mode fetches exactly
 // the blocks under the points (lib/source/blocks.ts, planPointBlocks) and each once.
 import { RecordError } from '../core/errors.js'
-import type { Dataset, Gdal } from './gdal.js'
+import { GMF_ALPHA, maskBeyondNodata, type Dataset, type Gdal } from './gdal.js'
 import type { Opened, PointsPlan } from '../core/job.js'
 import type { PixelWindow } from '../core/request.js'
 import type { PointSet, PointValue } from '../core/points.js'
@@ -14,9 +14,6 @@ import { option, words } from '../core/words.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
-/** GDAL's mask flags (gdal-async does not export them): every pixel valid; the mask is the nodata value. */
-const GMF_ALL_VALID = 0x01
-const GMF_NODATA = 0x08
 
 /** GDALInvGeoTransform, as GDAL 3.6 computes it, so that a point on a pixel's edge floors as GDAL's does. */
 export function invertGeoTransform (gt: readonly number[]): number[] | null {
@@ -120,8 +117,6 @@ export function clusterPlan (ds: Dataset, at: ReadonlyArray<{ col: number, row: 
   return { kind: 'points', pixels, reads, ...(bands ? { bands: [...bands] } : {}), ...(blockBands ? { blockBands } : {}), bytes }
 }
 
-/** GDAL's mask flag: the mask is the dataset's alpha band. */
-const GMF_ALPHA = 0x04
 
 /** The bands read for `bands`: with the alpha band when it masks one of them (its blocks are read too). */
 export function withAlpha (ds: Dataset, bands: readonly number[]): number[] {
@@ -151,10 +146,9 @@ export async function readPoints (ds: Dataset, plan: PointsPlan, nodataOf?: (ban
   plan.pixels.forEach((p, i) => { if (p) byRead[p.read].push(i) })
   for (const [k, band] of bandNumbers.entries()) {
     const b = ds.bands.get(band)
-    const flags = b.getMaskFlags()
     // A stack's part: the nodata its output band has (its entry's where the file has none).
     const nodata = nodataOf ? await nodataOf(band) : b.noDataValue
-    const masked = (flags & GMF_ALL_VALID) === 0 && (flags & GMF_NODATA) === 0 ? b.getMaskBand() : null
+    const masked = maskBeyondNodata(b)
     for (const [r, w] of plan.reads.entries()) {
       const data = await b.pixels.readAsync(w.col, w.row, w.width, w.height)
       const mask = masked ? await masked.pixels.readAsync(w.col, w.row, w.width, w.height) : null

@@ -14,7 +14,7 @@ import { mkdir, open, realpath, rm, stat, type FileHandle } from 'node:fs/promis
 import { basename, dirname, extname, join, resolve, sep } from 'node:path'
 import { RecordError } from '../core/errors.js'
 import { diskError, spaceOr } from './disk-errors.js'
-import { checkedStep, closeDataset, closeJobDatasets, type Dataset, type Gdal } from './gdal.js'
+import { checkedStep, closeDataset, closeJobDatasets, GMF_ALL_VALID, type Dataset, type Gdal } from './gdal.js'
 import { warpPixels } from './warp.js'
 import { stackPixels } from './stack-write.js'
 import { mosaicPixels } from './mosaic.js'
@@ -55,9 +55,6 @@ let seq = 0
 function writtenOf (job: Job): Written {
   return (job.written ??= { warnings: [] })
 }
-
-/** GDAL's mask flag for a band without invalid pixels (gdal-async does not export it). */
-const GMF_ALL_VALID = 0x01
 
 /**
  * A hidden name beside the output, short whatever the output's name (so a 255-byte name stays legal), with

@@ -3,7 +3,7 @@
 // rasterize onto that window's grid (pixel centres inside, or every pixel touched), and each band's
 // statistics over the zone's pixels that are neither nodata nor masked. No VRT, no file.
 import { RecordError } from '../core/errors.js'
-import type { Band, Dataset, Gdal } from './gdal.js'
+import { maskBeyondNodata, type Band, type Dataset, type Gdal } from './gdal.js'
 import type { PixelWindow } from '../core/request.js'
 import type { Opened, ZonalPlan } from '../core/job.js'
 import type { Zone } from '../core/zones.js'
@@ -15,9 +15,6 @@ import { invertGeoTransform, withAlpha } from './points.js'
 
 type Srs = InstanceType<Gdal['SpatialReference']>
 
-/** GDAL's mask flags: every pixel valid; the mask is the nodata value. */
-const GMF_ALL_VALID = 0x01
-const GMF_NODATA = 0x08
 
 /** The zone's geometry in the raster's CRS, and the window of the raster its bounds cover (null: none). */
 export async function planZonal (gdal: Gdal, crs: CrsCatalog, opened: Opened & { dataset: Dataset }, zone: Zone, bands: readonly number[] | undefined, maxPixels: number): Promise<ZonalPlan> {
@@ -95,8 +92,7 @@ export async function rasterizeZone (gdal: Gdal, gt: readonly number[], srs: Srs
 
 /** A band's pixels in a window, and which are valid: not `nodata` (the band's own unless given), not masked, not NaN. */
 export async function readBandWindow (b: Band, w: PixelWindow, nodata: number | null = b.noDataValue): Promise<{ data: ArrayLike<number>, valid: Uint8Array }> {
-  const flags = b.getMaskFlags()
-  const masked = (flags & GMF_ALL_VALID) === 0 && (flags & GMF_NODATA) === 0 ? b.getMaskBand() : null
+  const masked = maskBeyondNodata(b)
   const data = await b.pixels.readAsync(w.col, w.row, w.width, w.height) as ArrayLike<number>
   const mask = masked ? await masked.pixels.readAsync(w.col, w.row, w.width, w.height) : null
   // GDAL compares in the band's type: a Float32 band's nodata as a float.
