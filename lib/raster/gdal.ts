@@ -15,6 +15,7 @@ export type Band = GdalModule.RasterBand
 
 /** GDAL's mask flags (gdal-async does not export them). */
 export const GMF_ALL_VALID = 0x01
+export const GMF_PER_DATASET = 0x02
 export const GMF_ALPHA = 0x04
 export const GMF_NODATA = 0x08
 

@@ -4,7 +4,7 @@
 // (lib/core/mosaic.ts), then let go: the memory held is the accumulators and one band. The combined bands
 // go into one temp GTiff, and a VRT (lib/raster/stack-write.ts) names them, as a stack's are.
 import { RecordError } from '../core/errors.js'
-import { closeDataset, GMF_ALPHA, maskBeyondNodata, type Dataset, type Gdal } from './gdal.js'
+import { closeDataset, GMF_ALPHA, GMF_PER_DATASET, maskBeyondNodata, type Dataset, type Gdal } from './gdal.js'
 import type { Job, StackPlan } from '../core/job.js'
 import { Accumulator, accumulatorBytesPerPixel, type Combine } from '../core/mosaic.js'
 import { sourceError } from '../core/each-source.js'
@@ -169,10 +169,14 @@ async function addPart (gdal: Gdal, part: Job, read: number[], accumulators: Acc
       const y0 = Math.max(0, -row)
       const y1 = Math.max(y0, Math.min(height, (source?.height ?? 0) - row))
       for (let y = y0; y < y1; y++) inside.fill(1, y * width + x0, y * width + x1)
+      // A per-dataset mask (or alpha) is every band's: read once for the part.
+      let shared: Uint8Array | undefined
       bandMask = async (b) => {
         const band = await src.bands.getAsync(b)
         const maskBand = maskBeyondNodata(band)
         if (!maskBand || x1 === x0 || y1 === y0) return null
+        const perDataset = (band.getMaskFlags() & GMF_PER_DATASET) !== 0
+        if (perDataset && shared) return shared
         // Range mode fetched the bands read and the mask's own blocks; an alpha band not read, in a file
         // whose bands are stored apart, was not fetched: it would read as zeros (all masked).
         if ((band.getMaskFlags() & GMF_ALPHA) !== 0 && part.fetched?.local?.sparse && !read.includes(src.bands.count()) && src.getMetadata('IMAGE_STRUCTURE').INTERLEAVE === 'BAND') {
@@ -183,6 +187,7 @@ async function addPart (gdal: Gdal, part: Job, read: number[], accumulators: Acc
         const m = await maskBand.pixels.readAsync(col + x0, row + y0, w, h, new Uint8Array(w * h))
         const out = new Uint8Array(pixels)
         for (let y = 0; y < h; y++) out.set(m.subarray(y * w, (y + 1) * w), (y0 + y) * width + x0)
+        if (perDataset) shared = out
         return out
       }
     } else {
