@@ -90,12 +90,11 @@ export async function runCommand (config: CliConfig, io: CliIo): Promise<number>
 }
 
 /**
- * V8 starts a major GC whenever the old generation's headroom falls below the young generation's size; on
- * this small heap that was every few records, each marking the whole heap on a helper thread while response
- * bodies pass through as short-lived buffers. From the run's start (GDAL loaded) marking starts at 70% of the
- * old generation's limit instead: 160 COG windows ran 9 major GCs, not 46, and an empty run none (at 50% it
- * ran one). bench/RESULTS.md, "When V8 collects". The CLI's process only, and not where node was given a
- * trigger of its own.
+ * V8 starts a major GC whenever the old generation's headroom falls below the young generation's size: on
+ * this small heap, every few records, while response bodies pass through as short-lived buffers. From the
+ * run's start (set any earlier, the modules' loading ran one of its own) marking starts at 70% of the old
+ * generation's limit instead (bench/RESULTS.md, "When V8 collects"). The CLI's process only; a trigger given
+ * to node itself wins.
  */
 function collectLater (): void {
   if (!process.execArgv.some((arg) => arg.startsWith('--incremental-marking-soft-trigger'))) {
