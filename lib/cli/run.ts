@@ -93,12 +93,14 @@ export async function runCommand (config: CliConfig, io: CliIo): Promise<number>
  * V8 starts a major GC whenever the old generation's headroom falls below the young generation's size: on
  * this small heap, every few records, while response bodies pass through as short-lived buffers. From the
  * run's start (set any earlier, the modules' loading ran one of its own) marking starts at 70% of the old
- * generation's limit instead (bench/RESULTS.md, "When V8 collects"). The CLI's process only; a trigger given
- * to node itself wins.
+ * generation's limit instead (bench/RESULTS.md, "When V8 collects"). A soft trigger also turns off V8's own
+ * "start now" near the limit, so a hard one at 90% stands in for it. The CLI's process only; triggers given
+ * to the node that runs it win.
  */
 function collectLater (): void {
-  if (!process.execArgv.some((arg) => arg.startsWith('--incremental-marking-soft-trigger'))) {
+  if (!process.execArgv.some((arg) => /^--incremental[-_]marking[-_](soft|hard)[-_]trigger/.test(arg))) {
     setFlagsFromString('--incremental-marking-soft-trigger=70')
+    setFlagsFromString('--incremental-marking-hard-trigger=90')
   }
 }
 
