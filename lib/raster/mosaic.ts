@@ -8,7 +8,7 @@ import { closeDataset, GMF_ALPHA, GMF_PER_DATASET, maskBeyondNodata, type Datase
 import type { Job, StackPlan } from '../core/job.js'
 import { Accumulator, accumulatorBytesPerPixel, type Combine } from '../core/mosaic.js'
 import { sourceError } from '../core/each-source.js'
-import { openDataset, outputNodata } from './stack.js'
+import { openDataset, outputNodata, outputScaleOffset } from './stack.js'
 import { partArgs } from './plan.js'
 import { unionType } from './data-types.js'
 import { checkPart, gridWkt, openBands, tempFiles, type OutBand, type StackPixels } from './stack-write.js'
@@ -113,9 +113,7 @@ export async function mosaicPixels (gdal: Gdal, job: Job, plan: StackPlan, temp:
           for (let p = 0; p < pixels; p++) if (valid[p] === 0) values[p] = fill
           index++
           await (await ds.bands.getAsync(index)).pixels.writeAsync(0, 0, width, height, values)
-          const meta = entry?.bands[b - 1]
-          const scale = await band.scaleAsync
-          const offset = await band.offsetAsync
+          const { scale, offset } = await outputScaleOffset(part, b)
           bands.push({
             file: out,
             band: index,
@@ -123,8 +121,8 @@ export async function mosaicPixels (gdal: Gdal, job: Job, plan: StackPlan, temp:
             description: entry?.name !== undefined ? (read.length === 1 ? entry.name : `${entry.name}_${b}`) : await band.descriptionAsync,
             nodata,
             // A count is of values, not of the band's quantity: no scale or offset.
-            scale: method === 'count' ? null : scale !== null && scale !== 1 ? scale : meta?.scale ?? null,
-            offset: method === 'count' ? null : offset !== null && offset !== 0 ? offset : meta?.offset ?? null,
+            scale: method === 'count' ? null : scale,
+            offset: method === 'count' ? null : offset,
             interpretation: method === 'count' ? 'Undefined' : await band.colorInterpretationAsync ?? 'Undefined'
           })
         }

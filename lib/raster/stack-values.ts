@@ -15,7 +15,7 @@ import { clusterPlan, pixelsOf, readPoints, withAlpha } from './points.js'
 import { rasterizeZone, readBandWindow, zonalBytes, zoneGeometry, zoneWindow } from './zonal.js'
 import { sourceFootprint, widened } from './warp.js'
 import { bandSelectArgs, warpArgs } from './plan.js'
-import { openDataset, outputNodata, planSource, type StackContext } from './stack.js'
+import { openDataset, outputNodata, outputScaleOffset, planSource, type StackContext } from './stack.js'
 import { pointsWindow } from './values-window.js'
 import { sourceError } from '../core/each-source.js'
 import { windowBytes } from '../core/budget.js'
@@ -220,13 +220,10 @@ async function warpPart (gdal: Gdal, part: Job, args: readonly string[], grid: G
   }
 }
 
-/** A part's output band's scale and offset, as the stack's VRT gives them (its file's, else its entry's). */
+/** A part's output band's scale and offset, as the stack's VRT gives them, 1 and 0 where it gives none. */
 async function scaleOffset (part: Job, b: number): Promise<{ scale: number, offset: number }> {
-  const band = await openDataset(part).bands.getAsync(b)
-  const meta = part.stackSource?.bands[b - 1]
-  const scale = await band.scaleAsync
-  const offset = await band.offsetAsync
-  return { scale: scale !== null && scale !== 1 ? scale : meta?.scale ?? 1, offset: offset !== null && offset !== 0 ? offset : meta?.offset ?? 0 }
+  const { scale, offset } = await outputScaleOffset(part, b)
+  return { scale: scale ?? 1, offset: offset ?? 0 }
 }
 
 /** The read stage of a stack's values record: the points' values, or the zone's statistics, of every stacked band. */

@@ -7,7 +7,7 @@ import { closeDataset, type Dataset, type Gdal } from './gdal.js'
 import type { Job, StackPlan } from '../core/job.js'
 import type { Grid } from '../core/records.js'
 import { sourceError } from '../core/each-source.js'
-import { openDataset, outputNodata } from './stack.js'
+import { openDataset, outputNodata, outputScaleOffset } from './stack.js'
 import { partArgs } from './plan.js'
 import { unionType } from './data-types.js'
 import type { TempDir } from '../core/tempdir.js'
@@ -111,9 +111,6 @@ async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBa
   const out: OutBand[] = []
   for (const [i, b] of read.entries()) {
     const band = await src.bands.getAsync(b)
-    const meta = entry?.bands[b - 1]
-    const scale = await band.scaleAsync
-    const offset = await band.offsetAsync
     out.push({
       file,
       band: i + 1,
@@ -121,9 +118,7 @@ async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBa
       // A one-band source's bands take the name as it is; several, the name and their band number.
       description: entry?.name !== undefined ? (read.length === 1 ? entry.name : `${entry.name}_${b}`) : await band.descriptionAsync,
       nodata: await outputNodata(part, b),
-      // Scale 1 and offset 0 are what GDAL says of a band without them.
-      scale: scale !== null && scale !== 1 ? scale : meta?.scale ?? null,
-      offset: offset !== null && offset !== 0 ? offset : meta?.offset ?? null,
+      ...await outputScaleOffset(part, b),
       interpretation: await band.colorInterpretationAsync ?? 'Undefined'
     })
   }

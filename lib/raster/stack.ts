@@ -211,6 +211,18 @@ export async function outputNodata (part: Job, band: number): Promise<number | n
   return own ?? part.stackSource?.bands[band - 1]?.nodata ?? null
 }
 
+/**
+ * The scale and offset each output band will have: its source's own, else its entry's; null for none.
+ * Scale 1 and offset 0 are what GDAL says of a band without them.
+ */
+export async function outputScaleOffset (part: Job, band: number): Promise<{ scale: number | null, offset: number | null }> {
+  const b = await openDataset(part).bands.getAsync(band)
+  const meta = part.stackSource?.bands[band - 1]
+  const scale = await b.scaleAsync
+  const offset = await b.offsetAsync
+  return { scale: scale !== null && scale !== 1 ? scale : meta?.scale ?? null, offset: offset !== null && offset !== 0 ? offset : meta?.offset ?? null }
+}
+
 async function checkOneNodata (parts: Job[], of: number): Promise<void> {
   let seen: { value: number | null, part: Job, band: number } | undefined
   for (const part of parts) {
