@@ -294,6 +294,20 @@ test('time series: group_by alone stacks each group\'s items\' bands in order, n
   assert.equal(other.status, 'ok', JSON.stringify(other.error))
 })
 
+test('mosaic: the same urls and "out" with another method are another request: DUPLICATE_OUTPUT, the first written', async () => {
+  const out = join(dir, 'claims')
+  const urls = ITEMS.map((i) => server.url(`/${i.id}_B04.tif`))
+  const input = ['first', 'last', 'first'].map((m) => JSON.stringify({ urls, mosaic: m, bbox: unionExtent(ITEMS), out: 'one.tif' })).join('\n') + '\n'
+  const run = await runCli(['-q', '-o', out], { stdin: input, env: ENV })
+  const byLine = (line: number): ResultRecord => recordOf(run.records, (r) => r.line === line, `line ${line}`)
+  assert.equal(byLine(1).status, 'ok', JSON.stringify(byLine(1).error))
+  assert.equal(byLine(2).error?.code, 'DUPLICATE_OUTPUT')
+  assert.match(byLine(2).error?.message ?? '', /line 1 writes the same output/)
+  // The same request again may run (it writes the same pixels).
+  assert.equal(byLine(3).status, 'ok', JSON.stringify(byLine(3).error))
+  assertPixels(readBand(join(out, 'one.tif'), 1), readBand(warp([...ITEMS].reverse().map((i) => fileOf(i, 'B04')), unionExtent(ITEMS)), 1), 'urls first')
+})
+
 test('mosaic: errors name the line and field; an item without the asset fails its group; a median over --max-memory is OVER_MEMORY', async () => {
   const out = join(dir, 'errors')
   const input = [

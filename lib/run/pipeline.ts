@@ -29,6 +29,7 @@ import { createDocumentReader } from '../source/document.js'
 import { jobKey, shardOf } from '../input/shard.js'
 import { requestKey } from '../output/names.js'
 import { requestedSources } from '../input/sources.js'
+import { mosaicKey } from '../input/mosaic-field.js'
 import type { StackSource } from '../core/records.js'
 import { OutputClaims } from '../output/claims.js'
 import { createReader } from '../raster/read.js'
@@ -120,7 +121,9 @@ class Parse extends Transform {
    */
   private checkOutput (job: Job): void {
     if (job.error || job.outputPath === undefined) return
-    const sources = job.parts && requestedSources(job.parts.map((p) => p.stackSource as StackSource))
+    // The sources as the output's name hashes them (a mosaic's method and group with them): the same urls
+    // combined otherwise are another request, never one file's.
+    const sources = job.parts && mosaicKey(job.mosaic, requestedSources(job.parts.map((p) => p.stackSource as StackSource)))
     const first = this.claims.claim(job.outputPath, requestKey(job.url, job.request, this.options, sources, job.expr, job.points ?? job.zone), job.line, job.input, headersKey(job))
     if (!first) return
     const where = `line ${first.line}${first.input !== job.input ? ` of ${first.input ?? 'stdin'}` : ''}`
