@@ -20,12 +20,13 @@ export const GMF_ALPHA = 0x04
 export const GMF_NODATA = 0x08
 
 /**
- * The band's mask when it says more than its nodata value does (a per-dataset mask, an alpha band): null
- * when every pixel is valid or the mask is the nodata value alone, which a value comparison covers.
+ * The band's mask when it says more than its nodata value does (a per-dataset mask, an alpha band, the
+ * NODATA_VALUES of all bands, flagged GMF_NODATA | GMF_PER_DATASET): null when every pixel is valid or the
+ * mask is the band's own nodata value alone, which a value comparison covers.
  */
 export function maskBeyondNodata (band: Band): Band | null {
   const flags = band.getMaskFlags()
-  return (flags & GMF_ALL_VALID) !== 0 || (flags & GMF_NODATA) !== 0 ? null : band.getMaskBand()
+  return (flags & GMF_ALL_VALID) !== 0 || flags === GMF_NODATA ? null : band.getMaskBand()
 }
 
 const require = createRequire(import.meta.url)
