@@ -199,8 +199,11 @@ async function addPart (gdal: Gdal, part: Job, read: number[], accumulators: Acc
     const valid = new Uint8Array(pixels)
     const values = new Float64Array(pixels)
     for (const [j, b] of read.entries()) {
-      await (await ds.bands.getAsync(j + 1)).pixels.readAsync(0, 0, width, height, values)
-      const nodata = await outputNodata(part, b)
+      const band = await ds.bands.getAsync(j + 1)
+      await band.pixels.readAsync(0, 0, width, height, values)
+      const own = await outputNodata(part, b)
+      // GDAL compares a Float32 band's pixels with its nodata in Float32 (-9999.9 is stored as its fround).
+      const nodata = own !== null && band.dataType === 'Float32' ? Math.fround(own) : own
       const mask = bandMask ? await bandMask(b) : null
       for (let p = 0; p < pixels; p++) valid[p] = inside[p] === 1 && (mask === null || mask[p] > 0) && values[p] !== nodata ? 1 : 0
       accumulators[j].add(values, valid)
