@@ -22,11 +22,20 @@ export function keepValuesPlan (job: Job, values: PointsPlan | ZonalPlan): void 
 
 /** The points' bounding box in pixels (null: no point on the raster). */
 export function pointsWindow (plan: PointsPlan): PixelWindow | null {
-  const on = plan.pixels.filter((p) => p !== null)
-  if (on.length === 0) return null
-  const c0 = Math.min(...on.map((p) => p.col))
-  const r0 = Math.min(...on.map((p) => p.row))
-  return { col: c0, row: r0, width: Math.max(...on.map((p) => p.col)) - c0 + 1, height: Math.max(...on.map((p) => p.row)) - r0 + 1 }
+  // One pass, no spread: Math.min(...list) throws a RangeError past some 100,000 arguments.
+  let c0 = Infinity
+  let r0 = Infinity
+  let c1 = -Infinity
+  let r1 = -Infinity
+  for (const p of plan.pixels) {
+    if (p === null) continue
+    c0 = Math.min(c0, p.col)
+    r0 = Math.min(r0, p.row)
+    c1 = Math.max(c1, p.col)
+    r1 = Math.max(r1, p.row)
+  }
+  if (c0 === Infinity) return null
+  return { col: c0, row: r0, width: c1 - c0 + 1, height: r1 - r0 + 1 }
 }
 
 /** The plain window the record writes; its bytes hold the values' too (both are read before the write). */
