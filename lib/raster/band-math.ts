@@ -6,6 +6,7 @@ import { RecordError } from '../core/errors.js'
 import { evaluateExpr, EXPR_TYPES, ExprError, exprBytesPerPixel, exprNames, parseExpr, resolveBands, type ExprBand, type ExprProgram } from '../core/expr.js'
 import type { ExprAsk, Job, Plan } from '../core/job.js'
 import { maskBeyondNodata, type Dataset, type Gdal } from './gdal.js'
+import { partBands } from './stack.js'
 
 
 /** Types a band is read in as its own typed array; any other (64-bit, complex) is read as Float64. */
@@ -16,7 +17,7 @@ function stackNames (job: Job): Map<string, number> {
   const names = new Map<string, number>()
   let at = 0
   for (const part of job.parts ?? []) {
-    const read = part.request.bands ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1)
+    const read = partBands(part)
     const { name, commonName } = part.stackSource ?? {}
     if (name !== undefined) {
       if (read.length === 1) names.set(name, at)

@@ -8,7 +8,7 @@ import { closeDataset, GMF_ALPHA, GMF_PER_DATASET, maskBeyondNodata, type Datase
 import type { Job, StackPlan } from '../core/job.js'
 import { Accumulator, accumulatorBytesPerPixel, type Combine } from '../core/mosaic.js'
 import { sourceError } from '../core/each-source.js'
-import { openDataset, outputNodata, outputScaleOffset } from './stack.js'
+import { openDataset, outputNodata, outputScaleOffset, partBands } from './stack.js'
 import { partArgs } from './plan.js'
 import { unionType } from './data-types.js'
 import { checkPart, gridWkt, openBands, tempFiles, type OutBand, type StackPixels } from './stack-write.js'
@@ -25,10 +25,7 @@ function bandsPerSource (job: Job): number[][] {
   const parts = job.parts ?? []
   const ask = job.mosaic
   if (!ask) return []
-  const per = Array.from({ length: ask.per }, (_, a) => {
-    const part = parts[a]
-    return [...(part.request.bands ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1))]
-  })
+  const per = Array.from({ length: ask.per }, (_, a) => partBands(parts[a]))
   parts.forEach((part, i) => {
     const want = per[i % ask.per]
     const count = part.opened?.source.count ?? 0

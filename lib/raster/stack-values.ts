@@ -15,7 +15,7 @@ import { clusterPlan, pixelsOf, readPoints, withAlpha } from './points.js'
 import { rasterizeZone, readBandWindow, zonalBytes, zoneGeometry, zoneWindow } from './zonal.js'
 import { sourceFootprint, widened } from './warp.js'
 import { bandSelectArgs, warpArgs } from './plan.js'
-import { openDataset, outputNodata, outputScaleOffset, planSource, type StackContext } from './stack.js'
+import { openDataset, outputNodata, outputScaleOffset, partBands, planSource, type StackContext } from './stack.js'
 import { pointsWindow } from './values-window.js'
 import { sourceError } from '../core/each-source.js'
 import { windowBytes } from '../core/budget.js'
@@ -51,11 +51,6 @@ async function gridSrsOf (ctx: StackValuesContext, job: Job, grid: Grid): Promis
   }
   if (grid.crs === null) throw new RecordError('open', 'NO_CRS', 'the stack\'s grid has no CRS')
   return ctx.crs.get(grid.crs)
-}
-
-/** The bands a part reads: the record's `bands`, else all of its file's. */
-function partBands (part: Job): number[] {
-  return [...(part.request.bands ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1))]
 }
 
 /** A sub-window of the grid as a grid of its own. */

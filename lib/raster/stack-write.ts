@@ -7,7 +7,7 @@ import { closeDataset, type Dataset, type Gdal } from './gdal.js'
 import type { Job, StackPlan } from '../core/job.js'
 import type { Grid } from '../core/records.js'
 import { sourceError } from '../core/each-source.js'
-import { openDataset, outputNodata, outputScaleOffset } from './stack.js'
+import { openDataset, outputNodata, outputScaleOffset, partBands } from './stack.js'
 import { partArgs } from './plan.js'
 import { unionType } from './data-types.js'
 import type { TempDir } from '../core/tempdir.js'
@@ -107,7 +107,7 @@ async function sourcePixels (gdal: Gdal, part: Job, file: string): Promise<OutBa
   closeDataset(ds)
   await checkPart(file, pixelBytes)
   const entry = part.stackSource
-  const read = part.request.bands ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1)
+  const read = partBands(part)
   const out: OutBand[] = []
   for (const [i, b] of read.entries()) {
     const band = await src.bands.getAsync(b)

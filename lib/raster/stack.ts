@@ -205,6 +205,11 @@ export function openDataset (part: Job): Dataset {
   return ds
 }
 
+/** The bands a part reads: the record's `bands`, else all of its file's. */
+export function partBands (part: Job): number[] {
+  return [...(part.request.bands ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1))]
+}
+
 /** The nodata each output band will have: its source's own, else its entry's; null for none. */
 export async function outputNodata (part: Job, band: number): Promise<number | null> {
   const own = await (await openDataset(part).bands.getAsync(band)).noDataValueAsync
@@ -226,7 +231,7 @@ export async function outputScaleOffset (part: Job, band: number): Promise<{ sca
 async function checkOneNodata (parts: Job[], of: number): Promise<void> {
   let seen: { value: number | null, part: Job, band: number } | undefined
   for (const part of parts) {
-    for (const band of part.request.bands ?? Array.from({ length: part.opened?.source.count ?? 0 }, (_, i) => i + 1)) {
+    for (const band of partBands(part)) {
       const value = await outputNodata(part, band)
       if (!seen) {
         seen = { value, part, band }
